@@ -1,0 +1,81 @@
+"""mobility: traffic and mobility simulation and optimisation.
+
+Load a road network, describe a scenario, run it in SUMO, read the results as an xarray Dataset:
+
+>>> import mobility as mb
+>>> sc = mb.load_scenario("scenarios/signal_control/grid3x3.yaml")   # doctest: +SKIP
+>>> ds = mb.run_scenario(sc, seed=1)                                 # doctest: +SKIP
+>>> mb.kpis(ds)                                                      # doctest: +SKIP
+"""
+
+from ._errors import (
+    DemandError,
+    InputError,
+    MobilityError,
+    NetworkError,
+    ScenarioError,
+    SimulationError,
+    SumoVersionError,
+    SumoVersionWarning,
+)
+from ._sumo import installed_versions, warn_on_version_problem
+from .network import (
+    RoadNetwork,
+    generate_corridor,
+    generate_grid,
+    generate_spider,
+    load_network,
+    network_from_osm,
+    network_from_sumo,
+)
+from .scenario import Scenario, load_scenario, scenario_from_dict
+from .simulation import Simulation, run_scenario
+from .tntp import ODMatrix, network_from_tntp, od_from_tntp, read_tntp_flows
+
+warn_on_version_problem()
+
+
+def __getattr__(name: str):  # results and plots pull in xarray/matplotlib: load them on first use
+    if name in ("kpis", "save_results", "load_results", "dataset_from_outputs"):
+        from . import results
+
+        return getattr(results, name)
+    if name in ("plot_network", "plot_vehicles", "plot_edge_timeseries"):
+        from . import plots
+
+        return getattr(plots, name)
+    raise AttributeError(f"module 'mobility' has no attribute {name!r}")
+
+
+__all__ = [
+    "DemandError",
+    "InputError",
+    "MobilityError",
+    "NetworkError",
+    "ODMatrix",
+    "RoadNetwork",
+    "Scenario",
+    "ScenarioError",
+    "Simulation",
+    "SimulationError",
+    "SumoVersionError",
+    "SumoVersionWarning",
+    "generate_corridor",
+    "generate_grid",
+    "generate_spider",
+    "installed_versions",
+    "kpis",
+    "load_network",
+    "load_results",
+    "load_scenario",
+    "network_from_osm",
+    "network_from_sumo",
+    "network_from_tntp",
+    "od_from_tntp",
+    "plot_network",
+    "plot_vehicles",
+    "read_tntp_flows",
+    "run_scenario",
+    "save_results",
+    "scenario_from_dict",
+]

@@ -1,0 +1,195 @@
+"""The ``mobility`` command line: a thin layer over the library functions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from ._errors import MobilityError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Traffic and mobility simulation and optimisation.")
+scenario_app = typer.Typer(no_args_is_help=True, help="Scenario files.")
+network_app = typer.Typer(no_args_is_help=True, help="Road networks.")
+app.add_typer(scenario_app, name="scenario")
+app.add_typer(network_app, name="network")
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def _save_figure(fig: Any, path: Path) -> None:
+    from ._io import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="results netCDF file [default: <name>.nc]")] = None,
+    seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
+    backend: Annotated[str, typer.Option(help="libsumo (in-process) or traci")] = "libsumo",
+    plot: Annotated[Path | None, typer.Option(help="also write a figure (map of mean speed + vehicles over time)")] = None,
+    workdir: Annotated[Path | None, typer.Option(help="keep SUMO's files in this existing folder")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Run a scenario in SUMO: progress bar, KPI table, results file (and optional plot)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .results import KPI_UNITS, kpis
+    from .scenario import load_scenario
+    from .simulation import run_scenario
+
+    console = Console()
+    try:
+        if backend not in ("libsumo", "traci"):
+            raise MobilityError(f"--backend must be libsumo or traci, got {backend!r}")
+        sc = load_scenario(scenario)
+        out = output or Path(f"{sc.name}.nc")
+        if out.suffix != ".nc":
+            raise MobilityError(f"--output {out}: results are netCDF; use a .nc file name")
+        for p in (out, plot):
+            if p is not None and not (p.parent if str(p.parent) else Path(".")).is_dir():
+                raise MobilityError(f"cannot write {p}: folder {p.parent} does not exist; create it first")
+        cmd = " ".join(["mobility", *sys.argv[1:]])
+        b: Literal["libsumo", "traci"] = "traci" if backend == "traci" else "libsumo"
+        if quiet:
+            ds = run_scenario(sc, seed=seed, backend=b, output=out, workdir=workdir, command=cmd)
+        else:
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[now]}"),
+                          TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
+                task = bar.add_task(f"{sc.name} (seed {seed if seed is not None else sc.seed})",
+                                    total=sc.duration_s, now="")
+                ds = run_scenario(sc, seed=seed, backend=b, output=out, workdir=workdir, command=cmd,
+                                  progress=lambda now, end: bar.update(task, completed=now - sc.begin_s,
+                                                                       now=f"t={now:.0f}/{end:.0f} s"))
+        if plot is not None:
+            _write_run_plot(ds, sc, plot)
+    except MobilityError as exc:
+        raise _fail(exc) from None
+    from rich.table import Table
+
+    table = Table(title=f"{sc.name}: seed {ds.attrs['seed']}, {sc.duration_s:.0f} s simulated", title_justify="left")
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for k, v in kpis(ds).items():
+        table.add_row(k, f"{v:.2f}" if isinstance(v, float) else str(v), KPI_UNITS.get(k, ""))
+    console.print(table)
+    console.print(f"results: {out}" + (f"   plot: {plot}" if plot else ""))
+
+
+def _write_run_plot(ds: Any, sc: Any, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .network import load_network
+    from .plots import plot_network, plot_vehicles
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained", gridspec_kw={"width_ratios": [1, 1.3]})
+    if "edge_speed" in ds:
+        plot_network(load_network(sc.network), ds["edge_speed"], ax=a1)
+    plot_vehicles(ds, ax=a2)
+    _save_figure(fig, path)
+    plt.close(fig)
+
+
+@scenario_app.command("validate")
+def scenario_validate(
+    files: Annotated[list[Path], typer.Argument(help="scenario YAML file(s)")],
+) -> None:
+    """Check scenario files (fields, units, network, edges named by the demand)."""
+    from .scenario import load_scenario
+
+    failed = 0
+    for f in files:
+        try:
+            sc = load_scenario(f)
+            typer.echo(f"ok: {f} ({sc.name}, {sc.demand.kind} demand, {sc.duration_s:.0f} s, seed {sc.seed})")
+        except MobilityError as exc:
+            _fail(exc)
+            failed += 1
+    if failed:
+        raise typer.Exit(code=2)
+
+
+@network_app.command("info")
+def network_info(
+    path: Annotated[Path, typer.Argument(help=".net.xml, .osm or *_net.tntp file")],
+    edges: Annotated[bool, typer.Option("--edges", help="also list every edge")] = False,
+) -> None:
+    """Sizes, units and totals of a network."""
+    from .network import load_network
+
+    try:
+        net = load_network(path)
+    except MobilityError as exc:
+        raise _fail(exc) from None
+    for k, v in net.summary().items():
+        typer.echo(f"{k:>15}: {v}")
+    if edges:
+        for i, e in enumerate(net.edge_ids):
+            typer.echo(f"{e}\t{net.node_ids[net.tail[i]]}->{net.node_ids[net.head[i]]}\t"
+                       f"length={net.length[i]:g}\tlanes={net.lanes[i]:g}\tspeed={net.free_speed[i]:g}")
+
+
+@network_app.command("build")
+def network_build(
+    kind: Annotated[str, typer.Argument(help="grid, corridor or spider")],
+    output: Annotated[Path, typer.Argument(help="the .net.xml file to write")],
+    size: Annotated[int, typer.Option(help="grid: junctions per side; corridor: junctions; spider: arms")] = 3,
+    spacing_m: Annotated[float, typer.Option(help="distance between junctions, m")] = 200.0,
+    lanes: Annotated[int, typer.Option(help="lanes per direction (corridor: on the arterial)")] = 2,
+    speed_m_s: Annotated[float, typer.Option(help="speed limit, m/s")] = 13.89,
+) -> None:
+    """Generate a network with SUMO's netgenerate/netconvert."""
+    from .network import generate_corridor, generate_grid, generate_spider
+
+    try:
+        if kind == "grid":
+            net = generate_grid(output, n=size, length_m=spacing_m, lanes=lanes, speed_m_s=speed_m_s)
+        elif kind == "corridor":
+            net = generate_corridor(output, junctions=size, spacing_m=spacing_m, main_lanes=lanes, main_speed_m_s=speed_m_s)
+        elif kind == "spider":
+            net = generate_spider(output, arms=size, space_radius_m=spacing_m, lanes=lanes, speed_m_s=speed_m_s)
+        else:
+            raise MobilityError(f"unknown network kind {kind!r}; choose grid, corridor or spider")
+    except MobilityError as exc:
+        raise _fail(exc) from None
+    s = net.summary()
+    typer.echo(f"wrote {output}: {s['nodes']} nodes, {s['edges']} edges, {s['signals']} signals")
+
+
+@app.command()
+def versions() -> None:
+    """Versions of the toolkit and of the SUMO distributions (which must agree)."""
+    from ._sumo import installed_versions, version_problem
+    from .results import _toolkit_version
+
+    typer.echo(f"mobility: {_toolkit_version()}")
+    for k, v in installed_versions().items():
+        typer.echo(f"{k}: {v}")
+    problem = version_problem()
+    if problem:
+        raise _fail(MobilityError(problem))
+    typer.echo("SUMO distributions agree.")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Demand: turn a scenario's demand section into a SUMO route file.
+
+OD pairs and route flows become SUMO ``<flow>`` elements (SUMO routes OD flows itself at departure);
+random demand becomes ``<trip>`` elements drawn here with a numpy generator seeded from the scenario, so
+the same seed gives the same trips. Nothing is dropped silently: every random trip joins two edges that
+are connected both ways in the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+
+from ._errors import DemandError
+from ._io import write_text_atomic
+from .network import RoadNetwork
+from .scenario import ODDemand, RandomDemand, RouteDemand, RouteFileDemand, Scenario
+
+__all__ = ["write_routes", "random_trips", "demand_windows"]
+
+
+def demand_windows(scenario: Scenario, begin_s: float | None, end_s: float | None) -> Iterator[tuple[float, float, float]]:
+    """Split a flow's window into ``(begin, end, scale)`` pieces following the demand profile."""
+    b = scenario.begin_s if begin_s is None else max(begin_s, scenario.begin_s)
+    e = scenario.end_s if end_s is None else min(end_s, scenario.end_s)
+    if e <= b:
+        return
+    profile = scenario.demand.profile
+    if not profile:
+        yield b, e, 1.0
+        return
+    for step in profile:
+        lo, hi = max(b, step.begin_s), min(e, step.end_s)
+        if hi > lo and step.scale > 0:
+            yield lo, hi, step.scale
+
+
+def _vtype_xml(scenario: Scenario) -> tuple[str, str]:
+    """vType definitions and the type id vehicles should use."""
+    rows = []
+    for v in scenario.vehicle_types:
+        prob = f' probability="{v.share:g}"' if len(scenario.vehicle_types) > 1 else ""
+        rows.append(
+            f'    <vType id={quoteattr(v.id)} vClass="{v.vclass}" length="{v.length_m:g}" minGap="{v.min_gap_m:g}" '
+            f'accel="{v.accel_m_s2:g}" decel="{v.decel_m_s2:g}" maxSpeed="{v.max_speed_m_s:g}" tau="{v.tau_s:g}" '
+            f'sigma="{v.sigma:g}" speedFactor="normc({v.speed_factor:g},{v.speed_dev:g},0.2,2)"{prob}/>'
+        )
+    if len(scenario.vehicle_types) == 1:
+        return "\n".join(rows), scenario.vehicle_types[0].id
+    return '  <vTypeDistribution id="mobility_mix">\n' + "\n".join(rows) + "\n  </vTypeDistribution>", "mobility_mix"
+
+
+def _rate_attr(flow_veh_h: float, arrivals: str) -> str:
+    if arrivals == "poisson":
+        return f'period="exp({flow_veh_h / 3600.0:.10g})"'
+    return f'vehsPerHour="{flow_veh_h:.10g}"'
+
+
+def _depart_attrs(scenario: Scenario) -> str:
+    d = scenario.demand
+    return f'departLane={quoteattr(d.depart_lane)} departSpeed={quoteattr(d.depart_speed)} departPos={quoteattr(d.depart_pos)}'
+
+
+def random_trips(scenario: Scenario, network: RoadNetwork) -> list[tuple[float, str, str]]:
+    """Draw random trips ``(depart_s, from_edge, to_edge)`` sorted by departure time.
+
+    Departures follow a Poisson process at ``trips_veh_h`` times the profile's scale (``uniform``
+    arrivals: equal headways). Origins and destinations are drawn uniformly from the candidate edges
+    that lie in the network's largest strongly connected set of edges, so every trip has a route.
+    """
+    d = scenario.demand
+    assert isinstance(d, RandomDemand)
+    rng = np.random.default_rng(scenario.demand_seed)
+    usable = _largest_strong_component(network)
+    allows = network.extra.get("allows_passenger", np.ones(network.n_edges, dtype=bool))
+    indeg = np.bincount(network.head, minlength=network.n_nodes)
+    outdeg = np.bincount(network.tail, minlength=network.n_nodes)
+    fringe_node = (indeg <= 1) & (outdeg <= 1)
+    cand_o = [e for e in usable if allows[e] and (d.origins == "all" or fringe_node[network.tail[e]])]
+    cand_d = [e for e in usable if allows[e] and (d.destinations == "all" or fringe_node[network.head[e]])]
+    if not cand_o or not cand_d:
+        raise DemandError(
+            f"network {network.name!r} has no {d.origins} origin or {d.destinations} destination edges that are "
+            "connected both ways; use origins: all / destinations: all, or a network with boundary roads"
+        )
+    o_arr, d_arr = np.array(cand_o), np.array(cand_d)
+    trips: list[tuple[float, str, str]] = []
+    for b, e, scale in demand_windows(scenario, None, None):
+        rate = d.trips_veh_h * scale / 3600.0
+        if d.arrivals == "poisson":
+            n = rng.poisson(rate * (e - b))
+            times = np.sort(rng.uniform(b, e, size=n))
+        else:
+            n = int(np.floor(rate * (e - b)))
+            times = b + (np.arange(n) + 0.5) / rate
+        for t in times:
+            for _ in range(1000):
+                o = int(o_arr[rng.integers(o_arr.size)])
+                de = int(d_arr[rng.integers(d_arr.size)])
+                if o == de or (network.tail[o] == network.head[de] and network.head[o] == network.tail[de]):
+                    continue
+                dx = network.node_x[network.tail[o]] - network.node_x[network.head[de]]
+                dy = network.node_y[network.tail[o]] - network.node_y[network.head[de]]
+                if np.hypot(dx, dy) >= d.min_distance_m:
+                    break
+            else:
+                raise DemandError(f"no origin-destination pair is at least min_distance_m={d.min_distance_m} apart; lower it")
+            trips.append((float(t), str(network.edge_ids[o]), str(network.edge_ids[de])))
+    return trips
+
+
+def _largest_strong_component(network: RoadNetwork) -> list[int]:
+    """Edges of the largest strongly connected set in the edge-to-edge (turn) graph."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from(range(network.n_edges))
+    for e in range(network.n_edges):
+        g.add_edges_from((e, int(s)) for s in network.successors(e))
+    comp = max(nx.strongly_connected_components(g), key=len)
+    return sorted(comp)
+
+
+def write_routes(scenario: Scenario, network: RoadNetwork, path: str | Path) -> Path:
+    """Write the scenario's demand as a SUMO route file at ``path`` (atomically); return the path.
+
+    For ``kind: files`` the scenario's own route files are used as they are, and the file written here
+    is empty.
+    """
+    d = scenario.demand
+    vtypes, type_id = _vtype_xml(scenario)
+    depart = _depart_attrs(scenario)
+    body: list[tuple[float, str]] = []
+    if isinstance(d, ODDemand):
+        for i, p in enumerate(d.pairs):
+            for k, (b, e, s) in enumerate(demand_windows(scenario, p.begin_s, p.end_s)):
+                if p.flow_veh_h * s > 0:
+                    body.append((b, f'  <flow id="od{i}_{k}" type="{type_id}" begin="{b:g}" end="{e:g}" '
+                                    f'{_rate_attr(p.flow_veh_h * s, d.arrivals)} from={quoteattr(p.origin)} '
+                                    f'to={quoteattr(p.destination)} {depart}/>'))
+    elif isinstance(d, RouteDemand):
+        for i, f in enumerate(d.flows):
+            fid = f.id or f"route{i}"
+            for k, (b, e, s) in enumerate(demand_windows(scenario, f.begin_s, f.end_s)):
+                if f.flow_veh_h * s > 0:
+                    body.append((b, f'  <flow id={quoteattr(f"{fid}_{k}")} type="{type_id}" begin="{b:g}" end="{e:g}" '
+                                    f'{_rate_attr(f.flow_veh_h * s, d.arrivals)} route={quoteattr(fid)} {depart}/>'))
+        routes = "".join(f'  <route id={quoteattr(f.id or f"route{i}")} edges={quoteattr(" ".join(f.edges))}/>\n'
+                         for i, f in enumerate(d.flows))
+        vtypes += "\n" + routes.rstrip("\n")
+    elif isinstance(d, RandomDemand):
+        for i, (t, o, de) in enumerate(random_trips(scenario, network)):
+            body.append((t, f'  <trip id="t{i}" type="{type_id}" depart="{t:.2f}" from={quoteattr(o)} to={quoteattr(de)} {depart}/>'))
+    elif isinstance(d, RouteFileDemand):
+        vtypes = ""  # the route files define the vehicles and their types
+    body.sort(key=lambda x: x[0])
+    text = "<routes>\n" + vtypes + "\n" + "\n".join(line for _, line in body) + ("\n" if body else "") + "</routes>\n"
+    return write_text_atomic(path, text)

@@ -1,0 +1,114 @@
+"""Plots: ``ax=None`` in, ``(fig, ax)`` out; viridis by default; labelled axes with units.
+
+Nothing is shown or saved unless the caller asks (``fig.savefig``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._errors import InputError
+from .network import RoadNetwork
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["plot_network", "plot_vehicles"]
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+        return fig, ax
+    return ax.figure, ax  # type: ignore[return-value]
+
+
+def plot_network(
+    network: RoadNetwork,
+    values: Any = None,
+    *,
+    ax: Axes | None = None,
+    cmap: str = "viridis",
+    label: str | None = None,
+    linewidth: float = 2.5,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> tuple[Figure, Axes]:
+    """Draw the network, edges coloured by a per-edge value.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    values : xarray.DataArray with an ``edge`` dim, or array of float (one per edge), optional
+        A DataArray with a ``time`` dim too is averaged over time. Edges with NaN are drawn grey.
+        Without values, edges are drawn in one colour.
+    label : str, optional
+        Colour-bar label; by default the DataArray's ``long_name`` and ``units``.
+    """
+    from matplotlib.collections import LineCollection
+
+    shapes = network.edge_shapes
+    if shapes is None:
+        if np.all(np.isnan(network.node_x)):
+            raise InputError(f"network {network.name!r} has no coordinates to draw (no node file, no geometry)")
+        shapes = tuple(np.array([[network.node_x[t], network.node_y[t]], [network.node_x[h], network.node_y[h]]])
+                       for t, h in zip(network.tail, network.head, strict=True))
+    fig, ax = _axes(ax, (7, 6))
+    data = None
+    if values is not None:
+        if hasattr(values, "dims"):
+            da = values.mean("time") if "time" in values.dims else values
+            if "edge" not in da.dims:
+                raise InputError("values must have an 'edge' dimension")
+            data = da.reindex(edge=[str(e) for e in network.edge_ids]).values.astype(float)
+            label = label or f"{da.attrs.get('long_name', da.name or '')} [{da.attrs.get('units', '')}]"
+        else:
+            data = np.asarray(values, dtype=float)
+        if data.shape != (network.n_edges,):
+            raise InputError(f"values has shape {data.shape}; expected one value per edge ({network.n_edges},)")
+        if np.all(np.isnan(data)):
+            raise InputError("every edge value is NaN: there is nothing to colour (did any vehicle drive?)")
+    lc = LineCollection(list(shapes), linewidths=linewidth, cmap=cmap)
+    if data is not None:
+        lc.set_array(np.ma.masked_invalid(data))
+        lc.set_clim(vmin if vmin is not None else np.nanmin(data), vmax if vmax is not None else np.nanmax(data))
+        cmap_obj = lc.get_cmap().copy()
+        cmap_obj.set_bad("lightgrey")
+        lc.set_cmap(cmap_obj)
+        fig.colorbar(lc, ax=ax, label=label or "")
+    else:
+        lc.set_color("0.3")
+    ax.add_collection(lc)
+    ax.autoscale()
+    ax.set_aspect("equal")
+    unit = network.units.get("length", "")
+    ax.set_xlabel(f"x [{unit}]")
+    ax.set_ylabel(f"y [{unit}]")
+    ax.set_title(network.name)
+    return fig, ax
+
+
+def plot_vehicles(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """Time series of vehicles in the network, waiting to depart, and halting."""
+    if "network_running" not in ds or ds.sizes.get("sim_time", 0) == 0:
+        raise InputError("the Dataset has no network time series (network_running over sim_time) to plot")
+    import matplotlib as mpl
+
+    fig, ax = _axes(ax, (8, 4))
+    colours = mpl.colormaps["viridis"](np.linspace(0.0, 0.8, 3))
+    t_min = ds["sim_time"].values / 60.0
+    for (name, label), c in zip((("network_running", "in the network"), ("network_halting", "halting"),
+                                 ("network_waiting", "waiting to depart")), colours, strict=True):
+        ax.plot(t_min, ds[name].values, label=label, color=c)
+    ax.set_xlabel("simulation time [min]")
+    ax.set_ylabel("vehicles [veh]")
+    ax.set_title(f"{ds.attrs.get('scenario_name', '')} (seed {ds.attrs.get('seed', '?')})")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig, ax

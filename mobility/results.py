@@ -1,0 +1,342 @@
+"""Results: one :class:`xarray.Dataset` per run, built from SUMO's own output files, and its KPIs.
+
+Dimensions
+----------
+``time``       start of each edge-data interval, s
+``edge``       network edge ids
+``sim_time``   sampling instants of the network-wide counts (summary output), s
+``vehicle``    ids of the vehicles that departed (tripinfo, unfinished ones included)
+``switch``     signal switching events (time, signal, phase, state)
+
+Every variable has ``units`` and ``long_name``; the Dataset's attrs hold provenance (toolkit version,
+SUMO version, scenario hash, seed, command). Counts of unfinished and never-departed vehicles are
+always reported beside any mean (see :func:`kpis`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata as md
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ._errors import InputError, SimulationError, missing_file
+from ._io import atomic_path
+from .network import RoadNetwork
+from .scenario import Scenario
+
+__all__ = ["dataset_from_outputs", "kpis", "save_results", "load_results", "KPI_UNITS"]
+
+
+def _toolkit_version() -> str:
+    try:
+        return md.version("mobility")
+    except md.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+def _iter(path: Path, tag: str) -> Any:
+    """Elements ``tag`` of a SUMO XML output, streamed; a clear error if SUMO left it broken."""
+    try:
+        for _, el in ET.iterparse(path, events=("end",)):
+            if el.tag == tag:
+                yield el
+    except ET.ParseError as exc:
+        raise SimulationError(f"{path}: SUMO output is incomplete or broken ({exc}); did SUMO crash?") from None
+
+
+def _var(data: Any, dims: tuple[str, ...], units: str, long_name: str) -> xr.Variable:
+    return xr.Variable(dims, data, attrs={"units": units, "long_name": long_name})
+
+
+EDGE_FIELDS = {
+    # name: (SUMO attribute, transform, units, long_name)
+    "edge_vehicles": ("sampledSeconds", "per_period", "veh", "mean number of vehicles on the edge"),
+    "edge_halting": ("waitingTime", "per_period", "veh", "mean number of halting vehicles (speed < 0.1 m/s)"),
+    "edge_speed": ("speed", "raw", "m/s", "mean speed of vehicles on the edge"),
+    "edge_occupancy": ("occupancy", "raw", "%", "share of the interval the edge's lanes were occupied"),
+    "edge_density": ("density", "raw", "veh/km", "vehicle density"),
+    "edge_entered": ("entered", "raw", "veh", "vehicles that entered the edge in the interval"),
+    "edge_travel_time": ("traveltime", "raw", "s", "mean travel time over the edge"),
+}
+
+
+def _edge_data(path: Path, edge_ids: np.ndarray) -> tuple[np.ndarray, dict[str, xr.Variable]]:
+    index = {str(e): i for i, e in enumerate(edge_ids)}
+    begins: list[float] = []
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in EDGE_FIELDS}
+    for iv in _iter(path, "interval"):
+        b, e = float(iv.get("begin", 0)), float(iv.get("end", 0))
+        period = max(e - b, 1e-9)
+        cur = {k: np.full(len(edge_ids), np.nan if EDGE_FIELDS[k][1] == "raw" and k in ("edge_speed", "edge_travel_time") else 0.0)
+               for k in EDGE_FIELDS}
+        for el in iv.iter("edge"):
+            i = index.get(el.get("id", ""))
+            if i is None:
+                continue
+            for k, (attr, how, _, _) in EDGE_FIELDS.items():
+                v = el.get(attr)
+                if v is not None:
+                    cur[k][i] = float(v) / period if how == "per_period" else float(v)
+        begins.append(b)
+        for k in EDGE_FIELDS:
+            rows[k].append(cur[k])
+        iv.clear()
+    shape = (len(begins), len(edge_ids))
+    out = {k: _var(np.array(rows[k]).reshape(shape), ("time", "edge"), u, ln) for k, (_, _, u, ln) in EDGE_FIELDS.items()}
+    return np.array(begins, dtype=np.float64), out
+
+
+SUMMARY_FIELDS = {
+    "running": ("veh", "vehicles in the network"),
+    "waiting": ("veh", "vehicles loaded but waiting to be inserted"),
+    "inserted": ("veh", "vehicles inserted so far"),
+    "arrived": ("veh", "vehicles arrived so far"),
+    "halting": ("veh", "halting vehicles in the network"),
+    "teleports": ("1", "teleports so far"),
+    "meanSpeed": ("m/s", "mean speed of the running vehicles"),
+}
+
+
+def _summary(path: Path) -> tuple[np.ndarray, dict[str, xr.Variable]]:
+    times: list[float] = []
+    cols: dict[str, list[float]] = {k: [] for k in SUMMARY_FIELDS}
+    for el in _iter(path, "step"):
+        times.append(float(el.get("time", 0)))
+        for k in SUMMARY_FIELDS:
+            v = float(el.get(k, "nan"))
+            cols[k].append(np.nan if (k == "meanSpeed" and v < 0) else v)
+        el.clear()
+    names = {"meanSpeed": "network_mean_speed"}
+    out = {f"network_{k}" if k != "meanSpeed" else names[k]: _var(np.array(v), ("sim_time",), *SUMMARY_FIELDS[k])
+           for k, v in cols.items()}
+    return np.array(times, dtype=np.float64), out
+
+
+TRIP_FIELDS = {
+    "trip_depart": ("depart", "s", "departure time"),
+    "trip_arrival": ("arrival", "s", "arrival time (NaN: still driving at the end)"),
+    "trip_duration": ("duration", "s", "travel time from departure to arrival (or to the end)"),
+    "trip_time_loss": ("timeLoss", "s", "time lost against driving at the desired speed"),
+    "trip_waiting_time": ("waitingTime", "s", "time spent halting"),
+    "trip_depart_delay": ("departDelay", "s", "delay between scheduled and actual departure"),
+    "trip_route_length": ("routeLength", "m", "distance driven"),
+}
+
+
+def _trips(path: Path) -> tuple[np.ndarray, dict[str, xr.Variable]]:
+    ids: list[str] = []
+    cols: dict[str, list[float]] = {k: [] for k in TRIP_FIELDS}
+    vtypes: list[str] = []
+    for el in _iter(path, "tripinfo"):
+        ids.append(el.get("id", ""))
+        vtypes.append(el.get("vType", ""))
+        for k, (attr, _, _) in TRIP_FIELDS.items():
+            cols[k].append(float(el.get(attr, "nan")))
+        el.clear()
+    out = {k: _var(np.array(v, dtype=np.float64), ("vehicle",), u, ln) for k, (v, (_, u, ln)) in
+           ((k, (cols[k], TRIP_FIELDS[k])) for k in TRIP_FIELDS)}
+    arr = out["trip_arrival"].values
+    arr[arr < 0] = np.nan
+    out["trip_arrived"] = _var(~np.isnan(arr), ("vehicle",), "1", "vehicle reached its destination")
+    out["trip_vtype"] = _var(np.array(vtypes, dtype=object), ("vehicle",), "1", "vehicle type")
+    return np.array(ids, dtype=object), out
+
+
+def _switches(path: Path) -> tuple[dict[str, xr.Variable], np.ndarray]:
+    t, tls, phase, state = [], [], [], []
+    for el in _iter(path, "tlsState"):
+        t.append(float(el.get("time", 0)))
+        tls.append(el.get("id", ""))
+        phase.append(int(el.get("phase", -1)))
+        state.append(el.get("state", ""))
+        el.clear()
+    out = {
+        "signal_switch_time": _var(np.array(t), ("switch",), "s", "time of a signal state change"),
+        "signal_switch_tls": _var(np.array(tls, dtype=object), ("switch",), "1", "traffic light id"),
+        "signal_switch_phase": _var(np.array(phase, dtype=np.int32), ("switch",), "1", "phase index after the change"),
+        "signal_switch_state": _var(np.array(state, dtype=object), ("switch",), "1",
+                                    "signal state per controlled link after the change (SUMO letters)"),
+    }
+    return out, np.array(sorted(set(tls)), dtype=object)
+
+
+def _green_share(sw: dict[str, xr.Variable], tls_ids: np.ndarray, time: np.ndarray, end_s: float) -> xr.Variable:
+    """Share of (link x seconds) shown green per interval and signal."""
+    out = np.full((len(time), len(tls_ids)), np.nan)
+    bounds = np.append(time, end_s)
+    t_all, id_all, st_all = (sw["signal_switch_time"].values, sw["signal_switch_tls"].values,
+                             sw["signal_switch_state"].values)
+    for j, tid in enumerate(tls_ids):
+        m = id_all == tid
+        ts, states = t_all[m], st_all[m]
+        g = np.array([sum(c in "Gg" for c in s) / max(len(s), 1) for s in states])
+        ends = np.append(ts[1:], end_s)
+        for i in range(len(time)):
+            lo, hi = bounds[i], bounds[i + 1]
+            overlap = np.clip(np.minimum(ends, hi) - np.maximum(ts, lo), 0, None)
+            if overlap.sum() > 0:
+                out[i, j] = float((overlap * g).sum() / (hi - lo))
+    return _var(out, ("time", "tls"), "1", "share of controlled links shown green")
+
+
+def _statistics(path: Path) -> dict[str, int]:
+    root = ET.parse(path).getroot()
+    veh = root.find("vehicles")
+    tel = root.find("teleports")
+    saf = root.find("safety")
+    get = (lambda el, k: int(float(el.get(k, 0))) if el is not None else 0)
+    return {
+        "loaded": get(veh, "loaded"),
+        "inserted": get(veh, "inserted"),
+        "running": get(veh, "running"),
+        "waiting": get(veh, "waiting"),
+        "teleports": get(tel, "total"),
+        "collisions": get(saf, "collisions"),
+    }
+
+
+def dataset_from_outputs(
+    workdir: str | Path,
+    scenario: Scenario,
+    network: RoadNetwork,
+    *,
+    backend: str = "libsumo",
+    sumo_version: str = "",
+    command: str = "",
+) -> xr.Dataset:
+    """Build the results Dataset from the SUMO output files in ``workdir``."""
+    from .simulation import FILES
+
+    w = Path(workdir)
+    stats_file = w / FILES["statistics"]
+    if not stats_file.is_file():
+        raise SimulationError(f"{stats_file} is missing: SUMO did not finish the run")
+    stats = _statistics(stats_file)
+    data: dict[str, xr.Variable] = {}
+    coords: dict[str, Any] = {}
+    if scenario.outputs.edge_data and (w / FILES["edges"]).is_file():
+        time, ev = _edge_data(w / FILES["edges"], network.edge_ids)
+        coords["time"] = _var(time, ("time",), "s", "start of the aggregation interval")
+        coords["edge"] = ("edge", network.edge_ids.astype(str))
+        data.update(ev)
+    st, sv = _summary(w / FILES["summary"])
+    coords["sim_time"] = _var(st, ("sim_time",), "s", "simulation time")
+    data.update(sv)
+    arrived = 0
+    if scenario.outputs.trips and (w / FILES["trips"]).is_file():
+        vid, tv = _trips(w / FILES["trips"])
+        coords["vehicle"] = ("vehicle", vid.astype(str))
+        data.update(tv)
+        arrived = int(tv["trip_arrived"].values.sum())
+    if scenario.outputs.signals and (w / FILES["signals"]).is_file():
+        sw, tls_ids = _switches(w / FILES["signals"])
+        if len(tls_ids):
+            data.update(sw)
+            coords["tls"] = ("tls", tls_ids.astype(str))
+            if "time" in coords:
+                data["tls_green_share"] = _green_share(sw, tls_ids, coords["time"].values, scenario.end_s)
+    counts = {
+        "vehicles_loaded": (stats["loaded"], "vehicles loaded (scheduled to depart before the end)"),
+        "vehicles_inserted": (stats["inserted"], "vehicles that departed"),
+        "vehicles_arrived": (arrived if scenario.outputs.trips else stats["inserted"] - stats["running"],
+                             "vehicles that reached their destination"),
+        "vehicles_unfinished": (stats["running"], "vehicles still driving at the end"),
+        "vehicles_never_departed": (stats["waiting"], "vehicles still waiting to depart at the end"),
+        "teleports": (stats["teleports"], "vehicles teleported out of a jam"),
+        "collisions": (stats["collisions"], "collisions"),
+    }
+    for k, (v, ln) in counts.items():
+        data[k] = _var(np.int64(v), (), "veh" if k.startswith("vehicles") else "1", ln)
+    log = w / FILES["errors"]
+    warnings_count = sum(1 for ln in log.read_text(errors="replace").splitlines() if ln.startswith("Warning")) if log.is_file() else 0
+    attrs = {
+        "title": f"SUMO run of scenario {scenario.name}",
+        "toolkit": "mobility",
+        "toolkit_version": _toolkit_version(),
+        "sumo_version": sumo_version,
+        "backend": backend,
+        "scenario_name": scenario.name,
+        "scenario_hash": scenario.spec_hash,
+        "scenario_file": str(scenario.source_file or ""),
+        "scenario_json": scenario.model_dump_json(),
+        "network_file": str(scenario.network),
+        "seed": int(scenario.seed),
+        "demand_seed": int(scenario.demand_seed),
+        "begin_s": float(scenario.begin_s),
+        "end_s": float(scenario.end_s),
+        "step_length_s": float(scenario.step_length_s),
+        "sumo_warnings": int(warnings_count),
+        "command": command,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    return xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
+
+
+#: Units of the KPIs returned by :func:`kpis`.
+KPI_UNITS = {
+    "mean_travel_time_s": "s",
+    "mean_delay_s": "s",
+    "mean_waiting_time_s": "s",
+    "mean_speed_m_s": "m/s",
+    "throughput_veh_h": "veh/h",
+    "vehicles_arrived": "veh",
+    "vehicles_unfinished": "veh",
+    "vehicles_never_departed": "veh",
+    "teleports": "1",
+}
+
+
+def kpis(ds: xr.Dataset) -> dict[str, float | int]:
+    """Key performance indicators of one run.
+
+    - ``mean_travel_time_s``: mean trip duration of arrived vehicles;
+    - ``mean_delay_s``: mean of ``timeLoss + departDelay`` over arrived vehicles;
+    - ``mean_waiting_time_s``: mean halting time of arrived vehicles;
+    - ``mean_speed_m_s``: route length / duration, over arrived vehicles;
+    - ``throughput_veh_h``: arrived vehicles per hour of simulated time;
+    - ``vehicles_arrived``, ``vehicles_unfinished`` (still driving at the end),
+      ``vehicles_never_departed`` (never inserted) and ``teleports``, always reported beside the means.
+    """
+    hours = (float(ds.attrs["end_s"]) - float(ds.attrs["begin_s"])) / 3600.0
+    out: dict[str, float | int] = {}
+    if "trip_arrived" in ds:
+        arr = ds["trip_arrived"].values.astype(bool)
+        dur = ds["trip_duration"].values[arr]
+
+        def mean(x: np.ndarray) -> float:
+            return float(np.mean(x)) if x.size else float("nan")
+
+        out["mean_travel_time_s"] = mean(dur)
+        out["mean_delay_s"] = mean(ds["trip_time_loss"].values[arr] + ds["trip_depart_delay"].values[arr])
+        out["mean_waiting_time_s"] = mean(ds["trip_waiting_time"].values[arr])
+        out["mean_speed_m_s"] = mean(ds["trip_route_length"].values[arr] / np.maximum(dur, 1e-9))
+    arrived = int(ds["vehicles_arrived"])
+    out["throughput_veh_h"] = arrived / hours
+    out["vehicles_arrived"] = arrived
+    out["vehicles_unfinished"] = int(ds["vehicles_unfinished"])
+    out["vehicles_never_departed"] = int(ds["vehicles_never_departed"])
+    out["teleports"] = int(ds["teleports"])
+    return out
+
+
+def save_results(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write ``ds`` to a netCDF file atomically (temporary file, then rename)."""
+    path = Path(path)
+    if path.suffix not in (".nc", ".nc4", ".h5"):
+        raise InputError(f"{path}: results are saved as netCDF; use a .nc file name")
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+    return path
+
+
+def load_results(path: str | Path) -> xr.Dataset:
+    """Read a results file written by :func:`save_results` into memory."""
+    path = Path(path)
+    if not path.is_file():
+        raise missing_file(path, "results file")
+    return xr.load_dataset(path, engine="h5netcdf")

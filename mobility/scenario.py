@@ -1,0 +1,418 @@
+"""Scenario specs: a frozen, validated description of one simulation, read from YAML.
+
+A scenario names a network, its demand, the simulated window, the step length, the seed and the
+outputs to keep. Units live in field names (``end_s``, ``flow_veh_h``, ``length_m``). Applications add
+their own optional top-level section (signal programs, parking areas, toll plaza lanes, charging
+stations) beside ``demand`` without reshaping the rest.
+
+Relative paths in a YAML file are resolved against the folder of that file.
+
+Example
+-------
+>>> sc = load_scenario("scenarios/signal_control/grid3x3.yaml")   # doctest: +SKIP
+>>> sc.end_s, sc.seed                                              # doctest: +SKIP
+(3600.0, 42)
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from ._errors import DemandError, ScenarioError, missing_file
+
+__all__ = [
+    "Scenario",
+    "VehicleType",
+    "ODPair",
+    "ODDemand",
+    "RouteFlow",
+    "RouteDemand",
+    "RandomDemand",
+    "RouteFileDemand",
+    "ProfileStep",
+    "Outputs",
+    "SumoOptions",
+    "load_scenario",
+    "scenario_from_dict",
+    "check_demand_against_network",
+]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _resolve(value: Any, info: ValidationInfo) -> Any:
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    base = (info.context or {}).get("base_dir")
+    if not p.is_absolute() and base is not None:
+        p = Path(base) / p
+    return p
+
+
+class VehicleType(_Spec):
+    """A SUMO vehicle type; ``share`` is its probability among the scenario's types."""
+
+    id: str = "car"
+    vclass: Literal["passenger", "truck", "bus", "delivery", "evehicle", "taxi"] = "passenger"
+    share: float = Field(1.0, gt=0, le=1)
+    length_m: float = Field(5.0, gt=0)
+    min_gap_m: float = Field(2.5, ge=0)
+    accel_m_s2: float = Field(2.6, gt=0)
+    decel_m_s2: float = Field(4.5, gt=0)
+    max_speed_m_s: float = Field(55.55, gt=0)
+    tau_s: float = Field(1.0, gt=0)
+    sigma: float = Field(0.5, ge=0, le=1, description="Krauss driver imperfection")
+    speed_factor: float = Field(1.0, gt=0, description="mean multiplier on the lane speed limit")
+    speed_dev: float = Field(0.1, ge=0, description="standard deviation of the speed factor")
+
+
+class ProfileStep(_Spec):
+    """A demand multiplier for ``[begin_s, end_s)``."""
+
+    begin_s: float = Field(ge=0)
+    end_s: float
+    scale: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _order(self) -> ProfileStep:
+        if self.end_s <= self.begin_s:
+            raise ValueError(f"end_s ({self.end_s}) must be after begin_s ({self.begin_s})")
+        return self
+
+
+class _DemandBase(_Spec):
+    profile: list[ProfileStep] = Field(
+        default_factory=list,
+        description="time-of-day multipliers; outside every step the demand is zero (empty list: scale 1 throughout)",
+    )
+    arrivals: Literal["poisson", "uniform"] = Field(
+        "poisson", description="poisson: exponential headways drawn by SUMO from the seed; uniform: equal headways")
+    depart_lane: str = "best"
+    depart_speed: str = "max"
+    depart_pos: str = "base"
+
+    @field_validator("profile")
+    @classmethod
+    def _no_overlap(cls, v: list[ProfileStep]) -> list[ProfileStep]:
+        steps = sorted(v, key=lambda p: p.begin_s)
+        for a, b in zip(steps, steps[1:], strict=False):
+            if b.begin_s < a.end_s:
+                raise ValueError(f"profile steps overlap: [{a.begin_s}, {a.end_s}) and [{b.begin_s}, {b.end_s})")
+        return steps
+
+
+class ODPair(_Spec):
+    """Demand from an origin edge to a destination edge; SUMO picks the fastest route at departure."""
+
+    origin: str
+    destination: str
+    flow_veh_h: float = Field(ge=0)
+    begin_s: float | None = None
+    end_s: float | None = None
+
+
+class ODDemand(_DemandBase):
+    """Origin-destination demand between edges (``kind: od``)."""
+
+    kind: Literal["od"]
+    pairs: list[ODPair] = Field(min_length=1)
+
+
+class RouteFlow(_Spec):
+    """A flow along a fixed route (``edges`` in driving order)."""
+
+    id: str | None = None
+    edges: list[str] = Field(min_length=1)
+    flow_veh_h: float = Field(ge=0)
+    begin_s: float | None = None
+    end_s: float | None = None
+
+
+class RouteDemand(_DemandBase):
+    """Flows on explicit routes (``kind: routes``)."""
+
+    kind: Literal["routes"]
+    flows: list[RouteFlow] = Field(min_length=1)
+
+
+class RandomDemand(_DemandBase):
+    """Random trips between edges (``kind: random``), drawn with a seed.
+
+    ``origins``/``destinations``: ``fringe`` draws from edges that enter/leave the network at its
+    boundary (dead-end nodes), ``all`` from every passenger edge.
+    """
+
+    kind: Literal["random"]
+    trips_veh_h: float = Field(gt=0)
+    origins: Literal["fringe", "all"] = "fringe"
+    destinations: Literal["fringe", "all"] = "fringe"
+    min_distance_m: float = Field(0.0, ge=0, description="straight-line distance between trip ends")
+    seed: int | None = Field(None, ge=0, description="defaults to the scenario seed")
+
+
+class RouteFileDemand(_DemandBase):
+    """Demand from existing SUMO route files (``kind: files``), e.g. a benchmark's ``.rou.xml``."""
+
+    kind: Literal["files"]
+    files: list[Path] = Field(min_length=1)
+
+    @field_validator("files", mode="before")
+    @classmethod
+    def _paths(cls, v: Any, info: ValidationInfo) -> Any:
+        return [_resolve(x, info) for x in v] if isinstance(v, list) else v
+
+
+Demand = Annotated[ODDemand | RouteDemand | RandomDemand | RouteFileDemand, Field(discriminator="kind")]
+
+
+class Outputs(_Spec):
+    """Which outputs to collect, and at what resolution."""
+
+    interval_s: float = Field(60.0, gt=0, description="aggregation interval of edge data")
+    summary_period_s: float = Field(10.0, gt=0, description="sampling period of network-wide counts")
+    edge_data: bool = True
+    trips: bool = True
+    signals: bool = True
+    keep_sumo_files: bool = Field(False, description="copy SUMO's raw XML outputs beside the results file")
+
+
+class SumoOptions(_Spec):
+    """Settings passed to SUMO."""
+
+    time_to_teleport_s: float = Field(300.0, description="-1 disables teleporting of jammed vehicles")
+    teleport_remove: bool = Field(False, description="remove teleported vehicles instead of re-inserting them")
+    collision_action: Literal["teleport", "warn", "none", "remove"] = "warn"
+    extra_args: list[str] = Field(default_factory=list)
+
+
+class Scenario(_Spec):
+    """One simulation: network, demand, window, step, seed and outputs.
+
+    Attributes
+    ----------
+    network : Path
+        SUMO ``.net.xml`` (or ``.osm`` converted on the fly).
+    begin_s, end_s : float, s
+        Simulated window.
+    step_length_s : float, s
+        SUMO step length.
+    seed : int
+        Seed for SUMO (``--seed``) and for random demand.
+    """
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    network: Path
+    begin_s: float = Field(0.0, ge=0)
+    end_s: float
+    step_length_s: float = Field(1.0, gt=0, le=10)
+    seed: int = Field(42, ge=0, lt=2**31)
+    demand: Demand
+    vehicle_types: list[VehicleType] = Field(default_factory=lambda: [VehicleType()], min_length=1)
+    outputs: Outputs = Field(default_factory=Outputs)
+    sumo: SumoOptions = Field(default_factory=SumoOptions)
+    additional_files: list[Path] = Field(default_factory=list)
+    source_file: Path | None = Field(None, exclude=True, description="the YAML file this spec came from")
+
+    @field_validator("network", mode="before")
+    @classmethod
+    def _network_path(cls, v: Any, info: ValidationInfo) -> Any:
+        return _resolve(v, info)
+
+    @field_validator("additional_files", mode="before")
+    @classmethod
+    def _add_paths(cls, v: Any, info: ValidationInfo) -> Any:
+        return [_resolve(x, info) for x in v] if isinstance(v, list) else v
+
+    @model_validator(mode="after")
+    def _check(self) -> Scenario:
+        if self.end_s <= self.begin_s:
+            raise ValueError(f"end_s ({self.end_s}) must be greater than begin_s ({self.begin_s})")
+        shares = sum(v.share for v in self.vehicle_types)
+        if abs(shares - 1.0) > 1e-6:
+            raise ValueError(f"vehicle_types shares sum to {shares:g}; make them sum to 1")
+        ids = [v.id for v in self.vehicle_types]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"vehicle_types ids must be unique, got {ids}")
+        return self
+
+    @property
+    def duration_s(self) -> float:
+        """Simulated time, s."""
+        return self.end_s - self.begin_s
+
+    @property
+    def demand_seed(self) -> int:
+        """Seed used to draw random demand."""
+        return self.demand.seed if isinstance(self.demand, RandomDemand) and self.demand.seed is not None else self.seed
+
+    def with_seed(self, seed: int) -> Scenario:
+        """A copy with another seed (random demand follows unless it has its own seed)."""
+        return self.model_copy(update={"seed": int(seed)})
+
+    @cached_property
+    def spec_hash(self) -> str:
+        """SHA-256 of the canonical spec and the bytes of every file it points at."""
+        from ._io import file_sha256
+
+        h = hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode())
+        files = [self.network, *self.additional_files]
+        if isinstance(self.demand, RouteFileDemand):
+            files += self.demand.files
+        for f in files:
+            h.update(file_sha256(f).encode() if Path(f).is_file() else b"missing")
+        return h.hexdigest()
+
+
+# ---- reading, with errors that point at the YAML line ----------------------------------------
+
+def _node_line(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or its closest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            nxt = node.value[key]
+        else:
+            nxt = None
+        if nxt is None:
+            return line
+        node = nxt
+        line = node.start_mark.line + 1
+    return line
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def _hint(err: dict[str, Any]) -> str:
+    """How to fix one pydantic error, in a few words."""
+    typ, loc, value = err["type"], err["loc"], err.get("input")
+    if typ == "extra_forbidden" and loc:
+        name = str(loc[-1])
+        known = {f for m in (Scenario, VehicleType, ODPair, RouteFlow, RandomDemand, RouteFileDemand, Outputs,
+                             SumoOptions, ProfileStep, ODDemand) for f in _field_names(m)}
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6) or [
+            f for f in sorted(known) if f.startswith(name + "_")][:1]
+        return f"unknown field; did you mean {close[0]!r}? (units are part of field names)" if close else "unknown field; remove it"
+    if typ in ("float_parsing", "float_type", "int_parsing", "int_type") and isinstance(value, str):
+        return "write a plain number; the unit is in the field name (_s seconds, _m metres, _veh_h vehicles per hour)"
+    if typ == "union_tag_invalid" or typ == "union_tag_not_found":
+        return "set demand.kind to one of: od, routes, random, files"
+    if typ == "missing":
+        return "add this field"
+    return ""
+
+
+def _format_errors(exc: ValidationError, source: str, root: yaml.Node | None) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x in ("od", "routes", "random", "files")))
+        line = _node_line(root, loc) if root is not None else None
+        where = f"{source}:{line}" if line else source
+        field = ".".join(str(x) for x in loc) or "(top level)"
+        msg = err["msg"]
+        if "input" in err and err["type"] not in ("missing", "extra_forbidden") and not isinstance(err["input"], dict | list):
+            msg += f" (got {err['input']!r})"
+        hint = _hint(err)
+        parts.append(f"{where}: field '{field}': {msg}" + (f"; {hint}" if hint else ""))
+    return "; ".join(parts)
+
+
+def scenario_from_dict(data: dict[str, Any], *, base_dir: str | Path | None = None, source: str = "<dict>",
+                       _root: yaml.Node | None = None, source_file: Path | None = None) -> Scenario:
+    """Validate a scenario given as a dict (paths relative to ``base_dir``)."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a scenario must be a mapping of fields, got {type(data).__name__}")
+    try:
+        sc = Scenario.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as exc:
+        raise ScenarioError(_format_errors(exc, source, _root)) from None
+    return sc.model_copy(update={"source_file": source_file}) if source_file is not None else sc
+
+
+def load_scenario(path: str | Path, *, check_network: bool = True) -> Scenario:
+    """Read and validate a scenario YAML file.
+
+    Parameters
+    ----------
+    path : path
+        The YAML file.
+    check_network : bool
+        Also check that the network file exists and that every edge the demand names is in it.
+
+    Raises
+    ------
+    ScenarioError
+        With ``file:line: field 'a.b': problem; fix`` for each problem found.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise missing_file(path, "scenario file", hint="scenarios live in scenarios/<application>/*.yaml")
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ScenarioError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}); check indentation and quoting") from None
+    sc = scenario_from_dict(data, base_dir=path.parent, source=str(path), _root=root, source_file=path.resolve())
+    if check_network:
+        if not sc.network.is_file():
+            line = _node_line(root, ("network",))
+            raise ScenarioError(f"{path}:{line}: field 'network': file not found: {sc.network}; "
+                                "paths are relative to the scenario file")
+        from .network import load_network
+
+        try:
+            check_demand_against_network(sc, load_network(sc.network))
+        except DemandError as exc:
+            raise ScenarioError(f"{path}: {exc}") from None
+    return sc
+
+
+def check_demand_against_network(scenario: Scenario, network: Any) -> None:
+    """Raise :class:`DemandError` when demand names an edge the network lacks or a route is broken."""
+    d = scenario.demand
+    known = network.edge_index
+
+    def need(edge: str, field: str) -> int:
+        if edge not in known:
+            close = difflib.get_close_matches(edge, list(known), n=1)
+            raise DemandError(
+                f"field '{field}': unknown edge id {edge!r} in network {Path(scenario.network).name}"
+                + (f"; did you mean {close[0]!r}?" if close else "; list edges with `mobility network info --edges`")
+            )
+        return known[edge]
+
+    if isinstance(d, ODDemand):
+        for i, p in enumerate(d.pairs):
+            need(p.origin, f"demand.pairs.{i}.origin")
+            need(p.destination, f"demand.pairs.{i}.destination")
+    elif isinstance(d, RouteDemand):
+        for i, f in enumerate(d.flows):
+            idx = [need(e, f"demand.flows.{i}.edges.{j}") for j, e in enumerate(f.edges)]
+            for j, (a, b) in enumerate(zip(idx[:-1], idx[1:], strict=True)):
+                if b not in network.successors(a):
+                    raise DemandError(
+                        f"field 'demand.flows.{i}.edges.{j + 1}': edge {f.edges[j + 1]!r} cannot follow "
+                        f"{f.edges[j]!r} (no connection); fix the route's edge order"
+                    )
+    elif isinstance(d, RouteFileDemand):
+        for i, f in enumerate(d.files):
+            if not Path(f).is_file():
+                raise DemandError(f"field 'demand.files.{i}': route file not found: {f}")

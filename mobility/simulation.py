@@ -1,0 +1,354 @@
+"""Running SUMO: a context-managed session, libsumo by default, traci on request.
+
+>>> from mobility import load_scenario, Simulation
+>>> sc = load_scenario("scenarios/signal_control/grid3x3.yaml")          # doctest: +SKIP
+>>> with Simulation(sc, seed=1) as sim:                                    # doctest: +SKIP
+...     sim.run()
+>>> ds = sim.results()                                                     # doctest: +SKIP
+
+Rules the session keeps:
+
+- **one libsumo simulation per process** (libsumo is a process-wide singleton): a second one raises a
+  clear error; run parallel simulations in separate processes, or use ``backend="traci"``;
+- **always closed**, even after an exception, so a notebook cell can simply be re-run;
+- **explicit seed**, passed as ``--seed`` and recorded in the results;
+- **data from SUMO's own output files** (edgeData, tripinfo, summary, statistics, signal switches),
+  never from per-object polling; callers that need live values use TraCI subscriptions on
+  :attr:`Simulation.api`;
+- SUMO's error text is carried in :class:`~mobility.SimulationError`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from ._errors import InputError, SimulationError
+from ._sumo import binary, require_consistent_versions, sumo_error_text
+from .demand import write_routes
+from .network import RoadNetwork, load_network
+from .scenario import RouteFileDemand, Scenario
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["Simulation", "run_scenario", "sumo_args"]
+
+Backend = Literal["libsumo", "traci"]
+ProgressCallback = Callable[[float, float], None]
+
+#: File names inside a run's working folder.
+FILES = {
+    "routes": "routes.rou.xml",
+    "outputs": "outputs.add.xml",
+    "edges": "edgedata.xml",
+    "trips": "tripinfo.xml",
+    "summary": "summary.xml",
+    "statistics": "statistics.xml",
+    "signals": "tls_switches.xml",
+    "errors": "sumo-errors.log",
+}
+
+
+def _outputs_additional(scenario: Scenario, workdir: Path) -> str:
+    o = scenario.outputs
+    rows = []
+    if o.edge_data:
+        rows.append(f'  <edgeData id="mobility_edges" period="{o.interval_s:g}" begin="{scenario.begin_s:g}" '
+                    f'file="{workdir / FILES["edges"]}" excludeEmpty="false" withInternal="false"/>')
+    if o.signals:
+        rows.append(f'  <timedEvent type="SaveTLSSwitchStates" dest="{workdir / FILES["signals"]}"/>')
+    return "<additional>\n" + "\n".join(rows) + "\n</additional>\n"
+
+
+def sumo_args(scenario: Scenario, workdir: str | Path, *, seed: int, net_file: Path | None = None) -> list[str]:
+    """SUMO command-line options (without the binary) for ``scenario``, with outputs in ``workdir``.
+
+    The demand and output-definition files must already exist in ``workdir`` (see :class:`Simulation`).
+    """
+    w = Path(workdir)
+    s = scenario
+    routes = [str(w / FILES["routes"])]
+    if isinstance(s.demand, RouteFileDemand):
+        routes = [str(p) for p in s.demand.files] + routes
+    adds = [str(p) for p in s.additional_files] + [str(w / FILES["outputs"])]
+    args = [
+        "-n", str(net_file or s.network),
+        "-r", ",".join(routes),
+        "-a", ",".join(adds),
+        "--begin", f"{s.begin_s:g}",
+        "--end", f"{s.end_s:g}",
+        "--step-length", f"{s.step_length_s:g}",
+        "--seed", str(int(seed)),
+        "--time-to-teleport", f"{s.sumo.time_to_teleport_s:g}",
+        "--collision.action", s.sumo.collision_action,
+        "--statistic-output", str(w / FILES["statistics"]),
+        "--summary-output", str(w / FILES["summary"]),
+        "--summary-output.period", f"{s.outputs.summary_period_s:g}",
+        "--error-log", str(w / FILES["errors"]),
+        "--no-step-log", "true",
+        "--duration-log.disable", "true",
+    ]
+    if s.sumo.teleport_remove:
+        args += ["--time-to-teleport.remove", "true"]
+    if s.outputs.trips:
+        args += ["--tripinfo-output", str(w / FILES["trips"]), "--tripinfo-output.write-unfinished", "true"]
+    return args + list(s.sumo.extra_args)
+
+
+class Simulation:
+    """A SUMO session for one scenario, used as a context manager.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        What to simulate.
+    seed : int, optional
+        Overrides ``scenario.seed`` (random demand follows unless it has its own seed).
+    backend : {"libsumo", "traci"}
+        libsumo runs SUMO inside this process (fastest; one simulation per process); traci talks to a
+        SUMO subprocess over a socket (needed for ``gui=True`` or several simultaneous simulations).
+    gui : bool
+        Run ``sumo-gui`` (traci backend only).
+    workdir : path, optional
+        Folder for SUMO's input and output files; a temporary folder, removed on :meth:`cleanup`,
+        when omitted. An existing folder is used as it is.
+    network : RoadNetwork, optional
+        The scenario's network, if already loaded (saves reading it again).
+
+    Attributes
+    ----------
+    api : module or traci.Connection
+        The live TraCI API (``libsumo`` or a ``traci`` connection) for subscriptions and control.
+    """
+
+    _libsumo_owner: ClassVar[Simulation | None] = None
+    _labels: ClassVar[itertools.count[int]] = itertools.count()
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        seed: int | None = None,
+        backend: Backend = "libsumo",
+        gui: bool = False,
+        workdir: str | Path | None = None,
+        network: RoadNetwork | None = None,
+    ) -> None:
+        if backend not in ("libsumo", "traci"):
+            raise InputError(f"backend must be 'libsumo' or 'traci', got {backend!r}")
+        if gui and backend != "traci":
+            raise InputError("gui=True needs backend='traci' (libsumo has no GUI)")
+        self.scenario = scenario.with_seed(seed) if seed is not None else scenario
+        self.seed = self.scenario.seed
+        self.backend: Backend = backend
+        self.gui = gui
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="mobility-run-"))
+        if not self.workdir.is_dir():
+            raise InputError(f"workdir {self.workdir} does not exist; create it or pass workdir=None for a temporary one")
+        self._network = network
+        self.api: Any = None
+        self._label: str | None = None
+        self.closed = False
+        self.started = False
+        self.sumo_version = ""
+
+    # ---- life cycle --------------------------------------------------------------------------
+    @property
+    def network(self) -> RoadNetwork:
+        """The scenario's road network (read on first use)."""
+        if self._network is None:
+            self._network = load_network(self.scenario.network)
+        return self._network
+
+    def __enter__(self) -> Simulation:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Write the demand and output definitions, then start SUMO."""
+        if self.started:
+            raise SimulationError("this Simulation has already been started; create a new one to run again")
+        self.sumo_version = require_consistent_versions()
+        if not Path(self.scenario.network).is_file():
+            raise InputError(f"network file not found: {self.scenario.network}")
+        net = self.network
+        write_routes(self.scenario, net, self.workdir / FILES["routes"])
+        (self.workdir / FILES["outputs"]).write_text(_outputs_additional(self.scenario, self.workdir.resolve()))
+        for name in ("edges", "trips", "summary", "statistics", "signals", "errors"):
+            (self.workdir / FILES[name]).unlink(missing_ok=True)
+        args = sumo_args(self.scenario, self.workdir.resolve(), seed=self.seed, net_file=net.net_file)
+        self.started = True
+        try:
+            if self.backend == "libsumo":
+                self._start_libsumo(args)
+            else:
+                self._start_traci(args)
+        except SimulationError:
+            self._release()
+            raise
+        except Exception as exc:
+            self._release()
+            raise SimulationError(self._error_message("SUMO failed to start", exc)) from None
+
+    def _start_libsumo(self, args: list[str]) -> None:
+        owner = Simulation._libsumo_owner
+        if owner is not None and not owner.closed:
+            raise SimulationError(
+                "a libsumo simulation is already running in this process (libsumo allows one per process); "
+                "close it first (use `with Simulation(...)`), run this one in another process, or pass backend='traci'"
+            )
+        import libsumo
+
+        Simulation._libsumo_owner = self
+        libsumo.start([str(binary("sumo")), *args])
+        self.api = libsumo
+
+    def _start_traci(self, args: list[str]) -> None:
+        import traci
+
+        self._label = f"mobility-{os.getpid()}-{next(Simulation._labels)}"
+        exe = binary("sumo-gui" if self.gui else "sumo")
+        traci.start([str(exe), *args], label=self._label, stdout=open(os.devnull, "w"))  # noqa: SIM115
+        self.api = traci.getConnection(self._label)
+
+    @property
+    def time(self) -> float:
+        """Current simulation time, s."""
+        return float(self.api.simulation.getTime())
+
+    def step(self, until: float | None = None) -> float:
+        """Advance one step, or up to time ``until`` (s); return the new time."""
+        if self.api is None or self.closed:
+            raise SimulationError("the simulation is not running; use it inside `with Simulation(...)`")
+        try:
+            self.api.simulationStep(0.0 if until is None else float(until))
+        except Exception as exc:
+            raise SimulationError(self._error_message(f"SUMO failed at t={self._safe_time()}", exc)) from None
+        return self.time
+
+    def run(self, *, progress: ProgressCallback | None = None, chunk_s: float | None = None) -> None:
+        """Run to the scenario's end time, calling ``progress(now_s, end_s)`` after every chunk.
+
+        SUMO advances ``chunk_s`` simulated seconds per call (default: 1% of the window, at least
+        one step), so Python adds almost nothing to SUMO's own run time.
+        """
+        end = self.scenario.end_s
+        chunk = chunk_s or max(self.scenario.step_length_s, self.scenario.duration_s / 100.0)
+        now = self.time
+        while now < end - 1e-9:
+            now = self.step(min(now + chunk, end))
+            if progress is not None:
+                progress(now, end)
+
+    def close(self) -> None:
+        """Close SUMO (which flushes its output files). Safe to call more than once."""
+        if self.closed or not self.started:
+            self.closed = True
+            return
+        self.closed = True
+        error: Exception | None = None
+        try:
+            if self.api is not None:
+                self.api.close()
+        except Exception as exc:  # a crashed SUMO cannot be closed cleanly; report it
+            error = exc
+        finally:
+            self._release()
+        if error is not None and "connection" not in str(error).lower():
+            raise SimulationError(self._error_message("SUMO failed while closing", error)) from None
+
+    def _release(self) -> None:
+        self.closed = True
+        if Simulation._libsumo_owner is self:
+            Simulation._libsumo_owner = None
+        self.api = None
+
+    def cleanup(self) -> None:
+        """Remove the temporary working folder (only one this session created)."""
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # ---- errors and results ------------------------------------------------------------------
+    def _safe_time(self) -> str:
+        try:
+            return f"{self.time:g}s"
+        except Exception:
+            return "?"
+
+    def _error_message(self, what: str, exc: BaseException) -> str:
+        log = self.workdir / FILES["errors"]
+        sumo_text = sumo_error_text(log.read_text(errors="replace")) if log.is_file() else ""
+        own = str(exc).strip()
+        return f"{what}: {sumo_text or own or type(exc).__name__}" + (
+            f" [scenario {self.scenario.name}, seed {self.seed}, files in {self.workdir}]")
+
+    def results(self, *, command: str | None = None) -> xr.Dataset:
+        """The run's results as an :class:`xarray.Dataset` (after :meth:`close`)."""
+        if not self.closed:
+            raise SimulationError("results are available after the simulation has closed (leave the `with` block)")
+        from .results import dataset_from_outputs
+
+        return dataset_from_outputs(
+            self.workdir, self.scenario, self.network, backend=self.backend,
+            sumo_version=self.sumo_version, command=command if command is not None else _command_line(),
+        )
+
+
+def _command_line() -> str:
+    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python"
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    backend: Backend = "libsumo",
+    output: str | Path | None = None,
+    workdir: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+    network: RoadNetwork | None = None,
+    command: str | None = None,
+) -> xr.Dataset:
+    """Run ``scenario`` in SUMO and return its results Dataset (saved to ``output`` when given).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    seed : int, optional
+        Overrides the scenario's seed.
+    backend : {"libsumo", "traci"}
+    output : path, optional
+        netCDF file to write (atomically) with the results.
+    workdir : path, optional
+        Keep SUMO's files there; a temporary folder (removed afterwards) when omitted.
+    progress : callable, optional
+        ``progress(now_s, end_s)`` after each chunk of simulated time.
+    """
+    sim = Simulation(scenario, seed=seed, backend=backend, workdir=workdir, network=network)
+    try:
+        with sim:
+            sim.run(progress=progress)
+        ds = sim.results(command=command)
+        if output is not None:
+            from .results import save_results
+
+            save_results(ds, output)
+            if scenario.outputs.keep_sumo_files:
+                raw = Path(output).with_suffix(".sumo")
+                if raw.exists():
+                    shutil.rmtree(raw)
+                shutil.copytree(sim.workdir, raw)
+        return ds
+    finally:
+        sim.cleanup()
