@@ -23,9 +23,14 @@ __all__ = ["write_routes", "random_trips", "demand_windows"]
 
 
 def demand_windows(scenario: Scenario, begin_s: float | None, end_s: float | None) -> Iterator[tuple[float, float, float]]:
-    """Split a flow's window into ``(begin, end, scale)`` pieces following the demand profile."""
+    """Split a flow's window into ``(begin, end, scale)`` pieces following the demand profile.
+
+    Windows end one step before the scenario's end: SUMO's last step inserts no vehicle, so demand
+    scheduled later could never depart and would only inflate the loaded count.
+    """
+    last = scenario.end_s - scenario.step_length_s
     b = scenario.begin_s if begin_s is None else max(begin_s, scenario.begin_s)
-    e = scenario.end_s if end_s is None else min(end_s, scenario.end_s)
+    e = last if end_s is None else min(end_s, last)
     if e <= b:
         return
     profile = scenario.demand.profile

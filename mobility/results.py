@@ -119,7 +119,7 @@ def _summary(path: Path) -> tuple[np.ndarray, dict[str, xr.Variable]]:
 
 TRIP_FIELDS = {
     "trip_depart": ("depart", "s", "departure time"),
-    "trip_arrival": ("arrival", "s", "arrival time (NaN: still driving at the end)"),
+    "trip_arrival": ("arrival", "s", "arrival or removal time (NaN: still driving at the end)"),
     "trip_duration": ("duration", "s", "travel time from departure to arrival (or to the end)"),
     "trip_time_loss": ("timeLoss", "s", "time lost against driving at the desired speed"),
     "trip_waiting_time": ("waitingTime", "s", "time spent halting"),
@@ -132,9 +132,11 @@ def _trips(path: Path) -> tuple[np.ndarray, dict[str, xr.Variable]]:
     ids: list[str] = []
     cols: dict[str, list[float]] = {k: [] for k in TRIP_FIELDS}
     vtypes: list[str] = []
+    removed: list[bool] = []
     for el in _iter(path, "tripinfo"):
         ids.append(el.get("id", ""))
         vtypes.append(el.get("vType", ""))
+        removed.append(el.get("vaporized", "") not in ("", "end") and float(el.get("arrival", "-1")) >= 0)
         for k, (attr, _, _) in TRIP_FIELDS.items():
             cols[k].append(float(el.get(attr, "nan")))
         el.clear()
@@ -142,7 +144,9 @@ def _trips(path: Path) -> tuple[np.ndarray, dict[str, xr.Variable]]:
            ((k, (cols[k], TRIP_FIELDS[k])) for k in TRIP_FIELDS)}
     arr = out["trip_arrival"].values
     arr[arr < 0] = np.nan
-    out["trip_arrived"] = _var(~np.isnan(arr), ("vehicle",), "1", "vehicle reached its destination")
+    gone = np.array(removed, dtype=bool)
+    out["trip_arrived"] = _var(~np.isnan(arr) & ~gone, ("vehicle",), "1", "vehicle reached its destination")
+    out["trip_removed"] = _var(gone, ("vehicle",), "1", "vehicle removed before its destination (teleport removal, vaporised)")
     out["trip_vtype"] = _var(np.array(vtypes, dtype=object), ("vehicle",), "1", "vehicle type")
     return np.array(ids, dtype=object), out
 
@@ -252,8 +256,6 @@ def dataset_from_outputs(
     }
     for k, (v, ln) in counts.items():
         data[k] = _var(np.int64(v), (), "veh" if k.startswith("vehicles") else "1", ln)
-    log = w / FILES["errors"]
-    warnings_count = sum(1 for ln in log.read_text(errors="replace").splitlines() if ln.startswith("Warning")) if log.is_file() else 0
     attrs = {
         "title": f"SUMO run of scenario {scenario.name}",
         "toolkit": "mobility",
@@ -270,7 +272,6 @@ def dataset_from_outputs(
         "begin_s": float(scenario.begin_s),
         "end_s": float(scenario.end_s),
         "step_length_s": float(scenario.step_length_s),
-        "sumo_warnings": int(warnings_count),
         "command": command,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }

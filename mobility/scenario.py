@@ -193,6 +193,7 @@ class SumoOptions(_Spec):
     time_to_teleport_s: float = Field(300.0, description="-1 disables teleporting of jammed vehicles")
     teleport_remove: bool = Field(False, description="remove teleported vehicles instead of re-inserting them")
     collision_action: Literal["teleport", "warn", "none", "remove"] = "warn"
+    warnings: bool = Field(False, description="let SUMO print its warnings (teleports, jams) to the console")
     extra_args: list[str] = Field(default_factory=list)
 
 

@@ -20,12 +20,13 @@ Rules the session keeps:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -53,7 +54,24 @@ FILES = {
     "statistics": "statistics.xml",
     "signals": "tls_switches.xml",
     "errors": "sumo-errors.log",
+    "stderr": "sumo-stderr.log",
 }
+
+
+@contextlib.contextmanager
+def _capture_stderr(path: Path) -> Iterator[Path]:
+    """Send this process's stderr (file descriptor 2, where SUMO's C++ code writes) to ``path``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(path, "wb") as f:
+            os.dup2(f.fileno(), 2)
+            try:
+                yield path
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def _outputs_additional(scenario: Scenario, workdir: Path) -> str:
@@ -95,6 +113,8 @@ def sumo_args(scenario: Scenario, workdir: str | Path, *, seed: int, net_file: P
         "--no-step-log", "true",
         "--duration-log.disable", "true",
     ]
+    if not s.sumo.warnings:
+        args += ["--no-warnings", "true"]
     if s.sumo.teleport_remove:
         args += ["--time-to-teleport.remove", "true"]
     if s.outputs.trips:
@@ -185,7 +205,7 @@ class Simulation:
         net = self.network
         write_routes(self.scenario, net, self.workdir / FILES["routes"])
         (self.workdir / FILES["outputs"]).write_text(_outputs_additional(self.scenario, self.workdir.resolve()))
-        for name in ("edges", "trips", "summary", "statistics", "signals", "errors"):
+        for name in ("edges", "trips", "summary", "statistics", "signals", "errors", "stderr"):
             (self.workdir / FILES[name]).unlink(missing_ok=True)
         args = sumo_args(self.scenario, self.workdir.resolve(), seed=self.seed, net_file=net.net_file)
         self.started = True
@@ -211,7 +231,12 @@ class Simulation:
         import libsumo
 
         Simulation._libsumo_owner = self
-        libsumo.start([str(binary("sumo")), *args])
+        # SUMO reports loading errors on the process's stderr before its error log is flushed:
+        # capture them so they can be put in the exception.
+        with _capture_stderr(self.workdir / FILES["stderr"]) as captured:
+            libsumo.start([str(binary("sumo")), *args])
+        if captured.exists() and self.scenario.sumo.warnings:
+            sys.stderr.write(captured.read_text(errors="replace"))
         self.api = libsumo
 
     def _start_traci(self, args: list[str]) -> None:
@@ -287,8 +312,9 @@ class Simulation:
             return "?"
 
     def _error_message(self, what: str, exc: BaseException) -> str:
-        log = self.workdir / FILES["errors"]
-        sumo_text = sumo_error_text(log.read_text(errors="replace")) if log.is_file() else ""
+        sumo_text = " | ".join(
+            t for t in (sumo_error_text(p.read_text(errors="replace"))
+                        for p in (self.workdir / FILES["errors"], self.workdir / FILES["stderr"]) if p.is_file()) if t)
         own = str(exc).strip()
         return f"{what}: {sumo_text or own or type(exc).__name__}" + (
             f" [scenario {self.scenario.name}, seed {self.seed}, files in {self.workdir}]")

@@ -1,0 +1,53 @@
+"""Shared fixtures: small networks built here with SUMO's tools, and the shared benchmark data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MOBILITY_SHARED", ROOT.parent / "shared")) / "benchmarks"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared/benchmarks, or skip the test with the reason."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"benchmark data not available: {p} (expected ../shared/benchmarks beside the repository)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def link_net(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One 1000 m single-lane link 'ab' at 20 m/s, built with netconvert."""
+    from mobility._sumo import run_tool
+
+    d = tmp_path_factory.mktemp("link")
+    (d / "n.nod.xml").write_text('<nodes><node id="a" x="0" y="0"/><node id="b" x="1000" y="0"/></nodes>')
+    (d / "n.edg.xml").write_text('<edges><edge id="ab" from="a" to="b" numLanes="1" speed="20"/></edges>')
+    out = d / "link.net.xml"
+    run_tool("netconvert", ["-n", str(d / "n.nod.xml"), "-e", str(d / "n.edg.xml"), "-o", str(out), "--no-warnings"],
+             what="building the test link")
+    return out
+
+
+@pytest.fixture(scope="session")
+def grid_net() -> Path:
+    return ROOT / "networks" / "grid3x3.net.xml"
+
+
+@pytest.fixture()
+def small_grid_scenario(grid_net: Path):
+    """A 20-minute random-demand scenario on the shipped grid."""
+    from mobility import scenario_from_dict
+
+    return scenario_from_dict({
+        "name": "grid-small", "network": str(grid_net), "end_s": 1200, "seed": 7,
+        "demand": {"kind": "random", "trips_veh_h": 900},
+        "outputs": {"interval_s": 300},
+    })
