@@ -78,9 +78,7 @@ def plot_network(
     if data is not None:
         lc.set_array(np.ma.masked_invalid(data))
         lc.set_clim(vmin if vmin is not None else np.nanmin(data), vmax if vmax is not None else np.nanmax(data))
-        cmap_obj = lc.get_cmap().copy()
-        cmap_obj.set_bad("lightgrey")
-        lc.set_cmap(cmap_obj)
+        lc.set_cmap(lc.get_cmap().with_extremes(bad="lightgrey"))
         fig.colorbar(lc, ax=ax, label=label or "")
     else:
         lc.set_color("0.3")
