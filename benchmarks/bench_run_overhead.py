@@ -68,6 +68,7 @@ def main() -> None:
     print(f"scenario: {sc.name} ({sc.duration_s:.0f} s simulated, {ds.sizes['vehicle']} vehicles, seed {sc.seed})")
     print(f"mobility run : median {m_ours:.3f} s  (runs: {', '.join(f'{t:.2f}' for t in t_ours)})")
     print(f"bare sumo    : median {m_bare:.3f} s  (runs: {', '.join(f'{t:.2f}' for t in t_bare)})")
+    print(f"added by the toolkit: {m_ours - m_bare:.3f} s per run (Python start-up, demand, parsing, netCDF)")
     print(f"ratio mobility/sumo: {m_ours / m_bare:.3f}  (target <= 1.10)")
 
 

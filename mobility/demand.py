@@ -19,7 +19,7 @@ from ._io import write_text_atomic
 from .network import RoadNetwork
 from .scenario import ODDemand, RandomDemand, RouteDemand, RouteFileDemand, Scenario
 
-__all__ = ["write_routes", "random_trips", "demand_windows"]
+__all__ = ["write_routes", "write_zones", "random_trips", "demand_windows"]
 
 
 def demand_windows(scenario: Scenario, begin_s: float | None, end_s: float | None) -> Iterator[tuple[float, float, float]]:
@@ -140,6 +140,13 @@ def write_routes(scenario: Scenario, network: RoadNetwork, path: str | Path) -> 
     depart = _depart_attrs(scenario)
     body: list[tuple[float, str]] = []
     if isinstance(d, ODDemand):
+        for o, row in d.matrix.items():
+            for dest, flow in row.items():
+                for k, (b, e, s) in enumerate(demand_windows(scenario, None, None)):
+                    if flow * s > 0:
+                        body.append((b, f'  <flow id={quoteattr(f"{o}_to_{dest}_{k}")} type="{type_id}" begin="{b:g}" '
+                                        f'end="{e:g}" {_rate_attr(flow * s, d.arrivals)} fromTaz={quoteattr(o)} '
+                                        f'toTaz={quoteattr(dest)} {depart}/>'))
         for i, p in enumerate(d.pairs):
             for k, (b, e, s) in enumerate(demand_windows(scenario, p.begin_s, p.end_s)):
                 if p.flow_veh_h * s > 0:
@@ -164,3 +171,12 @@ def write_routes(scenario: Scenario, network: RoadNetwork, path: str | Path) -> 
     body.sort(key=lambda x: x[0])
     text = "<routes>\n" + vtypes + "\n" + "\n".join(line for _, line in body) + ("\n" if body else "") + "</routes>\n"
     return write_text_atomic(path, text)
+
+
+def write_zones(scenario: Scenario, path: str | Path) -> Path | None:
+    """Write the OD matrix's zones as SUMO ``<taz>`` definitions; ``None`` when there are none."""
+    d = scenario.demand
+    if not isinstance(d, ODDemand) or not d.zones:
+        return None
+    rows = "".join(f"  <taz id={quoteattr(z)} edges={quoteattr(' '.join(edges))}/>\n" for z, edges in d.zones.items())
+    return write_text_atomic(path, "<additional>\n" + rows + "</additional>\n")

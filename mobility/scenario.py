@@ -17,6 +17,7 @@ Example
 from __future__ import annotations
 
 import difflib
+import re
 import hashlib
 import json
 from functools import cached_property
@@ -123,10 +124,33 @@ class ODPair(_Spec):
 
 
 class ODDemand(_DemandBase):
-    """Origin-destination demand between edges (``kind: od``)."""
+    """Origin-destination demand (``kind: od``), as edge-to-edge ``pairs`` or a zone ``matrix``.
+
+    With ``zones`` (zone id -> the edges where its trips start and end) and ``matrix``
+    (origin zone -> destination zone -> flow, veh/h), SUMO picks each vehicle's start edge, end edge
+    and route as the fastest among the zones' edges at departure (SUMO traffic assignment zones).
+    """
 
     kind: Literal["od"]
-    pairs: list[ODPair] = Field(min_length=1)
+    pairs: list[ODPair] = Field(default_factory=list)
+    zones: dict[str, list[str]] = Field(default_factory=dict)
+    matrix: dict[str, dict[str, Annotated[float, Field(ge=0)]]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ODDemand:
+        if bool(self.pairs) == bool(self.matrix):
+            raise ValueError("give either 'pairs' (edge to edge) or 'zones' + 'matrix' (zone to zone), not both or neither")
+        if self.matrix:
+            for o, row in self.matrix.items():
+                for z in (o, *row):
+                    if z not in self.zones:
+                        raise ValueError(f"matrix names zone {z!r}, which is not under 'zones' (zones: {sorted(self.zones)})")
+            for z, edges in self.zones.items():
+                if not re.fullmatch(r"[A-Za-z0-9_.\-]+", z):
+                    raise ValueError(f"zone id {z!r} may only hold letters, digits, '_', '.' and '-'")
+                if not edges:
+                    raise ValueError(f"zone {z!r} lists no edges")
+        return self
 
 
 class RouteFlow(_Spec):
@@ -404,6 +428,9 @@ def check_demand_against_network(scenario: Scenario, network: Any) -> None:
         for i, p in enumerate(d.pairs):
             need(p.origin, f"demand.pairs.{i}.origin")
             need(p.destination, f"demand.pairs.{i}.destination")
+        for z, edges in d.zones.items():
+            for j, e in enumerate(edges):
+                need(e, f"demand.zones.{z}.{j}")
     elif isinstance(d, RouteDemand):
         for i, f in enumerate(d.flows):
             idx = [need(e, f"demand.flows.{i}.edges.{j}") for j, e in enumerate(f.edges)]

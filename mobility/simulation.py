@@ -26,15 +26,16 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ._errors import InputError, SimulationError
 from ._sumo import binary, require_consistent_versions, sumo_error_text
-from .demand import write_routes
+from .demand import write_routes, write_zones
 from .network import RoadNetwork, load_network
-from .scenario import RouteFileDemand, Scenario
+from .scenario import ODDemand, RouteFileDemand, Scenario
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -48,6 +49,7 @@ ProgressCallback = Callable[[float, float], None]
 FILES = {
     "routes": "routes.rou.xml",
     "outputs": "outputs.add.xml",
+    "zones": "zones.add.xml",
     "edges": "edgedata.xml",
     "trips": "tripinfo.xml",
     "summary": "summary.xml",
@@ -95,7 +97,8 @@ def sumo_args(scenario: Scenario, workdir: str | Path, *, seed: int, net_file: P
     routes = [str(w / FILES["routes"])]
     if isinstance(s.demand, RouteFileDemand):
         routes = [str(p) for p in s.demand.files] + routes
-    adds = [str(p) for p in s.additional_files] + [str(w / FILES["outputs"])]
+    zones = [str(w / FILES["zones"])] if isinstance(s.demand, ODDemand) and s.demand.zones else []
+    adds = zones + [str(p) for p in s.additional_files] + [str(w / FILES["outputs"])]
     args = [
         "-n", str(net_file or s.network),
         "-r", ",".join(routes),
@@ -204,6 +207,7 @@ class Simulation:
             raise InputError(f"network file not found: {self.scenario.network}")
         net = self.network
         write_routes(self.scenario, net, self.workdir / FILES["routes"])
+        write_zones(self.scenario, self.workdir / FILES["zones"])
         (self.workdir / FILES["outputs"]).write_text(_outputs_additional(self.scenario, self.workdir.resolve()))
         for name in ("edges", "trips", "summary", "statistics", "signals", "errors", "stderr"):
             (self.workdir / FILES[name]).unlink(missing_ok=True)
@@ -244,7 +248,9 @@ class Simulation:
 
         self._label = f"mobility-{os.getpid()}-{next(Simulation._labels)}"
         exe = binary("sumo-gui" if self.gui else "sumo")
-        traci.start([str(exe), *args], label=self._label, stdout=open(os.devnull, "w"))  # noqa: SIM115
+        # the SUMO subprocess inherits stderr: keep its messages in the run folder
+        with _capture_stderr(self.workdir / FILES["stderr"]), open(os.devnull, "w") as devnull:
+            traci.start([str(exe), *args], label=self._label, stdout=devnull)
         self.api = traci.getConnection(self._label)
 
     @property
@@ -311,10 +317,17 @@ class Simulation:
         except Exception:
             return "?"
 
-    def _error_message(self, what: str, exc: BaseException) -> str:
-        sumo_text = " | ".join(
+    def _sumo_text(self) -> str:
+        return " | ".join(
             t for t in (sumo_error_text(p.read_text(errors="replace"))
                         for p in (self.workdir / FILES["errors"], self.workdir / FILES["stderr"]) if p.is_file()) if t)
+
+    def _error_message(self, what: str, exc: BaseException) -> str:
+        sumo_text = self._sumo_text()
+        deadline = time.monotonic() + 2.0
+        while not sumo_text and self.backend == "traci" and time.monotonic() < deadline:
+            time.sleep(0.05)  # a SUMO subprocess may still be writing its last words
+            sumo_text = self._sumo_text()
         own = str(exc).strip()
         return f"{what}: {sumo_text or own or type(exc).__name__}" + (
             f" [scenario {self.scenario.name}, seed {self.seed}, files in {self.workdir}]")
