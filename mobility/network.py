@@ -12,8 +12,6 @@ nodes ``0..N-1``, edges ``0..E-1`` sorted by tail node, ``indptr`` (int32, N+1),
 
 from __future__ import annotations
 
-import atexit
-import shutil
 import tempfile
 import xml.sax
 from collections.abc import Mapping, Sequence
@@ -25,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ._errors import InputError, NetworkError, missing_file
-from ._io import atomic_path
+from ._io import atomic_path, session_tempdir
 from ._sumo import run_tool
 
 if TYPE_CHECKING:
@@ -362,18 +360,6 @@ def network_from_sumo(
     )
 
 
-_TEMP_DIRS: list[str] = []
-
-
-def _session_tempdir() -> Path:
-    """A temporary folder that lives until the interpreter exits."""
-    d = tempfile.mkdtemp(prefix="mobility-")
-    if not _TEMP_DIRS:
-        atexit.register(lambda: [shutil.rmtree(x, ignore_errors=True) for x in _TEMP_DIRS])
-    _TEMP_DIRS.append(d)
-    return Path(d)
-
-
 OSM_NETCONVERT_ARGS = (
     "--geometry.remove",
     "--ramps.guess",
@@ -410,7 +396,7 @@ def network_from_osm(
     path = Path(path)
     if not path.is_file():
         raise missing_file(path, "OSM file")
-    out = Path(output) if output is not None else _session_tempdir() / (path.name.split(".")[0] + ".net.xml")
+    out = Path(output) if output is not None else session_tempdir() / (path.name.split(".")[0] + ".net.xml")
     return _build_net("netconvert", ["--osm-files", str(path), *netconvert_args], out,
                       what=f"converting {path}", capacity_per_lane_veh_h=capacity_per_lane_veh_h)
 

@@ -20,7 +20,6 @@ import difflib
 import re
 import hashlib
 import json
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -286,12 +285,16 @@ class Scenario(_Spec):
         """A copy with another seed (random demand follows unless it has its own seed)."""
         return self.model_copy(update={"seed": int(seed)})
 
-    @cached_property
+    @property
     def spec_hash(self) -> str:
-        """SHA-256 of the canonical spec and the bytes of every file it points at."""
+        """SHA-256 of the canonical spec (less the seed, recorded on its own) and of every file it names.
+
+        Runs of one scenario over several seeds share the hash. Computed on each access (copies made
+        with ``model_copy(update=...)`` must not inherit a stale value).
+        """
         from ._io import file_sha256
 
-        h = hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode())
+        h = hashlib.sha256(json.dumps(self.model_dump(mode="json", exclude={"seed"}), sort_keys=True).encode())
         files = [self.network, *self.additional_files]
         if isinstance(self.demand, RouteFileDemand):
             files += self.demand.files

@@ -25,13 +25,13 @@ import itertools
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ._errors import InputError, SimulationError
+from ._io import session_tempdir
 from ._sumo import binary, require_consistent_versions, sumo_error_text
 from .demand import write_routes, write_zones
 from .network import RoadNetwork, load_network
@@ -140,8 +140,8 @@ class Simulation:
     gui : bool
         Run ``sumo-gui`` (traci backend only).
     workdir : path, optional
-        Folder for SUMO's input and output files; a temporary folder, removed on :meth:`cleanup`,
-        when omitted. An existing folder is used as it is.
+        Folder for SUMO's input and output files. When omitted, a temporary folder removed by
+        :meth:`cleanup` or, at the latest, when the interpreter exits. An existing folder is used as it is.
     network : RoadNetwork, optional
         The scenario's network, if already loaded (saves reading it again).
 
@@ -173,7 +173,7 @@ class Simulation:
         self.backend: Backend = backend
         self.gui = gui
         self._own_workdir = workdir is None
-        self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="mobility-run-"))
+        self.workdir = Path(workdir) if workdir is not None else session_tempdir("mobility-run-")
         if not self.workdir.is_dir():
             raise InputError(f"workdir {self.workdir} does not exist; create it or pass workdir=None for a temporary one")
         self._network = network

@@ -42,8 +42,12 @@ def write(tmp_path: Path, text: str, grid_net: Path) -> Path:
 def test_good_scenario_and_hash(tmp_path: Path, grid_net: Path) -> None:
     sc = mb.load_scenario(write(tmp_path, GOOD, grid_net))
     assert sc.demand.kind == "od" and sc.demand.pairs[0].flow_veh_h == 300
-    assert sc.with_seed(4).spec_hash != sc.spec_hash
+    assert sc.with_seed(4).spec_hash == sc.spec_hash  # the seed is recorded on its own
+    assert sc.model_copy(update={"end_s": 700.0}).spec_hash != sc.spec_hash
     assert mb.load_scenario(write(tmp_path, GOOD, grid_net)).spec_hash == sc.spec_hash
+    (tmp_path / "copy.net.xml").write_text(grid_net.read_text() + "<!-- edited -->\n")
+    edited = mb.load_scenario(write(tmp_path, GOOD.replace("{net}", str(tmp_path / "copy.net.xml")), grid_net))
+    assert edited.spec_hash != sc.spec_hash  # the network file's bytes count
     with pytest.raises(Exception):  # frozen
         sc.seed = 5  # type: ignore[misc]
 
