@@ -193,7 +193,10 @@ def _statistics(path: Path) -> dict[str, int]:
     veh = root.find("vehicles")
     tel = root.find("teleports")
     saf = root.find("safety")
-    get = (lambda el, k: int(float(el.get(k, 0))) if el is not None else 0)
+
+    def get(el: ET.Element | None, k: str) -> int:
+        return int(float(el.get(k, 0))) if el is not None else 0
+
     return {
         "loaded": get(veh, "loaded"),
         "inserted": get(veh, "inserted"),

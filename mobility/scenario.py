@@ -444,6 +444,6 @@ def check_demand_against_network(scenario: Scenario, network: Any) -> None:
                         f"{f.edges[j]!r} (no connection); fix the route's edge order"
                     )
     elif isinstance(d, RouteFileDemand):
-        for i, f in enumerate(d.files):
-            if not Path(f).is_file():
-                raise DemandError(f"field 'demand.files.{i}': route file not found: {f}")
+        for i, route_file in enumerate(d.files):
+            if not Path(route_file).is_file():
+                raise DemandError(f"field 'demand.files.{i}': route file not found: {route_file}")

@@ -48,7 +48,9 @@ def test_good_scenario_and_hash(tmp_path: Path, grid_net: Path) -> None:
     (tmp_path / "copy.net.xml").write_text(grid_net.read_text() + "<!-- edited -->\n")
     edited = mb.load_scenario(write(tmp_path, GOOD.replace("{net}", str(tmp_path / "copy.net.xml")), grid_net))
     assert edited.spec_hash != sc.spec_hash  # the network file's bytes count
-    with pytest.raises(Exception):  # frozen
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="frozen"):
         sc.seed = 5  # type: ignore[misc]
 
 
