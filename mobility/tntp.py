@@ -92,6 +92,7 @@ def network_from_tntp(
     node_file: str | Path | None = None,
     toll_weight: float | None = None,
     distance_weight: float | None = None,
+    first_thru_node: int | None = None,
 ) -> RoadNetwork:
     """Read a TNTP ``*_net.tntp`` network.
 
@@ -104,6 +105,9 @@ def network_from_tntp(
     toll_weight, distance_weight : float, optional
         Generalized-cost weights (time units per toll unit / per length unit); by default read from the
         README.md beside ``path``.
+    first_thru_node : int, optional
+        Overrides the header's ``<FIRST THRU NODE>``: nodes numbered below it are zones that paths may
+        not pass through.
 
     Returns
     -------
@@ -118,7 +122,10 @@ def network_from_tntp(
     n_nodes = _meta_int(meta, "NUMBER OF NODES", path)
     n_links = _meta_int(meta, "NUMBER OF LINKS", path)
     n_zones = _meta_int(meta, "NUMBER OF ZONES", path)
-    first_thru = _meta_int(meta, "FIRST THRU NODE", path) if "FIRST THRU NODE" in meta else 1
+    if first_thru_node is not None:
+        first_thru = int(first_thru_node)
+    else:
+        first_thru = _meta_int(meta, "FIRST THRU NODE", path) if "FIRST THRU NODE" in meta else 1
     rows = np.empty((len(data), 10), dtype=np.float64)
     for k, (lineno, s) in enumerate(data):
         parts = s.rstrip(";").split()

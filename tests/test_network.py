@@ -149,6 +149,7 @@ def test_tntp_first_thru_node_read_from_header() -> None:
     header = [ln for ln in (d / "Anaheim_net.tntp").read_text().splitlines() if "FIRST THRU NODE" in ln][0]
     assert net.zone_count == int(header.split(">")[1].split()[0]) - 1
     assert net.graph.nodes["1"]["zone"] and not net.graph.nodes[str(net.zone_count + 1)]["zone"]
+    assert mb.network_from_tntp(d / "Anaheim_net.tntp", first_thru_node=1).zone_count == 0  # explicit override
 
 
 def test_tntp_duplicate_links_kept() -> None:
