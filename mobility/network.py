@@ -190,7 +190,8 @@ class RoadNetwork:
             "nodes": self.n_nodes,
             "edges": self.n_edges,
             "zones": self.zone_count,
-            "lane_length_km": float(np.sum(self.length * self.lanes)) / (1000.0 if self.units.get("length") == "m" else 1.0),
+            **({"lane_length_km": float(np.sum(self.length * self.lanes)) / 1000.0} if self.units.get("length") == "m"
+               else {"lane_length": float(np.sum(self.length * self.lanes))}),
             "units": dict(self.units),
             "signals": int(self.node_signalised.sum()) if self.node_signalised is not None else 0,
         }
