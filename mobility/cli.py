@@ -46,14 +46,14 @@ def run(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from .results import KPI_UNITS, kpis
-    from .scenario import load_scenario
+    from .scenario import load_scenario_with_network
     from .simulation import run_scenario
 
     console = Console()
     try:
         if backend not in ("libsumo", "traci"):
             raise MobilityError(f"--backend must be libsumo or traci, got {backend!r}")
-        sc = load_scenario(scenario)
+        sc, net = load_scenario_with_network(scenario)  # the network is read once, here
         out = output or Path(f"{sc.name}.nc")
         if out.suffix != ".nc":
             raise MobilityError(f"--output {out}: results are netCDF; use a .nc file name")
@@ -63,17 +63,17 @@ def run(
         cmd = " ".join(["mobility", *sys.argv[1:]])
         b: Literal["libsumo", "traci"] = "traci" if backend == "traci" else "libsumo"
         if quiet:
-            ds = run_scenario(sc, seed=seed, backend=b, output=out, workdir=workdir, command=cmd)
+            ds = run_scenario(sc, seed=seed, backend=b, output=out, workdir=workdir, command=cmd, network=net)
         else:
             with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[now]}"),
                           TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
                 task = bar.add_task(f"{sc.name} (seed {seed if seed is not None else sc.seed})",
                                     total=sc.duration_s, now="")
-                ds = run_scenario(sc, seed=seed, backend=b, output=out, workdir=workdir, command=cmd,
+                ds = run_scenario(sc, seed=seed, backend=b, output=out, workdir=workdir, command=cmd, network=net,
                                   progress=lambda now, end: bar.update(task, completed=now - sc.begin_s,
                                                                        now=f"t={now:.0f}/{end:.0f} s"))
         if plot is not None:
-            _write_run_plot(ds, sc, plot)
+            _write_run_plot(ds, net, plot)
     except MobilityError as exc:
         raise _fail(exc) from None
     from rich.table import Table
@@ -88,18 +88,17 @@ def run(
     console.print(f"results: {out}" + (f"   plot: {plot}" if plot else ""))
 
 
-def _write_run_plot(ds: Any, sc: Any, path: Path) -> None:
+def _write_run_plot(ds: Any, net: Any, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .network import load_network
     from .plots import plot_network, plot_vehicles
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained", gridspec_kw={"width_ratios": [1, 1.3]})
     if "edge_speed" in ds:
-        plot_network(load_network(sc.network), ds["edge_speed"], ax=a1)
+        plot_network(net, ds["edge_speed"], ax=a1)
     plot_vehicles(ds, ax=a2)
     _save_figure(fig, path)
     plt.close(fig)

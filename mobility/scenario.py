@@ -41,6 +41,7 @@ __all__ = [
     "Outputs",
     "SumoOptions",
     "load_scenario",
+    "load_scenario_with_network",
     "scenario_from_dict",
     "check_demand_against_network",
 ]
@@ -387,6 +388,16 @@ def load_scenario(path: str | Path, *, check_network: bool = True) -> Scenario:
     ScenarioError
         With ``file:line: field 'a.b': problem; fix`` for each problem found.
     """
+    return _load(path, check_network=check_network)[0]
+
+
+def load_scenario_with_network(path: str | Path) -> tuple[Scenario, Any]:
+    """:func:`load_scenario`, also returning the :class:`~mobility.RoadNetwork` read to check it."""
+    sc, net = _load(path, check_network=True)
+    return sc, net
+
+
+def _load(path: str | Path, *, check_network: bool) -> tuple[Scenario, Any]:
     path = Path(path)
     if not path.is_file():
         raise missing_file(path, "scenario file", hint="scenarios live in scenarios/<application>/*.yaml")
@@ -399,6 +410,7 @@ def load_scenario(path: str | Path, *, check_network: bool = True) -> Scenario:
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         raise ScenarioError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}); check indentation and quoting") from None
     sc = scenario_from_dict(data, base_dir=path.parent, source=str(path), _root=root, source_file=path.resolve())
+    net = None
     if check_network:
         if not sc.network.is_file():
             line = _node_line(root, ("network",))
@@ -406,11 +418,14 @@ def load_scenario(path: str | Path, *, check_network: bool = True) -> Scenario:
                                 "paths are relative to the scenario file")
         from .network import load_network
 
+        net = load_network(sc.network)
         try:
-            check_demand_against_network(sc, load_network(sc.network))
+            check_demand_against_network(sc, net)
         except DemandError as exc:
             raise ScenarioError(f"{path}: {exc}") from None
-    return sc
+    return sc, net
+
+
 
 
 def check_demand_against_network(scenario: Scenario, network: Any) -> None:
