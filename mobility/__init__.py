@@ -19,6 +19,7 @@ from ._errors import (
     SumoVersionWarning,
 )
 from ._sumo import installed_versions, warn_on_version_problem
+from .assignment import assign, compare_flows
 from .network import (
     RoadNetwork,
     generate_corridor,
@@ -60,6 +61,8 @@ __all__ = [
     "SimulationError",
     "SumoVersionError",
     "SumoVersionWarning",
+    "assign",
+    "compare_flows",
     "generate_corridor",
     "generate_grid",
     "generate_spider",

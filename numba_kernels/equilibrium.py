@@ -1,0 +1,276 @@
+"""Static user-equilibrium assignment drivers on plain arrays.
+
+Methods
+-------
+``fw``   Frank-Wolfe with an exact line search.
+``cfw``  conjugate Frank-Wolfe (Mitradjieva & Lindberg 2013).
+``bfw``  bi-conjugate Frank-Wolfe (same paper).
+``gp``   path-based gradient projection (:mod:`numba_kernels.path_based`), for tight gaps.
+
+Convergence is measured by the relative gap ``(TSTT - SPTT) / TSTT``: ``TSTT = sum_a x_a c_a(x_a)`` is the
+total generalized cost at the current flows and ``SPTT = sum_od q_od * min-path cost`` the total cost if
+every trip used a shortest path at those costs. Both are reported per iteration with the Beckmann
+objective.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import path_based as pb
+from ._config import threads
+from .aon import aon_load, shortest_costs
+from .links import beckmann, bpr_cost, bpr_derivative, check_link_parameters, line_search, total_cost
+
+METHODS = ("fw", "cfw", "bfw", "gp")
+CONJUGATE_MAX = 0.99999
+
+
+@dataclass(frozen=True)
+class AssignmentProblem:
+    """A static assignment instance: CSR graph, zones, demand and BPR link parameters (all numpy)."""
+
+    indptr: np.ndarray
+    tail: np.ndarray
+    head: np.ndarray
+    zone_node: np.ndarray  # node index of each zone
+    demand: np.ndarray  # (Z, Z) flows, diagonal ignored
+    free_flow_time: np.ndarray
+    capacity: np.ndarray
+    b: np.ndarray
+    power: np.ndarray
+    fixed: np.ndarray  # flow-independent generalized-cost term per link
+    zone_count: int = 0  # nodes 0..zone_count-1 may not be passed through
+
+    @classmethod
+    def build(cls, indptr, tail, head, zone_node, demand, free_flow_time, capacity, b, power, fixed=None,
+              zone_count=0) -> AssignmentProblem:
+        """Convert and check the arrays; raise ``ValueError`` naming the first problem found."""
+        i32 = lambda a: np.ascontiguousarray(a, dtype=np.int32)  # noqa: E731
+        f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+        E = len(head)
+        fixed = np.zeros(E) if fixed is None else fixed
+        p = cls(i32(indptr), i32(tail), i32(head), i32(zone_node), f64(demand), f64(free_flow_time), f64(capacity),
+                f64(b), f64(power), f64(fixed), int(zone_count))
+        n = p.indptr.shape[0] - 1
+        for name in ("tail", "free_flow_time", "capacity", "b", "power", "fixed"):
+            if getattr(p, name).shape != (E,):
+                raise ValueError(f"{name} has shape {getattr(p, name).shape}; expected ({E},), one value per link")
+        Z = p.zone_node.shape[0]
+        if p.demand.shape != (Z, Z):
+            raise ValueError(f"demand has shape {p.demand.shape}; expected ({Z}, {Z}) for {Z} zones")
+        if Z and (p.zone_node.min() < 0 or p.zone_node.max() >= n):
+            raise ValueError(f"zone_node holds node indices outside 0..{n - 1}")
+        bad = np.argwhere(~np.isfinite(p.demand) | (p.demand < 0))
+        if bad.size:
+            i, j = bad[0]
+            raise ValueError(f"demand[{i}, {j}] = {p.demand[i, j]!r}; OD flows must be finite and >= 0")
+        check_link_parameters(p.free_flow_time, p.capacity, p.b, p.power, p.fixed)
+        return p
+
+    @property
+    def n_links(self) -> int:
+        return int(self.head.shape[0])
+
+    def cost(self, flow: np.ndarray) -> np.ndarray:
+        out = np.empty(self.n_links)
+        bpr_cost(self.free_flow_time, self.capacity, self.b, self.power, self.fixed, flow, out)
+        return out
+
+    def objective(self, flow: np.ndarray) -> float:
+        return float(beckmann(self.free_flow_time, self.capacity, self.b, self.power, self.fixed, flow))
+
+    def aon(self, cost: np.ndarray, buf: np.ndarray | None = None) -> tuple[np.ndarray, float, float]:
+        """All-or-nothing flows on ``cost``: ``(flows, sptt, unreached demand)``."""
+        if buf is None:
+            buf = np.empty((threads(), self.n_links))
+        sptt, lost = aon_load(self.indptr, self.tail, self.head, cost, self.zone_count, self.zone_node, self.demand, buf)
+        return buf.sum(axis=0), float(sptt), float(lost)
+
+    def unreachable_pairs(self) -> list[tuple[int, int]]:
+        """OD pairs (zone indices) with demand but no path at all."""
+        cost = self.free_flow_time + self.fixed
+        origins = np.flatnonzero((self.demand > 0).any(axis=1))
+        dist = np.empty((origins.size, self.indptr.shape[0] - 1))
+        shortest_costs(self.indptr, self.head, cost, self.zone_count, self.zone_node[origins].astype(np.int32), dist)
+        out = []
+        for row, o in enumerate(origins):
+            for d in np.flatnonzero(self.demand[o] > 0):
+                if d != o and not np.isfinite(dist[row, self.zone_node[d]]):
+                    out.append((int(o), int(d)))
+        return out
+
+
+@dataclass
+class AssignmentResult:
+    """Flows at the last iteration and the convergence history."""
+
+    method: str
+    flow: np.ndarray
+    cost: np.ndarray
+    rgap: float
+    objective: float
+    iterations: int
+    converged: bool
+    seconds: float
+    history: dict[str, list[float]] = field(default_factory=dict)  # iteration, rgap, objective, seconds
+    paths: int = 0  # paths in use at the end (gp)
+
+
+Callback = Callable[[int, float, float], None]  # (iteration, rgap, objective)
+
+
+def solve(problem: AssignmentProblem, method: str = "gp", *, rgap: float = 1e-6, max_iter: int | None = None,
+          callback: Callback | None = None, inner: int = 2) -> AssignmentResult:
+    """Solve user equilibrium to relative gap ``rgap`` (or ``max_iter`` iterations).
+
+    ``callback(iteration, rgap, objective)`` is called after every iteration (progress displays).
+    ``inner`` is the number of extra re-balancing passes per origin in ``gp``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if not rgap > 0:
+        raise ValueError(f"rgap must be > 0, got {rgap!r}")
+    if problem.demand.sum() - np.trace(problem.demand) <= 0:
+        raise ValueError("the demand matrix is empty (no flow between distinct zones)")
+    missing = problem.unreachable_pairs()
+    if missing:
+        o, d = missing[0]
+        raise ValueError(f"{len(missing)} OD pair(s) with demand have no path, first zone index {o} -> {d}; "
+                         "check one-way links and zone connectors")
+    if method == "gp":
+        return _solve_gp(problem, rgap, max_iter or 500, callback, inner)
+    return _solve_fw(problem, method, rgap, max_iter or 10_000, callback)
+
+
+def _gap(tstt: float, sptt: float) -> float:
+    return (tstt - sptt) / tstt if tstt > 0 else 0.0
+
+
+def _solve_fw(pr: AssignmentProblem, method: str, rgap: float, max_iter: int, callback) -> AssignmentResult:
+    t0 = time.perf_counter()
+    E = pr.n_links
+    buf = np.empty((threads(), E))
+    c = pr.cost(np.zeros(E))
+    x, _, _ = pr.aon(c, buf)
+    dc = np.empty(E)
+    hist: dict[str, list[float]] = {"iteration": [], "rgap": [], "objective": [], "seconds": []}
+    s_prev = s_prev2 = None
+    tau_prev = 0.0
+    gap = np.inf
+    converged = False
+    k = 0
+    for k in range(1, max_iter + 1):
+        bpr_cost(pr.free_flow_time, pr.capacity, pr.b, pr.power, pr.fixed, x, c)
+        y, sptt, _ = pr.aon(c, buf)
+        gap = _gap(float(total_cost(c, x)), sptt)
+        obj = pr.objective(x)
+        for key, v in zip(hist, (k, gap, obj, time.perf_counter() - t0)):
+            hist[key].append(v)
+        if callback is not None:
+            callback(k, gap, obj)
+        if gap <= rgap:
+            converged = True
+            break
+        s = y
+        if method != "fw" and s_prev is not None:
+            bpr_derivative(pr.free_flow_time, pr.capacity, pr.b, pr.power, x, dc)
+            if method == "bfw" and s_prev2 is not None and 0.0 < tau_prev < 1.0:
+                s = _biconjugate(x, y, s_prev, s_prev2, tau_prev, dc)
+            else:
+                s = _conjugate(x, y, s_prev, dc)
+        d = s - x
+        tau = float(line_search(pr.free_flow_time, pr.capacity, pr.b, pr.power, pr.fixed, x, d, 1.0))
+        x = x + tau * d
+        s_prev2, s_prev, tau_prev = s_prev, s, tau
+    c = pr.cost(x)
+    return AssignmentResult(method, x, c, gap, pr.objective(x), k, converged, time.perf_counter() - t0, hist)
+
+
+def _conjugate(x, y, s_prev, dc):
+    a = s_prev - x
+    num = float(np.sum(a * dc * (y - x)))
+    den = float(np.sum(a * dc * (y - s_prev)))
+    alpha = num / den if den != 0.0 else 0.0
+    alpha = min(max(alpha, 0.0), CONJUGATE_MAX)
+    return alpha * s_prev + (1.0 - alpha) * y
+
+
+def _biconjugate(x, y, s_prev, s_prev2, tau, dc):
+    dbar = s_prev - x  # direction of the last step, seen from here
+    dbarbar = tau * s_prev + (1.0 - tau) * s_prev2 - x
+    yx = y - x
+    mu_den = float(np.sum(dbarbar * dc * (s_prev2 - s_prev)))
+    mu = max(0.0, -float(np.sum(dbarbar * dc * yx)) / mu_den) if mu_den != 0.0 else 0.0
+    nu_den = float(np.sum(dbar * dc * dbar))
+    nu = max(0.0, -float(np.sum(dbar * dc * yx)) / nu_den + mu * tau / (1.0 - tau)) if nu_den != 0.0 else 0.0
+    b0 = 1.0 / (1.0 + mu + nu)
+    return b0 * y + nu * b0 * s_prev + mu * b0 * s_prev2
+
+
+def od_pairs(demand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Non-zero off-diagonal OD pairs grouped by origin: ``(od_ptr, od_dest, od_demand)``."""
+    d = demand.copy()
+    np.fill_diagonal(d, 0.0)
+    o, t = np.nonzero(d > 0)
+    ptr = np.zeros(d.shape[0] + 1, dtype=np.int64)
+    np.add.at(ptr, o + 1, 1)
+    return np.cumsum(ptr), t.astype(np.int32), d[o, t]
+
+
+def _solve_gp(pr: AssignmentProblem, rgap: float, max_iter: int, callback, inner: int) -> AssignmentResult:
+    t0 = time.perf_counter()
+    E = pr.n_links
+    od_ptr, od_dest, od_demand = od_pairs(pr.demand)
+    n_od = od_dest.shape[0]
+    store = pb.PathStore(n_od, 2 * n_od, 16 * n_od)
+    x = np.zeros(E)
+    c = np.empty(E)
+    dc = np.empty(E)
+    mark = np.zeros(E, dtype=np.int64)
+    buf = np.empty((threads(), E))
+    pb.update_costs(x, c, dc, pr.free_flow_time, pr.capacity, pr.b, pr.power, pr.fixed)
+    hist: dict[str, list[float]] = {"iteration": [], "rgap": [], "objective": [], "seconds": []}
+    gap = np.inf
+    converged = False
+    k = 0
+    for k in range(1, max_iter + 1):
+        zone = 0
+        while True:
+            status, zone = pb.gp_sweep(pr.indptr, pr.tail, pr.head, pr.zone_count, pr.zone_node, od_ptr, od_dest,
+                                       od_demand, pr.free_flow_time, pr.capacity, pr.b, pr.power, pr.fixed, x, c,
+                                       dc, *store.arrays(), store.meta, mark, zone, inner)
+            if status == 0:
+                break
+            if status < 0:  # cannot happen after the reachability check, kept as a guard
+                raise RuntimeError(f"OD pair {-1 - status} became unreachable")
+            store.grow(status)
+        pb.link_flows_from_paths(*store.arrays(), x)
+        pb.update_costs(x, c, dc, pr.free_flow_time, pr.capacity, pr.b, pr.power, pr.fixed)
+        _, sptt, _ = pr.aon(c, buf)
+        gap = _gap(float(total_cost(c, x)), sptt)
+        obj = pr.objective(x)
+        for key, v in zip(hist, (k, gap, obj, time.perf_counter() - t0)):
+            hist[key].append(v)
+        if callback is not None:
+            callback(k, gap, obj)
+        if gap <= rgap:
+            converged = True
+            break
+        if store.meta[2] * 2 > store.meta[1]:
+            store.grow(0)  # compaction only
+    live = int(sum(1 for _ in _live_paths(store)))
+    return AssignmentResult("gp", x, c.copy(), gap, pr.objective(x), k, converged, time.perf_counter() - t0, hist,
+                            paths=live)
+
+
+def _live_paths(store: pb.PathStore):
+    for k in range(store.od_head.shape[0]):
+        p = int(store.od_head[k])
+        while p >= 0:
+            yield p
+            p = int(store.p_next[p])
