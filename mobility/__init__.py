@@ -20,6 +20,7 @@ from ._errors import (
 )
 from ._sumo import installed_versions, warn_on_version_problem
 from .assignment import assign, compare_flows
+from .ctm import run_ctm
 from .network import (
     RoadNetwork,
     generate_corridor,
@@ -78,6 +79,7 @@ __all__ = [
     "plot_network",
     "plot_vehicles",
     "read_tntp_flows",
+    "run_ctm",
     "run_scenario",
     "save_results",
     "scenario_from_dict",

@@ -171,6 +171,67 @@ def network_build(
 
 
 @app.command()
+def assign(
+    network: Annotated[Path, typer.Argument(help="network: *_net.tntp, .net.xml or .osm")],
+    trips: Annotated[Path, typer.Option("--trips", help="OD matrix, TNTP *_trips.tntp")],
+    rgap: Annotated[float, typer.Option(help="stop at this relative gap (TSTT - SPTT) / TSTT")] = 1e-6,
+    method: Annotated[str, typer.Option(help="gp (gradient projection), bfw, cfw or fw")] = "gp",
+    max_iter: Annotated[int | None, typer.Option(help="iteration cap [default: 500 for gp, 10000 otherwise]")] = None,
+    first_thru_node: Annotated[int | None, typer.Option(help="TNTP: override <FIRST THRU NODE>")] = None,
+    threads: Annotated[int | None, typer.Option(help="threads for the shortest-path kernel [default: all cores]")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write the flows Dataset (netCDF)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
+) -> None:
+    """User-equilibrium assignment; prints the gap as it falls and writes the link flows."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .assignment import assign as run_assign
+    from .network import load_network
+    from .results import save_results
+    from .tntp import od_from_tntp
+
+    console = Console(stderr=True)
+    try:
+        if output is not None:
+            if output.suffix != ".nc":
+                raise MobilityError(f"--output {output}: flows are written as netCDF; use a .nc file name")
+            if not (output.parent if str(output.parent) else Path(".")).is_dir():
+                raise MobilityError(f"cannot write {output}: folder {output.parent} does not exist; create it first")
+        if first_thru_node is not None and network.suffix != ".tntp":
+            raise MobilityError("--first-thru-node applies to TNTP networks only")
+        kw = {"first_thru_node": first_thru_node} if first_thru_node is not None else {}
+        net = load_network(network, **kw)
+        od = od_from_tntp(trips)
+        if quiet:
+            ds = run_assign(net, od, method=method, rgap=rgap, max_iter=max_iter, threads=threads)
+        else:
+            import math
+
+            target = -math.log10(rgap)
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[gap]}"),
+                          TimeElapsedColumn(), console=console, transient=True) as bar:
+                task = bar.add_task(f"{net.name} {method}", total=target, gap="")
+
+                def show(k: int, gap: float, obj: float) -> None:
+                    done = min(target, max(0.0, -math.log10(gap))) if gap > 0 else target
+                    bar.update(task, completed=done, gap=f"iteration {k}: gap {gap:.2e}, objective {obj:.8g}")
+
+                ds = run_assign(net, od, method=method, rgap=rgap, max_iter=max_iter, threads=threads, progress=show)
+        ds.attrs["command"] = " ".join(["mobility", *sys.argv[1:]])
+        if output is not None:
+            save_results(ds, output)
+    except MobilityError as exc:
+        raise _fail(exc) from None
+    a = ds.attrs
+    state = "converged" if a["converged"] else f"NOT converged (max_iter reached, target {rgap:g})"
+    typer.echo(f"{a['network']}: {a['method']} {state} in {a['iterations']} iterations, {a['seconds']:.2f} s")
+    typer.echo(f"relative gap {a['rgap']:.3e}   Beckmann objective {a['objective']:.10g}   TSTT {a['tstt']:.10g}")
+    if output is not None:
+        typer.echo(f"flows: {output}")
+
+
+@app.command()
 def versions() -> None:
     """Versions of the toolkit and of the SUMO distributions (which must agree)."""
     from ._sumo import installed_versions, version_problem
