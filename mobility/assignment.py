@@ -55,10 +55,6 @@ def _problem(network: RoadNetwork, demand: ODMatrix, b: float | None, power: flo
     b_arr = np.full(E, 0.15 if b is None else b) if bb is None else np.asarray(bb, dtype=np.float64)
     p_arr = np.full(E, 4.0 if power is None else power) if pp is None else np.asarray(pp, dtype=np.float64)
     fixed = network.generalized_cost(np.zeros(E))
-    if network.zone_count and zone_node.max(initial=-1) >= network.zone_count:
-        bad = demand.zone_ids[int(np.argmax(zone_node >= network.zone_count))]
-        raise DemandError(f"zone {bad!r} is a through node of {network.name!r} (zones are the first "
-                          f"{network.zone_count} nodes); check <FIRST THRU NODE> or first_thru_node=")
     try:
         return AssignmentProblem.build(network.indptr, network.tail, network.head, zone_node, demand.flows,
                                        network.free_flow_time, network.capacity, b_arr, p_arr, fixed,
@@ -115,7 +111,7 @@ def assign(
     """
     import numba
 
-    from numba_kernels.equilibrium import solve
+    from numba_kernels.equilibrium import UnreachableDemand, solve
 
     if method not in METHODS:
         raise InputError(f"unknown assignment method {method!r}; choose one of {', '.join(METHODS)}")
@@ -129,8 +125,11 @@ def assign(
         numba.set_num_threads(int(threads))
     try:
         res = solve(problem, method, rgap=float(rgap), max_iter=max_iter, callback=progress)
-    except ValueError as exc:
-        raise DemandError(f"{network.name}: {exc}") from None
+    except UnreachableDemand as exc:
+        o, d = exc.pairs[0]
+        raise DemandError(f"{network.name}: {len(exc.pairs)} OD pair(s) with demand have no path, first zone "
+                          f"{demand.zone_ids[o]} -> {demand.zone_ids[d]} ({demand.flows[o, d]:g} trips); check "
+                          "one-way edges and zone connectors") from None
     finally:
         numba.set_num_threads(old)
     return _dataset(network, demand, problem, res, threads or old)

@@ -124,6 +124,16 @@ class AssignmentResult:
 Callback = Callable[[int, float, float], None]  # (iteration, rgap, objective)
 
 
+class UnreachableDemand(ValueError):
+    """OD pairs with demand but no path; ``pairs`` holds their (origin, destination) zone indices."""
+
+    def __init__(self, pairs: list[tuple[int, int]]):
+        self.pairs = pairs
+        o, d = pairs[0]
+        super().__init__(f"{len(pairs)} OD pair(s) with demand have no path, first zone index {o} -> {d}; "
+                         "check one-way links and zone connectors")
+
+
 def solve(problem: AssignmentProblem, method: str = "gp", *, rgap: float = 1e-6, max_iter: int | None = None,
           callback: Callback | None = None, inner: int = 2) -> AssignmentResult:
     """Solve user equilibrium to relative gap ``rgap`` (or ``max_iter`` iterations).
@@ -137,11 +147,6 @@ def solve(problem: AssignmentProblem, method: str = "gp", *, rgap: float = 1e-6,
         raise ValueError(f"rgap must be > 0, got {rgap!r}")
     if problem.demand.sum() - np.trace(problem.demand) <= 0:
         raise ValueError("the demand matrix is empty (no flow between distinct zones)")
-    missing = problem.unreachable_pairs()
-    if missing:
-        o, d = missing[0]
-        raise ValueError(f"{len(missing)} OD pair(s) with demand have no path, first zone index {o} -> {d}; "
-                         "check one-way links and zone connectors")
     if method == "gp":
         return _solve_gp(problem, rgap, max_iter or 500, callback, inner)
     return _solve_fw(problem, method, rgap, max_iter or 10_000, callback)
@@ -156,7 +161,9 @@ def _solve_fw(pr: AssignmentProblem, method: str, rgap: float, max_iter: int, ca
     E = pr.n_links
     buf = np.empty((threads(), E))
     c = pr.cost(np.zeros(E))
-    x, _, _ = pr.aon(c, buf)
+    x, _, lost = pr.aon(c, buf)
+    if lost > 0:
+        raise UnreachableDemand(pr.unreachable_pairs())
     dc = np.empty(E)
     hist: dict[str, list[float]] = {"iteration": [], "rgap": [], "objective": [], "seconds": []}
     s_prev = s_prev2 = None
@@ -246,8 +253,8 @@ def _solve_gp(pr: AssignmentProblem, rgap: float, max_iter: int, callback, inner
                                        dc, *store.arrays(), store.meta, mark, zone, inner)
             if status == 0:
                 break
-            if status < 0:  # cannot happen after the reachability check, kept as a guard
-                raise RuntimeError(f"OD pair {-1 - status} became unreachable")
+            if status < 0:
+                raise UnreachableDemand(pr.unreachable_pairs())
             store.grow(status)
         pb.link_flows_from_paths(*store.arrays(), x)
         pb.update_costs(x, c, dc, pr.free_flow_time, pr.capacity, pr.b, pr.power, pr.fixed)

@@ -119,7 +119,8 @@ def check_link_parameters(fft, cap, b, power, fixed):
     for name, arr in (("free_flow_time", fft), ("b", b), ("power", power), ("fixed cost", fixed)):
         bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0))
         if bad.size:
-            raise ValueError(f"link {bad[0]}: {name} = {arr[bad[0]]!r}; it must be finite and >= 0")
+            raise ValueError(f"link {bad[0]}: {name} = {float(arr[bad[0]])}; it must be finite and >= 0")
     bad = np.flatnonzero((b > 0) & ~(cap > 0))
     if bad.size:
-        raise ValueError(f"link {bad[0]}: capacity {cap[bad[0]]!r} with BPR b = {b[bad[0]]}; a congestible link needs capacity > 0")
+        raise ValueError(f"link {bad[0]}: capacity {float(cap[bad[0]])} with BPR b = {float(b[bad[0]])}; "
+                         "a congestible link needs capacity > 0")
