@@ -233,11 +233,9 @@ def run(n, queue, cs, vr, wr, Q, N, in_ptr, node_in, out_ptr, node_out, turn_ptr
     """
     L = cs.shape[0] - 1
     M = in_ptr.shape[0] - 1
-    maxdeg = 1
-    for m in range(M):
-        d = max(in_ptr[m + 1] - in_ptr[m], out_ptr[m + 1] - out_ptr[m])
-        if d > maxdeg:
-            maxdeg = d
+    work_s = np.empty(node_in.shape[0])  # per-node work slices: no allocation inside the time loop
+    work_r = np.empty(node_out.shape[0])
+    work_f = np.empty(node_in.shape[0] + node_out.shape[0])  # node m: in-degree + out-degree slots
     out_last = np.zeros(L)
     in_first = np.zeros(L)
     exit_node = np.zeros(M)
@@ -252,11 +250,10 @@ def run(n, queue, cs, vr, wr, Q, N, in_ptr, node_in, out_ptr, node_out, turn_ptr
         for link in prange(L):
             in_first[link] = 0.0
         for m in prange(M):
-            S = np.empty(maxdeg)
-            R = np.empty(maxdeg)
-            f = np.empty(maxdeg)
+            a0 = in_ptr[m] + out_ptr[m]
             exit_node[m] = _node_flows(m, n, cs, vr, wr, Q, N, in_ptr, node_in, out_ptr, node_out, turn_ptr, turn,
-                                       out_last, in_first, S, R, f)
+                                       out_last, in_first, work_s[in_ptr[m]:in_ptr[m + 1]],
+                                       work_r[out_ptr[m]:out_ptr[m + 1]], work_f[a0:in_ptr[m + 1] + out_ptr[m + 1]])
         for m in range(M):
             exited += exit_node[m]
         p = g // period_steps
