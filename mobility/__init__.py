@@ -42,7 +42,7 @@ def __getattr__(name: str):  # results and plots pull in xarray/matplotlib: load
         from . import results
 
         return getattr(results, name)
-    if name in ("plot_network", "plot_vehicles", "plot_edge_timeseries"):
+    if name in ("plot_network", "plot_vehicles", "plot_edge_timeseries", "plot_convergence"):
         from . import plots
 
         return getattr(plots, name)
@@ -76,6 +76,7 @@ __all__ = [
     "network_from_sumo",
     "network_from_tntp",
     "od_from_tntp",
+    "plot_convergence",
     "plot_network",
     "plot_vehicles",
     "read_tntp_flows",

@@ -110,3 +110,25 @@ def plot_vehicles(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Figure, Ax
     ax.legend()
     ax.grid(alpha=0.3)
     return fig, ax
+
+
+def plot_convergence(results: Any, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """Relative gap against wall time for one or more :func:`mobility.assign` Datasets (log scale).
+
+    ``results`` is a Dataset, a list of them, or a dict label -> Dataset (default label: the method).
+    """
+    import xarray as xr
+
+    if isinstance(results, xr.Dataset):
+        results = [results]
+    items = results.items() if isinstance(results, dict) else ((ds.attrs.get("method", "?"), ds) for ds in results)
+    fig, ax = _axes(ax, (7, 4.5))
+    for label, ds in items:
+        if "rgap" not in ds or "seconds" not in ds:
+            raise InputError(f"{label}: not an assignment result (needs 'rgap' and 'seconds' on 'iteration')")
+        ax.semilogy(ds.seconds.values, ds.rgap.values, marker=".", markersize=3, label=str(label))
+    ax.set_xlabel("wall time (s)")
+    ax.set_ylabel("relative gap (TSTT - SPTT) / TSTT")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return fig, ax
