@@ -156,6 +156,18 @@ def _gap(tstt: float, sptt: float) -> float:
     return (tstt - sptt) / tstt if tstt > 0 else 0.0
 
 
+def _record(hist: dict[str, list[float]], pr: AssignmentProblem, k: int, c: np.ndarray, x: np.ndarray, sptt: float,
+            t0: float, callback) -> float:
+    """Append iteration ``k``'s gap, objective and time to ``hist``, call ``callback``; return the gap."""
+    gap = _gap(float(total_cost(c, x)), sptt)
+    obj = pr.objective(x)
+    for key, v in zip(hist, (k, gap, obj, time.perf_counter() - t0)):
+        hist[key].append(v)
+    if callback is not None:
+        callback(k, gap, obj)
+    return gap
+
+
 def _solve_fw(pr: AssignmentProblem, method: str, rgap: float, max_iter: int, callback) -> AssignmentResult:
     t0 = time.perf_counter()
     E = pr.n_links
@@ -174,12 +186,7 @@ def _solve_fw(pr: AssignmentProblem, method: str, rgap: float, max_iter: int, ca
     for k in range(1, max_iter + 1):
         bpr_cost(pr.free_flow_time, pr.capacity, pr.b, pr.power, pr.fixed, x, c)
         y, sptt, _ = pr.aon(c, buf)
-        gap = _gap(float(total_cost(c, x)), sptt)
-        obj = pr.objective(x)
-        for key, v in zip(hist, (k, gap, obj, time.perf_counter() - t0)):
-            hist[key].append(v)
-        if callback is not None:
-            callback(k, gap, obj)
+        gap = _record(hist, pr, k, c, x, sptt, t0, callback)
         if gap <= rgap:
             converged = True
             break
@@ -259,12 +266,7 @@ def _solve_gp(pr: AssignmentProblem, rgap: float, max_iter: int, callback, inner
         pb.link_flows_from_paths(*store.arrays(), x)
         pb.update_costs(x, c, dc, pr.free_flow_time, pr.capacity, pr.b, pr.power, pr.fixed)
         _, sptt, _ = pr.aon(c, buf)
-        gap = _gap(float(total_cost(c, x)), sptt)
-        obj = pr.objective(x)
-        for key, v in zip(hist, (k, gap, obj, time.perf_counter() - t0)):
-            hist[key].append(v)
-        if callback is not None:
-            callback(k, gap, obj)
+        gap = _record(hist, pr, k, c, x, sptt, t0, callback)
         if gap <= rgap:
             converged = True
             break
