@@ -16,7 +16,6 @@ user equilibrium. The Beckmann objective is ``sum_a integral_0^x_a c_a(w) dw``.
 from __future__ import annotations
 
 import datetime as _dt
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -65,10 +64,9 @@ def _problem(network: RoadNetwork, demand: ODMatrix, b: float | None, power: flo
 
 def _name_link(msg: str, network: RoadNetwork) -> str:
     if msg.startswith("link "):
-        idx = int(msg.split()[1].rstrip(":"))
-        e = idx
+        e = int(msg.split()[1].rstrip(":"))
         return (f"{network.name}: edge {network.edge_ids[e]} ({network.node_ids[network.tail[e]]} -> "
-                f"{network.node_ids[network.head[e]]}){msg[len(f'link {idx}'):]}")
+                f"{network.node_ids[network.head[e]]}){msg[len(f'link {e}'):]}")
     return f"{network.name}: {msg}"
 
 
@@ -209,7 +207,3 @@ def compare_flows(ds: xr.Dataset, from_node: np.ndarray, to_node: np.ndarray, vo
     diff = np.array([abs(ours[k] - ref[k]) for k in ref])
     return {"max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()), "links": int(diff.size)}
 
-
-def now() -> float:
-    """Monotonic clock (seconds) used by the CLI's progress display."""
-    return time.perf_counter()
