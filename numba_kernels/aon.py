@@ -12,7 +12,7 @@ import numpy as np
 from numba import prange
 
 from ._config import njit, pjit
-from .paths import dijkstra
+from .paths import dijkstra, work_arrays
 
 
 @njit
@@ -37,11 +37,7 @@ def aon_origins(indptr, tail, head, cost, zone_count, zone_node, demand, first, 
     """
     n = indptr.shape[0] - 1
     nz = zone_node.shape[0]
-    dist = np.empty(n)
-    pred = np.empty(n, dtype=np.int32)
-    order = np.empty(n, dtype=np.int32)
-    heap = np.empty(n, dtype=np.int32)
-    pos = np.empty(n, dtype=np.int32)
+    dist, pred, order, heap, pos = work_arrays(n)
     node_flow = np.zeros(n)
     s = 0.0
     miss = 0.0
@@ -92,8 +88,5 @@ def shortest_costs(indptr, head, cost, zone_count, origins, out):
     """Distance from each node in ``origins`` to every node: ``out`` is ``(len(origins), N)``."""
     n = indptr.shape[0] - 1
     for i in prange(origins.shape[0]):
-        pred = np.empty(n, dtype=np.int32)
-        order = np.empty(n, dtype=np.int32)
-        heap = np.empty(n, dtype=np.int32)
-        pos = np.empty(n, dtype=np.int32)
+        _, pred, order, heap, pos = work_arrays(n)
         dijkstra(indptr, head, cost, origins[i], zone_count, out[i], pred, order, heap, pos)

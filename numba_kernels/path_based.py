@@ -18,7 +18,7 @@ import numpy as np
 
 from ._config import njit
 from .links import _ratio_pow
-from .paths import dijkstra
+from .paths import dijkstra, work_arrays
 
 FULL_PATHS = 1
 FULL_LINKS = 2
@@ -166,11 +166,7 @@ def gp_sweep(indptr, tail, head, zone_count, zone_node, od_ptr, od_dest, od_dema
     """
     n = indptr.shape[0] - 1
     nz = zone_node.shape[0]
-    dist = np.empty(n)
-    pred = np.empty(n, dtype=np.int32)
-    order = np.empty(n, dtype=np.int32)
-    heap = np.empty(n, dtype=np.int32)
-    pos = np.empty(n, dtype=np.int32)
+    dist, pred, order, heap, pos = work_arrays(n)
     buf = np.empty(n, dtype=np.int32)
     stamp = mark.max()
     for oz in range(start_zone, nz):

@@ -51,6 +51,13 @@ def _sift_down(heap, pos, key, i, size):
 
 
 @njit
+def work_arrays(n):
+    """``(dist, pred, order, heap, pos)`` work arrays for :func:`dijkstra` on ``n`` nodes."""
+    return (np.empty(n), np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int32),
+            np.empty(n, dtype=np.int32))
+
+
+@njit
 def dijkstra(indptr, head, cost, origin, zone_count, dist, pred, order, heap, pos):
     """Fill ``dist`` (cost from ``origin``), ``pred`` (edge into each node, -1 at the origin and for
     unreached nodes) and ``order`` (nodes in the order they were settled); return how many were settled.
@@ -121,11 +128,7 @@ def shortest_path_tree(indptr, head, cost, origin, zone_count=0):
         raise ValueError(f"origin {origin} outside 0..{n - 1}")
     if cost.size and (not np.all(np.isfinite(cost)) or cost.min() < 0):
         raise ValueError("Dijkstra needs finite, non-negative edge costs")
-    dist = np.empty(n)
-    pred = np.empty(n, dtype=np.int32)
-    order = np.empty(n, dtype=np.int32)
-    heap = np.empty(n, dtype=np.int32)
-    pos = np.empty(n, dtype=np.int32)
+    dist, pred, order, heap, pos = work_arrays(n)
     dijkstra(indptr, head, cost, int(origin), int(zone_count), dist, pred, order, heap, pos)
     return dist, pred
 
