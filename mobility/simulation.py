@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from ._errors import InputError, SimulationError
 from ._io import session_tempdir
@@ -121,7 +121,8 @@ def sumo_args(scenario: Scenario, workdir: str | Path, *, seed: int, net_file: P
     if s.sumo.teleport_remove:
         args += ["--time-to-teleport.remove", "true"]
     if s.outputs.trips:
-        args += ["--tripinfo-output", str(w / FILES["trips"]), "--tripinfo-output.write-unfinished", "true"]
+        args += ["--tripinfo-output", str(w / FILES["trips"]), "--tripinfo-output.write-unfinished", "true",
+                 "--tripinfo-output.write-undeparted", "true"]
     return args + list(s.sumo.extra_args)
 
 
@@ -191,7 +192,7 @@ class Simulation:
             self._network = load_network(self.scenario.network)
         return self._network
 
-    def __enter__(self) -> Simulation:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -1,0 +1,393 @@
+"""Running a scenario under a signal controller.
+
+Controllers (:data:`CONTROLLERS`):
+
+``fixed``
+    the network's own programs, or any list of :class:`~mobility.signals.SignalPlan` (``plans=``),
+    written as a SUMO additional file (``tlLogic`` + ``WAUT``);
+``actuated``
+    SUMO's gap-based actuated control on the network's own phases (``minDur``/``maxDur`` from the
+    network, else SUMO's netconvert defaults of 5 and 50 s);
+``greedy``
+    longest queue first: at each decision the stage whose approach lanes hold the most halting vehicles;
+``maxpressure``
+    Varaiya (2013): the stage with the largest sum, over its movements, of vehicles on the approach lane
+    minus vehicles on the exit lane.
+
+``webster`` and ``optimised`` produce fixed-time plans (see :mod:`mobility.signals.timing`) that run as
+``fixed`` with ``plans=``.
+
+The adaptive controllers (greedy, max-pressure) choose among the stages of the network's own program
+and keep the rules of :class:`AdaptiveSettings`: a minimum green, the program's yellow and all-red
+clearance between stages, a maximum red per movement (no starvation), and a spill-back guard (no
+green into a full exit lane). They read lane counts through one TraCI subscription per lane and set
+signal states only when they change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from .._errors import InputError
+from .._io import session_tempdir
+from .plan import (
+    GREEN,
+    SignalPlan,
+    _clearance_state,
+    _green_state,
+    plans_from_net,
+    plans_to_sumo,
+)
+from .safety import SignalModel, check_plan, signal_models
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from ..network import RoadNetwork
+    from ..scenario import Scenario
+
+__all__ = ["CONTROLLERS", "AdaptiveController", "AdaptiveSettings", "actuated_programs", "run_controlled"]
+
+ControllerName = Literal["fixed", "actuated", "webster", "greedy", "maxpressure", "optimised"]
+CONTROLLERS: tuple[str, ...] = ("fixed", "actuated", "webster", "greedy", "maxpressure", "optimised")
+ADAPTIVE = ("greedy", "maxpressure")
+
+
+@dataclass(frozen=True)
+class AdaptiveSettings:
+    """Rules the adaptive controllers keep.
+
+    Attributes
+    ----------
+    min_green_s : float, s
+        Shortest green of a stage.
+    max_red_s : float, s
+        Longest a movement may wait on red; it must allow one pass through every stage at minimum
+        green with its clearance.
+    spillback_share : float
+        An exit lane holding more than this share of its jam capacity (length / ``jam_spacing_m``) is
+        full: no stage is chosen for movements into it, unless the maximum red forces it.
+    jam_spacing_m : float, m
+        Road length a stopped vehicle takes (length + gap).
+    min_yellow_s : float, s
+        Yellow used where the network's program has a shorter one.
+    """
+
+    min_green_s: float = 10.0
+    max_red_s: float = 120.0
+    spillback_share: float = 0.9
+    jam_spacing_m: float = 7.5
+    min_yellow_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.min_green_s <= 0 or self.max_red_s <= 0:
+            raise InputError("AdaptiveSettings: min_green_s and max_red_s must be positive")
+        if not 0 < self.spillback_share <= 1:
+            raise InputError(f"AdaptiveSettings: spillback_share must be in (0, 1], got {self.spillback_share}")
+
+
+def actuated_programs(net_file: str | Path, *, min_dur_s: float = 5.0, max_dur_s: float = 50.0) -> str:
+    """SUMO additional XML turning every static program of the network into an actuated one."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(net_file).getroot()
+    lines = ["<additional>"]
+    for tl in root.iter("tlLogic"):
+        lines.append(f'  <tlLogic id="{tl.get("id")}" type="actuated" programID="mobility_actuated" offset="0">')
+        for ph in tl.iter("phase"):
+            state, dur = ph.get("state", ""), float(ph.get("duration", 0))
+            extra = ""
+            if any(c in GREEN for c in state) and not any(c in "yYu" for c in state):
+                mn = float(ph.get("minDur") or min(min_dur_s, dur))
+                mx = float(ph.get("maxDur") or max(max_dur_s, dur))
+                extra = f' minDur="{mn:g}" maxDur="{max(mx, mn):g}"'
+            lines.append(f'    <phase duration="{dur:g}" state="{state}"{extra}/>')
+        lines.append("  </tlLogic>")
+    lines.append("</additional>")
+    return "\n".join(lines) + "\n"
+
+
+class _Junction:
+    """State of one adaptively controlled signal."""
+
+    def __init__(self, plan: SignalPlan, model: SignalModel, lane_index: dict[str, int], settings: AdaptiveSettings) -> None:
+        self.id = plan.junction
+        self.plan = plan
+        self.states = [_green_state(plan, st) for st in plan.stages]
+        self.yellow = [max(st.yellow_s, settings.min_yellow_s) for st in plan.stages]
+        self.all_red = [st.all_red_s for st in plan.stages]
+        pairs = [(i, a, b) for i, m in sorted(model.movements.items()) for a, b in m.lane_pairs]
+        self.in_lane = np.array([lane_index[a] for _, a, _ in pairs], dtype=np.int64)
+        self.out_lane = np.array([lane_index[b] for _, _, b in pairs], dtype=np.int64)
+        self.pair_link = np.array([i for i, _, _ in pairs], dtype=np.int64)
+        n_st = len(plan.stages)
+        self.serves = np.zeros((n_st, len(pairs)), dtype=bool)
+        self.link_served = np.zeros((n_st, plan.n_links), dtype=bool)
+        for k, st in enumerate(plan.stages):
+            for i in st.served:
+                self.link_served[k, i] = True
+            self.serves[k] = self.link_served[k, self.pair_link]
+        lanes = sorted(set(self.in_lane.tolist()))
+        self.lanes = np.array(lanes, dtype=np.int64)
+        self.lane_served = np.zeros((n_st, len(lanes)), dtype=bool)
+        pos = {ln: c for c, ln in enumerate(lanes)}
+        for k in range(n_st):
+            for p in np.flatnonzero(self.serves[k]):
+                self.lane_served[k, pos[int(self.in_lane[p])]] = True
+        self.controlled = self.link_served.any(axis=0)
+        self.stage = 0
+        self.target = 0
+        self.mode: Literal["green", "yellow", "red"] = "green"
+        self.since = 0.0
+        self.last_green = np.zeros(plan.n_links)
+        self.cycle_floor = sum(settings.min_green_s + y + r for y, r in zip(self.yellow, self.all_red, strict=True))
+        if settings.max_red_s < self.cycle_floor:
+            raise InputError(
+                f"junction {self.id}: max_red_s {settings.max_red_s:g} s is shorter than one pass through its "
+                f"{n_st} stages at minimum green with clearance ({self.cycle_floor:g} s); raise max_red_s")
+
+
+class AdaptiveController:
+    """Greedy or max-pressure control of every signal in a running simulation.
+
+    Used by :func:`run_controlled`; ``log`` keeps ``(time_s, junction, state)`` for every state set.
+    """
+
+    def __init__(self, api: Any, net_file: str | Path, kind: Literal["greedy", "maxpressure"], *,
+                 settings: AdaptiveSettings | None = None, junctions: Sequence[str] | None = None) -> None:
+        if kind not in ADAPTIVE:
+            raise InputError(f"unknown adaptive controller {kind!r}; choose one of {', '.join(ADAPTIVE)}")
+        import traci.constants as tc
+
+        self.api = api
+        self.kind = kind
+        self.settings = settings or AdaptiveSettings()
+        plans = plans_from_net(net_file)
+        models = signal_models(net_file)
+        ids = list(junctions) if junctions is not None else sorted(plans)
+        missing = [j for j in ids if j not in plans or j not in models]
+        if missing:
+            raise InputError(f"{net_file}: no static signal program for {missing}; adaptive control needs one per junction")
+        lanes: dict[str, int] = {}
+        for j in ids:
+            for m in models[j].movements.values():
+                for a, b in m.lane_pairs:
+                    lanes.setdefault(a, len(lanes))
+                    lanes.setdefault(b, len(lanes))
+        self.lane_ids = list(lanes)
+        self.junctions = [_Junction(plans[j], models[j], lanes, self.settings) for j in ids]
+        self.capacity = np.array([api.lane.getLength(ln) / self.settings.jam_spacing_m for ln in self.lane_ids])
+        self._vars = (tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER)
+        for ln in self.lane_ids:
+            api.lane.subscribe(ln, list(self._vars))
+        self.log: list[tuple[float, str, str]] = []
+        self.step_s = float(api.simulation.getDeltaT())
+        now = float(api.simulation.getTime())
+        for jn in self.junctions:
+            jn.since = now
+            jn.last_green[:] = now
+            self._set(jn, jn.states[0], now)
+
+    def _set(self, jn: _Junction, state: str, now: float) -> None:
+        self.api.trafficlight.setRedYellowGreenState(jn.id, state)
+        self.log.append((now, jn.id, state))
+
+    def _counts(self) -> tuple[np.ndarray, np.ndarray]:
+        res = self.api.lane.getAllSubscriptionResults()
+        vnum, vhalt = self._vars
+        n = np.fromiter((res[ln][vnum] for ln in self.lane_ids), dtype=np.float64, count=len(self.lane_ids))
+        h = np.fromiter((res[ln][vhalt] for ln in self.lane_ids), dtype=np.float64, count=len(self.lane_ids))
+        return n, h
+
+    def step(self, now: float) -> None:
+        """Update every signal after a simulation step ending at ``now``."""
+        n, halt = self._counts()
+        full = n >= self.settings.spillback_share * self.capacity
+        s = self.settings
+        for jn in self.junctions:
+            k = jn.stage
+            elapsed = now - jn.since
+            if jn.mode == "green":
+                jn.last_green[jn.link_served[k]] = now
+                if elapsed + 1e-9 < s.min_green_s:
+                    continue
+                nxt = self._choose(jn, n, halt, full, now)
+                if nxt == k:
+                    continue
+                jn.target = nxt
+                clearance = _clearance_state(jn.states[k], jn.states[nxt], yellow=True)
+                if "y" in clearance:
+                    jn.mode, jn.since = "yellow", now
+                    self._set(jn, clearance, now)
+                    continue
+                # no movement loses its green: straight to the next stage
+                jn.mode, elapsed = "red", jn.all_red[k]
+            if jn.mode == "yellow" and elapsed + 1e-9 >= jn.yellow[k]:
+                if jn.all_red[k] > 0:
+                    jn.mode, jn.since = "red", now
+                    self._set(jn, _clearance_state(jn.states[k], jn.states[jn.target], yellow=False), now)
+                    continue
+                jn.mode = "red"
+                elapsed = jn.all_red[k]
+            if jn.mode == "red" and elapsed + 1e-9 >= jn.all_red[k]:
+                jn.stage, jn.mode, jn.since = jn.target, "green", now
+                jn.last_green[jn.link_served[jn.stage]] = now
+                self._set(jn, jn.states[jn.stage], now)
+
+    def _deadline_stage(self, jn: _Junction, now: float, clear: float) -> int | None:
+        """The stage to start now so that no movement's red exceeds ``max_red_s``, or None if waiting is safe.
+
+        Serving red movements earliest deadline first, each stage taking its minimum green and clearance,
+        must meet every deadline even if the switch is put off by one more step; if it would not, the
+        first stage of that schedule starts now.
+        """
+        red = jn.controlled & ~jn.link_served[jn.stage]
+        if not red.any():
+            return None
+        deadline = jn.last_green + self.settings.max_red_s
+        links = np.flatnonzero(red)
+        if float(deadline[links].min()) - now > jn.cycle_floor + 2.0 * self.step_s:
+            return None
+        links = links[np.argsort(deadline[links], kind="stable")]
+        pending = np.zeros(jn.link_served.shape[1], dtype=bool)
+        pending[links] = True
+        tau = now + self.step_s + clear
+        first = None
+        for m in links:
+            if not pending[m]:
+                continue
+            if tau > deadline[m] + 1e-9:
+                return first if first is not None else int(np.flatnonzero(jn.link_served[:, m])[0])
+            cands = np.flatnonzero(jn.link_served[:, m])
+            st = int(cands[np.argmax((jn.link_served[cands] & pending).sum(axis=1))])
+            first = st if first is None else first
+            pending &= ~jn.link_served[st]
+            tau += self.settings.min_green_s + jn.yellow[st] + jn.all_red[st]
+        return None
+
+    def _choose(self, jn: _Junction, n: np.ndarray, halt: np.ndarray, full: np.ndarray, now: float) -> int:
+        k = jn.stage
+        clear = jn.yellow[k] + jn.all_red[k]
+        forced = self._deadline_stage(jn, now, clear)
+        if forced is not None:  # a movement would wait longer than max_red_s: serve it, whatever the queues say
+            return forced
+        if self.kind == "maxpressure":
+            pressure = n[jn.in_lane] - n[jn.out_lane]
+            score = jn.serves.astype(np.float64) @ pressure
+        else:
+            score = jn.lane_served.astype(np.float64) @ halt[jn.lanes]
+        # spill-back guard: a stage sending queued vehicles into a full exit lane is not chosen
+        blocked = (jn.serves & (full[jn.out_lane] & (n[jn.in_lane] > 0))[None, :]).any(axis=1)
+        score = np.where(blocked, -np.inf, score)
+        if not np.isfinite(score).any():
+            return k
+        best = float(np.max(score))
+        return k if np.isfinite(score[k]) and score[k] >= best - 1e-9 else int(np.argmax(score))
+
+
+def _model_plans(plans: Sequence[SignalPlan], net_file: Path) -> None:
+    models = signal_models(net_file)
+    for p in plans:
+        if p.junction not in models:
+            raise InputError(f"plan {p.plan_id} is for junction {p.junction!r}, which has no traffic light in {net_file}")
+        check_plan(p, models[p.junction])
+
+
+def run_controlled(
+    scenario: Scenario,
+    controller: str,
+    *,
+    seed: int | None = None,
+    plans: Sequence[SignalPlan] | None = None,
+    settings: AdaptiveSettings | None = None,
+    network: RoadNetwork | None = None,
+    workdir: str | Path | None = None,
+    keep_log: bool = False,
+) -> xr.Dataset:
+    """Run ``scenario`` under ``controller`` and return the run's results Dataset.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    controller : {"fixed", "actuated", "greedy", "maxpressure"}
+        ``fixed`` runs ``plans`` when given (checked for safety first), else the network's programs.
+    seed : int, optional
+        SUMO seed (the scenario's when omitted); recorded in the Dataset.
+    plans : list of SignalPlan, optional
+    settings : AdaptiveSettings, optional
+        Rules of the adaptive controllers.
+    keep_log : bool
+        Add the adaptive controller's state log (``signal_log_*`` variables).
+
+    The Dataset gets ``attrs["controller"]`` and, for every signal, the mean number of halting
+    vehicles on its approaches per edge-data interval (``tls_queue`` on ``(tls, time)``).
+    """
+    from ..simulation import Simulation
+
+    if controller not in ("fixed", "actuated", *ADAPTIVE):
+        raise InputError(f"run_controlled: controller must be fixed, actuated, greedy or maxpressure, got {controller!r}"
+                         " (webster and optimised plans run as controller='fixed' with plans=...)")
+    if plans is not None and controller != "fixed":
+        raise InputError("plans= is only used with controller='fixed'")
+    net_file = Path(scenario.network)
+    extra: list[Path] = []
+    folder = session_tempdir("mobility-signals-")
+    if controller == "fixed" and plans:
+        _model_plans(plans, net_file)
+        extra.append(folder / "plans.add.xml")
+        plans_to_sumo(plans, extra[-1], provenance=f"mobility signal plans for {scenario.name}")
+    elif controller == "actuated":
+        extra.append(folder / "actuated.add.xml")
+        extra[-1].write_text(actuated_programs(net_file))
+    sc = scenario.model_copy(update={"additional_files": [*scenario.additional_files, *extra]}) if extra else scenario
+    sim = Simulation(sc, seed=seed, workdir=workdir, network=network)
+    log: list[tuple[float, str, str]] = []
+    try:
+        with sim:
+            if controller in ADAPTIVE:
+                ctl = AdaptiveController(sim.api, net_file, controller, settings=settings)  # type: ignore[arg-type]
+                end = sc.end_s
+                now = sim.time
+                while now < end - 1e-9:
+                    now = sim.step()
+                    ctl.step(now)
+                log = ctl.log
+            else:
+                sim.run()
+        ds = sim.results()
+    finally:
+        sim.cleanup()
+    ds = _with_queues(ds, net_file)
+    ds.attrs["controller"] = controller
+    if plans:
+        ds.attrs["plans"] = ",".join(sorted({f"{p.junction}:{p.plan_id}.v{p.version}" for p in plans}))
+    if keep_log and log:
+        ds["signal_log_time"] = ("signal_event", np.array([t for t, _, _ in log]), {"units": "s", "long_name": "time a state was set"})
+        ds["signal_log_junction"] = ("signal_event", np.array([j for _, j, _ in log], dtype=object), {"units": "1", "long_name": "signal"})
+        ds["signal_log_state"] = ("signal_event", np.array([s for _, _, s in log], dtype=object), {"units": "1", "long_name": "SUMO state"})
+    return ds
+
+
+def _with_queues(ds: xr.Dataset, net_file: Path) -> xr.Dataset:
+    """Add ``tls_queue``: mean halting vehicles on each signal's approach edges per interval."""
+    if "edge_halting" not in ds:
+        return ds
+    models = signal_models(net_file)
+    if not models:
+        return ds
+    edges = {str(e): i for i, e in enumerate(ds["edge"].values)}
+    ids = sorted(models)
+    q = np.zeros((len(ids), ds.sizes["time"]))
+    halting = ds["edge_halting"].transpose("edge", "time").values
+    for r, tls in enumerate(ids):
+        rows = sorted({edges[m.from_edge] for m in models[tls].movements.values() if m.from_edge in edges})
+        if rows:
+            q[r] = halting[rows].sum(axis=0)
+    out = ds.assign_coords(junction=("junction", np.array(ids, dtype=str)))
+    out["tls_queue"] = (("junction", "time"), q, {"units": "veh", "long_name": "mean halting vehicles on the signal's approaches"})
+    return out

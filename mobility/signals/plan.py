@@ -1,0 +1,476 @@
+"""Stage-based signal plans: the form traffic command platforms exchange, and their SUMO form.
+
+A :class:`SignalPlan` describes one intersection's fixed-time plan the way controllers and command
+platforms do (GA/T 1049.2 PlanParam/StageTiming, NTCIP 1202 pattern/split): a cycle, an offset with its
+reference point (the begin of green of a coordinated stage), and an ordered list of stages, each with
+the SUMO link indices it serves and its green, yellow and all-red times.
+
+Conversions:
+
+- :func:`plans_from_net` reads every ``tlLogic`` of a SUMO network as plans (one per signal);
+- :func:`plans_to_sumo` writes plans as a SUMO additional file (``tlLogic`` per plan, and a ``WAUT``
+  switching between the plans of a signal that has several validity periods in a day);
+- :func:`plans_from_sumo` reads such a file back (plan -> XML -> plan gives the same plan);
+- :func:`save_plans` / :func:`load_plans` keep plans as JSON.
+
+Times are simulation seconds counted from midnight (SUMO's clock in every shipped and RESCO scenario):
+a plan valid 07:00-09:00 is active from ``25200`` to ``32400``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+from xml.sax.saxutils import quoteattr
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .._errors import InputError, missing_file
+from .._io import write_text_atomic
+
+__all__ = [
+    "OffsetReference",
+    "SignalPlan",
+    "Stage",
+    "Validity",
+    "load_plans",
+    "phase_states",
+    "plans_from_net",
+    "plans_from_sumo",
+    "plans_to_sumo",
+    "save_plans",
+]
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+GREEN = frozenset("Gg")
+#: Clearance states: a phase showing any of them (and no other change) closes the stage before it.
+YELLOW = frozenset("yYu")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Stage(_Model):
+    """One stage of a plan: the movements it serves and its timing.
+
+    Attributes
+    ----------
+    green : tuple of int
+        SUMO link indices with protected green (``G``).
+    permissive : tuple of int
+        Link indices with permissive green (``g``): they move but yield to conflicting traffic.
+    stop : tuple of int
+        Link indices showing ``s`` (stop, then go when clear: right turn on red).
+    green_s, yellow_s, all_red_s : float, s
+        Green time, then the yellow and all-red clearance that close the stage.
+    min_green_s, max_green_s : float, s
+        Bounds an optimiser or an adaptive controller must keep.
+    """
+
+    name: str = ""
+    green: tuple[int, ...] = ()
+    permissive: tuple[int, ...] = ()
+    stop: tuple[int, ...] = ()
+    green_s: float = Field(gt=0)
+    yellow_s: float = Field(3.0, ge=0)
+    all_red_s: float = Field(0.0, ge=0)
+    min_green_s: float = Field(5.0, ge=0)
+    max_green_s: float = Field(90.0, gt=0)
+
+    @property
+    def served(self) -> frozenset[int]:
+        """Links that may move in this stage (protected or permissive green)."""
+        return frozenset(self.green) | frozenset(self.permissive)
+
+    @property
+    def duration_s(self) -> float:
+        """Green + yellow + all-red, s."""
+        return self.green_s + self.yellow_s + self.all_red_s
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> Stage:
+        sets = {"green": set(self.green), "permissive": set(self.permissive), "stop": set(self.stop)}
+        for a, b in (("green", "permissive"), ("green", "stop"), ("permissive", "stop")):
+            both = sorted(sets[a] & sets[b])
+            if both:
+                raise ValueError(f"stage {self.name!r}: links {both} are listed in both {a} and {b}")
+        if any(i < 0 for s in sets.values() for i in s):
+            raise ValueError(f"stage {self.name!r}: link indices must be >= 0")
+        return self
+
+
+class Validity(_Model):
+    """When a plan is in force: days of the week and a time-of-day window ``[start_s, end_s)``."""
+
+    days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = DAYS
+    start_s: float = Field(0.0, ge=0, le=86400)
+    end_s: float = Field(86400.0, ge=0, le=86400)
+
+    @model_validator(mode="after")
+    def _order(self) -> Validity:
+        if self.end_s <= self.start_s:
+            raise ValueError(f"validity end_s ({self.end_s:g}) must be after start_s ({self.start_s:g})")
+        return self
+
+
+class OffsetReference(_Model):
+    """The point of the cycle the offset refers to: the begin of green of stage ``stage``."""
+
+    stage: int = Field(0, ge=0)
+    event: Literal["begin_of_green"] = "begin_of_green"
+
+
+class SignalPlan(_Model):
+    """A stage-based fixed-time plan for one signalised junction (one SUMO traffic-light id).
+
+    Attributes
+    ----------
+    junction : str
+        SUMO traffic-light id.
+    plan_id : str
+        Plan name; becomes the SUMO ``programID``.
+    version : int
+    n_links : int
+        Number of signal indices (length of SUMO's state string).
+    cycle_s : float, s
+        Must equal the sum of the stages' green + yellow + all-red times.
+    offset_s : float, s
+        Time, from midnight modulo the cycle, at which the reference event happens.
+    stages : tuple of Stage
+    off_links : tuple of int
+        Links whose signal is switched off (``O``) throughout.
+    validity : Validity
+    """
+
+    junction: str = Field(min_length=1)
+    plan_id: str = Field("mobility", min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    version: int = Field(1, ge=1)
+    n_links: int = Field(gt=0)
+    cycle_s: float = Field(gt=0)
+    offset_s: float = 0.0
+    offset_reference: OffsetReference = Field(default_factory=OffsetReference)
+    stages: tuple[Stage, ...] = Field(min_length=1)
+    off_links: tuple[int, ...] = ()
+    validity: Validity = Field(default_factory=Validity)
+    metadata: dict[str, Any] = Field(default_factory=dict, description="provenance, KPIs, model status")
+
+    @model_validator(mode="after")
+    def _indices(self) -> SignalPlan:
+        for k, st in enumerate(self.stages):
+            bad = sorted(i for i in (*st.green, *st.permissive, *st.stop) if i >= self.n_links)
+            if bad:
+                raise ValueError(f"junction {self.junction}, stage {k} ({st.name!r}): link indices {bad} "
+                                 f"out of range (the signal has {self.n_links} links, 0..{self.n_links - 1})")
+        if self.offset_reference.stage >= len(self.stages):
+            raise ValueError(f"junction {self.junction}: offset_reference.stage {self.offset_reference.stage} "
+                             f"does not exist (the plan has {len(self.stages)} stages)")
+        return self
+
+    # ---- derived timing ----------------------------------------------------------------------
+    def stage_starts(self) -> list[float]:
+        """Begin of green of each stage within the program (stage 0 starts at 0), s."""
+        out, t = [], 0.0
+        for st in self.stages:
+            out.append(t)
+            t += st.duration_s
+        return out
+
+    @property
+    def sumo_offset_s(self) -> float:
+        """SUMO's ``offset``: SUMO starts the program (stage 0's green) at times ``offset + k * cycle``."""
+        start = self.stage_starts()[self.offset_reference.stage]
+        return _mod(self.offset_s - start, self.cycle_s)
+
+    def with_timing(self, greens_s: Sequence[float], *, offset_s: float | None = None, **changes: Any) -> SignalPlan:
+        """A copy with new green times (and offset); the cycle follows."""
+        if len(greens_s) != len(self.stages):
+            raise InputError(f"junction {self.junction}: {len(greens_s)} green times given for {len(self.stages)} stages")
+        stages = tuple(st.model_copy(update={"green_s": float(g)}) for st, g in zip(self.stages, greens_s, strict=True))
+        cycle = sum(st.duration_s for st in stages)
+        off = self.offset_s if offset_s is None else offset_s
+        return self.model_copy(update={"stages": stages, "cycle_s": cycle, "offset_s": _mod(off, cycle), **changes})
+
+    def state(self, stage: int) -> str:
+        """SUMO state string of a stage's green."""
+        return _green_state(self, self.stages[stage])
+
+
+def _mod(x: float, m: float) -> float:
+    r = round(x % m, 6)
+    return 0.0 if r >= m else r
+
+
+def _green_state(plan: SignalPlan, st: Stage) -> str:
+    s = ["r"] * plan.n_links
+    for i in plan.off_links:
+        s[i] = "O"
+    for i in st.stop:
+        s[i] = "s"
+    for i in st.permissive:
+        s[i] = "g"
+    for i in st.green:
+        s[i] = "G"
+    return "".join(s)
+
+
+def _clearance_state(cur: str, nxt: str, *, yellow: bool) -> str:
+    out = []
+    for a, b in zip(cur, nxt, strict=True):
+        if a in GREEN and b in GREEN and not (a == "G" and b == "g"):
+            out.append(a)  # a movement green in both stages keeps its green through the change
+        elif a in GREEN:  # losing its green, or its protection (G -> g): yellow, then red
+            out.append("y" if yellow else "r")
+        elif a == b and a in "sO":
+            out.append(a)
+        else:
+            out.append("r")
+    return "".join(out)
+
+
+def phase_states(plan: SignalPlan) -> list[tuple[str, float, Stage | None]]:
+    """SUMO phases of ``plan``: ``(state, duration_s, stage)`` with ``stage`` None for clearance phases."""
+    greens = [_green_state(plan, st) for st in plan.stages]
+    phases: list[tuple[str, float, Stage | None]] = []
+    for k, st in enumerate(plan.stages):
+        nxt = greens[(k + 1) % len(greens)]
+        phases.append((greens[k], st.green_s, st))
+        if st.yellow_s > 0:
+            phases.append((_clearance_state(greens[k], nxt, yellow=True), st.yellow_s, None))
+        if st.all_red_s > 0:
+            phases.append((_clearance_state(greens[k], nxt, yellow=False), st.all_red_s, None))
+    return phases
+
+
+# ---- reading SUMO programs ------------------------------------------------------------------------
+def _is_clearance(state: str) -> bool:
+    return any(c in YELLOW for c in state) or not any(c in GREEN for c in state)
+
+
+def plan_from_phases(
+    junction: str,
+    phases: Sequence[dict[str, Any]],
+    *,
+    plan_id: str = "mobility",
+    offset: float = 0.0,
+    where: str = "",
+    **fields: Any,
+) -> SignalPlan:
+    """Build a plan from SUMO phases (dicts with ``state``, ``duration`` and optional ``minDur``,
+    ``maxDur``, ``name``): each green phase opens a stage, the yellow and all-red phases after it close it.
+
+    ``offset`` is SUMO's program offset. Raises :class:`InputError` for programs that are not
+    stage-based (no green at all, or phases of different lengths).
+    """
+    where = where or f"tlLogic {junction!r}"
+    if not phases:
+        raise InputError(f"{where}: the program has no phases")
+    n = len(phases[0]["state"])
+    if any(len(p["state"]) != n for p in phases):
+        raise InputError(f"{where}: phases have state strings of different lengths; each must have one letter per link")
+    first = next((i for i, p in enumerate(phases) if not _is_clearance(p["state"])), None)
+    if first is None:
+        raise InputError(f"{where}: no phase shows green ('G' or 'g'); it cannot be read as a stage-based plan")
+    order = list(phases[first:]) + list(phases[:first])
+    stages: list[dict[str, Any]] = []
+    lead = sum(float(p["duration"]) for p in phases[:first])
+    for p in order:
+        state, dur = p["state"], float(p["duration"])
+        if not _is_clearance(state):
+            g = tuple(i for i, c in enumerate(state) if c == "G")
+            pm = tuple(i for i, c in enumerate(state) if c == "g")
+            sp = tuple(i for i, c in enumerate(state) if c == "s")
+            mn = float(p["minDur"]) if p.get("minDur") not in (None, "") else min(5.0, dur)
+            mx = float(p["maxDur"]) if p.get("maxDur") not in (None, "") else max(90.0, dur)
+            stages.append({"name": p.get("name") or "", "green": g, "permissive": pm, "stop": sp, "green_s": dur,
+                           "yellow_s": 0.0, "all_red_s": 0.0, "min_green_s": min(mn, dur), "max_green_s": max(mx, dur)})
+        elif any(c in YELLOW for c in state):
+            stages[-1]["yellow_s"] += dur
+        else:
+            stages[-1]["all_red_s"] += dur
+    off_links = tuple(i for i in range(n) if all(p["state"][i] == "O" for p in phases))
+    cycle = sum(float(p["duration"]) for p in phases)
+    # SUMO starts phase 0 at ``offset``; stage 0 is phase ``first``, which begins ``lead`` seconds later
+    ref = int(fields.pop("reference_stage", 0))
+    start = sum(s["green_s"] + s["yellow_s"] + s["all_red_s"] for s in stages[:ref])
+    try:
+        return SignalPlan(
+            junction=junction, plan_id=plan_id, n_links=n, cycle_s=cycle,
+            offset_s=_mod(offset + lead + start, cycle),
+            offset_reference=OffsetReference(stage=ref), stages=tuple(Stage(**s) for s in stages),
+            off_links=off_links, **fields,
+        )
+    except ValidationError as exc:
+        raise InputError(f"{where}: {_first_error(exc)}") from None
+
+
+def _first_error(exc: ValidationError) -> str:
+    e = exc.errors()[0]
+    loc = ".".join(str(x) for x in e["loc"])
+    return f"{loc + ': ' if loc else ''}{e['msg'].removeprefix('Value error, ')}"
+
+
+def _parse_xml(path: Path, what: str) -> ET.Element:
+    if not path.is_file():
+        raise missing_file(path, what)
+    try:
+        return ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        line, col = exc.position
+        raise InputError(f"{path}:{line}:{col}: broken XML ({exc.msg}); fix or regenerate the file") from None
+
+
+def _phases(tl: ET.Element) -> list[dict[str, Any]]:
+    return [dict(p.attrib) for p in tl.iter("phase")]
+
+
+def plans_from_net(net_file: str | Path, *, plan_id: str | None = None) -> dict[str, SignalPlan]:
+    """The network's own program of every traffic light, as plans (``{tls id: plan}``).
+
+    Only static (fixed-time) programs are read; ``plan_id`` defaults to SUMO's ``programID``.
+    """
+    path = Path(net_file)
+    root = _parse_xml(path, "SUMO network")
+    out: dict[str, SignalPlan] = {}
+    for tl in root.iter("tlLogic"):
+        tid = tl.get("id", "")
+        if tid in out:
+            continue  # SUMO uses the first program of a signal unless told otherwise
+        out[tid] = plan_from_phases(
+            tid, _phases(tl), plan_id=plan_id or _safe_id(tl.get("programID", "0")),
+            offset=float(tl.get("offset", 0)), where=f"{path}: tlLogic {tid!r}",
+        )
+    return out
+
+
+def _safe_id(program: str) -> str:
+    return "".join(c if c.isalnum() or c in "_.-" else "_" for c in program) or "0"
+
+
+# ---- writing SUMO programs ------------------------------------------------------------------------
+def _sumo_program_id(plan: SignalPlan) -> str:
+    return f"{plan.plan_id}.v{plan.version}"
+
+
+def plans_to_sumo(plans: Iterable[SignalPlan], path: str | Path | None = None, *, provenance: str = "") -> str:
+    """SUMO additional XML for ``plans`` (written atomically to ``path`` when given); returns the XML.
+
+    Each plan becomes a ``tlLogic`` (``programID`` = ``<plan_id>.v<version>``) whose green phases carry
+    ``minDur``/``maxDur`` and the stage names. A signal with several plans gets a ``WAUT`` that switches
+    to each plan at the start of its validity period; the plan in force at midnight starts.
+    """
+    plans = list(plans)
+    if not plans:
+        raise InputError("no plans to write")
+    by_junction: dict[str, list[SignalPlan]] = {}
+    for p in plans:
+        by_junction.setdefault(p.junction, []).append(p)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>']
+    if provenance:
+        lines.append(f"<!-- {provenance.replace('--', '-')} -->")
+    lines.append("<additional>")
+    for p in plans:
+        lines.append(f'    <tlLogic id={quoteattr(p.junction)} type="static" programID={quoteattr(_sumo_program_id(p))} '
+                     f'offset="{p.sumo_offset_s:g}">')
+        for state, dur, st in phase_states(p):
+            extra = ""
+            if st is not None:
+                extra = f' minDur="{st.min_green_s:g}" maxDur="{st.max_green_s:g}"'
+                if st.name:
+                    extra += f" name={quoteattr(st.name)}"
+            lines.append(f'        <phase duration="{dur:g}" state="{state}"{extra}/>')
+        meta = {"plan_id": p.plan_id, "version": p.version, "offset_s": p.offset_s,
+                "offset_reference_stage": p.offset_reference.stage, "days": ",".join(p.validity.days),
+                "start_s": p.validity.start_s, "end_s": p.validity.end_s}
+        for k, v in meta.items():
+            lines.append(f'        <param key="mobility.{k}" value={quoteattr(f"{v:g}" if isinstance(v, float) else str(v))}/>')
+        if p.metadata:
+            lines.append(f'        <param key="mobility.metadata" value={quoteattr(json.dumps(p.metadata, sort_keys=True))}/>')
+        lines.append("    </tlLogic>")
+    for junction, ps in by_junction.items():
+        if len(ps) < 2:
+            continue
+        ps = sorted(ps, key=lambda q: q.validity.start_s)
+        _check_day_cover(junction, ps)
+        first = next((q for q in ps if q.validity.start_s <= 0 < q.validity.end_s), ps[-1])
+        wid = f"mobility_{junction}"
+        lines.append(f'    <WAUT id={quoteattr(wid)} refTime="0" startProg={quoteattr(_sumo_program_id(first))}>')
+        for q in ps:
+            if q.validity.start_s > 0:
+                lines.append(f'        <wautSwitch time="{q.validity.start_s:g}" to={quoteattr(_sumo_program_id(q))}/>')
+        lines.append("    </WAUT>")
+        lines.append(f'    <wautJunction wautID={quoteattr(wid)} junctionID={quoteattr(junction)}/>')
+    lines.append("</additional>")
+    xml = "\n".join(lines) + "\n"
+    if path is not None:
+        write_text_atomic(path, xml)
+    return xml
+
+
+def _check_day_cover(junction: str, ps: list[SignalPlan]) -> None:
+    for a, b in itertools.pairwise(ps):
+        if b.validity.start_s < a.validity.end_s:
+            raise InputError(f"junction {junction}: plans {a.plan_id} ({a.validity.start_s:g}-{a.validity.end_s:g} s) "
+                             f"and {b.plan_id} ({b.validity.start_s:g}-{b.validity.end_s:g} s) overlap; "
+                             "give each time of day one plan")
+
+
+def plans_from_sumo(path: str | Path) -> list[SignalPlan]:
+    """Read the plans of a SUMO additional (or network) file written by :func:`plans_to_sumo`.
+
+    ``tlLogic`` elements without the toolkit's parameters are read like :func:`plans_from_net` does.
+    """
+    path = Path(path)
+    root = _parse_xml(path, "SUMO additional file")
+    out = []
+    for tl in root.iter("tlLogic"):
+        params = {p.get("key", "")[len("mobility."):]: p.get("value", "") for p in tl.iter("param")
+                  if p.get("key", "").startswith("mobility.")}
+        tid = tl.get("id", "")
+        fields: dict[str, Any] = {}
+        if params:
+            fields = {"version": int(params.get("version", 1)),
+                      "validity": Validity(days=tuple(d for d in params.get("days", ",".join(DAYS)).split(",") if d),  # type: ignore[misc]
+                                           start_s=float(params.get("start_s", 0)), end_s=float(params.get("end_s", 86400))),
+                      "reference_stage": int(params.get("offset_reference_stage", 0))}
+            if "metadata" in params:
+                fields["metadata"] = json.loads(params["metadata"])
+        plan = plan_from_phases(tid, _phases(tl), plan_id=params.get("plan_id") or _safe_id(tl.get("programID", "0")),
+                                offset=float(tl.get("offset", 0)), where=f"{path}: tlLogic {tid!r}", **fields)
+        if "offset_s" in params:  # the exact offset, free of the rounding in SUMO's attribute
+            plan = plan.model_copy(update={"offset_s": float(params["offset_s"])})
+        out.append(plan)
+    if not out:
+        raise InputError(f"{path}: no tlLogic element found; is this a SUMO additional file with signal programs?")
+    return out
+
+
+# ---- JSON -----------------------------------------------------------------------------------------
+def save_plans(plans: Iterable[SignalPlan], path: str | Path) -> Path:
+    """Write plans as a JSON document ``{"plans": [...]}`` atomically."""
+    doc = {"format": "mobility.signal_plans", "format_version": 1,
+           "plans": [p.model_dump(mode="json") for p in plans]}
+    return write_text_atomic(path, json.dumps(doc, indent=1) + "\n")
+
+
+def load_plans(path: str | Path) -> list[SignalPlan]:
+    """Read plans written by :func:`save_plans` (or a bare JSON list of plans)."""
+    path = Path(path)
+    if not path.is_file():
+        raise missing_file(path, "signal plan file")
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: broken JSON ({exc.msg})") from None
+    items = doc.get("plans", []) if isinstance(doc, dict) else doc
+    out = []
+    for k, item in enumerate(items):
+        try:
+            out.append(SignalPlan.model_validate(item))
+        except ValidationError as exc:
+            raise InputError(f"{path}: plans[{k}]: {_first_error(exc)}") from None
+    return out

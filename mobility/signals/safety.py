@@ -1,0 +1,279 @@
+"""Safety validation of signal plans, shared by everything that produces or accepts a plan.
+
+The junction model (:class:`SignalModel`) comes from the SUMO network: which movement each signal
+index controls and which pairs of movements conflict (the junction's foe matrix, ``<request foes=...
+response=...>``). :func:`validate_plan` checks a :class:`~mobility.signals.SignalPlan` against it:
+
+- ``link_count``: the plan has one signal per link of the junction;
+- ``conflict``: no two conflicting movements green together, unless one of them is permissive (``g``)
+  and the network makes it yield to the other;
+- ``yellow``: at least ``min_yellow_s`` (3 s) of yellow whenever a movement loses its green;
+- ``all_red``: all-red time >= 0;
+- ``min_green``: each stage's green at least its minimum (and the minimum not above the maximum);
+- ``cycle``: the stage times sum to the cycle;
+- ``offset``: 0 <= offset < cycle;
+- ``coverage``: every signalled movement gets green in some stage.
+
+:func:`check_plan` raises :class:`UnsafePlanError` carrying every violation; each names the junction,
+the stage and the movements, and has a machine-readable form (:meth:`Violation.as_dict`).
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .._errors import InputError, missing_file
+from .plan import SignalPlan
+
+__all__ = ["Movement", "SignalModel", "UnsafePlanError", "Violation", "check_plan", "signal_models", "validate_plan"]
+
+ViolationKind = Literal["link_count", "conflict", "yellow", "all_red", "min_green", "cycle", "offset", "coverage"]
+
+
+@dataclass(frozen=True)
+class Movement:
+    """What one signal index controls: its connections (from lane -> to lane) at one junction."""
+
+    index: int
+    node: str
+    from_edge: str
+    to_edge: str
+    direction: str
+    from_lanes: tuple[str, ...]
+    to_lanes: tuple[str, ...]
+    lane_pairs: tuple[tuple[str, str], ...] = ()
+
+    def label(self) -> str:
+        return f"{self.index} ({self.from_edge}->{self.to_edge}, {_DIRS.get(self.direction, self.direction)})"
+
+
+_DIRS = {"s": "through", "l": "left", "r": "right", "t": "u-turn", "L": "partly left", "R": "partly right"}
+
+
+@dataclass(frozen=True)
+class SignalModel:
+    """The controller model of one traffic light: its movements and their conflicts.
+
+    Attributes
+    ----------
+    tls : str
+    n_links : int
+    movements : dict of int to Movement
+        Signal index -> movement (indices with no connection are absent).
+    foes : bool array (n_links, n_links)
+        ``foes[i, j]``: the movements cross or merge.
+    yields : bool array (n_links, n_links)
+        ``yields[i, j]``: movement ``i`` must give way to ``j`` when both are green.
+    """
+
+    tls: str
+    n_links: int
+    movements: dict[int, Movement]
+    foes: np.ndarray = field(repr=False)
+    yields: np.ndarray = field(repr=False)
+
+    def label(self, i: int) -> str:
+        m = self.movements.get(i)
+        return m.label() if m else str(i)
+
+    def incoming_lanes(self) -> list[str]:
+        """Approach lanes, in signal-index order of their first movement."""
+        seen: dict[str, None] = {}
+        for i in sorted(self.movements):
+            for ln in self.movements[i].from_lanes:
+                seen.setdefault(ln)
+        return list(seen)
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken safety rule."""
+
+    kind: ViolationKind
+    junction: str
+    stage: int | None
+    movements: tuple[int, ...]
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "junction": self.junction, "stage": self.stage,
+                "movements": list(self.movements), "message": self.message}
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UnsafePlanError(InputError):
+    """A plan broke one or more safety rules; ``violations`` lists them all."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        self.violations = violations
+        head = violations[0].message
+        more = f" (and {len(violations) - 1} more violation(s))" if len(violations) > 1 else ""
+        super().__init__(f"unsafe signal plan: {head}{more}")
+
+
+def signal_models(net_file: str | Path) -> dict[str, SignalModel]:
+    """The controller model of every traffic light in a SUMO network, ``{tls id: SignalModel}``."""
+    path = Path(net_file)
+    if not path.is_file():
+        raise missing_file(path, "SUMO network")
+    edge_to: dict[str, str] = {}
+    conns: list[dict[str, str]] = []
+    junctions: dict[str, dict[str, Any]] = {}
+    state_len: dict[str, int] = {}
+    try:
+        for _, el in ET.iterparse(path, events=("end",)):
+            tag = el.tag
+            if tag == "edge" and el.get("function") != "internal":
+                edge_to[el.get("id", "")] = el.get("to", "")
+                el.clear()
+            elif tag == "connection":
+                if el.get("tl"):
+                    conns.append(dict(el.attrib))
+            elif tag == "junction":
+                reqs = {int(r.get("index", -1)): (r.get("foes", ""), r.get("response", "")) for r in el.iter("request")}
+                junctions[el.get("id", "")] = {"int": el.get("intLanes", "").split(), "inc": el.get("incLanes", "").split(),
+                                               "req": reqs}
+                el.clear()
+            elif tag == "tlLogic":
+                ph = el.find("phase")
+                if ph is not None:
+                    state_len.setdefault(el.get("id", ""), len(ph.get("state", "")))
+    except ET.ParseError as exc:
+        line, col = exc.position
+        raise InputError(f"{path}:{line}:{col}: broken network XML ({exc.msg}); regenerate it with netconvert") from None
+
+    # junction request index of each connection: position of its first internal lane in intLanes,
+    # or (networks built without internal links) its rank among the junction's connections
+    rank: dict[str, int] = {}
+    by_node_lane: dict[str, dict[str, list[int]]] = {}
+    for k, c in enumerate(conns):
+        node = edge_to.get(c["from"], "")
+        by_node_lane.setdefault(node, {}).setdefault(f"{c['from']}_{c['fromLane']}", []).append(k)
+    for node, lanes in by_node_lane.items():
+        j = junctions.get(node)
+        if j is None:
+            continue
+        r = 0
+        for lane in j["inc"]:
+            for k in lanes.get(lane, []):
+                rank[str(k)] = r
+                r += 1
+
+    per_tls: dict[str, list[tuple[int, str, int, dict[str, str]]]] = {}
+    for k, c in enumerate(conns):
+        node = edge_to.get(c["from"], "")
+        j = junctions.get(node, {"int": [], "req": {}})
+        via = c.get("via", "")
+        req = j["int"].index(via) if via and via in j["int"] else rank.get(str(k), -1)
+        per_tls.setdefault(c["tl"], []).append((int(c["linkIndex"]), node, req, c))
+
+    models: dict[str, SignalModel] = {}
+    for tls, items in per_tls.items():
+        n = max(state_len.get(tls, 0), max(i for i, *_ in items) + 1)
+        grouped: dict[int, list[tuple[str, int, dict[str, str]]]] = {}
+        for i, node, req, c in items:
+            grouped.setdefault(i, []).append((node, req, c))
+        movements = {}
+        for i, cs in grouped.items():
+            c0 = cs[0][2]
+            movements[i] = Movement(
+                index=i, node=cs[0][0], from_edge=c0["from"], to_edge=c0["to"], direction=c0.get("dir", ""),
+                from_lanes=tuple(dict.fromkeys(f"{c['from']}_{c['fromLane']}" for _, _, c in cs)),
+                to_lanes=tuple(dict.fromkeys(f"{c['to']}_{c['toLane']}" for _, _, c in cs)),
+                lane_pairs=tuple(dict.fromkeys((f"{c['from']}_{c['fromLane']}", f"{c['to']}_{c['toLane']}") for _, _, c in cs)))
+        foes = np.zeros((n, n), dtype=bool)
+        yields = np.zeros((n, n), dtype=bool)
+        for i, ci in grouped.items():
+            for j, cj in grouped.items():
+                if i == j:
+                    continue
+                for node_a, ra, _ in ci:
+                    for node_b, rb, _ in cj:
+                        if node_a != node_b or ra < 0 or rb < 0:
+                            continue
+                        f, resp = junctions[node_a]["req"].get(ra, ("", ""))
+                        if f and len(f) > rb and f[len(f) - 1 - rb] == "1":
+                            foes[i, j] = True
+                        if resp and len(resp) > rb and resp[len(resp) - 1 - rb] == "1":
+                            yields[i, j] = True
+        foes |= foes.T
+        models[tls] = SignalModel(tls=tls, n_links=n, movements=movements, foes=foes, yields=yields)
+    return models
+
+
+def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yellow_s: float = 3.0,
+                  tolerance_s: float = 0.01) -> list[Violation]:
+    """Every safety rule ``plan`` breaks (an empty list for a safe plan).
+
+    Without ``model`` only the timing rules are checked (yellow, all-red, minimum green, cycle, offset).
+    """
+    j = plan.junction
+    out: list[Violation] = []
+
+    def add(kind: ViolationKind, stage: int | None, movements: tuple[int, ...], msg: str) -> None:
+        where = f"junction {j}" + (f", stage {stage}" + (f" ({plan.stages[stage].name!r})" if plan.stages[stage].name else "")
+                                   if stage is not None else "")
+        out.append(Violation(kind, j, stage, movements, f"{where}: {msg}"))
+
+    label = model.label if model is not None else str
+    if model is not None and plan.n_links != model.n_links:
+        add("link_count", None, (), f"the plan has {plan.n_links} signals but the junction has {model.n_links}; "
+            "give one signal per link of the junction's traffic light")
+        return out
+    stages = plan.stages
+    served = [st.served for st in stages]
+    for k, st in enumerate(stages):
+        if model is not None:
+            s = sorted(served[k])
+            perm = set(st.permissive)
+            for a_i, a in enumerate(s):
+                for b in s[a_i + 1:]:
+                    if not model.foes[a, b]:
+                        continue
+                    if (a in perm and model.yields[a, b]) or (b in perm and model.yields[b, a]):
+                        continue
+                    how = "both protected" if a not in perm and b not in perm else "and neither permissive movement yields to the other"
+                    add("conflict", k, (a, b), f"conflicting movements {label(a)} and {label(b)} are green together ({how}); "
+                        "serve them in different stages, or make the minor one permissive ('g') where the network lets it yield")
+        nxt = stages[(k + 1) % len(stages)]
+        # a movement losing its green, or its protection (G -> g), needs a yellow
+        losing = tuple(sorted((served[k] - nxt.served) | (set(st.green) & set(nxt.permissive))))
+        if losing and st.yellow_s < min_yellow_s - 1e-9:
+            add("yellow", k, losing, f"yellow is {st.yellow_s:g} s but movements {', '.join(label(i) for i in losing)} lose "
+                f"their green; give at least {min_yellow_s:g} s of yellow")
+        if st.all_red_s < 0:
+            add("all_red", k, (), f"all-red is {st.all_red_s:g} s; it must be >= 0")
+        if st.green_s < st.min_green_s - 1e-9:
+            add("min_green", k, tuple(sorted(served[k])), f"green is {st.green_s:g} s, below the minimum green of "
+                f"{st.min_green_s:g} s; lengthen the green")
+        if st.min_green_s > st.max_green_s + 1e-9:
+            add("min_green", k, (), f"minimum green {st.min_green_s:g} s exceeds maximum green {st.max_green_s:g} s")
+    total = sum(st.duration_s for st in stages)
+    if abs(total - plan.cycle_s) > tolerance_s:
+        add("cycle", None, (), f"stage times sum to {total:g} s but the cycle is {plan.cycle_s:g} s; "
+            "make green + yellow + all-red of all stages add up to the cycle")
+    if not (0 <= plan.offset_s < plan.cycle_s):
+        add("offset", None, (), f"offset {plan.offset_s:g} s is outside [0, cycle {plan.cycle_s:g} s); "
+            "take it modulo the cycle")
+    if model is not None:
+        moving = set().union(*served) | {i for st in stages for i in st.stop}
+        missing = tuple(i for i in sorted(model.movements) if i not in moving and i not in plan.off_links)
+        if missing:
+            add("coverage", None, missing, f"movements {', '.join(label(i) for i in missing)} never get green; "
+                "serve each in at least one stage")
+    return out
+
+
+def check_plan(plan: SignalPlan, model: SignalModel | None = None, **kwargs: Any) -> SignalPlan:
+    """Return ``plan`` if it is safe; raise :class:`UnsafePlanError` naming every violation otherwise."""
+    v = validate_plan(plan, model, **kwargs)
+    if v:
+        raise UnsafePlanError(v)
+    return plan
