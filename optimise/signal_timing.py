@@ -200,6 +200,7 @@ def optimise_timing(
     cycle_weight: float = 0.1,
     offset_weight: float = 0.5,
     time_limit_s: float = 10.0,
+    resolution_s: float = 0.1,
     seed: int = 0,
     workers: int = 1,
 ) -> TimingResult:
@@ -216,6 +217,8 @@ def optimise_timing(
     cycle_weight, offset_weight : float
         Weights of the cycle and offset terms against the split term (see the module docstring).
     time_limit_s : float, s
+    resolution_s : float, s
+        Time step of the model: cycle, greens and offsets are multiples of it.
     seed, workers : int
         CP-SAT's random seed and number of search workers (1 keeps runs reproducible).
     """
@@ -224,9 +227,16 @@ def optimise_timing(
     if not junctions:
         raise ValueError("optimise_timing needs at least one junction")
     t0 = time.perf_counter()
-    lo, hi = (math.ceil(cycle_bounds_s[0]), math.floor(cycle_bounds_s[1]))
+    if resolution_s <= 0:
+        raise ValueError(f"resolution_s must be positive, got {resolution_s}")
+    u = float(resolution_s)
+
+    def units(x: float) -> int:
+        return round(float(x) / u)
+
+    lo, hi = math.ceil(cycle_bounds_s[0] / u - 1e-9), math.floor(cycle_bounds_s[1] / u + 1e-9)
     if cycle_s is not None:
-        lo = hi = round(cycle_s)
+        lo = hi = units(cycle_s)
     m = cp_model.CpModel()
     cyc = m.NewIntVar(lo, hi, "cycle")
     obj = []
@@ -238,14 +248,14 @@ def optimise_timing(
     for jn, j in enumerate(junctions):
         yk = critical_ratios(j.y, j.serve)
         y_total = float(yk.sum())
-        lost = round(float(np.sum(j.lost_s)))
-        c0s.append(webster_cycle(lost, y_total, bounds=(lo, hi)) if cycle_s is None else float(lo))
+        lost = sum(units(x) for x in j.lost_s)
+        c0s.append(webster_cycle(lost * u, y_total, bounds=(lo * u, hi * u)) if cycle_s is None else lo * u)
         ys.append(y_total)
-        mn = [math.ceil(x - 1e-9) for x in j.min_green_s]
-        mx = [math.floor(x + 1e-9) for x in j.max_green_s]
+        mn = [math.ceil(x / u - 1e-9) for x in j.min_green_s]
+        mx = [math.floor(x / u + 1e-9) for x in j.max_green_s]
         if sum(mn) + lost > hi or sum(mx) + lost < lo:
-            raise ValueError(f"junction {jn}: minimum/maximum greens ({sum(mn)}/{sum(mx)} s) plus lost time ({lost} s) "
-                             f"cannot fit a cycle in [{lo}, {hi}] s")
+            raise ValueError(f"junction {jn}: minimum/maximum greens ({sum(mn) * u:g}/{sum(mx) * u:g} s) plus lost time ({lost * u:g} s) "
+                             f"cannot fit a cycle in [{lo * u:g}, {hi * u:g}] s")
         g = [m.NewIntVar(mn[k], mx[k], f"g{jn}_{k}") for k in range(j.n_stages)]
         greens_v.append(g)
         m.Add(sum(g) + lost == cyc)
@@ -264,7 +274,7 @@ def optimise_timing(
             m.Add(deficit * scale >= (cyc - lost) * scale * scale - round(y_total * scale) * t)
             obj.append((round(q), deficit))  # veh/h x ms
         dev = m.NewIntVar(0, hi, f"dev{jn}")
-        c0r = round(c0s[-1])
+        c0r = units(c0s[-1])
         m.Add(dev >= cyc - c0r)
         m.Add(dev >= c0r - cyc)
         obj.append((round(q * cycle_weight * scale), dev))
@@ -272,7 +282,7 @@ def optimise_timing(
         run: cp_model.LinearExpr = 0  # type: ignore[assignment]
         for k in range(j.n_stages):
             acc.append(run)
-            run = run + g[k] + round(float(j.lost_s[k]))
+            run = run + g[k] + units(j.lost_s[k])
         starts.append(acc)
         o = m.NewIntVar(0, hi - 1, f"o{jn}")
         m.Add(o <= cyc - 1)
@@ -284,7 +294,7 @@ def optimise_timing(
         nc = m.NewIntVar(-4 * hi, 4 * hi, f"nc{i}")
         m.AddMultiplicationEquality(nc, [n, cyc])
         e = m.NewIntVar(-hi, hi, f"e{i}")
-        arrive = offsets[lk.up] + starts[lk.up][lk.up_stage] + round(lk.travel_s)
+        arrive = offsets[lk.up] + starts[lk.up][lk.up_stage] + units(lk.travel_s)
         m.Add(e == offsets[lk.down] + starts[lk.down][lk.down_stage] - arrive + nc)
         m.Add(2 * e <= cyc)
         m.Add(2 * e >= -cyc)
@@ -303,10 +313,10 @@ def optimise_timing(
     name = solver.StatusName(st)
     if st not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         raise RuntimeError(f"signal timing model: CP-SAT status {name} after {solver.WallTime():.1f} s")
-    c = float(solver.Value(cyc))
-    greens = [np.array([float(solver.Value(v)) for v in g]) for g in greens_v]
-    offs = np.array([float(solver.Value(o)) for o in offsets])
-    objective, bound = solver.ObjectiveValue() / scale, solver.BestObjectiveBound() / scale
+    c = round(solver.Value(cyc) * u, 6)
+    greens = [np.round(np.array([solver.Value(v) * u for v in g]), 6) for g in greens_v]
+    offs = np.round(np.array([solver.Value(o) * u for o in offsets]), 6)
+    objective, bound = solver.ObjectiveValue() * u / scale, solver.BestObjectiveBound() * u / scale
     gap = abs(objective - bound) / max(abs(objective), 1e-9) if objective else 0.0
     return TimingResult(cycle_s=c, greens_s=greens, offsets_s=offs, objective=objective, bound=bound, gap=gap,
                         status=name, solve_time_s=time.perf_counter() - t0, webster_cycle_s=np.array(c0s),

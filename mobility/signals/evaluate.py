@@ -1,0 +1,282 @@
+"""Comparing signal controllers over seeds, and plans refined by simulation in the loop.
+
+:func:`evaluate` runs each controller on each seed, one SUMO per process (libsumo allows one
+simulation per process), and gathers the KPIs into one Dataset with dims ``controller`` and ``seed``:
+
+- ``mean_delay_s``: RESCO's delay, ``timeLoss + departDelay`` averaged over every vehicle scheduled in
+  the window, never-departed vehicles counted as waiting from their scheduled departure to the end;
+- ``mean_travel_time_s``, ``mean_waiting_time_s`` (arrived vehicles), ``throughput_veh_h``;
+- ``mean_queue_veh``: halting vehicles on the signals' approaches, averaged over time;
+- ``unfinished`` (still driving at the end) and ``never_departed``;
+- ``queue`` on ``(controller, seed, junction, time)``.
+
+:func:`recommend_plans` produces the ``optimised`` controller's plans: the CP-SAT model is solved for
+a few saturation-flow assumptions and cycle scalings, each candidate is measured in SUMO on tuning
+seeds that are not the evaluation seeds, and the best measured candidate is returned with its
+measured delay in the plans' metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._errors import InputError, SimulationError
+from .control import ADAPTIVE, CONTROLLERS, AdaptiveSettings
+from .plan import SignalPlan
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from ..scenario import Scenario
+
+__all__ = ["evaluate", "recommend_plans", "controller_plans", "TUNING_SEED_BASE"]
+
+#: Tuning runs use seeds ``TUNING_SEED_BASE + k``, apart from the seeds of an evaluation.
+TUNING_SEED_BASE = 900_000
+Progress = Callable[[int, int, str], None]
+KPI_VARS = {
+    "mean_delay_s": ("s", "mean delay per scheduled vehicle (timeLoss + departDelay; never-departed wait to the end)"),
+    "mean_travel_time_s": ("s", "mean trip time of arrived vehicles"),
+    "mean_waiting_time_s": ("s", "mean halting time of arrived vehicles"),
+    "mean_queue_veh": ("veh", "halting vehicles on the signals' approaches, time mean"),
+    "throughput_veh_h": ("veh/h", "arrived vehicles per hour"),
+    "unfinished": ("veh", "vehicles still driving at the end"),
+    "never_departed": ("veh", "vehicles never inserted (waiting to depart at the end)"),
+}
+
+
+def _run_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One simulation in a fresh process: scenario, controller, seed, plans -> KPIs and queues."""
+    from ..results import kpis
+    from ..scenario import Scenario
+    from .control import run_controlled
+
+    sc = Scenario.model_validate(job["scenario"])
+    plans = [SignalPlan.model_validate(p) for p in job["plans"]] if job.get("plans") else None
+    settings = AdaptiveSettings(**job["settings"]) if job.get("settings") else None
+    t0 = time.perf_counter()
+    ds = run_controlled(sc, job["controller"], seed=job["seed"], plans=plans, settings=settings)
+    k = kpis(ds)
+    q = ds["tls_queue"].values if "tls_queue" in ds else np.zeros((0, 0))
+    return {
+        "key": job["key"], "kpis": k, "queue": q.tolist(),
+        "junctions": [str(x) for x in ds["junction"].values] if "junction" in ds.coords else [],
+        "time": [float(x) for x in ds["time"].values] if "time" in ds.coords else [],
+        "sumo_version": ds.attrs.get("sumo_version", ""), "seconds": time.perf_counter() - t0,
+    }
+
+
+def _run_all(jobs: list[dict[str, Any]], processes: int, progress: Progress | None) -> dict[Any, dict[str, Any]]:
+    out: dict[Any, dict[str, Any]] = {}
+    if processes <= 1:
+        # still one process per simulation: libsumo keeps global state
+        processes = 1
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=processes, mp_context=ctx, max_tasks_per_child=1) as ex:
+        futures = {ex.submit(_run_job, j): j for j in jobs}
+        from concurrent.futures import as_completed
+
+        for n, f in enumerate(as_completed(futures), 1):
+            j = futures[f]
+            try:
+                r = f.result()
+            except InputError:
+                for other in futures:
+                    other.cancel()
+                raise
+            except Exception as exc:
+                for other in futures:
+                    other.cancel()
+                raise SimulationError(f"{j['controller']} on seed {j['seed']} failed: {exc}") from exc
+            out[r["key"]] = r
+            if progress is not None:
+                progress(n, len(jobs), f"{j['controller']} seed {j['seed']}")
+    return out
+
+
+def _scenario_json(scenario: Scenario) -> dict[str, Any]:
+    return scenario.model_dump(mode="json")
+
+
+def recommend_plans(
+    scenario: Scenario,
+    *,
+    tuning_seeds: Sequence[int] | None = None,
+    saturations_veh_h: Sequence[float] = (1800.0, 1500.0, 1200.0),
+    cycle_scales: Sequence[float] = (0.85, 1.15),
+    processes: int = 2,
+    time_limit_s: float = 10.0,
+    progress: Progress | None = None,
+    **options: Any,
+) -> list[SignalPlan]:
+    """Optimised fixed-time plans for ``scenario``, refined by simulation in the loop.
+
+    Round 1 solves the CP-SAT model (:func:`~mobility.signals.timing.optimise_plans`) for each
+    saturation flow in ``saturations_veh_h``; round 2 re-solves the best one with its cycles fixed at
+    each of ``cycle_scales`` times the optimum. Every candidate runs in SUMO on ``tuning_seeds``
+    (default ``TUNING_SEED_BASE`` and the next one); the candidate with the lowest mean delay wins.
+    Its plans' metadata records every candidate's measured delay.
+    """
+    from .timing import movement_flows, optimise_plans
+
+    seeds = list(tuning_seeds) if tuning_seeds is not None else [TUNING_SEED_BASE, TUNING_SEED_BASE + 1]
+    flows = movement_flows(scenario)
+    scj = _scenario_json(scenario)
+    tried: list[dict[str, Any]] = []
+
+    def measure(cands: dict[str, list[SignalPlan]]) -> dict[str, float]:
+        jobs = [{"key": (name, s), "scenario": scj, "controller": "fixed", "seed": s,
+                 "plans": [p.model_dump(mode="json") for p in plans]} for name, plans in cands.items() for s in seeds]
+        res = _run_all(jobs, processes, progress)
+        out = {}
+        for name in cands:
+            d = [res[(name, s)]["kpis"]["mean_delay_s"] for s in seeds]
+            nd = [res[(name, s)]["kpis"]["vehicles_never_departed"] for s in seeds]
+            out[name] = float(np.mean(d))
+            tried.append({"candidate": name, "mean_delay_s": out[name], "never_departed": float(np.mean(nd))})
+        return out
+
+    cands = {f"sat{s:g}": optimise_plans(scenario, flows=flows, saturation_veh_h=s, time_limit_s=time_limit_s, **options)
+             for s in saturations_veh_h}
+    scores = measure(cands)
+    best = min(scores, key=scores.__getitem__)
+    sat = float(best[3:])
+    more = {f"{best}_x{c:g}": optimise_plans(scenario, flows=flows, saturation_veh_h=sat, cycle_scale=c,
+                                             time_limit_s=time_limit_s, **options) for c in cycle_scales}
+    if more:
+        scores.update(measure(more))
+        cands.update(more)
+    best = min(scores, key=scores.__getitem__)
+    meta = {"tuning_seeds": seeds, "candidates": tried, "chosen": best, "measured_mean_delay_s": scores[best]}
+    return [p.model_copy(update={"metadata": {**p.metadata, "refinement": meta}}) for p in cands[best]]
+
+
+def controller_plans(scenario: Scenario, controller: str, **options: Any) -> list[SignalPlan] | None:
+    """The fixed-time plans a controller runs (None for the network's own programs and adaptive control)."""
+    from .timing import webster_plans
+
+    if controller == "webster":
+        return webster_plans(scenario, **{k: v for k, v in options.items() if k in ("saturation_veh_h", "permissive_credit")})
+    if controller == "optimised":
+        return recommend_plans(scenario, **options)
+    return None
+
+
+def evaluate(
+    scenario: Scenario,
+    controllers: Sequence[str] = ("fixed", "actuated", "webster", "maxpressure", "optimised"),
+    *,
+    seeds: Sequence[int] = (1, 2, 3, 4, 5),
+    processes: int = 2,
+    settings: AdaptiveSettings | None = None,
+    plans: dict[str, list[SignalPlan]] | None = None,
+    progress: Progress | None = None,
+    optimise_options: dict[str, Any] | None = None,
+) -> xr.Dataset:
+    """Run every controller on every seed and return the KPIs as a Dataset (see the module docstring).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    controllers : list of str
+        Names from :data:`~mobility.signals.control.CONTROLLERS`, or any name given in ``plans``.
+    seeds : list of int
+        SUMO seeds, recorded in the ``seed`` coordinate.
+    processes : int
+        Simulations run in parallel, one process each.
+    settings : AdaptiveSettings, optional
+        Rules of the greedy and max-pressure controllers.
+    plans : dict of str to list of SignalPlan, optional
+        Ready plans per controller name (skips computing Webster or optimised plans, or adds
+        controllers of your own that run as fixed time).
+    progress : callable, optional
+        ``progress(done, total, label)`` after each simulation.
+    """
+    import xarray as xr
+
+    plans = dict(plans or {})
+    unknown = [c for c in controllers if c not in CONTROLLERS and c not in plans]
+    if unknown:
+        raise InputError(f"unknown controller(s) {unknown}; choose from {', '.join(CONTROLLERS)} or pass their plans")
+    if not seeds:
+        raise InputError("give at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise InputError(f"seeds must be distinct, got {list(seeds)}")
+    for c in controllers:
+        if c in ("webster", "optimised") and c not in plans:
+            opts = dict(optimise_options or {})
+            if c == "optimised":
+                opts.setdefault("processes", processes)
+                opts.setdefault("progress", progress)
+            plans[c] = controller_plans(scenario, c, **opts) or []
+    scj = _scenario_json(scenario)
+    st = settings.__dict__ if settings is not None else None
+    jobs = []
+    for c in controllers:
+        run_as = c if c in ("fixed", "actuated", *ADAPTIVE) and c not in plans else "fixed"
+        for s in seeds:
+            jobs.append({"key": (c, int(s)), "scenario": scj, "controller": run_as, "seed": int(s), "settings": st,
+                         "plans": [p.model_dump(mode="json") for p in plans[c]] if c in plans else None})
+    t0 = time.perf_counter()
+    res = _run_all(jobs, processes, progress)
+    ctl, sd = list(controllers), [int(s) for s in seeds]
+    data: dict[str, Any] = {}
+    for name, (units, ln) in KPI_VARS.items():
+        arr = np.full((len(ctl), len(sd)), np.nan)
+        for i, c in enumerate(ctl):
+            for j, s in enumerate(sd):
+                r = res[(c, s)]
+                k = r["kpis"]
+                q = np.asarray(r["queue"], dtype=float)
+                value = {"unfinished": k["vehicles_unfinished"], "never_departed": k["vehicles_never_departed"],
+                         "mean_queue_veh": float(q.sum(axis=0).mean()) if q.size else np.nan}.get(name, k.get(name))
+                arr[i, j] = np.nan if value is None else value
+        if name in ("unfinished", "never_departed"):
+            arr = arr.astype(np.int64)
+        data[name] = (("controller", "seed"), arr, {"units": units, "long_name": ln})
+    first = res[(ctl[0], sd[0])]
+    coords: dict[str, Any] = {"controller": ctl, "seed": sd}
+    if first["junctions"] and first["time"]:
+        coords["junction"] = first["junctions"]
+        coords["time"] = ("time", np.asarray(first["time"]), {"units": "s", "long_name": "start of the interval"})
+        queue = np.full((len(ctl), len(sd), len(first["junctions"]), len(first["time"])), np.nan)
+        for i, c in enumerate(ctl):
+            for j, s in enumerate(sd):
+                q = np.asarray(res[(c, s)]["queue"], dtype=float)
+                if q.shape == queue.shape[2:]:
+                    queue[i, j] = q
+        data["queue"] = (("controller", "seed", "junction", "time"), queue,
+                         {"units": "veh", "long_name": "mean halting vehicles on the signal's approaches"})
+    from ..results import _toolkit_version
+
+    attrs = {
+        "title": f"signal controllers on scenario {scenario.name}",
+        "scenario_name": scenario.name, "scenario_hash": scenario.spec_hash,
+        "scenario_file": str(scenario.source_file or ""), "toolkit_version": _toolkit_version(),
+        "sumo_version": first["sumo_version"], "seeds": json.dumps(sd),
+        "adaptive_settings": json.dumps(st or AdaptiveSettings().__dict__),
+        "plans_json": json.dumps({c: [p.model_dump(mode="json") for p in ps] for c, ps in plans.items()}),
+        "wall_time_s": round(time.perf_counter() - t0, 2),
+        "delay_definition": "RESCO: sum(timeLoss + departDelay) / (trips + never departed); never-departed vehicles wait until the end",
+    }
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def summary_table(ds: xr.Dataset) -> list[dict[str, Any]]:
+    """One row per controller: seed means (and the delay's standard deviation) of every KPI."""
+    rows = []
+    for c in ds["controller"].values:
+        sub = ds.sel(controller=c)
+        row: dict[str, Any] = {"controller": str(c)}
+        for name in KPI_VARS:
+            row[name] = float(sub[name].mean())
+        row["mean_delay_sd_s"] = float(sub["mean_delay_s"].std(ddof=1)) if sub.sizes["seed"] > 1 else 0.0
+        rows.append(row)
+    return rows
