@@ -42,7 +42,8 @@ def __getattr__(name: str):  # results and plots pull in xarray/matplotlib: load
         from . import results
 
         return getattr(results, name)
-    if name in ("plot_network", "plot_vehicles", "plot_edge_timeseries", "plot_convergence"):
+    if name in ("plot_network", "plot_vehicles", "plot_edge_timeseries", "plot_convergence", "plot_controller_delay",
+                "plot_junction_queues"):
         from . import plots
 
         return getattr(plots, name)

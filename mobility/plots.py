@@ -132,3 +132,47 @@ def plot_convergence(results: Any, *, ax: Axes | None = None) -> tuple[Figure, A
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     return fig, ax
+
+
+def plot_controller_delay(ds: xr.Dataset, *, ax: Axes | None = None, variable: str = "mean_delay_s") -> tuple[Figure, Axes]:
+    """Mean delay by controller: a bar per controller (seed mean) with every seed's value as a dot."""
+    if variable not in ds or ds.sizes.get("controller", 0) == 0:
+        raise InputError(f"nothing to plot: the Dataset has no {variable!r} by controller (use mobility.signals.evaluate)")
+    fig, ax = _axes(ax, (6.5, 3.8))
+    import matplotlib as mpl
+
+    names = [str(c) for c in ds["controller"].values]
+    vals = ds[variable].transpose("controller", "seed").values
+    colors = mpl.colormaps["viridis"](np.linspace(0.15, 0.85, len(names)))
+    x = np.arange(len(names))
+    ax.bar(x, np.nanmean(vals, axis=1), color=colors, alpha=0.8)
+    for i in range(len(names)):
+        ax.scatter(np.full(vals.shape[1], x[i]) + np.linspace(-0.15, 0.15, vals.shape[1]), vals[i], color="k", s=12, zorder=3)
+    ax.set_xticks(x, names)
+    units = ds[variable].attrs.get("units", "")
+    ax.set_ylabel(f"{variable.removesuffix('_s').replace('_', ' ')} ({units})")
+    ax.set_title(f"{ds.attrs.get('scenario_name', '')}: {ds.sizes['seed']} seeds (dots), mean (bars)")
+    return fig, ax
+
+
+def plot_junction_queues(ds: xr.Dataset, controller: str | None = None, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """Queue over time per junction (seed mean) for one controller (default: the first)."""
+    if "queue" not in ds:
+        raise InputError("nothing to plot: the Dataset has no 'queue' variable (run with edge data enabled)")
+    c = controller or str(ds["controller"].values[0])
+    if c not in [str(x) for x in ds["controller"].values]:
+        raise InputError(f"controller {c!r} is not in the Dataset; choose from {[str(x) for x in ds['controller'].values]}")
+    q = ds["queue"].sel(controller=c).mean("seed")
+    fig, ax = _axes(ax, (7, 3.8))
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps["viridis"]
+    t = (ds["time"].values - ds["time"].values[0]) / 60.0
+    for k, j in enumerate(q["junction"].values):
+        ax.plot(t, q.sel(junction=j).values, color=cmap(k / max(q.sizes["junction"] - 1, 1)), label=str(j))
+    ax.set_xlabel("time since start (min)")
+    ax.set_ylabel("halting vehicles on approaches (veh)")
+    ax.set_title(f"queues under {c}")
+    if q.sizes["junction"] <= 10:
+        ax.legend(fontsize=7, ncol=2)
+    return fig, ax

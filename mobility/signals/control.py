@@ -66,9 +66,9 @@ class AdaptiveSettings:
     ----------
     min_green_s : float, s
         Shortest green of a stage.
-    max_red_s : float, s
+    max_red_s : float, s, optional
         Longest a movement may wait on red; it must allow one pass through every stage at minimum
-        green with its clearance.
+        green with its clearance. Default: per junction, 120 s or 1.25 times that pass if longer.
     spillback_share : float
         An exit lane holding more than this share of its jam capacity (length / ``jam_spacing_m``) is
         full: no stage is chosen for movements into it, unless the maximum red forces it.
@@ -76,16 +76,20 @@ class AdaptiveSettings:
         Road length a stopped vehicle takes (length + gap).
     min_yellow_s : float, s
         Yellow used where the network's program has a shorter one.
+    pressure : {"count", "density"}
+        Max-pressure weight of a movement: vehicles on the approach lane minus vehicles on the exit
+        lane (Varaiya 2013), or the same with each count divided by the lane's jam capacity.
     """
 
     min_green_s: float = 10.0
-    max_red_s: float = 120.0
+    max_red_s: float | None = None
     spillback_share: float = 0.9
     jam_spacing_m: float = 7.5
     min_yellow_s: float = 3.0
+    pressure: Literal["count", "density"] = "count"
 
     def __post_init__(self) -> None:
-        if self.min_green_s <= 0 or self.max_red_s <= 0:
+        if self.min_green_s <= 0 or (self.max_red_s is not None and self.max_red_s <= 0):
             raise InputError("AdaptiveSettings: min_green_s and max_red_s must be positive")
         if not 0 < self.spillback_share <= 1:
             raise InputError(f"AdaptiveSettings: spillback_share must be in (0, 1], got {self.spillback_share}")
@@ -146,10 +150,14 @@ class _Junction:
         self.since = 0.0
         self.last_green = np.zeros(plan.n_links)
         self.cycle_floor = sum(settings.min_green_s + y + r for y, r in zip(self.yellow, self.all_red, strict=True))
-        if settings.max_red_s < self.cycle_floor:
+        if settings.max_red_s is None:
+            self.max_red_s = max(120.0, 1.25 * self.cycle_floor)
+        elif settings.max_red_s < self.cycle_floor:
             raise InputError(
                 f"junction {self.id}: max_red_s {settings.max_red_s:g} s is shorter than one pass through its "
                 f"{n_st} stages at minimum green with clearance ({self.cycle_floor:g} s); raise max_red_s")
+        else:
+            self.max_red_s = float(settings.max_red_s)
 
 
 class AdaptiveController:
@@ -249,7 +257,7 @@ class AdaptiveController:
         red = jn.controlled & ~jn.link_served[jn.stage]
         if not red.any():
             return None
-        deadline = jn.last_green + self.settings.max_red_s
+        deadline = jn.last_green + jn.max_red_s
         links = np.flatnonzero(red)
         if float(deadline[links].min()) - now > jn.cycle_floor + 2.0 * self.step_s:
             return None
@@ -277,7 +285,11 @@ class AdaptiveController:
         if forced is not None:  # a movement would wait longer than max_red_s: serve it, whatever the queues say
             return forced
         if self.kind == "maxpressure":
-            pressure = n[jn.in_lane] - n[jn.out_lane]
+            if self.settings.pressure == "density":
+                occ = n / np.maximum(self.capacity, 1.0)
+                pressure = occ[jn.in_lane] - occ[jn.out_lane]
+            else:
+                pressure = n[jn.in_lane] - n[jn.out_lane]
             score = jn.serves.astype(np.float64) @ pressure
         else:
             score = jn.lane_served.astype(np.float64) @ halt[jn.lanes]
