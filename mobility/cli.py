@@ -17,6 +17,15 @@ app.add_typer(scenario_app, name="scenario")
 app.add_typer(network_app, name="network")
 
 
+def _add_signals() -> None:
+    from ._cli_signals import signals_app
+
+    app.add_typer(signals_app, name="signals")
+
+
+_add_signals()
+
+
 def _fail(exc: BaseException) -> typer.Exit:
     from rich.console import Console
 
