@@ -5,8 +5,8 @@ index controls and which pairs of movements conflict (the junction's foe matrix,
 response=...>``). :func:`validate_plan` checks a :class:`~mobility.signals.SignalPlan` against it:
 
 - ``link_count``: the plan has one signal per link of the junction;
-- ``conflict``: no two conflicting movements green together, unless one of them is permissive (``g``)
-  and the network makes it yield to the other;
+- ``conflict``: no two conflicting movements green together, unless one of them is a permissive
+  (``g``) turn that the network makes yield to the other;
 - ``yellow``: at least ``min_yellow_s`` (3 s) of yellow whenever a movement loses its green;
 - ``all_red``: all-red time >= 0;
 - ``min_green``: each stage's green at least its minimum (and the minimum not above the maximum);
@@ -223,6 +223,12 @@ def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yel
         out.append(Violation(kind, j, stage, movements, f"{where}: {msg}"))
 
     label = model.label if model is not None else str
+
+    def turns(i: int) -> bool:
+        # only turning movements may run permissive against a conflicting green; crossing throughs never do
+        m = model.movements.get(i) if model is not None else None
+        return m is not None and m.direction != "s"
+
     if model is not None and plan.n_links != model.n_links:
         add("link_count", None, (), f"the plan has {plan.n_links} signals but the junction has {model.n_links}; "
             "give one signal per link of the junction's traffic light")
@@ -237,7 +243,7 @@ def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yel
                 for b in s[a_i + 1:]:
                     if not model.foes[a, b]:
                         continue
-                    if (a in perm and model.yields[a, b]) or (b in perm and model.yields[b, a]):
+                    if (a in perm and model.yields[a, b] and turns(a)) or (b in perm and model.yields[b, a] and turns(b)):
                         continue
                     how = "both protected" if a not in perm and b not in perm else "and neither permissive movement yields to the other"
                     add("conflict", k, (a, b), f"conflicting movements {label(a)} and {label(b)} are green together ({how}); "
