@@ -188,6 +188,12 @@ def _round_keep_sum(g: np.ndarray, total: float, lo: np.ndarray) -> np.ndarray:
     order = np.argsort(-(g - np.floor(g)))
     for i in range(max(short, 0)):
         base[order[i % len(g)]] += 1
+    for i in order[::-1]:  # too long (the total was rounded down): shorten the smallest remainders first
+        if short >= 0:
+            break
+        if base[i] - 1 >= lo[i] - 1e-9:
+            base[i] -= 1
+            short += 1
     return base
 
 
@@ -201,6 +207,7 @@ def optimise_timing(
     offset_weight: float = 0.5,
     time_limit_s: float = 10.0,
     resolution_s: float = 0.1,
+    fixed_greens_s: Sequence[np.ndarray] | None = None,
     seed: int = 0,
     workers: int = 1,
 ) -> TimingResult:
@@ -218,7 +225,11 @@ def optimise_timing(
         Weights of the cycle and offset terms against the split term (see the module docstring).
     time_limit_s : float, s
     resolution_s : float, s
-        Time step of the model: cycle, greens and offsets are multiples of it.
+        Time step of the model: cycle, greens and offsets are multiples of it. With ``links``, the
+        cycle and greens are found first at this resolution, then rounded to whole seconds and the
+        offsets optimised for them (``details`` holds the first step's status and gap).
+    fixed_greens_s : list of arrays, optional
+        Fix every junction's greens (with ``cycle_s``): only the offsets are optimised.
     seed, workers : int
         CP-SAT's random seed and number of search workers (1 keeps runs reproducible).
     """
@@ -227,6 +238,16 @@ def optimise_timing(
     if not junctions:
         raise ValueError("optimise_timing needs at least one junction")
     t0 = time.perf_counter()
+    first: TimingResult | None = None
+    if links and fixed_greens_s is None:
+        # cycle and splits first, then the offsets for those timings in whole seconds: the offset
+        # model alone is linear (the cycle is a constant) and CP-SAT proves it optimal quickly
+        first = optimise_timing(junctions, (), cycle_bounds_s=cycle_bounds_s, cycle_s=cycle_s, cycle_weight=cycle_weight,
+                                time_limit_s=time_limit_s, resolution_s=resolution_s, seed=seed, workers=workers)
+        cycle_s = float(round(first.cycle_s))
+        fixed_greens_s = [_round_keep_sum(g, cycle_s - float(np.sum(np.round(j.lost_s))), np.asarray(j.min_green_s, float))
+                          for g, j in zip(first.greens_s, junctions, strict=True)]
+        resolution_s = 1.0
     if resolution_s <= 0:
         raise ValueError(f"resolution_s must be positive, got {resolution_s}")
     u = float(resolution_s)
@@ -256,6 +277,8 @@ def optimise_timing(
         if sum(mn) + lost > hi or sum(mx) + lost < lo:
             raise ValueError(f"junction {jn}: minimum/maximum greens ({sum(mn) * u:g}/{sum(mx) * u:g} s) plus lost time ({lost * u:g} s) "
                              f"cannot fit a cycle in [{lo * u:g}, {hi * u:g}] s")
+        if fixed_greens_s is not None:
+            mn = mx = [units(x) for x in fixed_greens_s[jn]]
         g = [m.NewIntVar(mn[k], mx[k], f"g{jn}_{k}") for k in range(j.n_stages)]
         greens_v.append(g)
         m.Add(sum(g) + lost == cyc)
@@ -291,8 +314,11 @@ def optimise_timing(
         if lk.up == lk.down:
             continue
         n = m.NewIntVar(-4, 4, f"n{i}")
-        nc = m.NewIntVar(-4 * hi, 4 * hi, f"nc{i}")
-        m.AddMultiplicationEquality(nc, [n, cyc])
+        if lo == hi:
+            nc = n * lo
+        else:
+            nc = m.NewIntVar(-4 * hi, 4 * hi, f"nc{i}")
+            m.AddMultiplicationEquality(nc, [n, cyc])
         e = m.NewIntVar(-hi, hi, f"e{i}")
         arrive = offsets[lk.up] + starts[lk.up][lk.up_stage] + units(lk.travel_s)
         m.Add(e == offsets[lk.down] + starts[lk.down][lk.down_stage] - arrive + nc)
@@ -318,6 +344,10 @@ def optimise_timing(
     offs = np.round(np.array([solver.Value(o) * u for o in offsets]), 6)
     objective, bound = solver.ObjectiveValue() * u / scale, solver.BestObjectiveBound() * u / scale
     gap = abs(objective - bound) / max(abs(objective), 1e-9) if objective else 0.0
+    details = {}
+    if first is not None:
+        details = {"cycle_stage_status": first.status, "cycle_stage_gap": first.gap, "cycle_stage_objective": first.objective}
+        c0s = list(first.webster_cycle_s)
     return TimingResult(cycle_s=c, greens_s=greens, offsets_s=offs, objective=objective, bound=bound, gap=gap,
                         status=name, solve_time_s=time.perf_counter() - t0, webster_cycle_s=np.array(c0s),
-                        critical_ratio=np.array(ys))
+                        critical_ratio=np.array(ys), details=details)

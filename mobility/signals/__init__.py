@@ -1,5 +1,7 @@
 """Signal control: stage-based plans, safety validation, controllers and their evaluation in SUMO."""
 
+from .control import AdaptiveSettings, run_controlled
+from .evaluate import evaluate, recommend_plans, summary_table
 from .plan import (
     OffsetReference,
     SignalPlan,
@@ -21,8 +23,10 @@ from .safety import (
     signal_models,
     validate_plan,
 )
+from .timing import movement_flows, optimise_plans, webster_plans, write_plan_files
 
 __all__ = [
+    "AdaptiveSettings",
     "Movement",
     "OffsetReference",
     "SignalModel",
@@ -32,12 +36,20 @@ __all__ = [
     "Validity",
     "Violation",
     "check_plan",
+    "evaluate",
     "load_plans",
+    "movement_flows",
+    "optimise_plans",
     "phase_states",
     "plans_from_net",
     "plans_from_sumo",
     "plans_to_sumo",
+    "recommend_plans",
+    "run_controlled",
     "save_plans",
     "signal_models",
+    "summary_table",
     "validate_plan",
+    "webster_plans",
+    "write_plan_files",
 ]

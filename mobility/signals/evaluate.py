@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from ..scenario import Scenario
 
-__all__ = ["evaluate", "recommend_plans", "controller_plans", "TUNING_SEED_BASE"]
+__all__ = ["TUNING_SEED_BASE", "controller_plans", "evaluate", "recommend_plans", "summary_table"]
 
 #: Tuning runs use seeds ``TUNING_SEED_BASE + k``, apart from the seeds of an evaluation.
 TUNING_SEED_BASE = 900_000
@@ -75,9 +75,7 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
 
 def _run_all(jobs: list[dict[str, Any]], processes: int, progress: Progress | None) -> dict[Any, dict[str, Any]]:
     out: dict[Any, dict[str, Any]] = {}
-    if processes <= 1:
-        # still one process per simulation: libsumo keeps global state
-        processes = 1
+    processes = max(1, processes)  # even one worker is a separate process: libsumo keeps global state
     ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(max_workers=processes, mp_context=ctx, max_tasks_per_child=1) as ex:
         futures = {ex.submit(_run_job, j): j for j in jobs}
@@ -109,8 +107,9 @@ def recommend_plans(
     scenario: Scenario,
     *,
     tuning_seeds: Sequence[int] | None = None,
-    saturations_veh_h: Sequence[float] = (1800.0, 1500.0, 1200.0),
-    cycle_scales: Sequence[float] = (0.85, 1.15),
+    saturations_veh_h: Sequence[float] = (1800.0, 1400.0, 1000.0),
+    cycle_scales: Sequence[float] = (0.85, 1.2),
+    max_rounds: int = 3,
     processes: int = 2,
     time_limit_s: float = 10.0,
     progress: Progress | None = None,
@@ -118,41 +117,84 @@ def recommend_plans(
 ) -> list[SignalPlan]:
     """Optimised fixed-time plans for ``scenario``, refined by simulation in the loop.
 
-    Round 1 solves the CP-SAT model (:func:`~mobility.signals.timing.optimise_plans`) for each
-    saturation flow in ``saturations_veh_h``; round 2 re-solves the best one with its cycles fixed at
-    each of ``cycle_scales`` times the optimum. Every candidate runs in SUMO on ``tuning_seeds``
-    (default ``TUNING_SEED_BASE`` and the next one); the candidate with the lowest mean delay wins.
-    Its plans' metadata records every candidate's measured delay.
+    The CP-SAT model (:func:`~mobility.signals.timing.optimise_plans`) needs the saturation flow SUMO's
+    drivers achieve, which depends on the vehicle types, lane use and permissive turns; the search
+    measures it instead of assuming it:
+
+    1. solve for each saturation flow in ``saturations_veh_h``; while the best lies at the edge of the
+       values tried, try one more step beyond it (up to ``max_rounds`` steps);
+    2. re-solve the best with its cycles fixed at each of ``cycle_scales`` times the optimum, again
+       stepping outward while the edge wins;
+    3. re-solve with each group's cycle fixed at that of its current plans.
+
+    Every candidate runs in SUMO on ``tuning_seeds`` (default ``TUNING_SEED_BASE`` and the next one,
+    never the seeds of an evaluation); the lowest mean delay wins. The plans' metadata records every
+    candidate's measured delay.
     """
     from .timing import movement_flows, optimise_plans
 
     seeds = list(tuning_seeds) if tuning_seeds is not None else [TUNING_SEED_BASE, TUNING_SEED_BASE + 1]
+    if not saturations_veh_h:
+        raise InputError("saturations_veh_h: give at least one saturation flow")
     flows = movement_flows(scenario)
     scj = _scenario_json(scenario)
     tried: list[dict[str, Any]] = []
+    cands: dict[str, list[SignalPlan]] = {}
+    scores: dict[str, float] = {}
 
-    def measure(cands: dict[str, list[SignalPlan]]) -> dict[str, float]:
+    def measure(new: dict[str, list[SignalPlan]]) -> None:
+        new = {k: v for k, v in new.items() if k not in scores}
         jobs = [{"key": (name, s), "scenario": scj, "controller": "fixed", "seed": s,
-                 "plans": [p.model_dump(mode="json") for p in plans]} for name, plans in cands.items() for s in seeds]
+                 "plans": [p.model_dump(mode="json") for p in plans]} for name, plans in new.items() for s in seeds]
         res = _run_all(jobs, processes, progress)
-        out = {}
-        for name in cands:
+        for name in new:
             d = [res[(name, s)]["kpis"]["mean_delay_s"] for s in seeds]
             nd = [res[(name, s)]["kpis"]["vehicles_never_departed"] for s in seeds]
-            out[name] = float(np.mean(d))
-            tried.append({"candidate": name, "mean_delay_s": out[name], "never_departed": float(np.mean(nd))})
-        return out
+            scores[name] = float(np.mean(d))
+            tried.append({"candidate": name, "mean_delay_s": scores[name], "never_departed": float(np.mean(nd))})
+        cands.update(new)
 
-    cands = {f"sat{s:g}": optimise_plans(scenario, flows=flows, saturation_veh_h=s, time_limit_s=time_limit_s, **options)
-             for s in saturations_veh_h}
-    scores = measure(cands)
-    best = min(scores, key=scores.__getitem__)
-    sat = float(best[3:])
-    more = {f"{best}_x{c:g}": optimise_plans(scenario, flows=flows, saturation_veh_h=sat, cycle_scale=c,
-                                             time_limit_s=time_limit_s, **options) for c in cycle_scales}
-    if more:
-        scores.update(measure(more))
-        cands.update(more)
+    def search(values: list[float], make: Callable[[float], list[SignalPlan]], label: Callable[[float], str],
+               step: Callable[[float, float], float]) -> float:
+        measure({label(v): make(v) for v in values if label(v) not in scores})
+        for _ in range(max_rounds):
+            best = min(values, key=lambda v: scores[label(v)])
+            lo, hi = min(values), max(values)
+            if best not in (lo, hi) or len(values) < 2:
+                return best
+            nxt = step(best, lo if best == hi else hi)
+            if nxt is None or nxt in values:
+                return best
+            values.append(nxt)
+            measure({label(nxt): make(nxt)})
+        return min(values, key=lambda v: scores[label(v)])
+
+    def sat_plans(v: float) -> list[SignalPlan]:
+        return optimise_plans(scenario, flows=flows, saturation_veh_h=v, time_limit_s=time_limit_s, **options)
+
+    sats = sorted(float(x) for x in saturations_veh_h)
+    # beyond the edge by the spacing of the values tried, never below 300 veh/h per lane
+    sat = search(sats, sat_plans, lambda v: f"sat{v:g}",
+                 lambda best, other: max(best + (best - other) / max(len(sats) - 1, 1), 300.0) if best != other else None)
+    best_sat = f"sat{sat:g}"
+    if cycle_scales:
+        scales = sorted({1.0, *(float(c) for c in cycle_scales)})
+        cands_for_one = {1.0: cands[best_sat]}
+
+        def scaled(c: float) -> list[SignalPlan]:
+            if c in cands_for_one:
+                return cands_for_one[c]
+            return optimise_plans(scenario, flows=flows, saturation_veh_h=sat, cycle_scale=c, time_limit_s=time_limit_s,
+                                  **options)
+
+        def scale_label(c: float) -> str:
+            return best_sat if c == 1.0 else f"{best_sat}_x{c:g}"
+
+        search(scales, scaled, scale_label, lambda best, other: round(best + (best - other) / 2, 3) if 0.4 <= best <= 2.5 else None)
+    # the current plans' cycle with optimised splits and offsets (the saturation flow scales every
+    # flow ratio alike, so at a fixed cycle it hardly matters)
+    measure({"base_cycle": optimise_plans(scenario, flows=flows, saturation_veh_h=sat, base_cycle=True,
+                                          time_limit_s=time_limit_s, **options)})
     best = min(scores, key=scores.__getitem__)
     meta = {"tuning_seeds": seeds, "candidates": tried, "chosen": best, "measured_mean_delay_s": scores[best]}
     return [p.model_copy(update={"metadata": {**p.metadata, "refinement": meta}}) for p in cands[best]]

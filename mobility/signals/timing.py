@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
     from ..network import RoadNetwork
     from ..scenario import Scenario
 
-__all__ = ["MovementFlows", "movement_flows", "demand_periods", "timing_problem", "webster_plans", "optimise_plans"]
+__all__ = ["MovementFlows", "demand_periods", "movement_flows", "optimise_plans", "plan_summary", "timing_problem",
+           "webster_plans", "write_plan_files"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def demand_periods(scenario: Scenario, *, min_length_s: float = 900.0) -> list[t
     if not steps:
         return [(b, e)]
     cuts = sorted({b, e, *(x for s in steps for x in s)})
-    periods = [(lo, hi) for lo, hi in zip(cuts, cuts[1:], strict=False) if hi > lo]
+    periods = [(lo, hi) for lo, hi in itertools.pairwise(cuts) if hi > lo]
     merged: list[tuple[float, float]] = []
     for lo, hi in periods:
         if merged and (hi - lo < min_length_s or merged[-1][1] - merged[-1][0] < min_length_s):
@@ -148,7 +150,7 @@ def movement_flows(
 
     def add(edges: list[str], t0: float, count: float) -> None:
         t = t0
-        for a, b in zip(edges, edges[1:], strict=False):
+        for a, b in itertools.pairwise(edges):
             t += float(ff[eidx[a]]) if a in eidx else 0.0
             k = int(np.searchsorted(bounds, t, side="right")) - 1
             if not 0 <= k < len(periods):
@@ -346,6 +348,7 @@ def optimise_plans(
     network: RoadNetwork | None = None,
     cycle_bounds_s: tuple[float, float] = (30.0, 150.0),
     cycle_scale: float | None = None,
+    base_cycle: bool = False,
     coordinate: bool = True,
     min_coordination_flow_veh_h: float = 150.0,
     max_coordination_length_m: float = 800.0,
@@ -359,7 +362,8 @@ def optimise_plans(
     Junctions joined by signalised roads shorter than ``max_coordination_length_m`` carrying at least
     ``min_coordination_flow_veh_h`` share a cycle and get offsets for progression; the others are timed
     alone. ``cycle_scale`` fixes each group's cycle at that multiple of its optimum (used to explore
-    around it). Each plan's ``metadata`` holds the model's status, objective, bound, gap and solve time.
+    around it); ``base_cycle`` fixes it at the longest cycle of the group's current plans (the
+    splits and offsets are still optimised). Each plan's ``metadata`` holds the model's status, objective, bound, gap and solve time.
     """
     from optimise.signal_timing import CoordinationLink, optimise_timing
 
@@ -379,9 +383,14 @@ def optimise_plans(
             probs = [timing_problem(base_plans[ids[g]], models[ids[g]], lf[ids[g]], **problem) for g in group]
             glinks = [CoordinationLink(local[u], su, local[d], sd, tt, f) for u, su, d, sd, tt, f in links if u in local]
             res = optimise_timing(probs, glinks, cycle_bounds_s=cycle_bounds_s, time_limit_s=time_limit_s, seed=seed)
-            if cycle_scale is not None:
-                lo = sum(p.min_green_s.sum() + p.lost_s.sum() for p in probs[:1])
-                fixed = float(np.clip(res.cycle_s * cycle_scale, max(cycle_bounds_s[0], lo), cycle_bounds_s[1]))
+            fixed = None
+            if base_cycle:
+                fixed = max(base_plans[ids[g]].cycle_s for g in group)
+            elif cycle_scale is not None:
+                fixed = res.cycle_s * cycle_scale
+            if fixed is not None:
+                lo = max(p.min_green_s.sum() + p.lost_s.sum() for p in probs)
+                fixed = float(np.clip(fixed, max(cycle_bounds_s[0], lo), cycle_bounds_s[1]))
                 res = optimise_timing(probs, glinks, cycle_bounds_s=cycle_bounds_s, cycle_s=fixed,
                                       time_limit_s=time_limit_s, seed=seed)
             for n, g in enumerate(group):
@@ -390,9 +399,9 @@ def optimise_plans(
                 meta = {"method": "cp-sat", "status": res.status, "objective": res.objective, "bound": res.bound,
                         "gap": res.gap, "solve_time_s": res.solve_time_s, "period_s": list(period),
                         "group": [ids[x] for x in group], "cycle_webster_s": float(res.webster_cycle_s[n]),
-                        "critical_ratio": float(res.critical_ratio[n]), "coordinated_links": len(glinks)}
-                if cycle_scale is not None:
-                    meta["cycle_scale"] = cycle_scale
+                        "critical_ratio": float(res.critical_ratio[n]), "coordinated_links": len(glinks), **res.details}
+                if fixed is not None:
+                    meta["cycle_fixed_s"] = fixed
                 # offsets from the model refer to stage 0's green start
                 plan = p.model_copy(update={"offset_reference": p.offset_reference.model_copy(update={"stage": 0})})
                 plan = plan.with_timing(res.greens_s[n], offset_s=float(res.offsets_s[n]), metadata=meta,
