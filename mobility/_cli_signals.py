@@ -188,7 +188,8 @@ def optimise_cmd(
     if ref:
         console.print("measured in SUMO (tuning seeds " + ", ".join(map(str, ref["tuning_seeds"])) + "): " +
                       ", ".join(f"{c['candidate']} {c['mean_delay_s']:.1f} s" for c in ref["candidates"]) +
-                      f"; chosen {ref['chosen']}")
+                      f"; chosen {ref['chosen']}; the network's current plans: {ref['current_mean_delay_s']:.1f} s "
+                      f"({ref['improvement_vs_current']:+.0%} saved)")
     console.print(f"plans: {js} and {xml}")
 
 

@@ -129,7 +129,9 @@ def recommend_plans(
 
     Every candidate runs in SUMO on ``tuning_seeds`` (default ``TUNING_SEED_BASE`` and the next one,
     never the seeds of an evaluation); the lowest mean delay wins. The plans' metadata records every
-    candidate's measured delay.
+    candidate's measured delay, and the delay of the network's current plans on the same seeds
+    (``current_mean_delay_s``, ``improvement_vs_current``): a negative improvement means the model
+    found nothing better than today's plans.
     """
     from .timing import movement_flows, optimise_plans
 
@@ -196,7 +198,13 @@ def recommend_plans(
     measure({"base_cycle": optimise_plans(scenario, flows=flows, saturation_veh_h=sat, base_cycle=True,
                                           time_limit_s=time_limit_s, **options)})
     best = min(scores, key=scores.__getitem__)
-    meta = {"tuning_seeds": seeds, "candidates": tried, "chosen": best, "measured_mean_delay_s": scores[best]}
+    # today's plans on the same seeds, for the record: the recommendation says how much it saves
+    from .plan import plans_from_net
+
+    measure({"current": list(plans_from_net(scenario.network).values())})
+    current = scores.pop("current")
+    meta = {"tuning_seeds": seeds, "candidates": tried, "chosen": best, "measured_mean_delay_s": scores[best],
+            "current_mean_delay_s": current, "improvement_vs_current": 1.0 - scores[best] / current if current > 0 else 0.0}
     return [p.model_copy(update={"metadata": {**p.metadata, "refinement": meta}}) for p in cands[best]]
 
 
