@@ -191,6 +191,7 @@ def timing_problem(
     *,
     saturation_veh_h: float = 1800.0,
     permissive_credit: float = 0.5,
+    shared_lane_credit: float = 0.5,
     min_green_s: float | None = None,
     max_green_s: float | None = None,
 ) -> JunctionTiming:
@@ -202,6 +203,9 @@ def timing_problem(
     saturation_veh_h : float, veh/h per lane
     permissive_credit : float
         Share of a permissive (``g``) movement's flow a stage serves, against 1 for protected.
+    shared_lane_credit : float
+        Factor on a stage's service of a shared lane when only some of the lane's movements are green
+        (the others' vehicles block the lane).
     min_green_s, max_green_s : float, optional
         Override the plan's stage bounds.
     """
@@ -226,6 +230,11 @@ def timing_problem(
         credit[list(st.green), k] = 1.0
         credit[list(st.permissive), k] = permissive_credit
     serve = share @ credit
+    # a shared lane is first in, first out: while some of its movements are red, a vehicle waiting for
+    # one of them blocks those behind it, so a stage serving only part of the lane gets partial credit
+    lane_links = member > 0
+    whole = np.array([[bool(np.all(credit[lane_links[ell], k] > 0)) for k in range(n_k)] for ell in range(len(lanes))])
+    serve = np.where(whole | (serve == 0), serve, serve * shared_lane_credit)
     y = q / saturation_veh_h
     lost = np.array([st.yellow_s + st.all_red_s for st in plan.stages])
     mn = np.array([st.min_green_s if min_green_s is None else min_green_s for st in plan.stages])
