@@ -14,10 +14,9 @@ signals_app = typer.Typer(no_args_is_help=True, help="Signal control: evaluate c
 
 
 def _fail(exc: BaseException) -> typer.Exit:
-    from rich.console import Console
+    from .cli import _fail as fail  # the main CLI's one-line error, exit code 2
 
-    Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
+    return fail(exc)
 
 
 def _writable(*paths: Path | None) -> None:

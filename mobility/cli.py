@@ -17,14 +17,6 @@ app.add_typer(scenario_app, name="scenario")
 app.add_typer(network_app, name="network")
 
 
-def _add_signals() -> None:
-    from ._cli_signals import signals_app
-
-    app.add_typer(signals_app, name="signals")
-
-
-_add_signals()
-
 
 def _fail(exc: BaseException) -> typer.Exit:
     from rich.console import Console
@@ -52,7 +44,13 @@ def run(
 ) -> None:
     """Run a scenario in SUMO: progress bar, KPI table, results file (and optional plot)."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from .results import KPI_UNITS, kpis
     from .scenario import load_scenario_with_network
@@ -253,6 +251,15 @@ def versions() -> None:
     if problem:
         raise _fail(MobilityError(problem))
     typer.echo("SUMO distributions agree.")
+
+
+def _add_signals() -> None:
+    from ._cli_signals import signals_app
+
+    app.add_typer(signals_app, name="signals")
+
+
+_add_signals()
 
 
 def main() -> None:

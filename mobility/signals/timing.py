@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from ..network import RoadNetwork
     from ..scenario import Scenario
 
-__all__ = ["MovementFlows", "demand_periods", "movement_flows", "optimise_plans", "plan_summary", "timing_problem",
+__all__ = ["MovementFlows", "demand_periods", "movement_flows", "optimise_plans", "timing_problem",
            "webster_plans", "write_plan_files"]
 
 
@@ -417,16 +417,6 @@ def optimise_plans(
                                         **_period_plan(p, period, k, len(flows.periods), name))
                 out.append(check_plan(plan, models[tls]))
     return out
-
-
-def plan_summary(plans: Sequence[SignalPlan]) -> list[dict[str, Any]]:
-    """One row per plan: junction, plan, cycle, offset, greens and the model's status and gap."""
-    rows = []
-    for p in plans:
-        rows.append({"junction": p.junction, "plan": p.plan_id, "cycle_s": p.cycle_s, "offset_s": p.offset_s,
-                     "greens_s": [st.green_s for st in p.stages], "status": p.metadata.get("status", ""),
-                     "gap": p.metadata.get("gap", float("nan"))})
-    return rows
 
 
 def write_plan_files(plans: Sequence[SignalPlan], stem: str | Path) -> tuple[Path, Path]:
