@@ -195,28 +195,19 @@ def _advance_link(link, n, cs, vr, wr, Q, N, in_first, out_last, cell_out, recor
     w = wr[link]
     jam = N[link]
     prev = in_first[link]
-    if record:
-        for c in range(s, e):
-            y = v * n[c]
-            if y > q:
-                y = q
-            r = w * (jam - n[c + 1])
-            if r < y:
-                y = r if r > 0.0 else 0.0
-            n[c] += prev - y
+    for c in range(s, e):
+        y = v * n[c]
+        if y > q:
+            y = q
+        r = w * (jam - n[c + 1])
+        if r < y:
+            y = r if r > 0.0 else 0.0
+        n[c] += prev - y
+        if record:
             cell_out[c] = y
-            prev = y
+        prev = y
+    if record:
         cell_out[e] = out_last[link]
-    else:
-        for c in range(s, e):
-            y = v * n[c]
-            if y > q:
-                y = q
-            r = w * (jam - n[c + 1])
-            if r < y:
-                y = r if r > 0.0 else 0.0
-            n[c] += prev - y
-            prev = y
     n[e] += prev - out_last[link]
 
 

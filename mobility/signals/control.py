@@ -76,9 +76,6 @@ class AdaptiveSettings:
         Road length a stopped vehicle takes (length + gap).
     min_yellow_s : float, s
         Yellow used where the network's program has a shorter one.
-    pressure : {"count", "density"}
-        Max-pressure weight of a movement: vehicles on the approach lane minus vehicles on the exit
-        lane (Varaiya 2013), or the same with each count divided by the lane's jam capacity.
     """
 
     min_green_s: float = 10.0
@@ -86,7 +83,6 @@ class AdaptiveSettings:
     spillback_share: float = 0.9
     jam_spacing_m: float = 7.5
     min_yellow_s: float = 3.0
-    pressure: Literal["count", "density"] = "count"
 
     def __post_init__(self) -> None:
         if self.min_green_s <= 0 or (self.max_red_s is not None and self.max_red_s <= 0):
@@ -167,7 +163,8 @@ class AdaptiveController:
     """
 
     def __init__(self, api: Any, net_file: str | Path, kind: Literal["greedy", "maxpressure"], *,
-                 settings: AdaptiveSettings | None = None, junctions: Sequence[str] | None = None) -> None:
+                 settings: AdaptiveSettings | None = None, junctions: Sequence[str] | None = None,
+                 models: dict[str, SignalModel] | None = None) -> None:
         if kind not in ADAPTIVE:
             raise InputError(f"unknown adaptive controller {kind!r}; choose one of {', '.join(ADAPTIVE)}")
         import traci.constants as tc
@@ -176,7 +173,7 @@ class AdaptiveController:
         self.kind = kind
         self.settings = settings or AdaptiveSettings()
         plans = plans_from_net(net_file)
-        models = signal_models(net_file)
+        models = models if models is not None else signal_models(net_file)
         ids = list(junctions) if junctions is not None else sorted(plans)
         missing = [j for j in ids if j not in plans or j not in models]
         if missing:
@@ -285,11 +282,7 @@ class AdaptiveController:
         if forced is not None:  # a movement would wait longer than max_red_s: serve it, whatever the queues say
             return forced
         if self.kind == "maxpressure":
-            if self.settings.pressure == "density":
-                occ = n / np.maximum(self.capacity, 1.0)
-                pressure = occ[jn.in_lane] - occ[jn.out_lane]
-            else:
-                pressure = n[jn.in_lane] - n[jn.out_lane]
+            pressure = n[jn.in_lane] - n[jn.out_lane]
             score = jn.serves.astype(np.float64) @ pressure
         else:
             score = jn.lane_served.astype(np.float64) @ halt[jn.lanes]
@@ -302,8 +295,7 @@ class AdaptiveController:
         return k if np.isfinite(score[k]) and score[k] >= best - 1e-9 else int(np.argmax(score))
 
 
-def _model_plans(plans: Sequence[SignalPlan], net_file: Path) -> None:
-    models = signal_models(net_file)
+def _model_plans(plans: Sequence[SignalPlan], models: dict[str, SignalModel], net_file: Path) -> None:
     for p in plans:
         if p.junction not in models:
             raise InputError(f"plan {p.plan_id} is for junction {p.junction!r}, which has no traffic light in {net_file}")
@@ -347,10 +339,11 @@ def run_controlled(
     if plans is not None and controller != "fixed":
         raise InputError("plans= is only used with controller='fixed'")
     net_file = Path(scenario.network)
+    models = signal_models(net_file)
     extra: list[Path] = []
     folder = session_tempdir("mobility-signals-")
     if controller == "fixed" and plans:
-        _model_plans(plans, net_file)
+        _model_plans(plans, models, net_file)
         extra.append(folder / "plans.add.xml")
         plans_to_sumo(plans, extra[-1], provenance=f"mobility signal plans for {scenario.name}")
     elif controller == "actuated":
@@ -362,7 +355,7 @@ def run_controlled(
     try:
         with sim:
             if controller in ADAPTIVE:
-                ctl = AdaptiveController(sim.api, net_file, controller, settings=settings)  # type: ignore[arg-type]
+                ctl = AdaptiveController(sim.api, net_file, controller, settings=settings, models=models)  # type: ignore[arg-type]
                 end = sc.end_s
                 now = sim.time
                 while now < end - 1e-9:
@@ -374,7 +367,7 @@ def run_controlled(
         ds = sim.results()
     finally:
         sim.cleanup()
-    ds = _with_queues(ds, net_file)
+    ds = _with_queues(ds, models)
     ds.attrs["controller"] = controller
     if plans:
         ds.attrs["plans"] = ",".join(sorted({f"{p.junction}:{p.plan_id}.v{p.version}" for p in plans}))
@@ -385,12 +378,9 @@ def run_controlled(
     return ds
 
 
-def _with_queues(ds: xr.Dataset, net_file: Path) -> xr.Dataset:
+def _with_queues(ds: xr.Dataset, models: dict[str, SignalModel]) -> xr.Dataset:
     """Add ``tls_queue``: mean halting vehicles on each signal's approach edges per interval."""
-    if "edge_halting" not in ds:
-        return ds
-    models = signal_models(net_file)
-    if not models:
+    if "edge_halting" not in ds or not models:
         return ds
     edges = {str(e): i for i, e in enumerate(ds["edge"].values)}
     ids = sorted(models)

@@ -22,7 +22,7 @@ import json
 import multiprocessing as mp
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -79,8 +79,6 @@ def _run_all(jobs: list[dict[str, Any]], processes: int, progress: Progress | No
     ctx = mp.get_context("spawn")
     with ProcessPoolExecutor(max_workers=processes, mp_context=ctx, max_tasks_per_child=1) as ex:
         futures = {ex.submit(_run_job, j): j for j in jobs}
-        from concurrent.futures import as_completed
-
         for n, f in enumerate(as_completed(futures), 1):
             j = futures[f]
             try:

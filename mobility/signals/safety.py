@@ -151,7 +151,7 @@ def signal_models(net_file: str | Path) -> dict[str, SignalModel]:
 
     # junction request index of each connection: position of its first internal lane in intLanes,
     # or (networks built without internal links) its rank among the junction's connections
-    rank: dict[str, int] = {}
+    rank: dict[int, int] = {}
     by_node_lane: dict[str, dict[str, list[int]]] = {}
     for k, c in enumerate(conns):
         node = edge_to.get(c["from"], "")
@@ -163,7 +163,7 @@ def signal_models(net_file: str | Path) -> dict[str, SignalModel]:
         r = 0
         for lane in j["inc"]:
             for k in lanes.get(lane, []):
-                rank[str(k)] = r
+                rank[k] = r
                 r += 1
 
     per_tls: dict[str, list[tuple[int, str, int, dict[str, str]]]] = {}
@@ -171,7 +171,7 @@ def signal_models(net_file: str | Path) -> dict[str, SignalModel]:
         node = edge_to.get(c["from"], "")
         j = junctions.get(node, {"int": [], "req": {}})
         via = c.get("via", "")
-        req = j["int"].index(via) if via and via in j["int"] else rank.get(str(k), -1)
+        req = j["int"].index(via) if via and via in j["int"] else rank.get(k, -1)
         per_tls.setdefault(c["tl"], []).append((int(c["linkIndex"]), node, req, c))
 
     models: dict[str, SignalModel] = {}
