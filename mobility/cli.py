@@ -262,6 +262,15 @@ def _add_signals() -> None:
 _add_signals()
 
 
+def _add_service() -> None:
+    from ._cli_service import register
+
+    register(app)
+
+
+_add_service()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

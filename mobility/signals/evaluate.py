@@ -111,6 +111,7 @@ def recommend_plans(
     processes: int = 2,
     time_limit_s: float = 10.0,
     progress: Progress | None = None,
+    keep_current_groups: bool = True,
     **options: Any,
 ) -> list[SignalPlan]:
     """Optimised fixed-time plans for ``scenario``, refined by simulation in the loop.
@@ -123,7 +124,11 @@ def recommend_plans(
        values tried, try one more step beyond it (up to ``max_rounds`` steps);
     2. re-solve the best with its cycles fixed at each of ``cycle_scales`` times the optimum, again
        stepping outward while the edge wins;
-    3. re-solve with each group's cycle fixed at that of its current plans.
+    3. re-solve with each group's cycle fixed at that of its current plans;
+    4. with ``keep_current_groups``, for each coordinated group of the best candidate, measure it with
+       that group's junctions back on their current plans, and keep every swap that lowers the delay
+       (then measure the swaps together). The model assumes undersaturated, well-behaved junctions; where
+       SUMO disagrees (clustered junctions, blocking between close junctions) today's plan stays.
 
     Every candidate runs in SUMO on ``tuning_seeds`` (default ``TUNING_SEED_BASE`` and the next one,
     never the seeds of an evaluation); the lowest mean delay wins. The plans' metadata records every
@@ -196,14 +201,37 @@ def recommend_plans(
     measure({"base_cycle": optimise_plans(scenario, flows=flows, saturation_veh_h=sat, base_cycle=True,
                                           time_limit_s=time_limit_s, **options)})
     best = min(scores, key=scores.__getitem__)
-    # today's plans on the same seeds, for the record: the recommendation says how much it saves
+    # today's plans on the same seeds: the recommendation says how much it saves, and the last step
+    # keeps today's plans for any coordinated group where the model's plans measure worse
     from .plan import plans_from_net
 
-    measure({"current": list(plans_from_net(scenario.network).values())})
+    today = plans_from_net(scenario.network)
+    measure({"current": list(today.values())})
     current = scores.pop("current")
+    if keep_current_groups:
+        best = _keep_current_groups(best, cands, scores, today, measure)
     meta = {"tuning_seeds": seeds, "candidates": tried, "chosen": best, "measured_mean_delay_s": scores[best],
             "current_mean_delay_s": current, "improvement_vs_current": 1.0 - scores[best] / current if current > 0 else 0.0}
     return [p.model_copy(update={"metadata": {**p.metadata, "refinement": meta}}) for p in cands[best]]
+
+
+def _keep_current_groups(best: str, cands: dict[str, list[SignalPlan]], scores: dict[str, float],
+                         today: dict[str, SignalPlan], measure: Callable[[dict[str, list[SignalPlan]]], None]) -> str:
+    """Step 4 of :func:`recommend_plans`: put coordinated groups back on today's plans where that measures better."""
+    plans = cands[best]
+    groups = sorted({tuple(sorted(p.metadata.get("group", [p.junction]))) for p in plans})
+    if len(groups) < 2:
+        return best  # one group back on today's plans is today's plans, measured already
+
+    def swapped(junctions: set[str]) -> list[SignalPlan]:
+        return [p for p in plans if p.junction not in junctions] + [today[j] for j in sorted(junctions) if j in today]
+
+    trial = {f"{best}_keep{k}": swapped(set(g)) for k, g in enumerate(groups)}
+    measure(trial)
+    better = [set(groups[k]) for k, name in enumerate(trial) if scores[name] < scores[best]]
+    if len(better) > 1:
+        measure({f"{best}_keep_all": swapped(set().union(*better))})
+    return min((best, *trial, *([f"{best}_keep_all"] if len(better) > 1 else [])), key=scores.__getitem__)
 
 
 def controller_plans(scenario: Scenario, controller: str, **options: Any) -> list[SignalPlan] | None:

@@ -81,6 +81,30 @@ class SignalModel:
         m = self.movements.get(i)
         return m.label() if m else str(i)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (conflicts as index pairs), read back by :meth:`from_dict`."""
+        pairs = lambda a: [[int(i), int(j)] for i, j in zip(*np.nonzero(a), strict=True)]
+        return {"tls": self.tls, "n_links": self.n_links,
+                "movements": [{"index": m.index, "node": m.node, "from_edge": m.from_edge, "to_edge": m.to_edge,
+                               "direction": m.direction, "from_lanes": list(m.from_lanes), "to_lanes": list(m.to_lanes),
+                               "lane_pairs": [list(p) for p in m.lane_pairs]} for _, m in sorted(self.movements.items())],
+                "foes": pairs(self.foes), "yields": pairs(self.yields)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SignalModel:
+        n = int(d["n_links"])
+        mats = {}
+        for name in ("foes", "yields"):
+            a = np.zeros((n, n), dtype=bool)
+            for i, j in d.get(name, []):
+                a[int(i), int(j)] = True
+            mats[name] = a
+        movements = {int(m["index"]): Movement(int(m["index"]), m["node"], m["from_edge"], m["to_edge"], m["direction"],
+                                               tuple(m["from_lanes"]), tuple(m["to_lanes"]),
+                                               tuple(tuple(p) for p in m.get("lane_pairs", [])))
+                     for m in d["movements"]}
+        return cls(tls=str(d["tls"]), n_links=n, movements=movements, **mats)
+
     def incoming_lanes(self) -> list[str]:
         """Approach lanes, in signal-index order of their first movement."""
         seen: dict[str, None] = {}

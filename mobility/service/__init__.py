@@ -1,0 +1,17 @@
+"""Command-centre plan service: versioned, validated, authenticated signal plans with an audit trail.
+
+Server side: :func:`create_app` (FastAPI) over a :class:`PlanStore` (one SQLite file), started by
+``mobility serve``. Centre side: :class:`PlanClient` polls and fetches published plans; the optimiser
+submits drafts with it (``mobility signals optimise ... --publish URL``).
+"""
+
+from .client import PlanClient, ServiceError
+from .store import SCOPES, STATES, AuditCheck, PlanStore, Token
+
+__all__ = ["SCOPES", "STATES", "AuditCheck", "PlanClient", "PlanStore", "ServiceError", "Token", "create_app"]
+
+
+def create_app(db):
+    from .app import create_app as _create
+
+    return _create(db)
