@@ -143,9 +143,16 @@ def optimise_cmd(
     refine: Annotated[bool, typer.Option(help="measure candidate plans in SUMO and keep the best")] = True,
     processes: Annotated[int, typer.Option(help="simulations run in parallel while refining")] = 2,
     time_limit_s: Annotated[float, typer.Option(help="CP-SAT time limit per model, s")] = 10.0,
+    publish: Annotated[str | None, typer.Option(help="submit the plans as drafts to the plan service at this URL")] = None,
+    token: Annotated[str | None, typer.Option(envvar="MOBILITY_TOKEN", help="bearer token with plans:draft "
+                                              "(or the MOBILITY_TOKEN environment variable)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Recommend fixed-time plans for a scenario; write them as JSON and as a SUMO additional file."""
+    """Recommend fixed-time plans for a scenario; write them as JSON and as a SUMO additional file.
+
+    With ``--publish URL`` each plan is also submitted to the command-centre plan service as a draft,
+    with the KPIs measured in SUMO and the run's provenance; an approver then reviews it there.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -157,6 +164,8 @@ def optimise_cmd(
     try:
         if method not in ("optimised", "webster"):
             raise InputError(f"--method must be optimised or webster, got {method!r}")
+        if publish and not token:
+            raise InputError("--publish needs a token with plans:draft: --token or the MOBILITY_TOKEN environment variable")
         _writable(output)
         sc = load_scenario(scenario)
         sc = sc.model_copy(update={"sumo": sc.sumo.model_copy(update={"time_to_teleport_s": -1.0})})
@@ -190,6 +199,50 @@ def optimise_cmd(
                       f"; chosen {ref['chosen']}; the network's current plans: {ref['current_mean_delay_s']:.1f} s "
                       f"({ref['improvement_vs_current']:+.0%} saved)")
     console.print(f"plans: {js} and {xml}")
+    if publish:
+        try:
+            kpis, provenance = _measured(sc, plans, method, processes)
+            docs = _submit(publish, token or "", plans, kpis, provenance, comment=f"mobility signals optimise {scenario}")
+        except MobilityError as exc:
+            raise _fail(exc) from None
+        for d in docs:
+            console.print(f"submitted {d['junction']} plan {d['name']} as draft version {d['version']}: "
+                          f"{publish.rstrip('/')}/plans/{d['plan']}/versions/{d['version']}")
+
+
+def _measured(sc: Any, plans: list[Any], method: str, processes: int) -> tuple[dict[str, float], dict[str, Any]]:
+    """KPIs of ``plans`` on the tuning seeds (from the refinement when it measured them) and provenance."""
+    from .results import _toolkit_version
+    from .signals.evaluate import TUNING_SEED_BASE, evaluate
+
+    ref = plans[0].metadata.get("refinement") if plans else None
+    if ref:
+        seeds = list(ref["tuning_seeds"])
+        kpis = {"mean_delay_s": float(ref["measured_mean_delay_s"]), "current_mean_delay_s": float(ref["current_mean_delay_s"]),
+                "improvement_vs_current": float(ref["improvement_vs_current"])}
+    else:
+        seeds = [TUNING_SEED_BASE, TUNING_SEED_BASE + 1]
+        ds = evaluate(sc, [method, "fixed"], seeds=seeds, processes=processes, plans={method: list(plans)})
+        d, cur = (float(ds["mean_delay_s"].sel(controller=c).mean()) for c in (method, "fixed"))
+        kpis = {"mean_delay_s": d, "current_mean_delay_s": cur, "improvement_vs_current": 1.0 - d / cur if cur > 0 else 0.0,
+                "never_departed": float(ds["never_departed"].sel(controller=method).mean())}
+    from ._sumo import installed_versions
+
+    provenance = {"scenario_hash": sc.spec_hash, "scenario_name": sc.name, "scenario_file": str(sc.source_file or ""),
+                  "seeds": seeds, "method": method,
+                  "toolkit_version": _toolkit_version(), "sumo_version": installed_versions().get("eclipse-sumo") or "unknown"}
+    return kpis, provenance
+
+
+def _submit(url: str, token: str, plans: list[Any], kpis: dict[str, float], provenance: dict[str, Any],
+            comment: str) -> list[dict[str, Any]]:
+    from .service.client import PlanClient, ServiceError
+
+    with PlanClient(url, token) as client:
+        try:
+            return client.submit_all(plans, kpis, provenance, comment=comment)
+        except ServiceError as exc:
+            raise InputError(f"--publish {url}: {exc}") from None
 
 
 @signals_app.command("validate")

@@ -404,3 +404,26 @@ def test_fuzzing_the_openapi_spec_finds_no_server_errors(server: Server, tokens:
         check()
     assert calls > 100
     assert not failures, failures
+
+
+# ---- the optimiser's side ----------------------------------------------------------------------
+def test_optimise_publish_submits_measured_drafts_with_provenance(server: Server, tokens: dict[str, str], tmp_path: Path) -> None:
+    import mobility as mb
+
+    scenario = ROOT / "scenarios" / "signal_control" / "corridor5.yaml"
+    r = subprocess.run([sys.executable, "-m", "mobility.cli", "signals", "optimise", str(scenario), "--method", "webster",
+                        "--output", str(tmp_path / "plans"), "--publish", server.url, "--quiet"],
+                       capture_output=True, text=True, env={**os.environ, "MOBILITY_TOKEN": tokens["alice"]}, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("submitted") == 15  # 5 signals x 3 demand periods, each plan with its validity
+    with PlanClient(server.url, tokens["reader"]) as c:
+        drafts = [v for p in c.plans() if p["name"].startswith("webster") for v in c._call("GET", f"/plans/{p['plan']}/versions")]
+    assert sorted(d["junction"] for d in drafts) == sorted(["J1", "J2", "J3", "J4", "J5"] * 3)
+    assert {d["name"] for d in drafts} == {"webster_p0", "webster_p1", "webster_p2"}
+    d = drafts[0]
+    assert d["state"] == "draft" and d["author"] == "alice"
+    sc = mb.load_scenario(scenario)
+    as_run = sc.model_copy(update={"sumo": sc.sumo.model_copy(update={"time_to_teleport_s": -1.0})})  # RESCO's rule
+    assert d["provenance"]["scenario_hash"] == as_run.spec_hash and d["provenance"]["scenario_file"] == str(scenario)
+    assert d["provenance"]["seeds"] == [900000, 900001] and d["provenance"]["sumo_version"] == "1.28.0"
+    assert d["kpis"]["mean_delay_s"] > 0 and d["kpis"]["current_mean_delay_s"] > d["kpis"]["mean_delay_s"]
