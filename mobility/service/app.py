@@ -198,7 +198,7 @@ def create_app(db: str | Path | PlanStore) -> FastAPI:
 
     @app.get("/health", tags=["service"], summary="Liveness and database check")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "intersections": len(store.intersections()), "api_version": API_VERSION}
+        return {"status": "ok", "intersections": store.ping(), "api_version": API_VERSION}
 
     @app.get("/intersections", tags=["intersections"], response_model=list[IntersectionSummary], responses=_ERRORS)
     def intersections(_: Token = need("plans:read")) -> list[dict[str, Any]]:

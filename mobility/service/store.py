@@ -330,6 +330,11 @@ class PlanStore:
         return None if row is None else {"id": row["id"], "source": row["source"], "updated_at": row["updated_at"],
                                          "model": json.loads(row["model"])}
 
+    def ping(self) -> int:
+        """Number of stored intersections (a cheap read that proves the database answers)."""
+        with self._read() as db:
+            return int(db.execute("SELECT COUNT(*) FROM intersections").fetchone()[0])
+
     def intersections(self) -> list[dict[str, Any]]:
         with self._read() as db:
             rows = db.execute("SELECT id, source, updated_at, model FROM intersections ORDER BY id").fetchall()
