@@ -3,7 +3,8 @@
 Starts ``mobility serve`` (one uvicorn process) on 127.0.0.1 over a fresh SQLite file holding the
 shipped grid3x3 and corridor5 signals with one published plan each (14 plans), then sends a bounded
 number of requests (``--requests``, stopped after ``--max-seconds`` anyway) from ``--concurrency``
-keep-alive connections, for three endpoints in one run:
+keep-alive connections (one thread each; the load generator shares the machine's 2 cores with the
+server), for three endpoints in one run:
 
 - ``GET /health`` (no token, no database read: the reference for the server's own overhead);
 - ``GET /published`` (the full list of published plans, as on a centre's first poll);
@@ -17,12 +18,12 @@ Targets (issue): published-plan GETs >= 500 requests/s, p99 < 50 ms, zero errors
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -56,39 +57,50 @@ def _setup(db: Path, url: str) -> tuple[str, str]:
     return reader, cursor
 
 
-async def _load(url: str, path: str, headers: dict[str, str], n: int, concurrency: int, max_s: float) -> dict[str, float]:
+def _load(url: str, path: str, headers: dict[str, str], n: int, concurrency: int, max_s: float) -> dict[str, float]:
+    """``concurrency`` threads, each with its own keep-alive connection, share ``n`` requests."""
     import httpx
 
     lat: list[float] = []
-    errors = 0
-    sent = 0
+    errors = [0]
+    size = [0]
+    left = iter(range(n))
+    lock = threading.Lock()
     t_end = time.perf_counter() + max_s
-    size = 0
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal errors, sent, size
-        while sent < n and time.perf_counter() < t_end:
-            sent += 1
-            t0 = time.perf_counter()
-            try:
-                r = await client.get(path)
-                ok = r.status_code == 200
-                size = len(r.content)
-            except httpx.HTTPError:
-                ok = False
-            lat.append(time.perf_counter() - t0)
-            errors += not ok
+    def worker() -> None:
+        with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
+            client.get(path)  # warm up this connection
+            go.wait()
+            while time.perf_counter() < t_end:
+                with lock:
+                    if next(left, None) is None:
+                        return
+                t0 = time.perf_counter()
+                try:
+                    r = client.get(path)
+                    ok = r.status_code == 200
+                    size[0] = len(r.content)
+                except httpx.HTTPError:
+                    ok = False
+                dt = time.perf_counter() - t0
+                with lock:
+                    lat.append(dt)
+                    errors[0] += not ok
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=10) as client:
-        await client.get(path)  # warm up
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        wall = time.perf_counter() - t0
+    go = threading.Barrier(concurrency + 1)
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    go.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
     lat.sort()
-    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000  # noqa: E731
-    return {"requests": len(lat), "errors": errors, "seconds": wall, "rps": len(lat) / wall,
-            "p50_ms": q(0.50), "p99_ms": q(0.99), "max_ms": lat[-1] * 1000, "bytes": size}
+    q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1000
+    return {"requests": len(lat), "errors": errors[0], "seconds": wall, "rps": len(lat) / wall,
+            "p50_ms": q(0.50), "p99_ms": q(0.99), "max_ms": lat[-1] * 1000, "bytes": size[0]}
 
 
 def main() -> int:
@@ -127,7 +139,7 @@ def main() -> int:
             }
             results = {}
             for name, (path, headers) in runs.items():
-                results[name] = asyncio.run(_load(url, path, headers, args.requests, args.concurrency, args.max_seconds))
+                results[name] = _load(url, path, headers, args.requests, args.concurrency, args.max_seconds)
         finally:
             proc.terminate()
             proc.wait(10)

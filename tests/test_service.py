@@ -129,6 +129,20 @@ def test_refused_requests_are_401_or_403_and_change_nothing(server: Server, toke
     assert _counts(server.db) == before
 
 
+def test_revocation_and_expiry_take_effect_on_a_token_in_use(server: Server) -> None:
+    store = PlanStore(server.db)
+    raw, tok = store.create_token("shortlived", ["plans:read"], expires_in=dt.timedelta(seconds=1.5))
+    raw2, tok2 = store.create_token("revoked-later", ["plans:read"])
+    h, h2 = {"Authorization": f"Bearer {raw}"}, {"Authorization": f"Bearer {raw2}"}
+    assert httpx.get(server.url + "/plans", headers=h).status_code == 200
+    assert httpx.get(server.url + "/plans", headers=h2).status_code == 200
+    store.revoke_token(tok2.id)  # another process's change: the server must see it on the next request
+    store.close()
+    assert httpx.get(server.url + "/plans", headers=h2).status_code == 401
+    time.sleep(max(0.0, (dt.datetime.fromisoformat(str(tok.expires_at)) - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+    assert httpx.get(server.url + "/published", headers=h).status_code == 401
+
+
 def test_author_cannot_approve_own_plan_and_workflow_runs_in_order(server: Server, tokens: dict[str, str]) -> None:
     alice, bob = PlanClient(server.url, tokens["alice"]), PlanClient(server.url, tokens["bob"])
     d = alice.submit(_plan(plan_id="fourEyes"), {"mean_delay_s": 20.0}, PROV)

@@ -147,13 +147,31 @@ def create_app(db: str | Path | PlanStore) -> FastAPI:
     app.state.store = store
     bearer = HTTPBearer(auto_error=False)
 
+    # Every change to the store moves its change stamp (meta.last_stamp), including token revocations made
+    # by `mobility tokens revoke` in another process. Reads check the stamp (one indexed row) and reuse
+    # what they computed under the same stamp: token look-ups and the published list.
+    tokens_seen: dict[str, tuple[str, Token | None]] = {}
+    published_seen: dict[str | None, tuple[str, bytes]] = {}
+
+    def remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+        if len(cache) >= 1024:
+            cache.clear()
+        cache[key] = value
+
     def need(scope: str) -> Any:
-        def dep(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Token:
+        async def dep(request: Request, cred: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Token:
             if cred is None or cred.scheme.lower() != "bearer":
                 raise Conflict(401, "unauthenticated", "Authentication required",
                                "send Authorization: Bearer <token> (create one with `mobility tokens create`)")
-            tok = store.authenticate(cred.credentials)
-            if tok is None:
+            stamp = store.change_stamp()
+            request.state.stamp = stamp
+            hit = tokens_seen.get(cred.credentials)
+            if hit is not None and hit[0] == stamp:
+                tok = hit[1]
+            else:
+                tok = store.authenticate(cred.credentials)
+                remember(tokens_seen, cred.credentials, (stamp, tok))
+            if tok is None or tok.expired():
                 raise Conflict(401, "invalid-token", "Invalid token", "the token is unknown, expired or revoked")
             if scope not in tok.scopes:
                 raise Conflict(403, "insufficient-scope", "Insufficient scope",
@@ -197,7 +215,7 @@ def create_app(db: str | Path | PlanStore) -> FastAPI:
         return JSONResponse(doc, status_code=status, headers={"ETag": doc["etag"], **headers})
 
     @app.get("/health", tags=["service"], summary="Liveness and database check")
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         return {"status": "ok", "intersections": store.ping(), "api_version": API_VERSION}
 
     @app.get("/intersections", tags=["intersections"], response_model=list[IntersectionSummary], responses=_ERRORS)
@@ -280,12 +298,19 @@ def create_app(db: str | Path | PlanStore) -> FastAPI:
         transition_route(action)
 
     @app.get("/published", tags=["centre"], response_model=PublishedList, responses=_ERRORS)
-    def published(updated_since: Annotated[str | None, Query(max_length=64, description="ISO 8601 time, exclusive; "
-                                                             "the cursor of the previous poll")] = None,
-                  _: Token = need("plans:read")) -> dict[str, Any]:
+    async def published(request: Request,
+                        updated_since: Annotated[str | None, Query(max_length=64, description="ISO 8601 time, exclusive; "
+                                                                   "the cursor of the previous poll")] = None,
+                        _: Token = need("plans:read")) -> Response:
         """Published versions; with ``updated_since``, every version published or retired after that time."""
-        docs = store.published(updated_since)
-        return {"cursor": docs[-1]["updated_at"] if docs else updated_since, "versions": docs}
+        stamp = request.state.stamp
+        hit = published_seen.get(updated_since)
+        if hit is None or hit[0] != stamp:
+            docs = store.published(updated_since)
+            body = canonical_json({"cursor": docs[-1]["updated_at"] if docs else updated_since, "versions": docs}).encode()
+            hit = (stamp, body)
+            remember(published_seen, updated_since, hit)
+        return Response(hit[1], media_type="application/json")
 
     @app.get("/plans/{plan}/versions/{number}/export/{fmt}", tags=["plans"],
              responses={**_ERRORS, 404: {"model": Problem},

@@ -141,6 +141,9 @@ class Token:
     scopes: frozenset[str]
     expires_at: str | None
 
+    def expired(self) -> bool:
+        return self.expires_at is not None and parse_time(self.expires_at) <= _now()
+
 
 @dataclass(frozen=True)
 class AuditCheck:
@@ -329,6 +332,11 @@ class PlanStore:
             row = db.execute("SELECT * FROM intersections WHERE id=?", (tls,)).fetchone()
         return None if row is None else {"id": row["id"], "source": row["source"], "updated_at": row["updated_at"],
                                          "model": json.loads(row["model"])}
+
+    def change_stamp(self) -> str:
+        """The stamp of the last change (any write moves it)."""
+        row = self._conn().execute("SELECT value FROM meta WHERE key='last_stamp'").fetchone()
+        return row[0] if row else ""
 
     def ping(self) -> int:
         """Number of stored intersections (a cheap read that proves the database answers)."""
