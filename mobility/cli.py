@@ -271,6 +271,15 @@ def _add_service() -> None:
 _add_service()
 
 
+def _add_sweep() -> None:
+    from ._cli_sweep import sweep_app
+
+    app.add_typer(sweep_app, name="sweep")
+
+
+_add_sweep()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

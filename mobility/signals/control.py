@@ -312,6 +312,7 @@ def run_controlled(
     network: RoadNetwork | None = None,
     workdir: str | Path | None = None,
     keep_log: bool = False,
+    backend: Literal["libsumo", "traci"] = "libsumo",
 ) -> xr.Dataset:
     """Run ``scenario`` under ``controller`` and return the run's results Dataset.
 
@@ -350,7 +351,7 @@ def run_controlled(
         extra.append(folder / "actuated.add.xml")
         extra[-1].write_text(actuated_programs(net_file))
     sc = scenario.model_copy(update={"additional_files": [*scenario.additional_files, *extra]}) if extra else scenario
-    sim = Simulation(sc, seed=seed, workdir=workdir, network=network)
+    sim = Simulation(sc, seed=seed, workdir=workdir, network=network, backend=backend)
     log: list[tuple[float, str, str]] = []
     try:
         with sim:
