@@ -156,9 +156,8 @@ def test_time_limit_stops_a_run(tmp_path: Path) -> None:
 def test_dask_local_cluster_gives_the_same_results_as_the_local_pool(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     local = run_sweep(_sweep(tmp_path / "a", vary={CONTROLLER: ["fixed", "greedy"]}))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        remote = run_sweep(_sweep(tmp_path / "b", vary={CONTROLLER: ["fixed", "greedy"]}), client=client)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = run_sweep(_sweep(tmp_path / "b", vary={CONTROLLER: ["fixed", "greedy"]}), scheduler=cluster.scheduler_address)
     assert (remote.dataset["status"] == "finished").all()
     for k in KPIS:
         np.testing.assert_array_equal(local.dataset[k].values, remote.dataset[k].values)
