@@ -569,9 +569,13 @@ def _save(ds: Any, path: Path) -> None:
     from ._io import atomic_path
 
     if path.suffix == ".zarr":
+        try:
+            import zarr  # noqa: F401
+        except ImportError:
+            raise InputError("format: zarr needs the zarr package (pip install zarr), or use format: netcdf") from None
         tmp = path.with_name(path.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        ds.to_zarr(tmp, mode="w")
+        ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)  # format 2: stable for text variables
         shutil.rmtree(path, ignore_errors=True)
         os.replace(tmp, path)
         return

@@ -147,10 +147,14 @@ def test_failures_are_recorded_with_sumo_error_text_and_the_sweep_finishes(tmp_p
 
 
 def test_time_limit_stops_a_run(tmp_path: Path) -> None:
-    f = _sweep(tmp_path, set={"end_s": 7200}, vary={}, seeds=[1], time_limit_s=1.0, retries=0)
+    f = _sweep(tmp_path, set={"end_s": 7200}, vary={}, seeds=[1], time_limit_s=1.0, retries=0, format="zarr")
     res = run_sweep(f)
     assert list(res.failed.values()) == ["time limit of 1 s exceeded"]
     assert str(res.dataset["status"].values.ravel()[0]) == "failed"
+    import xarray as xr
+
+    saved = xr.open_zarr(res.path)
+    assert res.path.name == "sweep.zarr" and str(saved["error"].values.ravel()[0]) == "time limit of 1 s exceeded"
 
 
 def test_dask_local_cluster_gives_the_same_results_as_the_local_pool(tmp_path: Path) -> None:
