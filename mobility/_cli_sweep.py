@@ -44,6 +44,15 @@ def plan_cmd(sweep: Annotated[Path, typer.Argument(help="sweep YAML file")]) -> 
     console = Console()
     console.print(t)
     console.print(f"{done} finished, {len(runs) - done} to run; base scenario {spec.base}; fixed overrides {spec.set or 'none'}")
+    if spec.cluster is not None:
+        from .sweep import cluster_job_script
+
+        try:
+            script = cluster_job_script(spec)
+        except MobilityError as exc:
+            raise _fail(exc) from None
+        console.print(f"each of the {spec.cluster.jobs} {spec.cluster.kind.upper()} jobs will run:", highlight=False)
+        console.print(script, highlight=False, markup=False)
 
 
 @sweep_app.command("run")

@@ -489,17 +489,37 @@ def _run_dask(spec: SweepSpec, runs: list[Run], client: Any, tracker: _Tracker) 
             tracker.queue = []
 
 
-def _cluster_client(spec: SweepSpec) -> tuple[Any, Any]:
+def _jobqueue_cluster(spec: SweepSpec) -> Any:
+    """The dask-jobqueue cluster object of the sweep file's ``cluster:`` (no job submitted yet)."""
     try:
         import dask_jobqueue
-        from distributed import Client
     except ImportError:
         raise InputError("cluster: in the sweep file needs dask-jobqueue and distributed: "
-                         "pip install 'mobility[cluster]'") from None
-    assert spec.cluster is not None
+                         "pip install -e '.[cluster]'") from None
+    if spec.cluster is None:
+        raise InputError(f"{spec.source_file}: no cluster: section")
     cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[spec.cluster.kind]
     opts = {"cores": 1, "processes": 1, "memory": "4GB", **spec.cluster.options}
-    cluster = cls(**opts)
+    try:
+        return cls(**opts)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{spec.source_file}: cluster.options: {exc}") from None
+
+
+def cluster_job_script(spec: SweepSpec) -> str:
+    """The batch script each job of the sweep's ``cluster:`` would submit (for checking before a run)."""
+    cluster = _jobqueue_cluster(spec)
+    try:
+        return str(cluster.job_script())
+    finally:
+        cluster.close()
+
+
+def _cluster_client(spec: SweepSpec) -> tuple[Any, Any]:
+    from distributed import Client
+
+    cluster = _jobqueue_cluster(spec)
+    assert spec.cluster is not None
     cluster.scale(jobs=spec.cluster.jobs)
     return Client(cluster), cluster
 

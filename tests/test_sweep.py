@@ -178,3 +178,13 @@ def test_bad_sweep_files_name_the_problem(tmp_path: Path) -> None:
     with pytest.raises(mb.InputError, match="profile.7"):
         load_sweep(_sweep(tmp_path / "d", vary={"demand.profile.7.scale": [1.0]}))
     assert len(plan_runs(load_sweep(_sweep(tmp_path / "e")))) == 4
+
+
+def test_slurm_cluster_section_gives_a_job_script(tmp_path: Path) -> None:
+    pytest.importorskip("dask_jobqueue")
+    f = _sweep(tmp_path, cluster={"kind": "slurm", "jobs": 4,
+                                  "options": {"queue": "normal", "walltime": "02:00:00", "account": "traffic"}})
+    r = subprocess.run([sys.executable, "-m", "mobility.cli", "sweep", "plan", str(f)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "#SBATCH -p normal" in r.stdout and "#SBATCH -A traffic" in r.stdout and "#SBATCH -t 02:00:00" in r.stdout
+    assert "4 SLURM jobs" in r.stdout
