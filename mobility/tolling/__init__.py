@@ -1,0 +1,1 @@
+"""ETC toll plazas: generation, simulation, queueing theory and lane-mix optimisation."""

@@ -1,0 +1,156 @@
+"""Queueing theory for toll booths, and the simulation runs that check SUMO against it.
+
+- :func:`mg1_wait`: Pollaczek-Khinchine mean wait in queue of an M/G/1 queue;
+- :func:`mgc_wait`: the Allen-Cunneen approximation for M/G/c (Erlang C wait of M/M/c scaled by
+  ``(1 + cv_s^2) / 2``), which is also the pooled-queue limit of a plaza whose drivers pick the shortest
+  queue;
+- :func:`booth_service`: the service process of a booth as SUMO runs it, measured at saturation: the mean
+  headway between departures is the payment time plus a *move-up* time (the next car driving up to the
+  service point), which the payment time alone leaves out;
+- :func:`validate_single_booth`: simulated mean wait of one MTC booth against M/G/1 across utilisations.
+
+In the comparison a booth's service time is ``S + m`` (payment ``S`` from the plaza's distribution, the
+move-up ``m`` measured), so ``rho = lambda (E[S] + m)``, and a vehicle's wait in simulation is its trip
+time less its own payment time less the mean trip time of a vehicle that finds the plaza empty.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._errors import InputError
+from .plaza import DemandPeriod, PlazaSpec, ServiceTime
+
+__all__ = ["BoothService", "booth_service", "mg1_first_service_wait", "mg1_wait", "mgc_wait", "single_booth", "validate_single_booth"]
+
+
+def mg1_wait(lam: float, es: float, es2: float) -> float:
+    """Mean wait in queue of M/G/1 (Pollaczek-Khinchine), s: ``lam E[S^2] / (2 (1 - rho))``.
+
+    ``lam`` in vehicles per second, ``es = E[S]`` in s, ``es2 = E[S^2]`` in s^2; ``inf`` when ``rho >= 1``.
+    """
+    rho = lam * es
+    if rho >= 1:
+        return math.inf
+    return lam * es2 / (2.0 * (1.0 - rho))
+
+
+def mg1_first_service_wait(lam: float, es: float, es2: float, es0: float, es02: float) -> float:
+    """Mean wait of M/G/1 with exceptional first service (Welch 1964), s.
+
+    A customer who finds the server idle is served in ``S0`` (moments ``es0``, ``es02``), the others in ``S``
+    (``es``, ``es2``): ``lam E[S^2] / (2 (1 - rho)) + lam (E[S0^2] - E[S^2]) / (2 (1 - rho + lam E[S0]))``
+    with ``rho = lam E[S]``. At a toll booth ``S0`` is the payment alone (the car drives up to an empty booth)
+    and ``S`` the payment plus the move-up behind the car ahead. ``S0 = S`` gives Pollaczek-Khinchine.
+    """
+    rho = lam * es
+    if rho >= 1:
+        return math.inf
+    return lam * es2 / (2.0 * (1.0 - rho)) + lam * (es02 - es2) / (2.0 * (1.0 - rho + lam * es0))
+
+
+def erlang_c(c: int, a: float) -> float:
+    """Probability of waiting in M/M/c with offered load ``a = lam E[S]`` (erlangs)."""
+    if a >= c:
+        return 1.0
+    term, total = 1.0, 1.0
+    for k in range(1, c):
+        term *= a / k
+        total += term
+    top = term * a / c * c / (c - a)
+    return top / (total + top)
+
+
+def mgc_wait(lam: float, es: float, es2: float, c: int) -> float:
+    """Mean wait in queue of M/G/c by Allen-Cunneen: ``C(c, a) E[S] / (c - a) * (1 + cv^2) / 2``, s."""
+    if c < 1:
+        raise InputError(f"mgc_wait: c must be >= 1, got {c}")
+    a = lam * es
+    if a >= c:
+        return math.inf
+    cv2 = es2 / es**2 - 1.0
+    return erlang_c(c, a) * es / (c - a) * (1.0 + cv2) / 2.0
+
+
+def single_booth(service: ServiceTime, flow_veh_h: float, duration_s: float, **geometry: Any) -> PlazaSpec:
+    """A one-lane plaza with a single MTC booth and untagged Poisson arrivals."""
+    return PlazaSpec(name="single_booth", booths=("mtc",), approach_lanes=1, departure_lanes=1, etc_penetration=0.0,
+                     mtc_service=service, demand=(DemandPeriod(begin_s=0, end_s=duration_s, flow_veh_h=flow_veh_h),),
+                     **geometry)
+
+
+@dataclass(frozen=True)
+class BoothService:
+    """A booth's service process measured in SUMO.
+
+    Attributes
+    ----------
+    payment_mean_s : mean payment (stop) time
+    move_up_s : mean time from the end of one car's payment to the start of the next one's, when the
+        next car was queued behind it
+    headway_s : mean time between departures at saturation (= 3600 / capacity)
+    capacity_veh_h : saturation throughput of the booth
+    to_booth_s : trip time from insertion to the start of payment of a car that finds the plaza empty
+    """
+
+    payment_mean_s: float
+    move_up_s: float
+    headway_s: float
+    capacity_veh_h: float
+    to_booth_s: float
+
+
+def booth_service(service: ServiceTime, *, seed: int = 1, duration_s: float = 1800.0, sigma: float = 0.0) -> BoothService:
+    """Measure one MTC booth in SUMO: saturate it (arrivals at twice its capacity) and time the payment
+    stops; and the trip time to the booth of cars that find it empty (one car every 2 minutes)."""
+    from .simulate import run_plaza
+
+    sat = single_booth(service, 2.0 * 3600.0 / (service.mean_s + 3.0), duration_s)
+    ds = run_plaza(sat, seed=seed, sigma=sigma, speed_dev=0.0, drain_s=600.0)
+    start, end = ds["trip_pay_start_s"].values, ds["trip_pay_end_s"].values
+    ok = ~np.isnan(start) & ~np.isnan(end)
+    order = np.argsort(start[ok])
+    st, en = start[ok][order], end[ok][order]
+    window = (st >= 0.25 * duration_s) & (st <= 0.9 * duration_s)  # the queue has built and not yet drained
+    gaps = st[1:] - en[:-1]
+    move_up = float(np.mean(gaps[window[1:]]))
+    headway = float(np.mean(np.diff(en[window])))
+    pay = float(np.mean((en - st)[window]))
+    lone = single_booth(service, 30.0, 3600.0).model_copy(
+        update={"demand": (DemandPeriod(begin_s=0, end_s=3600.0, flow_veh_h=30.0),)})
+    fr = run_plaza(lone, seed=seed + 1, sigma=sigma, speed_dev=0.0)
+    to_booth = fr["trip_pay_start_s"].values - fr["trip_depart"].values
+    return BoothService(payment_mean_s=pay, move_up_s=move_up, headway_s=headway, capacity_veh_h=3600.0 / headway,
+                        to_booth_s=float(np.nanmin(to_booth)))
+
+
+def validate_single_booth(service: ServiceTime, rhos: list[float], *, seeds: list[int], duration_s: float = 7200.0,
+                          sigma: float = 0.0, measured: BoothService | None = None) -> list[dict[str, float]]:
+    """Simulated mean wait at one MTC booth against M/G/1, per utilisation (mean over ``seeds``)."""
+    from .simulate import run_plaza
+
+    bs = measured or booth_service(service, sigma=sigma)
+    m = bs.move_up_s
+    es0, es02 = service.mean_s, service.second_moment  # a car that finds the booth empty pays only
+    es, es2 = es0 + m, service.second_moment + 2 * m * es0 + m * m  # a queued one moves up first
+    rows = []
+    for rho in rhos:
+        lam = rho / es
+        waits = []
+        for s in seeds:
+            ds = run_plaza(single_booth(service, lam * 3600.0, duration_s), seed=s, sigma=sigma, speed_dev=0.0)
+            w = ds["trip_pay_start_s"].values - ds["trip_depart"].values - bs.to_booth_s
+            waits.append(float(np.nanmean(w)))
+        sim = float(np.mean(waits))
+        wq = mg1_first_service_wait(lam, es, es2, es0, es02)
+        p0 = (1.0 - rho) / (1.0 - rho + lam * es0)  # share of cars that find the booth empty
+        theory = wq + m * (1.0 - p0)  # to the start of payment: queued cars move up first
+        rows.append({"rho": rho, "flow_veh_h": lam * 3600.0, "sim_delay_s": sim, "sim_delay_sd_s": float(np.std(waits)),
+                     "mg1_delay_s": theory, "rel_error": sim / theory - 1.0 if theory > 0 else math.nan,
+                     "pk_service_with_move_up_s": mg1_wait(lam, es, es2) + m,
+                     "pk_payment_only_s": mg1_wait(lam, es0, es02)})
+    return rows
