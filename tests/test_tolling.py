@@ -99,3 +99,46 @@ def test_single_mtc_booth_matches_mg1_up_to_utilisation_half() -> None:
         assert abs(r["rel_error"]) <= 0.15, r
     # the booth's move-up is why the payment time alone is not the service time
     assert all(r["pk_payment_only_s"] < 0.6 * r["sim_delay_s"] for r in rows)
+
+
+# ---- lane-mix optimisation --------------------------------------------------------------------
+def _enumerate(cost: np.ndarray, counts: np.ndarray, max_changes: int | None, max_switches: int | None) -> float:
+    import itertools
+
+    best = math.inf
+    for seq in itertools.product(range(cost.shape[1]), repeat=cost.shape[0]):
+        changes = [int(np.abs(counts[a] - counts[b]).sum()) // 2 for a, b in zip(seq, seq[1:])]
+        if max_changes is not None and any(c > max_changes for c in changes):
+            continue
+        if max_switches is not None and sum(c > 0 for c in changes) > max_switches:
+            continue
+        best = min(best, float(sum(cost[p, c] for p, c in enumerate(seq))))
+    return best
+
+
+@pytest.mark.parametrize(("max_changes", "max_switches"), [(None, None), (1, None), (None, 1), (1, 1), (0, None)])
+def test_lane_mix_schedule_matches_enumeration(max_changes: int | None, max_switches: int | None) -> None:
+    from optimise.lane_mix import lane_mix_schedule
+
+    from mobility.tolling.mix import configurations
+
+    rng = np.random.default_rng(11)
+    counts = configurations(3, 0.5)  # (etc, mtc, mixed) triples of a 3-booth plaza serving both kinds
+    cost = rng.uniform(1, 10, (4, len(counts)))
+    cost[1, 2] = np.inf  # an infeasible configuration
+    res = lane_mix_schedule(cost, counts, max_changes=max_changes, max_switches=max_switches)
+    assert res.status == "OPTIMAL"
+    assert res.objective == pytest.approx(_enumerate(cost, counts, max_changes, max_switches), rel=1e-9)
+
+
+def test_surrogate_is_feasible_only_within_capacity() -> None:
+    from mobility.tolling.mix import surrogate_delay
+
+    pay = ServiceTime(kind="gamma", mean_s=4.0, cv=0.5)
+    # all untagged through 2 MTC booths of about 350 veh/h each
+    assert surrogate_delay((0, 2, 0), 500, 0.0, pay)[1]
+    assert not surrogate_delay((0, 2, 0), 800, 0.0, pay)[1]
+    # more load, more delay; tagged traffic through ETC booths waits far less than cash traffic
+    d1, d2 = surrogate_delay((0, 2, 0), 300, 0.0, pay)[0], surrogate_delay((0, 2, 0), 500, 0.0, pay)[0]
+    assert d2 > d1 > pay.mean_s
+    assert surrogate_delay((2, 0, 0), 1500, 1.0, pay)[0] < 2.0

@@ -37,7 +37,7 @@ class ServiceTime(_Spec):
     """Manual payment time at a booth: a distribution by its mean and coefficient of variation."""
 
     kind: Literal["lognormal", "gamma", "exponential", "deterministic"] = "gamma"
-    mean_s: float = Field(8.0, gt=0)
+    mean_s: float = Field(4.0, gt=0)
     cv: float = Field(0.5, ge=0, description="standard deviation / mean (1 for exponential, 0 for deterministic)")
 
     @model_validator(mode="after")
@@ -74,6 +74,7 @@ class DemandPeriod(_Spec):
     begin_s: float = Field(ge=0)
     end_s: float
     flow_veh_h: float = Field(ge=0)
+    etc_penetration: float | None = Field(None, ge=0, le=1, description="this period's tag share (default: the plaza's)")
 
     @model_validator(mode="after")
     def _order(self) -> DemandPeriod:
@@ -105,9 +106,12 @@ class PlazaSpec(_Spec):
     @model_validator(mode="after")
     def _usable(self) -> PlazaSpec:
         cash = any(b in ("mtc", "mixed") for b in self.booths)
-        if self.etc_penetration < 1 and not cash:
+        if min(self.penetration(p) for p in self.demand) < 1 and not cash:
             raise ValueError("untagged vehicles (etc_penetration < 1) need at least one mtc or mixed booth")
         return self
+
+    def penetration(self, period: DemandPeriod) -> float:
+        return self.etc_penetration if period.etc_penetration is None else period.etc_penetration
 
     @property
     def begin_s(self) -> float:
@@ -191,13 +195,18 @@ def plaza_demand(spec: PlazaSpec, seed: int) -> dict[str, np.ndarray]:
     ``tagged`` and ``service_s``, sorted by departure."""
     rng = np.random.default_rng(seed)
     times: list[np.ndarray] = []
+    shares: list[np.ndarray] = []
     for p in spec.demand:
         if p.flow_veh_h <= 0:
             continue
         rate = p.flow_veh_h / 3600.0
         n = int(rng.poisson(rate * (p.end_s - p.begin_s)))
         times.append(np.sort(rng.uniform(p.begin_s, p.end_s, n)))  # Poisson process: uniform given the count
-    depart = np.sort(np.concatenate(times)) if times else np.zeros(0)
-    tagged = rng.random(depart.size) < spec.etc_penetration
+        shares.append(np.full(n, spec.penetration(p)))
+    depart = np.concatenate(times) if times else np.zeros(0)
+    order = np.argsort(depart, kind="stable")
+    depart = depart[order]
+    share = np.concatenate(shares)[order] if shares else np.zeros(0)
+    tagged = rng.random(depart.size) < share
     service = spec.mtc_service.sample(rng, depart.size)
     return {"depart_s": depart, "tagged": tagged, "service_s": service}

@@ -25,7 +25,7 @@ import numpy as np
 from .._errors import InputError
 from .plaza import DemandPeriod, PlazaSpec, ServiceTime
 
-__all__ = ["BoothService", "booth_service", "mg1_first_service_wait", "mg1_wait", "mgc_wait", "single_booth", "validate_single_booth"]
+__all__ = ["BoothService", "booth_capacity", "booth_service", "mg1_first_service_wait", "mg1_wait", "mgc_wait", "single_booth", "validate_single_booth"]
 
 
 def mg1_wait(lam: float, es: float, es2: float) -> float:
@@ -126,6 +126,31 @@ def booth_service(service: ServiceTime, *, seed: int = 1, duration_s: float = 18
     to_booth = fr["trip_pay_start_s"].values - fr["trip_depart"].values
     return BoothService(payment_mean_s=pay, move_up_s=move_up, headway_s=headway, capacity_veh_h=3600.0 / headway,
                         to_booth_s=float(np.nanmin(to_booth)))
+
+
+def booth_capacity(kind: str, *, spec: PlazaSpec | None = None, seed: int = 1, duration_s: float = 1800.0,
+                   sigma: float = 0.5) -> float:
+    """Saturation throughput of one booth of ``kind`` (etc or mtc) in SUMO, veh/h.
+
+    The booth is fed above its capacity for ``duration_s``; departures are counted between a quarter of
+    the window (the queue has built) and 90 % of it. ``spec`` supplies the ETC speed and payment times
+    (default: :class:`PlazaSpec` defaults).
+    """
+    from .simulate import run_plaza
+
+    if kind not in ("etc", "mtc"):
+        raise InputError(f"booth_capacity: kind must be etc or mtc, got {kind!r}")
+    base = spec or PlazaSpec(booths=("mixed",))
+    one = base.model_copy(update={
+        "name": f"{kind}_capacity", "booths": (kind,), "approach_lanes": 1, "departure_lanes": 1,
+        "etc_penetration": 1.0 if kind == "etc" else 0.0,
+        "demand": (DemandPeriod(begin_s=0, end_s=duration_s, flow_veh_h=2400.0 if kind == "etc" else 900.0),)})
+    ds = run_plaza(PlazaSpec.model_validate(one.model_dump()), seed=seed, sigma=sigma, drain_s=300.0)
+    e = np.sort(ds["trip_booth_exit_s"].values)
+    e = e[(e >= 0.25 * duration_s) & (e <= 0.9 * duration_s)]
+    if e.size < 3:
+        raise InputError(f"booth_capacity: too few departures from the {kind} booth to measure")
+    return float((e.size - 1) / (e[-1] - e[0]) * 3600.0)
 
 
 def validate_single_booth(service: ServiceTime, rhos: list[float], *, seeds: list[int], duration_s: float = 7200.0,

@@ -9,6 +9,8 @@ through edge subscriptions, once per step.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ def run_plaza(
     interval_s: float = 60.0,
     sigma: float = 0.5,
     speed_dev: float = 0.1,
+    schedule: Sequence[tuple[float, Sequence[str]]] | None = None,
     workdir: str | Path | None = None,
 ) -> Any:
     """Simulate ``spec`` with SUMO seed ``seed`` (also the demand's seed); returns an xarray Dataset.
@@ -57,6 +60,10 @@ def run_plaza(
       ``booth_throughput_veh_h``; ``booth_type``;
     - ``approach_queue`` (mean halting vehicles on the approach and decision edges: spill-back);
     - attrs: the plaza spec as JSON.
+
+    ``schedule`` switches the booth types during the run: ``[(start_s, booths), ...]`` (a
+    :meth:`TollPlazaConfig.schedule`); booth lanes then admit both vehicle kinds in SUMO and the booth
+    choice keeps each kind to the booths it may use at the moment it decides.
     """
     import xarray as xr
 
@@ -67,7 +74,15 @@ def run_plaza(
     folder = Path(workdir) if workdir is not None else session_tempdir("mobility-plaza-")
     if not folder.is_dir():
         raise InputError(f"run_plaza: workdir {folder} does not exist")
+    steps = sorted((float(t), tuple(b)) for t, b in (schedule or []))
+    for _, b in steps:
+        if len(b) != len(spec.booths):
+            raise InputError(f"run_plaza: a schedule entry has {len(b)} booths, the plaza has {len(spec.booths)}")
+    plan = spec
+    if steps:
+        spec = spec.model_copy(update={"booths": ("mixed",) * len(spec.booths)})  # the network admits both kinds
     net = build_plaza(spec, folder)
+    spec = plan
     demand = plaza_demand(spec, seed)
     rou = folder / "plaza.rou.xml"
     _routes(spec, demand, rou, sigma, speed_dev)
@@ -90,6 +105,7 @@ def run_plaza(
     service = np.zeros(nveh)
     on_decision: set[str] = set()
     on_merge: list[set[str]] = [set() for _ in range(n)]
+    booth_types: list[tuple[float, tuple[str, ...]]] = [(spec.begin_s, spec.booths)]
     sumo_dir = None
     if workdir is not None:
         sumo_dir = folder / "sumo"
@@ -105,8 +121,13 @@ def run_plaza(
                 api.edge.subscribe(f"merge_{k}", [tc.LAST_STEP_VEHICLE_ID_LIST])
             now = sim.time
             end = sc.end_s
+            current = spec
             while now < end - 1e-9:
                 now = sim.step()
+                while steps and steps[0][0] <= now:
+                    current = spec.model_copy(update={"booths": steps.pop(0)[1]})
+                    allowed = {True: np.array(current.allowed(True)), False: np.array(current.allowed(False))}
+                    booth_types.append((now, current.booths))
                 res = api.edge.getAllSubscriptionResults()
                 cur = set(res.get("decision", {}).get(tc.LAST_STEP_VEHICLE_ID_LIST, ()))
                 for vid in sorted(cur - on_decision, key=lambda v: int(v[1:])):
@@ -120,7 +141,7 @@ def run_plaza(
                     booth_of[i] = k
                     t_decision[i] = now
                     api.vehicle.setRoute(vid, ["decision", f"fan_{k}", f"booth_{k}", f"merge_{k}", "departure"])
-                    if spec.stops(k, tag):
+                    if current.stops(k, tag):
                         service[i] = float(demand["service_s"][i])
                         api.vehicle.setStop(vid, f"booth_{k}", pos=booth_len - 1.0, laneIndex=0, duration=service[i])
                 on_decision = cur
@@ -140,7 +161,9 @@ def run_plaza(
         ds = sim.results()
     finally:
         sim.cleanup()
-    return _assemble(ds, spec, demand, booth_of, service, t_decision, t_exit, pay_start, pay_end, interval_s)
+    out = _assemble(ds, spec, demand, booth_of, service, t_decision, t_exit, pay_start, pay_end, interval_s)
+    out.attrs["booth_schedule"] = json.dumps([[t, list(b)] for t, b in booth_types])
+    return out
 
 
 def _assemble(ds: Any, spec: PlazaSpec, demand: dict[str, np.ndarray], booth_of: np.ndarray, service: np.ndarray,
