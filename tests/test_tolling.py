@@ -58,7 +58,7 @@ def test_shortest_queue_choice_balances_booths_of_a_kind(busy_plaza) -> None:
     booth = ds["trip_booth"].values
     counts = np.bincount(booth[booth >= 0], minlength=8)
     mtc = counts[3:]
-    assert mtc.max() - mtc.min() <= 0.1 * mtc.mean()
+    assert mtc.max() - mtc.min() <= 0.3 * mtc.mean()  # drivers weigh the queue against the lanes to cross
 
 
 def test_queueing_formulas_known_values() -> None:
@@ -107,7 +107,7 @@ def _enumerate(cost: np.ndarray, counts: np.ndarray, max_changes: int | None, ma
 
     best = math.inf
     for seq in itertools.product(range(cost.shape[1]), repeat=cost.shape[0]):
-        changes = [int(np.abs(counts[a] - counts[b]).sum()) // 2 for a, b in zip(seq, seq[1:])]
+        changes = [int(counts[a, b]) for a, b in zip(seq, seq[1:])]
         if max_changes is not None and any(c > max_changes for c in changes):
             continue
         if max_switches is not None and sum(c > 0 for c in changes) > max_switches:
@@ -120,15 +120,17 @@ def _enumerate(cost: np.ndarray, counts: np.ndarray, max_changes: int | None, ma
 def test_lane_mix_schedule_matches_enumeration(max_changes: int | None, max_switches: int | None) -> None:
     from optimise.lane_mix import lane_mix_schedule
 
-    from mobility.tolling.mix import configurations
+    from mobility.tolling.mix import configurations, layout
 
     rng = np.random.default_rng(11)
-    counts = configurations(3, 0.5)  # (etc, mtc, mixed) triples of a 3-booth plaza serving both kinds
-    cost = rng.uniform(1, 10, (4, len(counts)))
+    cfg = configurations(3, 0.5)  # (etc, mtc, mixed) triples of a 3-booth plaza serving both kinds
+    lay = [layout(tuple(int(v) for v in c)) for c in cfg]
+    changes = np.array([[sum(p != q for p, q in zip(a, b)) for b in lay] for a in lay])
+    cost = rng.uniform(1, 10, (4, len(cfg)))
     cost[1, 2] = np.inf  # an infeasible configuration
-    res = lane_mix_schedule(cost, counts, max_changes=max_changes, max_switches=max_switches)
+    res = lane_mix_schedule(cost, changes, max_changes=max_changes, max_switches=max_switches)
     assert res.status == "OPTIMAL"
-    assert res.objective == pytest.approx(_enumerate(cost, counts, max_changes, max_switches), rel=1e-9)
+    assert res.objective == pytest.approx(_enumerate(cost, changes, max_changes, max_switches), rel=1e-9)
 
 
 def test_surrogate_is_feasible_only_within_capacity() -> None:

@@ -111,24 +111,17 @@ def surrogate_delay(counts: tuple[int, int, int], flow_veh_h: float, penetration
     return float(mean.min()), True
 
 
-def layout(counts: tuple[int, int, int], previous: tuple[BoothType, ...] | None = None) -> tuple[BoothType, ...]:
-    """Booth types rightmost first: MTC on the right, mixed, ETC on the left; from a previous layout,
-    the fewest booths change type."""
+def layout(counts: tuple[int, int, int]) -> tuple[BoothType, ...]:
+    """Booth types rightmost first, each type spread evenly across the plaza, so that every approach lane
+    leads to booths of every type and no lane carries one kind's whole flow (drivers line up for their
+    side of the plaza long before it: a plaza with its ETC booths bunched on one side overloads those
+    lanes)."""
     e, m, x = counts
-    if previous is None:
-        return ("mtc",) * m + ("mixed",) * x + ("etc",) * e
-    need = {"etc": e, "mtc": m, "mixed": x}
-    out: list[BoothType | None] = [None] * len(previous)
-    for k, t in enumerate(previous):
-        if need[t] > 0:
-            out[k] = t
-            need[t] -= 1
-    for k in range(len(out)):
-        if out[k] is None:
-            t = next(tt for tt in ("mtc", "mixed", "etc") if need[tt] > 0)
-            out[k] = t  # type: ignore[assignment]
-            need[t] -= 1
-    return tuple(out)  # type: ignore[arg-type]
+    n = e + m + x
+    slots: list[tuple[float, int, BoothType]] = []
+    for t, c in (("mtc", m), ("etc", e), ("mixed", x)):
+        slots += [((j + 0.5) * n / c, len(slots), t) for j in range(c)]
+    return tuple(t for _, _, t in sorted(slots))
 
 
 class PeriodPlan(BaseModel):
@@ -172,7 +165,7 @@ class TollPlazaConfig(BaseModel):
         return cls.model_validate_json(p.read_text())
 
 
-def optimise_mix(spec: PlazaSpec, *, model: BoothModel | None = None, max_changes: int | None = 2,
+def optimise_mix(spec: PlazaSpec, *, model: BoothModel | None = None, max_changes: int | None = 4,
                  max_switches: int | None = None, time_limit_s: float = 30.0) -> TollPlazaConfig:
     """One booth configuration per demand period of ``spec``, by the surrogate and CP-SAT."""
     from optimise.lane_mix import lane_mix_schedule
@@ -195,15 +188,15 @@ def optimise_mix(spec: PlazaSpec, *, model: BoothModel | None = None, max_change
         if not np.isfinite(cost[i]).any():  # nothing keeps up: take the least bad and say so
             c = int(np.argmin(mean[i]))
             cost[i, c] = mean[i, c] * periods[i].flow_veh_h * (periods[i].end_s - periods[i].begin_s) / 3600.0 / 3600.0
-    res = lane_mix_schedule(cost, cfg, max_changes=max_changes, max_switches=max_switches, time_limit_s=time_limit_s)
+    layouts = [layout(tuple(int(v) for v in c)) for c in cfg]
+    changes = np.array([[sum(a != b for a, b in zip(la, lb, strict=True)) for lb in layouts] for la in layouts])
+    res = lane_mix_schedule(cost, changes, max_changes=max_changes, max_switches=max_switches, time_limit_s=time_limit_s)
     fixed_tot = np.where(np.isfinite(cost), cost, np.inf).sum(axis=0)
     best_fixed = int(np.argmin(fixed_tot)) if np.isfinite(fixed_tot).any() else None
     plans: list[PeriodPlan] = []
-    prev: tuple[BoothType, ...] | None = None
     for i, (per, c) in enumerate(zip(periods, res.choice, strict=True)):
         e, m, x = (int(v) for v in cfg[c])
-        prev = layout((e, m, x), prev)
-        plans.append(PeriodPlan(start_s=per.begin_s, end_s=per.end_s, flow_veh_h=per.flow_veh_h, booths=prev,
+        plans.append(PeriodPlan(start_s=per.begin_s, end_s=per.end_s, flow_veh_h=per.flow_veh_h, booths=layouts[c],
                                 etc=e, mtc=m, mixed=x, surrogate_delay_s=float(mean[i, c])))
     solver = {"status": res.status, "objective_veh_h": res.objective, "bound_veh_h": res.bound, "gap": res.gap,
               "solve_time_s": res.solve_time_s, "max_changes": max_changes, "max_switches": max_switches,

@@ -1,8 +1,8 @@
 """Toll plaza networks and their demand, generated from a few parameters.
 
-Geometry (driving in +x): an ``approach`` edge, a ``decision`` edge (where drivers pick a booth: the
-booths are in view), a fan-out from the decision edge's lanes into one single-lane edge per booth
-(``fan_<k>``), the booth edges (``booth_<k>``, the service point at their end), a merge
+Geometry (driving in +x): an ``approach`` edge, a ``decision`` edge with one lane per booth (the road
+widens; drivers pick a booth as they enter it, the booths in view), a fan-out from each decision lane into
+its booth's single-lane edge (``fan_<k>``), the booth edges (``booth_<k>``, the service point at their end), a merge
 (``merge_<k>``) into the ``departure`` edge. Booth 0 is the rightmost.
 
 Booth types: ``etc`` (tagged vehicles only, passed at ``etc_speed_m_s``), ``mtc`` (manual payment:
@@ -159,7 +159,7 @@ def build_plaza(spec: PlazaSpec, folder: str | Path) -> Path:
              f'<node id="F" x="{x2}" y="0" type="priority"/>', f'<node id="M" x="{x5}" y="0" type="zipper"/>',
              f'<node id="D" x="{x6}" y="0" type="priority"/>']
     edges = [f'<edge id="approach" from="A" to="P" numLanes="{spec.approach_lanes}" speed="{spec.road_speed_m_s}"/>',
-             f'<edge id="decision" from="P" to="F" numLanes="{spec.approach_lanes}" speed="{spec.road_speed_m_s}"/>',
+             f'<edge id="decision" from="P" to="F" numLanes="{n}" speed="{spec.road_speed_m_s}"/>',
              f'<edge id="departure" from="M" to="D" numLanes="{spec.departure_lanes}" speed="{spec.road_speed_m_s}"/>']
     cons = []
     for k, (b, y) in enumerate(zip(spec.booths, ys, strict=True)):
@@ -169,13 +169,14 @@ def build_plaza(spec: PlazaSpec, folder: str | Path) -> Path:
         edges += [f'<edge id="fan_{k}" from="F" to="B{k}" numLanes="1" speed="{spec.road_speed_m_s}"{allow}/>',
                   f'<edge id="booth_{k}" from="B{k}" to="C{k}" numLanes="1" speed="{booth_speed}"{allow}/>',
                   f'<edge id="merge_{k}" from="C{k}" to="M" numLanes="1" speed="{spec.road_speed_m_s}"{allow}/>']
-        lane_in = min(spec.approach_lanes - 1, k * spec.approach_lanes // n)
         lane_out = min(spec.departure_lanes - 1, k * spec.departure_lanes // n)
-        cons += [f'<connection from="decision" to="fan_{k}" fromLane="{lane_in}" toLane="0"/>',
+        cons += [f'<connection from="decision" to="fan_{k}" fromLane="{k}" toLane="0"/>',
                  f'<connection from="fan_{k}" to="booth_{k}" fromLane="0" toLane="0"/>',
                  f'<connection from="booth_{k}" to="merge_{k}" fromLane="0" toLane="0"/>',
                  f'<connection from="merge_{k}" to="departure" fromLane="0" toLane="{lane_out}"/>']
-    cons += [f'<connection from="approach" to="decision" fromLane="{i}" toLane="{i}"/>' for i in range(spec.approach_lanes)]
+    # the road widens to one lane per booth on the decision edge; each approach lane feeds a block of them
+    cons += [f'<connection from="approach" to="decision" fromLane="{min(spec.approach_lanes - 1, j * spec.approach_lanes // n)}" '
+             f'toLane="{j}"/>' for j in range(n)]
     stem = out / spec.name
     _xml_write(stem.with_suffix(".nod.xml"), "<nodes>\n  " + "\n  ".join(nodes) + "\n</nodes>\n")
     _xml_write(stem.with_suffix(".edg.xml"), "<edges>\n  " + "\n  ".join(edges) + "\n</edges>\n")

@@ -1,8 +1,9 @@
 """Simulating a toll plaza in SUMO: booth choice by shortest queue, payment stops, per-booth KPIs.
 
 Each vehicle picks its booth when it enters the ``decision`` edge, as a driver who sees the booths
-does: the allowed booth with the fewest vehicles committed to it and not yet through it (ties broken
-at random, seeded). Its route is set through that booth, and if it pays there it gets a stop at the
+does: among the allowed booths within ``reach`` lanes of its own, the one with the fewest vehicles
+committed to it and not yet through it (the nearest on a tie, then at random, seeded; all allowed booths
+when none is within reach). Its route is set through that booth, and if it pays there it gets a stop at the
 booth's service point for its own payment time. Vehicles entering and leaving the booth area are read
 through edge subscriptions, once per step.
 """
@@ -27,12 +28,23 @@ _VTYPES = (f'  <vType id="{TAGGED}" vClass="custom1" guiShape="passenger" length
            f'sigma="{{sigma}}" speedDev="{{speed_dev}}"/>\n')
 
 
-def _routes(spec: PlazaSpec, demand: dict[str, np.ndarray], path: Path, sigma: float, speed_dev: float) -> None:
+def _routes(spec: PlazaSpec, demand: dict[str, np.ndarray], path: Path, sigma: float, speed_dev: float,
+            layouts: list[tuple[float, PlazaSpec]]) -> None:
+    """Vehicles round-robin over the approach lanes, each routed first to an allowed booth that its lane
+    leads to (under the layout in force when it departs); the booth is chosen again at the decision edge."""
     rows = ['<?xml version="1.0" encoding="UTF-8"?>\n<routes>\n', _VTYPES.format(sigma=sigma, speed_dev=speed_dev)]
-    first = {True: spec.allowed(True), False: spec.allowed(False)}
+    n, a = len(spec.booths), spec.approach_lanes
+    feeds = np.array([min(a - 1, j * a // n) for j in range(n)])  # approach lane feeding decision lane (booth) j
+    starts = np.array([t for t, _ in layouts])
     for i, (t, tag) in enumerate(zip(demand["depart_s"], demand["tagged"], strict=True)):
-        k = first[bool(tag)][0]
-        rows.append(f'  <vehicle id="v{i}" type="{TAGGED if tag else UNTAGGED}" depart="{t:.2f}" departLane="random" '
+        cur = layouts[max(0, int(np.searchsorted(starts, t, side="right")) - 1)][1]
+        ok = np.array(cur.allowed(bool(tag)))
+        lane = i % a
+        mine = ok[feeds[ok] == lane]
+        if mine.size == 0:
+            mine = ok[np.abs(feeds[ok] - lane) == np.abs(feeds[ok] - lane).min()]
+        k = int(mine[(i // a) % mine.size])
+        rows.append(f'  <vehicle id="v{i}" type="{TAGGED if tag else UNTAGGED}" depart="{t:.2f}" departLane="{lane}" '
                     f'departSpeed="max">\n    <route edges="approach decision fan_{k} booth_{k} merge_{k} departure"/>\n'
                     f'  </vehicle>\n')
     rows.append("</routes>\n")
@@ -48,6 +60,7 @@ def run_plaza(
     sigma: float = 0.5,
     speed_dev: float = 0.1,
     schedule: Sequence[tuple[float, Sequence[str]]] | None = None,
+    reach: int = 3,
     workdir: str | Path | None = None,
 ) -> Any:
     """Simulate ``spec`` with SUMO seed ``seed`` (also the demand's seed); returns an xarray Dataset.
@@ -85,7 +98,8 @@ def run_plaza(
     spec = plan
     demand = plaza_demand(spec, seed)
     rou = folder / "plaza.rou.xml"
-    _routes(spec, demand, rou, sigma, speed_dev)
+    layouts = [(spec.begin_s, spec)] + [(t, spec.model_copy(update={"booths": b})) for t, b in steps]
+    _routes(spec, demand, rou, sigma, speed_dev, layouts)
     sc = scenario_from_dict({"name": spec.name, "network": str(net), "begin_s": spec.begin_s,
                              "end_s": spec.end_s + drain_s, "seed": seed,
                              "demand": {"kind": "files", "files": [str(rou)]},
@@ -134,8 +148,15 @@ def run_plaza(
                     i = int(vid[1:])
                     tag = bool(demand["tagged"][i])
                     ok = allowed[tag]
+                    # the booths a driver can still reach from its lane (decision lane j leads to booth j);
+                    # among them the shortest queue, the nearest on a tie
+                    lane = api.vehicle.getLaneIndex(vid)
+                    near = ok[np.abs(ok - lane) <= reach]
+                    ok = near if near.size else ok
                     q = committed[ok]
                     best = ok[q == q.min()]
+                    dist = np.abs(best - lane)
+                    best = best[dist == dist.min()]
                     k = int(best[rng.integers(best.size)]) if best.size > 1 else int(best[0])
                     committed[k] += 1
                     booth_of[i] = k
