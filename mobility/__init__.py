@@ -43,7 +43,7 @@ def __getattr__(name: str):  # results and plots pull in xarray/matplotlib: load
 
         return getattr(results, name)
     if name in ("plot_network", "plot_vehicles", "plot_edge_timeseries", "plot_convergence", "plot_controller_delay",
-                "plot_junction_queues"):
+                "plot_junction_queues", "plot_toll_periods", "plot_delay_vs_penetration"):
         from . import plots
 
         return getattr(plots, name)

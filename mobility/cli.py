@@ -280,6 +280,15 @@ def _add_sweep() -> None:
 _add_sweep()
 
 
+def _add_tolling() -> None:
+    from ._cli_tolling import tolling_app
+
+    app.add_typer(tolling_app, name="tolling")
+
+
+_add_tolling()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

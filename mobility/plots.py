@@ -176,3 +176,42 @@ def plot_junction_queues(ds: xr.Dataset, controller: str | None = None, *, ax: A
     if q.sizes["junction"] <= 10:
         ax.legend(fontsize=7, ncol=2)
     return fig, ax
+
+
+def plot_toll_periods(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """Mean delay per vehicle by demand period for each booth mix (``mobility.tolling.compare_mixes``);
+    the shaded band spans the seeds, the grey bars show the flow."""
+    if "period_delay_s" not in ds:
+        raise InputError("nothing to plot: the Dataset has no 'period_delay_s' (use mobility.tolling.compare_mixes)")
+    fig, ax = _axes(ax, (8, 4))
+    start = ds["period_start_s"].values / 3600.0
+    ax2 = ax.twinx()
+    ax2.bar(start, ds["period_flow_veh_h"].values, width=np.diff(np.append(start, 24.0)), align="edge", color="0.9", zorder=0)
+    ax2.set_ylabel("arrivals (veh/h)")
+    ax.set_zorder(ax2.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    for m in ds["mix"].values:
+        d = ds["period_delay_s"].sel(mix=m)
+        ax.step(start, d.mean("seed"), where="post", label=f"{m} (day {float(ds['delay_s'].sel(mix=m).mean()):.1f} s)")
+        ax.fill_between(start, d.min("seed"), d.max("seed"), step="post", alpha=0.2)
+    ax.set_xlabel("time of day (h)")
+    ax.set_ylabel("mean delay per vehicle (s)")
+    ax.legend(loc="upper left", fontsize=8)
+    return fig, ax
+
+
+def plot_delay_vs_penetration(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """Delay against ETC penetration at the best mix for each (``mobility.tolling.compare.penetration_curve``)."""
+    if "penetration" not in ds.coords:
+        raise InputError("nothing to plot: the Dataset has no 'penetration' (use mobility.tolling.compare.penetration_curve)")
+    fig, ax = _axes(ax, (6.5, 4))
+    p = ds["penetration"].values
+    ax.plot(p, ds["delay_s"].values, "o-", label="SUMO")
+    ax.plot(p, ds["surrogate_delay_s"].values, "s--", label="queueing surrogate (queue + payment)")
+    for x, y, e, m, k in zip(p, ds["delay_s"].values, ds["etc"].values, ds["mtc"].values, ds["mixed"].values, strict=True):
+        ax.annotate(f"{e}/{m}/{k}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+    ax.set_xlabel("ETC penetration (share of tagged vehicles)")
+    ax.set_ylabel("mean delay per vehicle (s)")
+    ax.set_title(f"best mix (etc/mtc/mixed) at {ds.attrs.get('flow_veh_h', 0):.0f} veh/h, {ds.attrs.get('booths', '')} booths")
+    ax.legend(fontsize=8)
+    return fig, ax

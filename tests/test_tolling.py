@@ -144,3 +144,31 @@ def test_surrogate_is_feasible_only_within_capacity() -> None:
     d1, d2 = surrogate_delay((0, 2, 0), 300, 0.0, pay)[0], surrogate_delay((0, 2, 0), 500, 0.0, pay)[0]
     assert d2 > d1 > pay.mean_s
     assert surrogate_delay((2, 0, 0), 1500, 1.0, pay)[0] < 2.0
+
+
+def test_tolling_cli_optimises_and_re_measures_a_schedule(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    plaza = tmp_path / "tiny.yaml"
+    plaza.write_text(yaml.safe_dump({
+        "name": "tiny", "booths": ["mtc", "mixed", "etc"], "approach_lanes": 2, "departure_lanes": 2,
+        "demand": [{"begin_s": 0, "end_s": 600, "flow_veh_h": 1500, "etc_penetration": 0.85},
+                   {"begin_s": 600, "end_s": 1200, "flow_veh_h": 700, "etc_penetration": 0.2}]}))
+    out = tmp_path / "schedule.json"
+    r = subprocess.run([sys.executable, "-m", "mobility.cli", "tolling", "optimise", str(plaza), "-o", str(out),
+                        "--seeds", "1", "--results", str(tmp_path / "m.nc")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads(out.read_text())
+    assert [p["start_s"] for p in cfg["periods"]] == [0, 600]
+    assert all(p["etc"] + p["mtc"] + p["mixed"] == 3 and p["measured_delay_s"] > 0 for p in cfg["periods"])
+    # the cash-heavy second period gets no fewer cash-capable booths than the tagged first one
+    first, second = cfg["periods"]
+    assert second["mtc"] + second["mixed"] >= first["mtc"] + first["mixed"]
+    assert cfg["solver"]["status"] == "OPTIMAL" and set(cfg["solver"]["measured_day_delay_s"]) == {"optimised", "as_built", "best_fixed"}
+    bad = subprocess.run([sys.executable, "-m", "mobility.cli", "tolling", "optimise", str(tmp_path / "nope.yaml")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "plaza file not found" in bad.stderr

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .._errors import InputError
 
-__all__ = ["BoothType", "DemandPeriod", "PlazaSpec", "ServiceTime", "build_plaza", "plaza_demand"]
+__all__ = ["BoothType", "DemandPeriod", "PlazaSpec", "ServiceTime", "build_plaza", "load_plaza", "plaza_demand"]
 
 BoothType = Literal["etc", "mtc", "mixed"]
 TAGGED, UNTAGGED = "etc_car", "cash_car"
@@ -211,3 +211,25 @@ def plaza_demand(spec: PlazaSpec, seed: int) -> dict[str, np.ndarray]:
     tagged = rng.random(depart.size) < share
     service = spec.mtc_service.sample(rng, depart.size)
     return {"depart_s": depart, "tagged": tagged, "service_s": service}
+
+
+def load_plaza(path: str | Path) -> PlazaSpec:
+    """Read a plaza YAML file (the fields of :class:`PlazaSpec`); errors name the file and field."""
+    import yaml
+    from pydantic import ValidationError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: plaza file not found")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(f"{p}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{p}: a plaza file is a mapping of PlazaSpec fields (booths, demand, ...)")
+    try:
+        return PlazaSpec.model_validate(data)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(x) for x in e["loc"]) or "(file)"
+        raise InputError(f"{p}: field '{where}': {e['msg']}") from None
