@@ -51,6 +51,8 @@ def evaluate_cmd(
     processes: Annotated[int, typer.Option(help="simulations in parallel")] = 2,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="results netCDF file")] = None,
     plot: Annotated[Path | None, typer.Option(help="figure: delay by period for each mix")] = None,
+    penetration_plot: Annotated[Path | None, typer.Option(
+        help="figure: delay against ETC penetration (0.1-0.9) at the plaza's peak flow, each at its best mix")] = None,
 ) -> None:
     """Simulate the plaza with its own booths (and any schedules given) over seeds; delay per period."""
     from .results import save_results
@@ -71,6 +73,16 @@ def evaluate_cmd(
 
             fig, _ = plot_toll_periods(ds)
             _save_figure(fig, plot)
+        if penetration_plot is not None:
+            from .cli import _save_figure
+            from .plots import plot_delay_vs_penetration
+            from .tolling.compare import penetration_curve
+
+            peak = max(p.flow_veh_h for p in spec.demand)
+            curve = penetration_curve(spec, peak, [0.1, 0.3, 0.5, 0.7, 0.9], seeds=_seeds(seeds)[:1], duration_s=1800.0,
+                                      processes=processes)
+            fig, _ = plot_delay_vs_penetration(curve)
+            _save_figure(fig, penetration_plot)
     except MobilityError as exc:
         raise _fail(exc) from None
     _table(ds, f"{spec.name}: mean delay per vehicle")

@@ -209,7 +209,11 @@ def plot_delay_vs_penetration(ds: xr.Dataset, *, ax: Axes | None = None) -> tupl
     ax.plot(p, ds["delay_s"].values, "o-", label="SUMO")
     ax.plot(p, ds["surrogate_delay_s"].values, "s--", label="queueing surrogate (queue + payment)")
     for x, y, e, m, k in zip(p, ds["delay_s"].values, ds["etc"].values, ds["mtc"].values, ds["mixed"].values, strict=True):
-        ax.annotate(f"{e}/{m}/{k}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+        if e < 0:
+            ax.axvline(x, color="0.8", ls=":")
+            ax.annotate("no mix\nkeeps up", (x, 0), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+        else:
+            ax.annotate(f"{e}/{m}/{k}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
     ax.set_xlabel("ETC penetration (share of tagged vehicles)")
     ax.set_ylabel("mean delay per vehicle (s)")
     ax.set_title(f"best mix (etc/mtc/mixed) at {ds.attrs.get('flow_veh_h', 0):.0f} veh/h, {ds.attrs.get('booths', '')} booths")

@@ -9,12 +9,20 @@
 
 from .mix import BoothModel, TollPlazaConfig, layout, optimise_mix, surrogate_delay
 from .plaza import DemandPeriod, PlazaSpec, ServiceTime, build_plaza, load_plaza, plaza_demand
-from .queueing import booth_capacity, booth_service, mg1_first_service_wait, mg1_wait, mgc_wait, validate_single_booth
+from .queueing import (
+    booth_capacity,
+    booth_service,
+    mg1_first_service_wait,
+    mg1_wait,
+    mgc_wait,
+    validate_multi_booth,
+    validate_single_booth,
+)
 from .simulate import run_plaza
 
 __all__ = ["BoothModel", "DemandPeriod", "PlazaSpec", "ServiceTime", "TollPlazaConfig", "booth_capacity", "booth_service",
            "build_plaza", "layout", "load_plaza", "mg1_first_service_wait", "mg1_wait", "mgc_wait", "optimise_mix",
-           "plaza_demand", "period_delays", "run_plaza", "surrogate_delay", "validate_single_booth"]
+           "plaza_demand", "period_delays", "run_plaza", "surrogate_delay", "validate_multi_booth", "validate_single_booth"]
 
 
 def period_delays(ds, spec: PlazaSpec):  # noqa: ANN001, ANN201

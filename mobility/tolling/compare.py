@@ -94,7 +94,7 @@ def penetration_curve(spec: PlazaSpec, flow_veh_h: float, penetrations: Sequence
                       duration_s: float = 3600.0, processes: int = 2) -> Any:
     """Mean delay against ETC penetration at one flow, each at its best fixed mix (chosen by the surrogate)
     and measured in SUMO: a Dataset on ``penetration`` with ``delay_s`` (SUMO, mean over seeds),
-    ``surrogate_delay_s`` and the mix (``etc``, ``mtc``, ``mixed``)."""
+    ``surrogate_delay_s`` and the mix (``etc``, ``mtc``, ``mixed``; -1 and NaN delays where no mix keeps up)."""
     import xarray as xr
 
     from .mix import configurations
@@ -107,11 +107,13 @@ def penetration_curve(spec: PlazaSpec, flow_veh_h: float, penetrations: Sequence
             d, ok = surrogate_delay(tuple(int(v) for v in c), flow_veh_h, pen, spec.mtc_service)
             if ok and d < best_d:
                 best, best_d = tuple(int(v) for v in c), d
-        if best is None:
-            raise InputError(f"no booth mix of {n} booths keeps up with {flow_veh_h:g} veh/h at ETC penetration {pen:g}")
-        rows.append((pen, best, best_d))
+        rows.append((pen, best if best is not None else (-1, -1, -1), best_d))  # (-1, -1, -1): no mix keeps up
+    if all(b[0] < 0 for _, b, _ in rows):
+        raise InputError(f"no booth mix of {n} booths keeps up with {flow_veh_h:g} veh/h at any of the penetrations given")
     specs = {}
     for pen, best, _ in rows:
+        if best[0] < 0:
+            continue
         s = spec.model_copy(update={"booths": layout(best), "etc_penetration": pen,
                                     "demand": (DemandPeriod(begin_s=0, end_s=duration_s, flow_veh_h=flow_veh_h),)})
         specs[f"{pen:g}"] = PlazaSpec.model_validate(s.model_dump())
@@ -120,7 +122,8 @@ def penetration_curve(spec: PlazaSpec, flow_veh_h: float, penetrations: Sequence
         ds = compare_mixes(s, {key: None}, seeds=seeds, processes=processes)
         measured[key] = float(ds["delay_s"].mean())
     return xr.Dataset(
-        {"delay_s": ("penetration", [measured[f"{p:g}"] for p, _, _ in rows], {"units": "s", "long_name": "SUMO mean delay"}),
+        {"delay_s": ("penetration", [measured.get(f"{p:g}", np.nan) for p, _, _ in rows],
+                     {"units": "s", "long_name": "SUMO mean delay (NaN: no mix keeps up)"}),
          "surrogate_delay_s": ("penetration", [d for _, _, d in rows], {"units": "s"}),
          "etc": ("penetration", [b[0] for _, b, _ in rows]), "mtc": ("penetration", [b[1] for _, b, _ in rows]),
          "mixed": ("penetration", [b[2] for _, b, _ in rows])},
