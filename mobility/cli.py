@@ -115,12 +115,25 @@ def _write_run_plot(ds: Any, net: Any, path: Path) -> None:
 def scenario_validate(
     files: Annotated[list[Path], typer.Argument(help="scenario YAML file(s)")],
 ) -> None:
-    """Check scenario files (fields, units, network, edges named by the demand)."""
+    """Check scenario files (fields, units, network, edges named by the demand); toll plaza files (with
+    ``booths:``) are checked as plazas."""
+    import yaml
+
     from .scenario import load_scenario
 
     failed = 0
     for f in files:
         try:
+            try:
+                head = yaml.safe_load(f.read_text()) if f.is_file() else None
+            except yaml.YAMLError:
+                head = None  # load_scenario reports it with the line
+            if isinstance(head, dict) and "booths" in head and "network" not in head:
+                from .tolling import load_plaza
+
+                pl = load_plaza(f)
+                typer.echo(f"ok: {f} (toll plaza {pl.name}, {len(pl.booths)} booths, {len(pl.demand)} demand periods)")
+                continue
             sc = load_scenario(f)
             typer.echo(f"ok: {f} ({sc.name}, {sc.demand.kind} demand, {sc.duration_s:.0f} s, seed {sc.seed})")
         except MobilityError as exc:
