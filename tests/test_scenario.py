@@ -10,7 +10,7 @@ import mobility as mb
 
 from .conftest import ROOT
 
-SHIPPED = sorted((ROOT / "scenarios").rglob("*.yaml"))
+SHIPPED = sorted(p for p in (ROOT / "scenarios").rglob("*.yaml") if p.parent.name != "tolling")  # plazas: test_tolling
 
 GOOD = """\
 name: t

@@ -172,3 +172,15 @@ def test_tolling_cli_optimises_and_re_measures_a_schedule(tmp_path) -> None:
     bad = subprocess.run([sys.executable, "-m", "mobility.cli", "tolling", "optimise", str(tmp_path / "nope.yaml")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "plaza file not found" in bad.stderr
+
+
+def test_shipped_plaza_files_load() -> None:
+    from pathlib import Path
+
+    from mobility.tolling import load_plaza
+
+    files = sorted((Path(__file__).resolve().parents[1] / "scenarios" / "tolling").glob("*.yaml"))
+    assert files
+    for f in files:
+        spec = load_plaza(f)
+        assert len(spec.booths) >= 1 and spec.end_s > spec.begin_s
