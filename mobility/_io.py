@@ -66,3 +66,31 @@ def session_tempdir(prefix: str = "mobility-") -> Path:
         atexit.register(lambda: [shutil.rmtree(x, ignore_errors=True) for x in _TEMP_DIRS])
     _TEMP_DIRS.append(d)
     return Path(d)
+
+
+def read_yaml_model(path: str | Path, model: type, *, what: str, hint: str) -> tuple[object, dict]:
+    """Read a YAML mapping and validate it with the pydantic ``model``; errors name the file and field.
+
+    ``what`` names the kind of file ("sweep file"), ``hint`` what the mapping holds. Returns the model
+    instance and the raw mapping.
+    """
+    import yaml
+    from pydantic import ValidationError
+
+    from ._errors import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: {what} not found")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(f"{p}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{p}: a {what} is a mapping of {hint}")
+    try:
+        return model.model_validate(data), data  # type: ignore[attr-defined]
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(x) for x in e["loc"]) or "(file)"
+        raise InputError(f"{p}: field '{where}': {e['msg']}") from None

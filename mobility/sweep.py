@@ -52,7 +52,7 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._errors import InputError, MobilityError
 
@@ -151,21 +151,10 @@ class SweepResult:
 # ---- the spec ----------------------------------------------------------------------------------
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and check a sweep file: the base scenario loads, and every override is a valid scenario value."""
+    from ._io import read_yaml_model
+
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: sweep file not found")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"{p}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{p}: a sweep file is a mapping with base, vary, seeds and output")
-    try:
-        spec = SweepSpec.model_validate(data)
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        where = ".".join(str(x) for x in e["loc"])
-        raise InputError(f"{p}: field '{where}': {e['msg']}") from None
+    spec, _ = read_yaml_model(p, SweepSpec, what="sweep file", hint="base, vary, seeds and output")
     base = (p.parent / spec.base).resolve()
     out = (p.parent / spec.output).resolve()
     spec = spec.model_copy(update={"base": base, "output": out, "source_file": p.resolve()})

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import mobility as mb
-from mobility.sweep import CONTROLLER, is_finished, load_sweep, plan_runs, run_sweep
+from mobility.sweep import CONTROLLER, SweepResult, is_finished, load_sweep, plan_runs, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = ROOT / "scenarios" / "signal_control" / "grid3x3.yaml"
@@ -52,6 +52,19 @@ def _watch_and_kill(out: Path, pick: object, stop: threading.Event, killed: list
         time.sleep(0.02)
 
 
+def _sweep_with_killer(f: Path, pick: object) -> tuple[SweepResult, list[str]]:
+    """Run the sweep while a watcher kills, once, the process ``pick`` chooses for a running run."""
+    stop, killed = threading.Event(), []
+    t = threading.Thread(target=_watch_and_kill, args=(f.parent / "out", pick, stop, killed))
+    t.start()
+    try:
+        res = run_sweep(f, workers=2)
+    finally:
+        stop.set()
+        t.join()
+    return res, killed
+
+
 def test_sweep_dataset_equals_the_runs_done_one_by_one(tmp_path: Path) -> None:
     f = _sweep(tmp_path, vary={"demand.trips_veh_h": [600, 1200], CONTROLLER: ["fixed", "maxpressure"]}, seeds=[3, 4])
     res = run_sweep(f, workers=2)
@@ -79,14 +92,7 @@ def test_sweep_dataset_equals_the_runs_done_one_by_one(tmp_path: Path) -> None:
 def test_killed_worker_process_is_retried_with_no_lost_or_duplicated_result(tmp_path: Path) -> None:
     f = _sweep(tmp_path, set={"end_s": 2400}, seeds=[1, 2, 3])
     out = f.parent / "out"
-    stop, killed = threading.Event(), []
-    t = threading.Thread(target=_watch_and_kill, args=(out, lambda w: w, stop, killed))
-    t.start()
-    try:
-        res = run_sweep(f, workers=2)
-    finally:
-        stop.set()
-        t.join()
+    res, killed = _sweep_with_killer(f, lambda w: w)
     assert killed, "no worker was caught running"
     assert not res.failed and len(res.ran) == 6 and sorted(res.ran) == sorted({*res.ran})
     assert res.attempts[killed[0]] == 2 and sum(res.attempts.values()) == 7
@@ -103,15 +109,7 @@ def test_killed_sumo_process_is_retried(tmp_path: Path) -> None:
                 and any(c.status == "ESTABLISHED" for c in p.net_connections())]
         return kids[0] if kids else None
 
-    out = f.parent / "out"
-    stop, killed = threading.Event(), []
-    t = threading.Thread(target=_watch_and_kill, args=(out, sumo_of, stop, killed))
-    t.start()
-    try:
-        res = run_sweep(f, workers=2)
-    finally:
-        stop.set()
-        t.join()
+    res, killed = _sweep_with_killer(f, sumo_of)
     assert killed, "no SUMO process was caught running"
     assert not res.failed and res.attempts[killed[0]] == 2
     assert (res.dataset["status"] == "finished").all()

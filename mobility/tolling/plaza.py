@@ -215,21 +215,7 @@ def plaza_demand(spec: PlazaSpec, seed: int) -> dict[str, np.ndarray]:
 
 def load_plaza(path: str | Path) -> PlazaSpec:
     """Read a plaza YAML file (the fields of :class:`PlazaSpec`); errors name the file and field."""
-    import yaml
-    from pydantic import ValidationError
+    from .._io import read_yaml_model
 
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: plaza file not found")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"{p}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{p}: a plaza file is a mapping of PlazaSpec fields (booths, demand, ...)")
-    try:
-        return PlazaSpec.model_validate(data)
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        where = ".".join(str(x) for x in e["loc"]) or "(file)"
-        raise InputError(f"{p}: field '{where}': {e['msg']}") from None
+    spec, _ = read_yaml_model(path, PlazaSpec, what="plaza file", hint="PlazaSpec fields (booths, demand, ...)")
+    return spec  # type: ignore[return-value]

@@ -78,7 +78,6 @@ def run_plaza(
     :meth:`TollPlazaConfig.schedule`); booth lanes then admit both vehicle kinds in SUMO and the booth
     choice keeps each kind to the booths it may use at the moment it decides.
     """
-    import xarray as xr
 
     from .._io import session_tempdir
     from ..scenario import scenario_from_dict
@@ -190,7 +189,6 @@ def run_plaza(
 def _assemble(ds: Any, spec: PlazaSpec, demand: dict[str, np.ndarray], booth_of: np.ndarray, service: np.ndarray,
               t_decision: np.ndarray, t_exit: np.ndarray, pay_start: np.ndarray, pay_end: np.ndarray,
               interval_s: float) -> Any:
-    import xarray as xr
 
     n = len(spec.booths)
     ids = [str(v) for v in ds["vehicle"].values]
