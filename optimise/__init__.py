@@ -2,3 +2,7 @@
 
 This package never imports ``mobility`` or SUMO; it speaks numpy arrays and dataclasses.
 """
+
+from .location import LocationResult, capacitated_facility_location, p_median
+
+__all__ = ["LocationResult", "capacitated_facility_location", "p_median"]
