@@ -3,6 +3,6 @@
 This package never imports ``mobility`` or SUMO; it speaks numpy arrays and dataclasses.
 """
 
-from .location import LocationResult, capacitated_facility_location, p_median
+from .location import LocationResult, capacitated_facility_location, greedy_p_median, maximal_covering, p_median
 
-__all__ = ["LocationResult", "capacitated_facility_location", "p_median"]
+__all__ = ["LocationResult", "capacitated_facility_location", "greedy_p_median", "maximal_covering", "p_median"]

@@ -3,7 +3,9 @@
 - :func:`p_median`: open ``p`` sites minimising the demand-weighted distance of each demand point to its
   nearest open site;
 - :func:`capacitated_facility_location`: open sites with fixed costs and capacities, demand may be split
-  between sites (Beasley's capacitated warehouse location).
+  between sites (Beasley's capacitated warehouse location);
+- :func:`maximal_covering`: open ``p`` sites covering the most demand within a radius;
+- :func:`greedy_p_median`: the greedy baseline.
 
 Both report the solver's status, objective, best bound and relative gap.
 """
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LocationResult", "capacitated_facility_location", "p_median"]
+__all__ = ["LocationResult", "capacitated_facility_location", "greedy_p_median", "maximal_covering", "p_median"]
 
 
 @dataclass(frozen=True)
@@ -146,3 +148,62 @@ def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity
         s.Add(sum(d[j] * x[j][i] for j in range(n)) <= cap[i] * y[i])
     s.Minimize(sum(f[i] * y[i] for i in range(m)) + sum(c[i, j] * x[j][i] for i in range(m) for j in range(n)))
     return _result(s, _solve(s), y, x, (n, m))
+
+
+def maximal_covering(cost: np.ndarray, p: int, radius: float, *, weights: np.ndarray | None = None,
+                     time_limit_s: float | None = None) -> LocationResult:
+    """Open ``p`` sites maximising the weight of demand points within ``radius`` of an open site
+    (Church & ReVelle 1974). The objective is the covered weight; ``assignment[i, j]`` is 1 where point ``i``
+    is covered by open site ``j`` (its nearest covering one)."""
+    c = np.asarray(cost, dtype=float)
+    n, m = c.shape
+    if not 1 <= p <= m:
+        raise ValueError(f"p must be between 1 and the number of sites ({m}), got {p}")
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != (n,) or (w < 0).any():
+        raise ValueError(f"weights must be {n} non-negative numbers")
+    cover = c <= radius
+    s = _solver(time_limit_s)
+    y = [s.BoolVar(f"y{j}") for j in range(m)]
+    z = [s.NumVar(0, 1, f"z{i}") for i in range(n)]  # at an optimum z is 0/1 whenever y is
+    for i in range(n):
+        s.Add(z[i] <= sum(y[j] for j in np.nonzero(cover[i])[0]))
+    s.Add(sum(y) == p)
+    s.Maximize(sum(w[i] * z[i] for i in range(n)))
+    st = _solve(s)
+    status = _STATUS.get(st, str(st))
+    if status not in ("OPTIMAL", "FEASIBLE"):
+        raise ValueError(f"maximal covering: solver status {status}")
+    sites = tuple(j for j, v in enumerate(y) if v.solution_value() > 0.5)
+    assign = np.zeros((n, m))
+    for i in range(n):
+        ok = [j for j in sites if cover[i, j]]
+        if ok:
+            assign[i, min(ok, key=lambda j: c[i, j])] = 1.0
+    obj = float(sum(w[i] for i in range(n) if assign[i].any()))
+    bound = s.Objective().BestBound()
+    gap = abs(bound - obj) / max(abs(obj), 1e-12)
+    return LocationResult(sites, assign, obj, float(bound), float(gap), status, s.wall_time() / 1000.0)
+
+
+def greedy_p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None) -> LocationResult:
+    """Baseline: add, one at a time, the site that lowers the weighted distance most (no optimality claim)."""
+    c = np.asarray(cost, dtype=float)
+    n, m = c.shape
+    if not 1 <= p <= m:
+        raise ValueError(f"p must be between 1 and the number of sites ({m}), got {p}")
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    best = np.full(n, np.inf)
+    chosen: list[int] = []
+    for _ in range(p):
+        with np.errstate(invalid="ignore"):
+            totals = (w[:, None] * np.minimum(best[:, None], c)).sum(axis=0)
+        totals[chosen] = np.inf
+        j = int(np.argmin(totals))
+        chosen.append(j)
+        best = np.minimum(best, c[:, j])
+    sites = tuple(sorted(chosen))
+    near = np.array(sites)[np.argmin(c[:, list(sites)], axis=1)]
+    assign = np.zeros((n, m))
+    assign[np.arange(n), near] = 1.0
+    return LocationResult(sites, assign, float((w * best).sum()), math.nan, math.nan, "HEURISTIC", 0.0)

@@ -60,3 +60,19 @@ def test_bad_location_inputs_are_refused() -> None:
         optimise.p_median(np.ones((3, 2)), 3)
     with pytest.raises(ValueError, match="exceeds total capacity"):
         optimise.capacitated_facility_location(np.ones((2, 2)), np.array([5.0, 5.0]), np.array([3.0, 3.0]), np.ones(2))
+
+
+def test_maximal_covering_matches_brute_force_and_greedy_is_no_better_than_optimal() -> None:
+    rng = np.random.default_rng(9)
+    pts, sites = rng.uniform(0, 10, (15, 2)), rng.uniform(0, 10, (8, 2))
+    cost = np.linalg.norm(pts[:, None] - sites[None], axis=2)
+    w = rng.integers(1, 6, 15).astype(float)
+    best = max(float(w[(cost[:, list(s)] <= 3.0).any(axis=1)].sum()) for s in itertools.combinations(range(8), 2))
+    res = optimise.maximal_covering(cost, 2, 3.0, weights=w)
+    assert res.status == "OPTIMAL" and res.objective == pytest.approx(best)
+    covered = res.assignment.any(axis=1)
+    assert (cost[covered][:, list(res.sites)].min(axis=1) <= 3.0).all()
+    greedy = optimise.greedy_p_median(cost, 3, weights=w)
+    exact = optimise.p_median(cost, 3, weights=w)
+    assert len(greedy.sites) == 3 and greedy.objective >= exact.objective - 1e-9
+    assert greedy.objective == pytest.approx(float((w * cost[:, list(greedy.sites)].min(axis=1)).sum()))
