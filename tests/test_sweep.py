@@ -42,14 +42,17 @@ def _watch_and_kill(out: Path, pick: object, stop: threading.Event, killed: list
             try:
                 worker = psutil.Process(int(pid_file.read_text()))
                 target = pick(worker)  # type: ignore[operator]
-            except (psutil.NoSuchProcess, ValueError):
-                continue
-            if target is not None:
-                time.sleep(0.2)
+                if target is None:
+                    continue
+                time.sleep(0.05)
+                if is_finished(run_dir):
+                    continue
                 target.send_signal(signal.SIGKILL)
-                killed.append(run_dir.name)
-                return
-        time.sleep(0.02)
+            except (psutil.Error, ProcessLookupError, ValueError, OSError):
+                continue  # the process ended on its own meanwhile: watch the next one
+            killed.append(run_dir.name)
+            return
+        time.sleep(0.01)
 
 
 def _sweep_with_killer(f: Path, pick: object) -> tuple[SweepResult, list[str]]:
@@ -101,7 +104,7 @@ def test_killed_worker_process_is_retried_with_no_lost_or_duplicated_result(tmp_
 
 
 def test_killed_sumo_process_is_retried(tmp_path: Path) -> None:
-    f = _sweep(tmp_path, set={"end_s": 2400}, backend="traci", seeds=[1])
+    f = _sweep(tmp_path, set={"end_s": 7200}, backend="traci", seeds=[1])
 
     def sumo_of(worker: psutil.Process) -> psutil.Process | None:
         # a SUMO that TraCI is connected to (traci.start replaces one that dies before the connection)
