@@ -83,6 +83,20 @@ def _result(s, st: int, y, x, shape: tuple[int, int]) -> LocationResult:  # noqa
                           status, s.wall_time() / 1000.0)
 
 
+def _p_problem(cost: np.ndarray, p: int, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Checked cost matrix and weights of a problem that opens ``p`` of the cost matrix's sites."""
+    c = np.asarray(cost, dtype=float)
+    if c.ndim != 2:
+        raise ValueError(f"cost must be a (demand points, sites) matrix, got shape {c.shape}")
+    n, m = c.shape
+    if not 1 <= p <= m:
+        raise ValueError(f"p must be between 1 and the number of sites ({m}), got {p}")
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != (n,) or (w < 0).any():
+        raise ValueError(f"weights must be {n} non-negative numbers")
+    return c, w
+
+
 def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None,
              time_limit_s: float | None = None) -> LocationResult:
     """Open ``p`` sites minimising ``sum_i w_i min_{j open} cost[i, j]``.
@@ -93,13 +107,8 @@ def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None,
     p : int
     weights : array (demand points,), optional (default 1)
     """
-    c = np.asarray(cost, dtype=float)
+    c, w = _p_problem(cost, p, weights)
     n, m = c.shape
-    if not 1 <= p <= m:
-        raise ValueError(f"p must be between 1 and the number of sites ({m}), got {p}")
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    if w.shape != (n,) or (w < 0).any():
-        raise ValueError(f"weights must be {n} non-negative numbers")
     if not np.isfinite(c).any(axis=1).all():
         raise ValueError("every demand point needs at least one reachable site (a finite cost)")
     s = _solver(time_limit_s)
@@ -155,13 +164,8 @@ def maximal_covering(cost: np.ndarray, p: int, radius: float, *, weights: np.nda
     """Open ``p`` sites maximising the weight of demand points within ``radius`` of an open site
     (Church & ReVelle 1974). The objective is the covered weight; ``assignment[i, j]`` is 1 where point ``i``
     is covered by open site ``j`` (its nearest covering one)."""
-    c = np.asarray(cost, dtype=float)
+    c, w = _p_problem(cost, p, weights)
     n, m = c.shape
-    if not 1 <= p <= m:
-        raise ValueError(f"p must be between 1 and the number of sites ({m}), got {p}")
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    if w.shape != (n,) or (w < 0).any():
-        raise ValueError(f"weights must be {n} non-negative numbers")
     cover = c <= radius
     s = _solver(time_limit_s)
     y = [s.BoolVar(f"y{j}") for j in range(m)]
@@ -188,11 +192,8 @@ def maximal_covering(cost: np.ndarray, p: int, radius: float, *, weights: np.nda
 
 def greedy_p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None) -> LocationResult:
     """Baseline: add, one at a time, the site that lowers the weighted distance most (no optimality claim)."""
-    c = np.asarray(cost, dtype=float)
+    c, w = _p_problem(cost, p, weights)
     n, m = c.shape
-    if not 1 <= p <= m:
-        raise ValueError(f"p must be between 1 and the number of sites ({m}), got {p}")
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     best = np.full(n, np.inf)
     chosen: list[int] = []
     for _ in range(p):
