@@ -90,3 +90,13 @@ def shortest_costs(indptr, head, cost, zone_count, origins, out):
     for i in prange(origins.shape[0]):
         _, pred, order, heap, pos = work_arrays(n)
         dijkstra(indptr, head, cost, origins[i], zone_count, out[i], pred, order, heap, pos)
+
+
+@pjit
+def shortest_trees(indptr, head, cost, zone_count, origins, dist, pred):
+    """Shortest-path trees from each node in ``origins``: ``dist`` (float64) and ``pred`` (int32, the edge
+    into each node, -1 at the origin and where unreached), both ``(len(origins), N)``."""
+    n = indptr.shape[0] - 1
+    for i in prange(origins.shape[0]):
+        _, _, order, heap, pos = work_arrays(n)
+        dijkstra(indptr, head, cost, origins[i], zone_count, dist[i], pred[i], order, heap, pos)

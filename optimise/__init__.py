@@ -4,5 +4,17 @@ This package never imports ``mobility`` or SUMO; it speaks numpy arrays and data
 """
 
 from .location import LocationResult, capacitated_facility_location, greedy_p_median, maximal_covering, p_median
+from .refuelling import (
+    RefuellingResult,
+    RoundTrip,
+    arc_cover_sets,
+    capacitated_flow_refuelling,
+    flow_refuelling,
+    greedy_flow_refuelling,
+    round_trip,
+    trip_feasible,
+)
 
-__all__ = ["LocationResult", "capacitated_facility_location", "greedy_p_median", "maximal_covering", "p_median"]
+__all__ = ["LocationResult", "RefuellingResult", "RoundTrip", "arc_cover_sets", "capacitated_facility_location",
+           "capacitated_flow_refuelling", "flow_refuelling", "greedy_flow_refuelling", "greedy_p_median",
+           "maximal_covering", "p_median", "round_trip", "trip_feasible"]
