@@ -51,7 +51,11 @@ def _vtype_xml(scenario: Scenario) -> tuple[str, str]:
         rows.append(
             f'    <vType id={quoteattr(v.id)} vClass="{v.vclass}" length="{v.length_m:g}" minGap="{v.min_gap_m:g}" '
             f'accel="{v.accel_m_s2:g}" decel="{v.decel_m_s2:g}" maxSpeed="{v.max_speed_m_s:g}" tau="{v.tau_s:g}" '
-            f'sigma="{v.sigma:g}" speedFactor="normc({v.speed_factor:g},{v.speed_dev:g},0.2,2)"{prob}/>'
+            f'sigma="{v.sigma:g}" speedFactor="normc({v.speed_factor:g},{v.speed_dev:g},0.2,2)"{prob}'
+            + (f' emissionClass={quoteattr(v.emission_class)}' if v.emission_class else "")
+            + (f' mass="{v.mass_kg:g}"' if v.mass_kg else "")
+            + (">" + "".join(f"\n      <param key={quoteattr(k)} value={quoteattr(str(val))}/>" for k, val in v.params.items())
+               + "\n    </vType>" if v.params else "/>")
         )
     if len(scenario.vehicle_types) == 1:
         return "\n".join(rows), scenario.vehicle_types[0].id

@@ -76,6 +76,10 @@ class VehicleType(_Spec):
     sigma: float = Field(0.5, ge=0, le=1, description="Krauss driver imperfection")
     speed_factor: float = Field(1.0, gt=0, description="mean multiplier on the lane speed limit")
     speed_dev: float = Field(0.1, ge=0, description="standard deviation of the speed factor")
+    emission_class: str | None = Field(None, description="SUMO emission/energy model, e.g. 'Energy/unknown' for EVs")
+    mass_kg: float | None = Field(None, gt=0, description="empty vehicle mass (energy models)")
+    params: dict[str, str] = Field(default_factory=dict, description="SUMO generic parameters of the type "
+                                   "(e.g. has.battery.device, device.battery.capacity)")
 
 
 class ProfileStep(_Spec):

@@ -18,6 +18,8 @@ def main() -> None:
         generate_grid(HERE / "grid3x3.net.xml", n=3, length_m=200.0, attach_length_m=150.0, lanes=2, speed_m_s=13.89),
         generate_corridor(HERE / "corridor5.net.xml", junctions=5, spacing_m=300.0, main_lanes=2, side_lanes=1),
         generate_spider(HERE / "spider6x3.net.xml", arms=6, circles=3, space_radius_m=150.0),
+        generate_grid(HERE / "district5x5.net.xml", n=5, length_m=250.0, attach_length_m=200.0, lanes=2,
+                      speed_m_s=13.89),
     ]
     for net in built:
         s = net.summary()

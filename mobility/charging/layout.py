@@ -1,0 +1,286 @@
+"""Charging layouts: which candidate sites get stations and how many charging points each.
+
+A :class:`ChargingLayout` writes SUMO additionals (a kerbside ``parkingArea`` with one space per charging
+point, and a ``chargingStation`` on it) and JSON. Layouts come from a file, from the OR-Tools models
+(:func:`optimal_layout`) or from the baselines (:func:`greedy_layout`, :func:`random_layout`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+
+from .._errors import InputError
+from .._io import write_text_atomic
+from .spec import CandidateSite, DemandPoint
+
+__all__ = ["ChargingLayout", "Station", "access_costs", "allocate_points", "greedy_layout", "layout_from_spec",
+           "load_layout", "optimal_layout", "random_layout"]
+
+#: Kerbside length of one charging space, m.
+SPACE_M = 6.5
+
+
+@dataclass(frozen=True)
+class Station:
+    """A charging station at a candidate site."""
+
+    site: str
+    edge: str
+    pos_m: float
+    points: int
+    power_kw: float
+
+    @property
+    def parking_id(self) -> str:
+        return f"pa_{self.site}"
+
+
+@dataclass(frozen=True)
+class ChargingLayout:
+    """Stations with their charging points, and how the layout was made.
+
+    Attributes
+    ----------
+    name : str
+    stations : tuple of Station
+    method : str
+        ``file``, ``pmedian``, ``cover``, ``capacitated``, ``greedy`` or ``random``.
+    report : dict
+        The solver's status, objective, bound and gap (or the baseline's seed).
+    """
+
+    name: str
+    stations: tuple[Station, ...]
+    method: str = "file"
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def points(self) -> int:
+        return sum(s.points for s in self.stations)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "method": self.method, "report": self.report,
+                "stations": [asdict(s) for s in self.stations]}
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        if path is not None:
+            write_text_atomic(path, text + "\n")
+        return text
+
+    def to_additional(self, network, efficiency: float = 0.95) -> str:  # noqa: ANN001
+        """SUMO additional XML: per station a kerbside parkingArea (one space per point) and its
+        chargingStation. Stations are centred on their site, clipped to the rightmost lane."""
+        rows = ["<additional>"]
+        for s in self.stations:
+            e = network.edge_index.get(s.edge)
+            if e is None:
+                raise InputError(f"layout {self.name!r}: station {s.site!r} names edge {s.edge!r}, not in {network.name}")
+            length = float(network.length[e])
+            span = min(max(SPACE_M * s.points, 15.0), length - 2.0)
+            start = min(max(s.pos_m - span / 2, 1.0), length - 1.0 - span)
+            lane = f"{s.edge}_0"
+            rows.append(f'  <parkingArea id={quoteattr(s.parking_id)} lane={quoteattr(lane)} startPos="{start:.2f}" '
+                        f'endPos="{start + span:.2f}" roadsideCapacity="{s.points}" friendlyPos="true"/>')
+            rows.append(f'  <chargingStation id={quoteattr(s.site)} lane={quoteattr(lane)} startPos="{start:.2f}" '
+                        f'endPos="{start + span:.2f}" power="{s.power_kw * 1000:g}" efficiency="{efficiency:g}" '
+                        f'parkingArea={quoteattr(s.parking_id)} friendlyPos="true"/>')
+        rows.append("</additional>")
+        return "\n".join(rows) + "\n"
+
+
+def load_layout(path: str | Path, sites: list[CandidateSite] | None = None) -> ChargingLayout:
+    """Read a layout file (YAML or JSON): ``name`` and ``stations``, each with ``site`` (a candidate id)
+    and ``points`` (edge, pos_m and power_kw default to the candidate's)."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: layout file not found")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(f"{p}: not valid YAML/JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("stations"), list) or not data["stations"]:
+        raise InputError(f"{p}: a layout is a mapping with 'name' and a non-empty list 'stations'")
+    by_id = {s.id: s for s in sites or []}
+    stations = []
+    for i, row in enumerate(data["stations"]):
+        where = f"{p}: field 'stations.{i}'"
+        if not isinstance(row, dict) or "site" not in row or "points" not in row:
+            raise InputError(f"{where}: each station needs 'site' and 'points'")
+        cand = by_id.get(str(row["site"]))
+        if cand is None and not {"edge", "pos_m", "power_kw"} <= set(row):
+            close = sorted(by_id)[:5]
+            raise InputError(f"{where}: site {row['site']!r} is not a candidate site (e.g. {close}); "
+                             "name a candidate or give edge, pos_m and power_kw")
+        try:
+            points = int(row["points"])
+            st = Station(str(row["site"]), str(row.get("edge", cand.edge if cand else "")),
+                         float(row.get("pos_m", cand.pos_m if cand else 0.0)), points,
+                         float(row.get("power_kw", cand.power_kw if cand else 0.0)))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{where}: {exc}") from None
+        if points < 1 or (cand is not None and points > cand.max_points):
+            raise InputError(f"{where}: points must be between 1 and the site's max_points "
+                             f"({cand.max_points if cand else '-'}), got {points}")
+        stations.append(st)
+    if len({s.site for s in stations}) != len(stations):
+        raise InputError(f"{p}: a site appears twice in 'stations'")
+    return ChargingLayout(str(data.get("name", p.stem)), tuple(stations), str(data.get("method", "file")),
+                          dict(data.get("report", {})))
+
+
+def access_costs(network, points: list[DemandPoint], sites: list[CandidateSite]) -> np.ndarray:  # noqa: ANN001
+    """Driving distance (m) from each demand point (the end of its edge) to each site, on the shortest
+    paths (numba kernels, one tree per distinct demand node)."""
+    from numba_kernels.aon import shortest_costs
+
+    ei = network.edge_index
+    heads = np.array([network.head[ei[p.edge]] for p in points], dtype=np.int32)
+    uniq, inv = np.unique(heads, return_inverse=True)
+    dist = np.empty((uniq.size, network.n_nodes))
+    shortest_costs(network.indptr, network.head, np.ascontiguousarray(network.length, dtype=np.float64),
+                   network.zone_count, uniq.astype(np.int32), dist)
+    tails = np.array([network.tail[ei[s.edge]] for s in sites])
+    pos = np.array([s.pos_m for s in sites])
+    cost = dist[inv][:, tails] + pos[None, :]
+    same = np.array([[p.edge == s.edge for s in sites] for p in points])
+    return np.where(same, pos[None, :], cost)  # a site on the demand point's own edge: drive back to it
+
+
+def allocate_points(total: int, shares: np.ndarray, max_points: np.ndarray) -> np.ndarray:
+    """Split ``total`` points over stations in proportion to ``shares`` (largest remainder), at least one
+    and at most ``max_points`` each."""
+    k = len(shares)
+    if total < k:
+        raise InputError(f"{total} charging points cannot equip {k} stations; give at least one point per station")
+    if total > int(np.sum(max_points)):
+        raise InputError(f"{total} charging points do not fit the chosen sites (at most {int(np.sum(max_points))})")
+    pts = np.ones(k, dtype=np.int64)
+    s = np.asarray(shares, dtype=float)
+    s = s / s.sum() if s.sum() > 0 else np.full(k, 1.0 / k)
+    while pts.sum() < total:
+        want = s * total - pts
+        want[pts >= max_points] = -np.inf
+        pts[int(np.argmax(want))] += 1
+    return pts
+
+
+def _stations(sites: list[CandidateSite], chosen: list[int], pts: np.ndarray) -> tuple[Station, ...]:
+    return tuple(Station(sites[j].id, sites[j].edge, sites[j].pos_m, int(n), sites[j].power_kw)
+                 for j, n in zip(chosen, pts, strict=True))
+
+
+def _by_demand(cost: np.ndarray, w: np.ndarray, chosen: list[int]) -> np.ndarray:
+    near = np.argmin(cost[:, chosen], axis=1)
+    return np.bincount(near, weights=w, minlength=len(chosen))
+
+
+def optimal_layout(method: str, network, points: list[DemandPoint], sites: list[CandidateSite], *,  # noqa: ANN001
+                   total_points: int, p: int | None = None, radius_m: float | None = None,
+                   point_capacity: float | None = None, time_limit_s: float | None = 60.0,
+                   name: str | None = None) -> ChargingLayout:
+    """An OR-Tools layout.
+
+    - ``pmedian``: ``p`` stations minimising the demand-weighted access distance;
+    - ``cover``: ``p`` stations covering the most demand within ``radius_m``;
+    - ``capacitated``: sites with fixed costs (the sites' ``cost``) and capacities (``max_points`` x
+      ``point_capacity`` demand units), demand split between them, minimising fixed cost + weighted distance.
+
+    ``total_points`` are then split over the stations by the demand each serves.
+    """
+    import optimise
+
+    cost = access_costs(network, points, sites)
+    w = np.array([d.weight for d in points])
+    mx = np.array([s.max_points for s in sites])
+    if method in ("pmedian", "cover"):
+        p = p if p is not None else max(1, total_points // 2)
+        if method == "pmedian":
+            res = optimise.p_median(cost, p, weights=w, time_limit_s=time_limit_s)
+        else:
+            if radius_m is None:
+                raise InputError("the cover layout needs radius_m (e.g. optimal:cover:p=8,radius_m=400)")
+            res = optimise.maximal_covering(cost, p, radius_m, weights=w, time_limit_s=time_limit_s)
+        chosen = list(res.sites)
+    elif method == "capacitated":
+        per_point = point_capacity if point_capacity is not None else w.sum() / total_points
+        cap = mx * per_point
+        res = optimise.capacitated_facility_location((cost * w[:, None]).T, w, cap,
+                                                     np.array([s.cost for s in sites]), time_limit_s=time_limit_s)
+        chosen = list(res.sites)
+        served = res.assignment.T @ w
+        need = np.maximum(1, np.ceil(served[chosen] / per_point - 1e-9)).astype(int)
+        total_points = max(total_points, int(need.sum()))
+    else:
+        raise InputError(f"unknown layout method {method!r}; use pmedian, cover or capacitated")
+    pts = allocate_points(total_points, _by_demand(cost, w, chosen), mx[chosen])
+    report = {"status": res.status, "objective": res.objective, "bound": res.bound, "gap": res.gap,
+              "solve_time_s": res.solve_time_s, "p": len(chosen)}
+    return ChargingLayout(name or f"{method}_p{len(chosen)}", _stations(sites, chosen, pts), method, report)
+
+
+def greedy_layout(network, points: list[DemandPoint], sites: list[CandidateSite], *, total_points: int,  # noqa: ANN001
+                  p: int, name: str | None = None) -> ChargingLayout:
+    """Greedy p-median baseline, points split by demand served."""
+    import optimise
+
+    cost = access_costs(network, points, sites)
+    w = np.array([d.weight for d in points])
+    res = optimise.greedy_p_median(cost, p, weights=w)
+    chosen = list(res.sites)
+    pts = allocate_points(total_points, _by_demand(cost, w, chosen), np.array([sites[j].max_points for j in chosen]))
+    return ChargingLayout(name or f"greedy_p{p}", _stations(sites, chosen, pts), "greedy",
+                          {"status": res.status, "objective": res.objective})
+
+
+def random_layout(sites: list[CandidateSite], *, total_points: int, p: int, seed: int,
+                  name: str | None = None) -> ChargingLayout:
+    """Baseline in the manner of SUMO's ``distributeChargingStations.py``: ``p`` candidate kerbside sites drawn
+    at random (seeded), the points spread evenly over them."""
+    if not 1 <= p <= len(sites):
+        raise InputError(f"p must be between 1 and the number of candidate sites ({len(sites)}), got {p}")
+    rng = np.random.default_rng(seed)
+    chosen = sorted(int(j) for j in rng.choice(len(sites), size=p, replace=False))
+    pts = allocate_points(total_points, np.ones(p), np.array([sites[j].max_points for j in chosen]))
+    return ChargingLayout(name or f"random_p{p}_s{seed}", _stations(sites, chosen, pts), "random",
+                          {"seed": seed})
+
+
+def layout_from_spec(text: str, network, points: list[DemandPoint], sites: list[CandidateSite], *,  # noqa: ANN001
+                     total_points: int) -> ChargingLayout:
+    """A layout from a command-line word: a file path, ``optimal:<method>[:k=v,...]``,
+    ``greedy[:p=N]`` or ``random[:p=N,seed=S]`` (``points=N`` overrides the total points)."""
+    head, _, rest = text.partition(":")
+    if head not in ("optimal", "greedy", "random"):
+        return load_layout(text, sites)
+    method, kw = (rest.partition(":")[0], rest.partition(":")[2]) if head == "optimal" else (head, rest)
+    opts: dict[str, float] = {}
+    for item in filter(None, kw.split(",")):
+        k, eq, v = item.partition("=")
+        if not eq:
+            raise InputError(f"layout {text!r}: option {item!r} is not key=value (e.g. optimal:pmedian:p=8)")
+        try:
+            opts[k.strip()] = float(v)
+        except ValueError:
+            raise InputError(f"layout {text!r}: option {k!r} needs a number, got {v!r}") from None
+    known = {"p", "points", "radius_m", "point_capacity", "seed", "time_limit_s"}
+    bad = set(opts) - known
+    if bad:
+        raise InputError(f"layout {text!r}: unknown option(s) {sorted(bad)}; known: {sorted(known)}")
+    total = int(opts.pop("points", total_points))
+    p = int(opts["p"]) if "p" in opts else max(1, total // 2)
+    if head == "optimal":
+        return optimal_layout(method, network, points, sites, total_points=total, p=p, radius_m=opts.get("radius_m"),
+                              point_capacity=opts.get("point_capacity"),
+                              time_limit_s=opts.get("time_limit_s", 60.0))
+    if head == "greedy":
+        return greedy_layout(network, points, sites, total_points=total, p=p)
+    return random_layout(sites, total_points=total, p=p, seed=int(opts.get("seed", 1)))

@@ -1,0 +1,253 @@
+"""An EV charging study: the traffic scenario, its EVs, the candidate sites and the charging demand.
+
+A charging file (YAML, ``scenarios/ev_charging/*.yaml``) names a traffic scenario with an EV vehicle
+type and says how EVs are equipped (battery capacity and initial charge distributions, the energy model),
+when drivers look for a charger (below ``threshold_soc``), how long they charge, where stations may go
+(candidate sites: kerbside sites generated along edges, or a table) and where charging demand arises
+(the scenario's trip origins or destinations, or a table of demand points with weights).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from .._errors import InputError
+
+__all__ = ["CandidateEdges", "CandidateSite", "ChargingSpec", "DemandPoint", "Dist", "candidate_sites",
+           "charging_scenario", "demand_points", "load_charging"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Dist(_Spec):
+    """A distribution: ``uniform`` on [low, high], ``normal`` (mean, sd) clipped to [low, high], or
+    ``choice`` of ``values`` with ``weights``."""
+
+    kind: Literal["uniform", "normal", "choice"] = "uniform"
+    low: float | None = None
+    high: float | None = None
+    mean: float | None = None
+    sd: float | None = Field(None, ge=0)
+    values: list[float] = Field(default_factory=list)
+    weights: list[float] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Dist:
+        if self.kind == "uniform" and (self.low is None or self.high is None or self.high < self.low):
+            raise ValueError("a uniform distribution needs low <= high")
+        if self.kind == "normal" and (self.mean is None or self.sd is None):
+            raise ValueError("a normal distribution needs mean and sd (and optionally low/high bounds)")
+        if self.kind == "choice":
+            if not self.values or (self.weights and len(self.weights) != len(self.values)):
+                raise ValueError("a choice needs values (and, optionally, one weight per value)")
+        return self
+
+    def draw(self, rng: np.random.Generator) -> float:
+        if self.kind == "uniform":
+            return float(rng.uniform(self.low, self.high))
+        if self.kind == "normal":
+            lo = -np.inf if self.low is None else self.low
+            hi = np.inf if self.high is None else self.high
+            return float(np.clip(rng.normal(self.mean, self.sd), lo, hi))
+        w = np.asarray(self.weights or [1.0] * len(self.values), dtype=float)
+        return float(rng.choice(self.values, p=w / w.sum()))
+
+
+class CandidateEdges(_Spec):
+    """Kerbside candidate sites generated along the network's edges (boundary roads excluded)."""
+
+    min_length_m: float = Field(100.0, gt=0, description="edges at least this long get a site at their middle")
+    max_points: int = Field(6, ge=1, description="charging points a site may hold")
+    power_kw: float = Field(50.0, gt=0)
+    cost: float = Field(1.0, ge=0, description="fixed cost of opening a site")
+    include_boundary: bool = Field(False, description="also edges that touch a dead-end node")
+
+
+class ChargingSpec(_Spec):
+    """An EV charging study (see the module docstring)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    scenario: Path = Field(description="traffic scenario YAML, relative to this file")
+    ev_type: str = Field("ev", description="id of the scenario's vehicle type that is electric")
+    battery_kwh: Dist = Field(default_factory=lambda: Dist(kind="choice", values=[40.0, 60.0], weights=[0.5, 0.5]))
+    initial_soc: Dist = Field(description="state of charge (0..1) on entering the network")
+    threshold_soc: float = Field(0.1, gt=0, lt=1, description="drivers look for a charger below this state of charge")
+    target_soc: float = Field(0.8, gt=0, le=1, description="drivers charge up to this state of charge...")
+    max_charge_s: float = Field(900.0, gt=0, description="...or for at most this long")
+    efficiency: float = Field(0.95, gt=0, le=1, description="charger efficiency")
+    range_wh_km: float = Field(180.0, gt=0, description="consumption drivers assume when judging their range")
+    energy_model: dict[str, str] = Field(
+        default_factory=lambda: {"frontSurfaceArea": "2.6", "airDragCoefficient": "0.35", "rollDragCoefficient": "0.01",
+                                 "constantPowerIntake": "300", "propulsionEfficiency": "0.9",
+                                 "recuperationEfficiency": "0.6", "radialDragCoefficient": "0.5"},
+        description="SUMO Energy model parameters of the EV type")
+    mass_kg: float = Field(1830.0, gt=0)
+    candidates: CandidateEdges | Path = Field(default_factory=CandidateEdges,
+                                              description="generated kerbside sites, or a CSV table of sites")
+    demand: Literal["origins", "destinations", "both"] | Path = Field(
+        "origins", description="where charging demand arises: the trips' ends, or a CSV table of demand points")
+    points: int = Field(16, ge=1, description="charging points of the layouts compared by default")
+    check_period_s: float = Field(5.0, gt=0, description="how often the charge of every EV is looked at")
+    source_file: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _socs(self) -> ChargingSpec:
+        if self.target_soc <= self.threshold_soc:
+            raise ValueError(f"target_soc ({self.target_soc}) must be above threshold_soc ({self.threshold_soc})")
+        return self
+
+    def resolve(self, base: Path) -> ChargingSpec:
+        upd: dict[str, object] = {"scenario": (base / self.scenario) if not self.scenario.is_absolute() else self.scenario}
+        for key in ("candidates", "demand"):
+            v = getattr(self, key)
+            if isinstance(v, Path) and not v.is_absolute():
+                upd[key] = base / v
+        return self.model_copy(update=upd)
+
+
+def load_charging(path: str | Path) -> ChargingSpec:
+    """Read a charging study file; errors name the file and the field."""
+    from .._io import read_yaml_model
+
+    p = Path(path)
+    spec, _ = read_yaml_model(p, ChargingSpec, what="charging file", hint="ChargingSpec fields (scenario, initial_soc, ...)")
+    spec = spec.resolve(p.resolve().parent)  # type: ignore[attr-defined]
+    if not spec.scenario.is_file():
+        raise InputError(f"{p}: field 'scenario': traffic scenario not found: {spec.scenario}; paths are relative to {p.name}")
+    return spec.model_copy(update={"source_file": p.resolve()})
+
+
+def charging_scenario(spec: ChargingSpec):  # noqa: ANN201 - returns (Scenario, RoadNetwork)
+    """The traffic scenario with its EV type equipped with a battery device and the energy model."""
+    from ..scenario import load_scenario_with_network
+
+    sc, net = load_scenario_with_network(spec.scenario)
+    types = list(sc.vehicle_types)
+    ids = [t.id for t in types]
+    if spec.ev_type not in ids:
+        raise InputError(f"{spec.source_file or spec.name}: field 'ev_type': {spec.ev_type!r} is not a vehicle type of "
+                         f"{spec.scenario.name} (types: {ids})")
+    i = ids.index(spec.ev_type)
+    params = {"has.battery.device": "true", "device.battery.capacity": "40000", **spec.energy_model,
+              **types[i].params}
+    types[i] = types[i].model_copy(update={"emission_class": "Energy/unknown", "mass_kg": spec.mass_kg, "params": params})
+    return sc.model_copy(update={"vehicle_types": types}), net
+
+
+@dataclass(frozen=True)
+class CandidateSite:
+    """Where a station may go: a kerbside stretch of an edge's rightmost lane."""
+
+    id: str
+    edge: str
+    pos_m: float
+    power_kw: float
+    max_points: int
+    cost: float
+
+
+@dataclass(frozen=True)
+class DemandPoint:
+    edge: str
+    weight: float
+
+
+def candidate_sites(spec: ChargingSpec, network) -> list[CandidateSite]:  # noqa: ANN001
+    """The study's candidate sites, generated along edges or read from its CSV table
+    (columns ``id, edge, pos_m, power_kw, max_points, cost``)."""
+    c = spec.candidates
+    if isinstance(c, Path):
+        rows = _read_csv(c, ("id", "edge", "pos_m", "power_kw", "max_points", "cost"))
+        out = []
+        for line, r in rows:
+            where = f"{c}:{line}"
+            if r["edge"] not in network.edge_index:
+                raise InputError(f"{where}: column 'edge': unknown edge {r['edge']!r} in {network.name}")
+            try:
+                site = CandidateSite(r["id"], r["edge"], float(r["pos_m"]), float(r["power_kw"]), int(r["max_points"]),
+                                     float(r["cost"]))
+            except ValueError as exc:
+                raise InputError(f"{where}: {exc}; pos_m, power_kw and cost are numbers, max_points an integer") from None
+            length = float(network.length[network.edge_index[site.edge]])
+            if not 0 <= site.pos_m <= length or site.max_points < 1 or site.power_kw <= 0:
+                raise InputError(f"{where}: site {site.id!r}: pos_m must lie on the edge (0..{length:.1f} m), "
+                                 "max_points >= 1 and power_kw > 0")
+            out.append(site)
+        if len({s.id for s in out}) != len(out):
+            raise InputError(f"{c}: site ids must be unique")
+        return out
+    indeg = np.bincount(network.head, minlength=network.n_nodes)
+    outdeg = np.bincount(network.tail, minlength=network.n_nodes)
+    dead = (indeg <= 1) & (outdeg <= 1)
+    allows = network.extra.get("allows_passenger", np.ones(network.n_edges, dtype=bool))
+    sites = []
+    for e in range(network.n_edges):
+        if network.length[e] < c.min_length_m or not allows[e]:
+            continue
+        if not c.include_boundary and (dead[network.tail[e]] or dead[network.head[e]]):
+            continue
+        eid = str(network.edge_ids[e])
+        sites.append(CandidateSite(f"cs_{eid}", eid, float(network.length[e]) / 2.0, c.power_kw, c.max_points, c.cost))
+    if not sites:
+        raise InputError(f"no edge of {network.name} is at least {c.min_length_m} m long; lower candidates.min_length_m")
+    return sites
+
+
+def demand_points(spec: ChargingSpec, scenario, network) -> list[DemandPoint]:  # noqa: ANN001
+    """Charging demand: the study's table (columns ``edge, weight``), or the scenario's trip ends weighted
+    by their flow (vehicles per hour) times the EV share."""
+    d = spec.demand
+    if isinstance(d, Path):
+        out = []
+        for line, r in _read_csv(d, ("edge", "weight")):
+            if r["edge"] not in network.edge_index:
+                raise InputError(f"{d}:{line}: column 'edge': unknown edge {r['edge']!r} in {network.name}")
+            try:
+                w = float(r["weight"])
+            except ValueError:
+                raise InputError(f"{d}:{line}: column 'weight': not a number ({r['weight']!r})") from None
+            if w < 0:
+                raise InputError(f"{d}:{line}: column 'weight': must be >= 0")
+            out.append(DemandPoint(r["edge"], w))
+        return out
+    from ..demand import random_trips
+    from ..scenario import ODDemand, RandomDemand, RouteDemand
+
+    share = next(t.share for t in scenario.vehicle_types if t.id == spec.ev_type)
+    ends: list[tuple[str, str, float]] = []
+    dem = scenario.demand
+    hours = scenario.duration_s / 3600.0
+    if isinstance(dem, RandomDemand):
+        ends = [(o, de, 1.0 / hours) for _, o, de in random_trips(scenario, network)]
+    elif isinstance(dem, ODDemand) and dem.pairs:
+        ends = [(p.origin, p.destination, p.flow_veh_h) for p in dem.pairs]
+    elif isinstance(dem, RouteDemand):
+        ends = [(f.edges[0], f.edges[-1], f.flow_veh_h) for f in dem.flows]
+    else:
+        raise InputError(f"charging demand from the trips of a '{dem.kind}' scenario is not supported; "
+                         "give demand: a CSV table of demand points (edge, weight)")
+    weights: dict[str, float] = {}
+    for o, de, w in ends:
+        for e in ((o,) if d == "origins" else (de,) if d == "destinations" else (o, de)):
+            weights[e] = weights.get(e, 0.0) + w * share
+    return [DemandPoint(e, w) for e, w in sorted(weights.items())]
+
+
+def _read_csv(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    if not path.is_file():
+        raise InputError(f"{path}: table not found")
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}:1: missing column(s) {missing}; the header must name {list(columns)}")
+        return [(i + 2, {k: (v or "").strip() for k, v in r.items() if k}) for i, r in enumerate(reader)]
