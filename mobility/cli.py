@@ -302,6 +302,15 @@ def _add_tolling() -> None:
 _add_tolling()
 
 
+def _add_charging() -> None:
+    from ._cli_charging import charging_app
+
+    app.add_typer(charging_app, name="charging")
+
+
+_add_charging()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_network", "plot_vehicles"]
+__all__ = ["plot_charging_layouts", "plot_charging_utilisation", "plot_charging_waiting", "plot_network", "plot_vehicles"]
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -218,4 +218,95 @@ def plot_delay_vs_penetration(ds: xr.Dataset, *, ax: Axes | None = None) -> tupl
     ax.set_ylabel("mean delay per vehicle (s)")
     ax.set_title(f"best mix (etc/mtc/mixed) at {ds.attrs.get('flow_veh_h', 0):.0f} veh/h, {ds.attrs.get('booths', '')} booths")
     ax.legend(fontsize=8)
+    return fig, ax
+
+
+def _need_layouts(ds: xr.Dataset, var: str) -> None:
+    if var not in ds or "layout" not in ds.dims:
+        raise InputError(f"nothing to plot: the Dataset has no {var!r} by layout (use mobility.charging.compare_layouts)")
+
+
+def plot_charging_layouts(ds: xr.Dataset, network: RoadNetwork, *, axes: Any = None) -> tuple[Figure, Any]:
+    """The layouts side by side on the network: one panel each, a circle per station, its area by the
+    charging points in use on average (seed mean), its colour by the station's utilisation."""
+    import matplotlib as mpl
+    import matplotlib.pyplot as plt
+
+    _need_layouts(ds, "utilisation")
+    names = [str(x) for x in ds["layout"].values]
+    if axes is None:
+        fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4.4), layout="constrained", squeeze=False)
+        axes = axes[0]
+    else:
+        axes = np.atleast_1d(axes)
+        fig = axes[0].figure
+    if len(axes) < len(names):
+        raise InputError(f"{len(names)} layouts need {len(names)} axes, got {len(axes)}")
+    util = ds["utilisation"].mean(("seed", "time"))
+    used = ds["occupied"].mean(("seed", "time"))
+    norm = mpl.colors.Normalize(0.0, max(0.05, float(util.max(skipna=True))))
+    sc = None
+    for ax, name in zip(axes, names, strict=False):
+        plot_network(network, ax=ax, linewidth=1.0)
+        here = np.isfinite(ds["points"].sel(layout=name).values)
+        u = util.sel(layout=name).values[here]
+        n = used.sel(layout=name).values[here]
+        pts = ds["points"].sel(layout=name).values[here]
+        sc = ax.scatter(ds["x"].values[here], ds["y"].values[here], s=30 + 120 * n, c=u, cmap="viridis", norm=norm,
+                        edgecolors="k", linewidths=0.6, zorder=3)
+        for x, y, k in zip(ds["x"].values[here], ds["y"].values[here], pts, strict=True):
+            ax.annotate(f"{int(k)}", (x, y), textcoords="offset points", xytext=(6, 6), fontsize=7)
+        cov = float(ds["covered_share"].sel(layout=name).mean())
+        ax.set_title(f"{name}\ncovered {cov:.0%}, stranded {float(ds['stranded'].sel(layout=name).mean()):.1f}",
+                     fontsize=9)
+    if sc is not None:
+        fig.colorbar(sc, ax=list(axes[: len(names)]), label="station utilisation (share of points in use)", shrink=0.8)
+    return fig, axes
+
+
+def plot_charging_utilisation(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """Charging points in use over time, all stations of a layout together (seed mean, band: min-max)."""
+    import matplotlib as mpl
+
+    _need_layouts(ds, "occupied")
+    fig, ax = _axes(ax, (7, 3.8))
+    names = [str(x) for x in ds["layout"].values]
+    colors = mpl.colormaps["viridis"](np.linspace(0.1, 0.85, len(names)))
+    t = ds["time"].values / 60.0
+    for name, c in zip(names, colors, strict=True):
+        occ = ds["occupied"].sel(layout=name).sum("station", skipna=True)
+        share = occ / float(ds["points"].sel(layout=name).sum(skipna=True))
+        ax.plot(t, share.mean("seed"), color=c, label=name)
+        if ds.sizes.get("seed", 1) > 1:
+            ax.fill_between(t, share.min("seed"), share.max("seed"), color=c, alpha=0.2, linewidth=0)
+    ax.set_xlabel("time [min]")
+    ax.set_ylabel("charging points in use [share]")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=8)
+    ax.set_title("utilisation over time")
+    return fig, ax
+
+
+def plot_charging_waiting(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """Per layout: mean and 95th-percentile wait for a free charger, and the mean access detour (seed means;
+    dots: each seed)."""
+    import matplotlib as mpl
+
+    _need_layouts(ds, "wait_mean_s")
+    fig, ax = _axes(ax, (7, 3.8))
+    names = [str(x) for x in ds["layout"].values]
+    kpis = [("wait_mean_s", "wait mean [s]"), ("wait_p95_s", "wait p95 [s]"), ("detour_mean_m", "detour mean [m]")]
+    colors = mpl.colormaps["viridis"](np.linspace(0.15, 0.85, len(kpis)))
+    x = np.arange(len(names))
+    width = 0.8 / len(kpis)
+    for i, ((var, label), c) in enumerate(zip(kpis, colors, strict=True)):
+        vals = ds[var].transpose("layout", "seed").values
+        xi = x - 0.4 + width * (i + 0.5)
+        ax.bar(xi, np.nanmean(vals, axis=1), width, color=c, alpha=0.85, label=label)
+        for k in range(len(names)):
+            ax.scatter(np.full(vals.shape[1], xi[k]), vals[k], color="k", s=8, zorder=3)
+    ax.set_xticks(x, names, fontsize=8)
+    ax.set_ylabel("seconds / metres")
+    ax.legend(fontsize=8)
+    ax.set_title("waiting for a free charger and access detour")
     return fig, ax

@@ -140,7 +140,7 @@ def comparison_table(ds: xr.Dataset) -> pd.DataFrame:
                                   "points": int(d["points_total"].isel(seed=0))}
         for var, title, _ in TABLE:
             row[title] = float(d[var].mean("seed", skipna=True))
-            row[f"{title} sd"] = float(d[var].std("seed", skipna=True)) if d.sizes["seed"] > 1 else float("nan")
+            row[f"{title} sd"] = float(d[var].std("seed", skipna=True, ddof=1)) if d.sizes["seed"] > 1 else float("nan")
         rows.append(row)
     return pd.DataFrame(rows).set_index("layout")
 
@@ -151,7 +151,7 @@ def format_table(ds: xr.Dataset) -> str:
     head = ["layout", "stations", "points"] + [title for _, title, _ in TABLE]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for lay, r in t.iterrows():
-        cells = [str(lay), str(r["stations"]), str(r["points"])]
+        cells = [str(lay), f"{r['stations']:.0f}", f"{r['points']:.0f}"]
         for _, title, fmt in TABLE:
             v, sd = r[title], r[f"{title} sd"]
             cells.append(fmt.format(v) + ("" if not np.isfinite(sd) or sd == 0 else " +/- " + fmt.format(sd)))

@@ -95,6 +95,7 @@ def run_charging(spec: ChargingSpec, layout: ChargingLayout, *, seed: int, workd
 
     sc, net = charging_scenario(spec)
     sc = sc.with_seed(seed)
+    scenario_hash = sc.spec_hash
     wd = Path(workdir) if workdir is not None else session_tempdir("mobility-charging-")
     wd.mkdir(parents=True, exist_ok=True)
     add = write_text_atomic(wd / "charging.add.xml", layout.to_additional(net, spec.efficiency))
@@ -157,7 +158,9 @@ def run_charging(spec: ChargingSpec, layout: ChargingLayout, *, seed: int, workd
                         now, net, st, st_edge, st_pos, to_st, from_st, power_w)
     wall = _time.perf_counter() - t0
     try:
-        return _kpis(spec, layout, sc, net, wd, evs, seed=seed, bin_s=bin_s, wall_s=wall, sumo_version=sim.sumo_version)
+        ds = _kpis(spec, layout, sc, net, wd, evs, seed=seed, bin_s=bin_s, wall_s=wall, sumo_version=sim.sumo_version)
+        ds.attrs["scenario_hash"] = scenario_hash
+        return ds
     finally:
         if workdir is None:
             sim.cleanup()
