@@ -97,7 +97,7 @@ def compare_layouts(spec: ChargingSpec, layouts: Sequence[ChargingLayout], *, se
     per = []
     for lay in layouts:
         rows = [results[(lay.name, s)].reindex(station=stations) for s in seeds]
-        per.append(xr.concat(rows, dim=xr.DataArray(seeds, dims="seed", name="seed"), coords="minimal",
+        per.append(xr.concat(rows, dim=xr.DataArray(seeds, dims="seed", name="seed"), coords="minimal", join="outer",
                              compat="override", combine_attrs="drop_conflicts"))
     ds = xr.concat(per, dim=xr.DataArray([lay.name for lay in layouts], dims="layout", name="layout"),
                    coords="minimal", compat="override", combine_attrs="drop_conflicts")

@@ -307,6 +307,16 @@ def _kpis(spec, layout, sc, net, wd: Path, evs: dict[str, _EV], *, seed: int, bi
     ds["occupied"] = (("station", "time"), occ, {"units": "1", "long_name": "charging points in use (mean over the bin)"})
     ds["utilisation"] = (("station", "time"), occ / points[:, None], {"units": "1",
                                                                    "long_name": "share of the station's points in use"})
+    ids = sorted(evs)
+    det = {v: trips[v]["route_m"] - evs[v].odometer0 - evs[v].remaining0 for v in charged
+           if v in trips and trips[v]["arrived"]}
+    ds["ev_capacity_kwh"] = ("ev", [evs[v].capacity_wh / 1000.0 for v in ids], {"units": "kWh", "long_name": "battery capacity"})
+    ds["ev_initial_kwh"] = ("ev", [evs[v].initial_wh / 1000.0 for v in ids], {"units": "kWh", "long_name": "charge on departure"})
+    ds["ev_depart_s"] = ("ev", [evs[v].depart for v in ids], {"units": "s", "long_name": "departure time"})
+    ds["ev_diverted_s"] = ("ev", [evs[v].diverted for v in ids], {"units": "s", "long_name": "time sent to a charger (NaN: never)"})
+    ds["ev_stranded_s"] = ("ev", [evs[v].stranded for v in ids], {"units": "s", "long_name": "time the battery ran empty (NaN: never)"})
+    ds["ev_detour_m"] = ("ev", [det.get(v, np.nan) for v in ids], {"units": "m", "long_name": "access detour (charged and arrived)"})
+    ds = ds.assign_coords(ev=ids)
     ds = ds.assign_coords(station=sid, time=times, edge=("station", [s.edge for s in st]))
     ds["time"].attrs.update(units="s", long_name="start of the bin")
     ds.attrs.update(layout=layout.name, layout_method=layout.method, seed=int(seed), scenario=sc.name,
