@@ -81,7 +81,11 @@ def compare_cmd(
         if plots is not None:
             from .charging.compare import charging_scenario
             from .cli import _save_figure
-            from .plots import plot_charging_layouts, plot_charging_utilisation, plot_charging_waiting
+            from .plots import (
+                plot_charging_layouts,
+                plot_charging_utilisation,
+                plot_charging_waiting,
+            )
 
             plots.mkdir(parents=True, exist_ok=True)
             _, net = charging_scenario(spec)

@@ -116,7 +116,7 @@ def scenario_validate(
     files: Annotated[list[Path], typer.Argument(help="scenario YAML file(s)")],
 ) -> None:
     """Check scenario files (fields, units, network, edges named by the demand); toll plaza files (with
-    ``booths:``) are checked as plazas."""
+    ``booths:``) are checked as plazas, EV charging studies (with ``initial_soc:``) as studies."""
     import yaml
 
     from .scenario import load_scenario
@@ -133,6 +133,15 @@ def scenario_validate(
 
                 pl = load_plaza(f)
                 typer.echo(f"ok: {f} (toll plaza {pl.name}, {len(pl.booths)} booths, {len(pl.demand)} demand periods)")
+                continue
+            if isinstance(head, dict) and "initial_soc" in head and "network" not in head:
+                from .charging import candidate_sites, charging_scenario, demand_points, load_charging
+
+                spec = load_charging(f)
+                sc, net = charging_scenario(spec)
+                n_sites, n_points = len(candidate_sites(spec, net)), len(demand_points(spec, sc, net))
+                typer.echo(f"ok: {f} (charging study {spec.name}: scenario {sc.name}, {n_sites} candidate sites, "
+                           f"{n_points} demand points)")
                 continue
             sc = load_scenario(f)
             typer.echo(f"ok: {f} ({sc.name}, {sc.demand.kind} demand, {sc.duration_s:.0f} s, seed {sc.seed})")

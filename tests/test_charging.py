@@ -42,7 +42,7 @@ def study():
 
 
 def test_study_reads_and_equips_the_ev_type(study) -> None:
-    spec, sc, net, sites, points = study
+    _, sc, net, sites, points = study
     ev = next(t for t in sc.vehicle_types if t.id == "ev")
     assert ev.emission_class == "Energy/unknown" and ev.params["has.battery.device"] == "true"
     # every inner street of 250 m gets one site: 5x5 grid, 2 x 5 x 4 streets each way = 80
@@ -132,9 +132,8 @@ def one_run(study, tmp_path_factory: pytest.TempPathFactory):
     return lay, wd, run_charging(spec, lay, seed=1, workdir=wd)
 
 
-def test_energy_is_conserved_and_every_ev_is_counted(study, one_run) -> None:
-    spec, *_ = study
-    lay, wd, ds = one_run
+def test_energy_is_conserved_and_every_ev_is_counted(one_run) -> None:
+    _, wd, ds = one_run
     assert float(ds["energy_balance_error"]) < 0.01  # battery change = charged - used, within 1%
     n_ev, need, charged = int(ds["ev_count"]), int(ds["needing_charge"]), int(ds["charged"])
     assert 0 < charged <= need <= n_ev

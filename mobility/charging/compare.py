@@ -115,7 +115,7 @@ def compare_layouts(spec: ChargingSpec, layouts: Sequence[ChargingLayout], *, se
     return ds
 
 
-def _edge_point(net, edge: str, pos: float) -> tuple[float, float]:  # noqa: ANN001
+def _edge_point(net, edge: str, pos: float) -> tuple[float, float]:
     e = net.edge_index[edge]
     if net.edge_shapes is not None:
         shape = np.asarray(net.edge_shapes[e], dtype=float)

@@ -74,7 +74,7 @@ class ChargingLayout:
             write_text_atomic(path, text + "\n")
         return text
 
-    def to_additional(self, network, efficiency: float = 0.95) -> str:  # noqa: ANN001
+    def to_additional(self, network, efficiency: float = 0.95) -> str:
         """SUMO additional XML: per station a kerbside parkingArea (one space per point) and its
         chargingStation. Stations are centred on their site, clipped to the rightmost lane."""
         rows = ["<additional>"]
@@ -137,7 +137,7 @@ def load_layout(path: str | Path, sites: list[CandidateSite] | None = None) -> C
                           dict(data.get("report", {})))
 
 
-def access_costs(network, points: list[DemandPoint], sites: list[CandidateSite]) -> np.ndarray:  # noqa: ANN001
+def access_costs(network, points: list[DemandPoint], sites: list[CandidateSite]) -> np.ndarray:
     """Driving distance (m) from each demand point (the end of its edge) to each site, on the shortest
     paths (numba kernels, one tree per distinct demand node)."""
     from numba_kernels.aon import shortest_costs
@@ -183,7 +183,7 @@ def _by_demand(cost: np.ndarray, w: np.ndarray, chosen: list[int]) -> np.ndarray
     return np.bincount(near, weights=w, minlength=len(chosen))
 
 
-def optimal_layout(method: str, network, points: list[DemandPoint], sites: list[CandidateSite], *,  # noqa: ANN001
+def optimal_layout(method: str, network, points: list[DemandPoint], sites: list[CandidateSite], *,
                    total_points: int, p: int | None = None, radius_m: float | None = None,
                    point_capacity: float | None = None, time_limit_s: float | None = 60.0,
                    name: str | None = None) -> ChargingLayout:
@@ -227,7 +227,7 @@ def optimal_layout(method: str, network, points: list[DemandPoint], sites: list[
     return ChargingLayout(name or f"{method}_p{len(chosen)}", _stations(sites, chosen, pts), method, report)
 
 
-def greedy_layout(network, points: list[DemandPoint], sites: list[CandidateSite], *, total_points: int,  # noqa: ANN001
+def greedy_layout(network, points: list[DemandPoint], sites: list[CandidateSite], *, total_points: int,
                   p: int, name: str | None = None) -> ChargingLayout:
     """Greedy p-median baseline, points split by demand served."""
     import optimise
@@ -254,7 +254,7 @@ def random_layout(sites: list[CandidateSite], *, total_points: int, p: int, seed
                           {"seed": seed})
 
 
-def layout_from_spec(text: str, network, points: list[DemandPoint], sites: list[CandidateSite], *,  # noqa: ANN001
+def layout_from_spec(text: str, network, points: list[DemandPoint], sites: list[CandidateSite], *,
                      total_points: int) -> ChargingLayout:
     """A layout from a command-line word: a file path, ``optimal:<method>[:k=v,...]``,
     ``greedy[:p=N]`` or ``random[:p=N,seed=S]`` (``points=N`` overrides the total points)."""

@@ -54,7 +54,7 @@ class _EV:
     stranded: float = np.nan
 
 
-def _reverse_costs(network, targets: np.ndarray) -> np.ndarray:  # noqa: ANN001
+def _reverse_costs(network, targets: np.ndarray) -> np.ndarray:
     """Distance (m) from every node to each node in ``targets``: trees on the reversed graph."""
     from numba_kernels.aon import shortest_costs
 
@@ -68,7 +68,7 @@ def _reverse_costs(network, targets: np.ndarray) -> np.ndarray:  # noqa: ANN001
     return out
 
 
-def _forward_costs(network, origins: np.ndarray) -> np.ndarray:  # noqa: ANN001
+def _forward_costs(network, origins: np.ndarray) -> np.ndarray:
     from numba_kernels.aon import shortest_costs
 
     out = np.empty((origins.size, network.n_nodes))
@@ -90,8 +90,9 @@ def run_charging(spec: ChargingSpec, layout: ChargingLayout, *, seed: int, workd
     ``energy_balance_error``...), ``points(station)``, ``energy_kwh(station)``, ``occupied(station, time)``
     (mean charging points in use per ``bin_s``) and ``utilisation(station, time)``.
     """
-    from ..simulation import Simulation
     from traci import constants as tc
+
+    from ..simulation import Simulation
 
     sc, net = charging_scenario(spec)
     sc = sc.with_seed(seed)
@@ -166,7 +167,7 @@ def run_charging(spec: ChargingSpec, layout: ChargingLayout, *, seed: int, workd
             sim.cleanup()
 
 
-def _divert(api, spec, vid, ev, road, lane_pos, odometer, charge, now, net, st, st_edge, st_pos,  # noqa: ANN001, PLR0913
+def _divert(api, spec, vid, ev, road, lane_pos, odometer, charge, now, net, st, st_edge, st_pos,
             to_st, from_st, power_w) -> None:
     """Send one EV to the station with the shortest way there and on to its destination."""
     from traci.exceptions import TraCIException
@@ -204,7 +205,7 @@ def _divert(api, spec, vid, ev, road, lane_pos, odometer, charge, now, net, st, 
     ev.diverted, ev.odometer0, ev.remaining0, ev.station = now, odometer, remaining, k
 
 
-def _kpis(spec, layout, sc, net, wd: Path, evs: dict[str, _EV], *, seed: int, bin_s: float, wall_s: float,  # noqa: ANN001
+def _kpis(spec, layout, sc, net, wd: Path, evs: dict[str, _EV], *, seed: int, bin_s: float, wall_s: float,
           sumo_version: str) -> xr.Dataset:
     import xarray as xr
 
@@ -275,7 +276,7 @@ def _kpis(spec, layout, sc, net, wd: Path, evs: dict[str, _EV], *, seed: int, bi
         scale += abs(net_use) + charged_wh.get(v, 0.0)
     balance = abs(lhs - rhs) / scale if scale > 0 else 0.0
 
-    def stat(a: np.ndarray, f) -> float:  # noqa: ANN001
+    def stat(a: np.ndarray, f) -> float:
         return float(f(a)) if a.size else float("nan")
 
     scalars = {

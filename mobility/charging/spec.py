@@ -45,9 +45,8 @@ class Dist(_Spec):
             raise ValueError("a uniform distribution needs low <= high")
         if self.kind == "normal" and (self.mean is None or self.sd is None):
             raise ValueError("a normal distribution needs mean and sd (and optionally low/high bounds)")
-        if self.kind == "choice":
-            if not self.values or (self.weights and len(self.weights) != len(self.values)):
-                raise ValueError("a choice needs values (and, optionally, one weight per value)")
+        if self.kind == "choice" and (not self.values or (self.weights and len(self.weights) != len(self.values))):
+            raise ValueError("a choice needs values (and, optionally, one weight per value)")
         return self
 
     def draw(self, rng: np.random.Generator) -> float:
@@ -126,7 +125,7 @@ def load_charging(path: str | Path) -> ChargingSpec:
     return spec.model_copy(update={"source_file": p.resolve()})
 
 
-def charging_scenario(spec: ChargingSpec):  # noqa: ANN201 - returns (Scenario, RoadNetwork)
+def charging_scenario(spec: ChargingSpec):
     """The traffic scenario with its EV type equipped with a battery device and the energy model."""
     from ..scenario import load_scenario_with_network
 
@@ -161,7 +160,7 @@ class DemandPoint:
     weight: float
 
 
-def candidate_sites(spec: ChargingSpec, network) -> list[CandidateSite]:  # noqa: ANN001
+def candidate_sites(spec: ChargingSpec, network) -> list[CandidateSite]:
     """The study's candidate sites, generated along edges or read from its CSV table
     (columns ``id, edge, pos_m, power_kw, max_points, cost``)."""
     c = spec.candidates
@@ -202,7 +201,7 @@ def candidate_sites(spec: ChargingSpec, network) -> list[CandidateSite]:  # noqa
     return sites
 
 
-def demand_points(spec: ChargingSpec, scenario, network) -> list[DemandPoint]:  # noqa: ANN001
+def demand_points(spec: ChargingSpec, scenario, network) -> list[DemandPoint]:
     """Charging demand: the study's table (columns ``edge, weight``), or the scenario's trip ends weighted
     by their flow (vehicles per hour) times the EV share."""
     d = spec.demand
