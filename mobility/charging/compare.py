@@ -100,7 +100,7 @@ def compare_layouts(spec: ChargingSpec, layouts: Sequence[ChargingLayout], *, se
         per.append(xr.concat(rows, dim=xr.DataArray(seeds, dims="seed", name="seed"), coords="minimal", join="outer",
                              compat="override", combine_attrs="drop_conflicts"))
     ds = xr.concat(per, dim=xr.DataArray([lay.name for lay in layouts], dims="layout", name="layout"),
-                   coords="minimal", compat="override", combine_attrs="drop_conflicts")
+                   coords="minimal", join="outer", compat="override", combine_attrs="drop_conflicts")
     ds["points"] = ds["points"].isel(seed=0, drop=True)
     _, net = charging_scenario(spec)
     site_edge = {s.site: s.edge for lay in layouts for s in lay.stations}
