@@ -1,4 +1,4 @@
-"""Facility location models (OR-Tools MIP through SCIP): plain arrays in, a small result out.
+"""Facility location models (OR-Tools MIP through HiGHS, or SCIP): plain arrays in, a small result out.
 
 - :func:`p_median`: open ``p`` sites minimising the demand-weighted distance of each demand point to its
   nearest open site;
@@ -49,12 +49,21 @@ class LocationResult:
 _STATUS = {0: "OPTIMAL", 1: "FEASIBLE", 2: "INFEASIBLE", 3: "UNBOUNDED", 4: "ABNORMAL", 5: "MODEL_INVALID", 6: "NOT_SOLVED"}
 
 
-def _solver(time_limit_s: float | None):  # noqa: ANN202
+#: MIP solvers tried in order: HiGHS proves the OR-Library p-median optima 2-7 times faster than SCIP here.
+MIP_SOLVERS = ("HIGHS", "SCIP")
+
+
+def _solver(time_limit_s: float | None, solver: str | None = None):  # noqa: ANN202
     from ortools.linear_solver import pywraplp
 
-    s = pywraplp.Solver.CreateSolver("SCIP")
-    if s is None:
-        raise RuntimeError("OR-Tools was built without SCIP")
+    names = (solver.upper(),) if solver else MIP_SOLVERS
+    for name in names:
+        s = pywraplp.Solver.CreateSolver(name)
+        if s is not None:
+            break
+    else:
+        raise RuntimeError(f"OR-Tools offers none of the MIP solvers {names}")
+    s.SuppressOutput()
     if time_limit_s is not None:
         s.SetTimeLimit(int(time_limit_s * 1000))
     return s
@@ -98,7 +107,7 @@ def _p_problem(cost: np.ndarray, p: int, weights: np.ndarray | None) -> tuple[np
 
 
 def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None,
-             time_limit_s: float | None = None) -> LocationResult:
+             time_limit_s: float | None = None, solver: str | None = None) -> LocationResult:
     """Open ``p`` sites minimising ``sum_i w_i min_{j open} cost[i, j]``.
 
     Parameters
@@ -106,12 +115,14 @@ def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None,
     cost : array (demand points, candidate sites); ``inf`` where a point cannot use a site
     p : int
     weights : array (demand points,), optional (default 1)
+    solver : str, optional
+        ``"HIGHS"`` or ``"SCIP"``; by default the first available of :data:`MIP_SOLVERS`.
     """
     c, w = _p_problem(cost, p, weights)
     n, m = c.shape
     if not np.isfinite(c).any(axis=1).all():
         raise ValueError("every demand point needs at least one reachable site (a finite cost)")
-    s = _solver(time_limit_s)
+    s = _solver(time_limit_s, solver)
     y = [s.BoolVar(f"y{j}") for j in range(m)]
     x = [[s.NumVar(0, 1, f"x{i}_{j}") if np.isfinite(c[i, j]) else None for j in range(m)] for i in range(n)]
     for i in range(n):
@@ -125,7 +136,7 @@ def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None,
 
 
 def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray, fixed_cost: np.ndarray,
-                                  *, time_limit_s: float | None = None) -> LocationResult:
+                                  *, time_limit_s: float | None = None, solver: str | None = None) -> LocationResult:
     """Open sites and split demand between them at least total cost.
 
     Parameters
@@ -146,7 +157,7 @@ def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity
         raise ValueError(f"shapes: cost {c.shape}, demand {d.shape}, capacity {cap.shape}, fixed_cost {f.shape} do not agree")
     if d.sum() > cap.sum() + 1e-9:
         raise ValueError(f"total demand {d.sum():g} exceeds total capacity {cap.sum():g}")
-    s = _solver(time_limit_s)
+    s = _solver(time_limit_s, solver)
     y = [s.BoolVar(f"y{i}") for i in range(m)]
     x = [[s.NumVar(0, 1, f"x{j}_{i}") for i in range(m)] for j in range(n)]  # customer j's share from site i
     for j in range(n):
@@ -160,14 +171,14 @@ def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity
 
 
 def maximal_covering(cost: np.ndarray, p: int, radius: float, *, weights: np.ndarray | None = None,
-                     time_limit_s: float | None = None) -> LocationResult:
+                     time_limit_s: float | None = None, solver: str | None = None) -> LocationResult:
     """Open ``p`` sites maximising the weight of demand points within ``radius`` of an open site
     (Church & ReVelle 1974). The objective is the covered weight; ``assignment[i, j]`` is 1 where point ``i``
     is covered by open site ``j`` (its nearest covering one)."""
     c, w = _p_problem(cost, p, weights)
     n, m = c.shape
     cover = c <= radius
-    s = _solver(time_limit_s)
+    s = _solver(time_limit_s, solver)
     y = [s.BoolVar(f"y{j}") for j in range(m)]
     z = [s.NumVar(0, 1, f"z{i}") for i in range(n)]  # at an optimum z is 0/1 whenever y is
     for i in range(n):
