@@ -70,7 +70,7 @@ def _solver(time_limit_s: float | None, solver: str | None = None):  # noqa: ANN
 
 
 def _solve(s) -> int:  # noqa: ANN001
-    """Solve to a proven optimum (SCIP's default relative gap of 1e-4 stops short of one)."""
+    """Solve to a proven optimum (the solvers' default relative gaps, 1e-4, stop short of one)."""
     from ortools.linear_solver import pywraplp
 
     params = pywraplp.MPSolverParameters()
