@@ -68,14 +68,9 @@ def session_tempdir(prefix: str = "mobility-") -> Path:
     return Path(d)
 
 
-def read_yaml_model(path: str | Path, model: type, *, what: str, hint: str) -> tuple[object, dict]:
-    """Read a YAML mapping and validate it with the pydantic ``model``; errors name the file and field.
-
-    ``what`` names the kind of file ("sweep file"), ``hint`` what the mapping holds. Returns the model
-    instance and the raw mapping.
-    """
+def read_yaml_mapping(path: str | Path, *, what: str, hint: str) -> dict:
+    """Read a YAML (or JSON) file holding a mapping; errors name the file."""
     import yaml
-    from pydantic import ValidationError
 
     from ._errors import InputError
 
@@ -88,6 +83,21 @@ def read_yaml_model(path: str | Path, model: type, *, what: str, hint: str) -> t
         raise InputError(f"{p}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):
         raise InputError(f"{p}: a {what} is a mapping of {hint}")
+    return data
+
+
+def read_yaml_model(path: str | Path, model: type, *, what: str, hint: str) -> tuple[object, dict]:
+    """Read a YAML mapping and validate it with the pydantic ``model``; errors name the file and field.
+
+    ``what`` names the kind of file ("sweep file"), ``hint`` what the mapping holds. Returns the model
+    instance and the raw mapping.
+    """
+    from pydantic import ValidationError
+
+    from ._errors import InputError
+
+    p = Path(path)
+    data = read_yaml_mapping(p, what=what, hint=hint)
     try:
         return model.model_validate(data), data  # type: ignore[attr-defined]
     except ValidationError as exc:

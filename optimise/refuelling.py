@@ -167,6 +167,14 @@ def _check(trips: Sequence[RoundTrip], flows: np.ndarray, n_sites: int, range_: 
     return f
 
 
+def _coverable(trips: Sequence[RoundTrip], f: np.ndarray, range_: float):
+    """``(q, arc cover sets)`` of every trip with flow that some set of open sites can complete."""
+    for q, t in enumerate(trips):
+        sets = arc_cover_sets(t, range_)
+        if f[q] > 0 and all(sets):
+            yield q, sets
+
+
 def _report(s, st: int) -> tuple[str, float, float, float]:
     status = _STATUS.get(st, str(st))
     if status not in ("OPTIMAL", "FEASIBLE"):
@@ -190,16 +198,11 @@ def flow_refuelling(trips: Sequence[RoundTrip], flows: np.ndarray, p: int, range
         raise ValueError(f"p must be between 1 and the number of sites ({n_sites}), got {p}")
     s = _solver(time_limit_s)
     x = [s.BoolVar(f"x{k}") for k in range(n_sites)]
-    y = []
-    for q, t in enumerate(trips):
-        sets = arc_cover_sets(t, range_)
-        if f[q] == 0 or any(not k for k in sets):
-            y.append(None)
-            continue
-        yq = s.NumVar(0, 1, f"y{q}")
+    y: list = [None] * len(trips)
+    for q, sets in _coverable(trips, f, range_):
+        y[q] = s.NumVar(0, 1, f"y{q}")
         for k in set(sets):
-            s.Add(sum(x[j] for j in sorted(k)) >= yq)
-        y.append(yq)
+            s.Add(sum(x[j] for j in sorted(k)) >= y[q])
     s.Add(sum(x) == p)
     s.Maximize(sum(f[q] * v for q, v in enumerate(y) if v is not None))
     status, _, bound, _ = _report(s, _solve(s))
@@ -235,20 +238,15 @@ def capacitated_flow_refuelling(trips: Sequence[RoundTrip], flows: np.ndarray, r
         s.Add(n[k] <= int(min(mx[k], points)) * o[k])
         s.Add(n[k] >= o[k])
     load: dict[int, list] = {}
-    y = []
-    for q, t in enumerate(trips):
-        sets = arc_cover_sets(t, range_)
-        if f[q] == 0 or any(not k for k in sets):
-            y.append(None)
-            continue
-        yq = s.NumVar(0, 1, f"y{q}")
+    y: list = [None] * len(trips)
+    for q, sets in _coverable(trips, f, range_):
+        y[q] = s.NumVar(0, 1, f"y{q}")
         g = {k: s.NumVar(0, 1, f"g{q}_{k}") for k in sorted(set().union(*sets))}
         for k in set(sets):
-            s.Add(sum(g[j] for j in sorted(k)) >= yq)
+            s.Add(sum(g[j] for j in sorted(k)) >= y[q])
         for k, v in g.items():
             s.Add(v <= o[k])
             load.setdefault(k, []).append(f[q] * v)
-        y.append(yq)
     for k, terms in load.items():
         s.Add(sum(terms) <= point_capacity * n[k])
     s.Add(sum(n) <= points)

@@ -98,16 +98,11 @@ class ChargingLayout:
 def load_layout(path: str | Path, sites: list[CandidateSite] | None = None) -> ChargingLayout:
     """Read a layout file (YAML or JSON): ``name`` and ``stations``, each with ``site`` (a candidate id)
     and ``points`` (edge, pos_m and power_kw default to the candidate's)."""
-    import yaml
+    from .._io import read_yaml_mapping
 
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: layout file not found")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"{p}: not valid YAML/JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("stations"), list) or not data["stations"]:
+    data = read_yaml_mapping(p, what="layout file", hint="'name' and a list 'stations'")
+    if not isinstance(data.get("stations"), list) or not data["stations"]:
         raise InputError(f"{p}: a layout is a mapping with 'name' and a non-empty list 'stations'")
     by_id = {s.id: s for s in sites or []}
     stations = []
