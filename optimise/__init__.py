@@ -3,6 +3,7 @@
 This package never imports ``mobility`` or SUMO; it speaks numpy arrays and dataclasses.
 """
 
+from .parking import ParkingAssignment, parking_assignment
 from .location import LocationResult, capacitated_facility_location, greedy_p_median, maximal_covering, p_median
 from .refuelling import (
     RefuellingResult,
@@ -15,6 +16,6 @@ from .refuelling import (
     trip_feasible,
 )
 
-__all__ = ["LocationResult", "RefuellingResult", "RoundTrip", "arc_cover_sets", "capacitated_facility_location",
+__all__ = ["LocationResult", "ParkingAssignment", "parking_assignment", "RefuellingResult", "RoundTrip", "arc_cover_sets", "capacitated_facility_location",
            "capacitated_flow_refuelling", "flow_refuelling", "greedy_flow_refuelling", "greedy_p_median",
            "maximal_covering", "p_median", "round_trip", "trip_feasible"]

@@ -29,6 +29,7 @@ import numpy as np
 
 from .._errors import SimulationError
 from .._io import session_tempdir, write_text_atomic
+from .._paths import costs_from, costs_to
 from .layout import ChargingLayout
 from .spec import ChargingSpec, charging_scenario
 
@@ -52,29 +53,6 @@ class _EV:
     remaining0: float = np.nan
     station: int = -1
     stranded: float = np.nan
-
-
-def _reverse_costs(network, targets: np.ndarray) -> np.ndarray:
-    """Distance (m) from every node to each node in ``targets``: trees on the reversed graph."""
-    from numba_kernels.aon import shortest_costs
-
-    order = np.argsort(network.head, kind="stable")
-    rhead = network.tail[order].astype(np.int32)
-    counts = np.bincount(network.head, minlength=network.n_nodes)
-    rindptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    out = np.empty((targets.size, network.n_nodes))
-    shortest_costs(rindptr, rhead, np.ascontiguousarray(network.length[order], dtype=np.float64), network.zone_count,
-                   targets.astype(np.int32), out)
-    return out
-
-
-def _forward_costs(network, origins: np.ndarray) -> np.ndarray:
-    from numba_kernels.aon import shortest_costs
-
-    out = np.empty((origins.size, network.n_nodes))
-    shortest_costs(network.indptr, network.head, np.ascontiguousarray(network.length, dtype=np.float64),
-                   network.zone_count, origins.astype(np.int32), out)
-    return out
 
 
 def _rng(seed: int, vid: str) -> np.random.Generator:
@@ -112,8 +90,8 @@ def run_charging(spec: ChargingSpec, layout: ChargingLayout, *, seed: int, workd
     ei = net.edge_index
     st_edge = np.array([ei[s.edge] for s in st])
     st_pos = np.array([s.pos_m for s in st])
-    to_st = _reverse_costs(net, net.tail[st_edge])          # (stations, nodes): node -> station's edge start
-    from_st = _forward_costs(net, net.head[st_edge])        # (stations, nodes): station's edge end -> node
+    to_st = costs_to(net, net.tail[st_edge])          # (stations, nodes): node -> station's edge start
+    from_st = costs_from(net, net.head[st_edge])        # (stations, nodes): station's edge end -> node
     power_w = np.array([s.power_kw * 1000.0 for s in st])
     evs: dict[str, _EV] = {}
     period = max(1, round(spec.check_period_s / sc.step_length_s))

@@ -1,0 +1,44 @@
+"""Node-to-node shortest-path costs on a RoadNetwork through the numba kernels (forward, reverse, undirected)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["costs_from", "costs_to", "walking_costs"]
+
+
+def _run(indptr: np.ndarray, head: np.ndarray, weight: np.ndarray, zone_count: int, sources: np.ndarray) -> np.ndarray:
+    from numba_kernels.aon import shortest_costs
+
+    out = np.empty((sources.size, indptr.size - 1))
+    shortest_costs(indptr.astype(np.int32), head.astype(np.int32), np.ascontiguousarray(weight, dtype=np.float64),
+                   zone_count, np.asarray(sources, dtype=np.int32), out)
+    return out
+
+
+def _csr(tail: np.ndarray, head: np.ndarray, weight: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    order = np.argsort(tail, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(tail, minlength=n))])
+    return indptr, head[order], weight[order]
+
+
+def costs_from(network, origins: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """``(len(origins), nodes)``: cost of the shortest path from each origin node to every node."""
+    w = network.length if weight is None else weight
+    return _run(network.indptr, network.head, w, network.zone_count, origins)
+
+
+def costs_to(network, targets: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """``(len(targets), nodes)``: cost of the shortest path from every node to each target node."""
+    w = network.length if weight is None else weight
+    indptr, head, wr = _csr(network.head, network.tail, np.asarray(w, dtype=float), network.n_nodes)
+    return _run(indptr, head, wr, network.zone_count, targets)
+
+
+def walking_costs(network, origins: np.ndarray) -> np.ndarray:
+    """``(len(origins), nodes)``: walking distance (m) on the street graph taken both ways."""
+    tail = np.concatenate([network.tail, network.head])
+    head = np.concatenate([network.head, network.tail])
+    w = np.concatenate([network.length, network.length]).astype(float)
+    indptr, h, ww = _csr(tail, head, w, network.n_nodes)
+    return _run(indptr, h, ww, 0, origins)
