@@ -116,7 +116,8 @@ def scenario_validate(
     files: Annotated[list[Path], typer.Argument(help="scenario YAML file(s)")],
 ) -> None:
     """Check scenario files (fields, units, network, edges named by the demand); toll plaza files (with
-    ``booths:``) are checked as plazas, EV charging studies (with ``initial_soc:``) as studies."""
+    ``booths:``) are checked as plazas, EV charging studies (with ``initial_soc:``) and parking studies (with
+    ``seekers:``) as studies."""
     import yaml
 
     from .scenario import load_scenario
@@ -142,6 +143,16 @@ def scenario_validate(
                 n_sites, n_points = len(candidate_sites(spec, net)), len(demand_points(spec, sc, net))
                 typer.echo(f"ok: {f} (charging study {spec.name}: scenario {sc.name}, {n_sites} candidate sites, "
                            f"{n_points} demand points)")
+                continue
+            if isinstance(head, dict) and "seekers" in head and "network" not in head:
+                from .parking import load_parking, parking_areas
+                from .parking.spec import parking_scenario
+
+                pspec = load_parking(f)
+                sc, net = parking_scenario(pspec)
+                pa = parking_areas(pspec, net)
+                typer.echo(f"ok: {f} (parking study {pspec.name}: scenario {sc.name}, {len(pa)} parking areas, "
+                           f"{sum(a.capacity for a in pa)} spaces)")
                 continue
             sc = load_scenario(f)
             typer.echo(f"ok: {f} ({sc.name}, {sc.demand.kind} demand, {sc.duration_s:.0f} s, seed {sc.seed})")
@@ -318,6 +329,15 @@ def _add_charging() -> None:
 
 
 _add_charging()
+
+
+def _add_parking() -> None:
+    from ._cli_parking import parking_app
+
+    app.add_typer(parking_app, name="parking")
+
+
+_add_parking()
 
 
 def main() -> None:

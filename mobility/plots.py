@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_charging_layouts", "plot_charging_utilisation", "plot_charging_waiting", "plot_network", "plot_vehicles"]
+__all__ = ["plot_charging_layouts", "plot_charging_utilisation", "plot_charging_waiting", "plot_network", "plot_parking_occupancy",
+           "plot_search_times", "plot_vehicles"]
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -309,4 +310,81 @@ def plot_charging_waiting(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Fi
     ax.set_ylabel("seconds / metres")
     ax.legend(fontsize=8)
     ax.set_title("waiting for a free charger and access detour")
+    return fig, ax
+
+
+def _need_strategies(ds: xr.Dataset, var: str) -> None:
+    if var not in ds or "strategy" not in ds.dims:
+        raise InputError(f"nothing to plot: the Dataset has no {var!r} by strategy "
+                         "(use mobility.parking.compare_strategies)")
+
+
+def plot_parking_occupancy(ds: xr.Dataset, *, axes: Any = None) -> tuple[Figure, Any]:
+    """Occupancy over time, one panel per strategy: each off-street lot and all kerbside spaces together, as a
+    share of their capacity (seed mean; band: min-max over seeds)."""
+    import matplotlib as mpl
+    import matplotlib.pyplot as plt
+
+    _need_strategies(ds, "occupancy")
+    names = [str(x) for x in ds["strategy"].values]
+    if axes is None:
+        fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.4), sharey=True, squeeze=False,
+                                 layout="constrained")
+        axes = axes[0]
+    else:
+        axes = np.atleast_1d(axes)
+        fig = axes[0].figure
+    kind = ds["kind"].values
+    lots = [str(a) for a, k in zip(ds["area"].values, kind, strict=True) if k == "lot"]
+    groups = [(lot, [lot]) for lot in lots]
+    kerb = np.array([str(a) for a, k in zip(ds["area"].values, kind, strict=True) if k != "lot"])
+    if kerb.size and "centre_m" in ds.coords:
+        r = float(ds.attrs.get("centre_radius_m", 300.0))
+        near = ds["centre_m"].sel(area=kerb).values <= r
+        groups += [(f"kerbside within {r:.0f} m of centre", list(kerb[near])),
+                   ("kerbside further out", list(kerb[~near]))]
+        groups = [g for g in groups if g[1]]
+    elif kerb.size:
+        groups.append(("kerbside (all)", list(kerb)))
+    colors = mpl.colormaps["viridis"](np.linspace(0.05, 0.9, max(len(groups), 1)))
+    t = ds["time"].values / 60.0
+    for ax, name in zip(axes, names, strict=True):
+        d = ds.sel(strategy=name)
+        for (label, members), c in zip(groups, colors, strict=True):
+            share = d["occupancy"].sel(area=members).sum("area") / float(ds["capacity"].sel(area=members).sum())
+            ax.plot(t, share.mean("seed"), color=c, label=label, linewidth=2.0 if label.startswith("kerb") else 1.2,
+                    linestyle="--" if label.endswith("out") else "-")
+            if d.sizes.get("seed", 1) > 1:
+                ax.fill_between(t, share.min("seed"), share.max("seed"), color=c, alpha=0.15, linewidth=0)
+        ax.set_title(name)
+        ax.set_xlabel("time [min]")
+        ax.set_ylim(0, 1.05)
+    axes[0].set_ylabel("occupied [share of spaces]")
+    axes[-1].legend(fontsize=7, loc="lower right")
+    return fig, axes
+
+
+def plot_search_times(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
+    """Distribution of search times (decision point to parked) per strategy: the share of parked drivers
+    who found a space within t seconds, all seeds pooled; the legend gives each strategy's mean."""
+    import matplotlib as mpl
+
+    _need_strategies(ds, "search_time_s")
+    fig, ax = _axes(ax, (6.5, 3.8))
+    names = [str(x) for x in ds["strategy"].values]
+    colors = mpl.colormaps["plasma"](np.linspace(0.05, 0.8, len(names)))
+    for name, c in zip(names, colors, strict=True):
+        v = ds["search_time_s"].sel(strategy=name).values.ravel()
+        v = np.sort(v[np.isfinite(v)])
+        if not v.size:
+            continue
+        ax.step(v, np.arange(1, v.size + 1) / v.size, where="post", color=c,
+                label=f"{name} (mean {v.mean():.0f} s)")
+    ax.set_xlabel("search time [s]")
+    ax.set_ylabel("share of parked drivers")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(left=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("time from the decision point to a space")
     return fig, ax

@@ -73,7 +73,8 @@ class _Seeker:
     tried: set[int] = field(default_factory=set)
 
 
-def parking_additional(areas: list[ParkingArea], trips: list[Seeker], net) -> str:
+def parking_additional(areas: list[ParkingArea], trips: list[Seeker], *, sigma: float = 0.5, speed_dev: float = 0.1
+                       ) -> str:
     """SUMO additional XML: the parking areas, the seekers' vehicle type and their trips."""
     lines = ["<additional>"]
     for a in areas:
@@ -81,7 +82,7 @@ def parking_additional(areas: list[ParkingArea], trips: list[Seeker], net) -> st
         lines.append(f'    <parkingArea id="{a.id}" lane="{lane}" startPos="{a.start_m:.2f}" endPos="{a.end_m:.2f}" '
                      f'roadsideCapacity="{a.capacity}" onRoad="false" friendlyPos="true" name="{a.kind}"/>')
     lines.append(f'    <vType id="{SEEKER_TYPE}" vClass="passenger" length="5" minGap="2.5" accel="2.6" decel="4.5" '
-                 'sigma="0.5" speedFactor="1" speedDev="0.1" color="1,0.6,0"/>')
+                 f'sigma="{sigma:g}" speedFactor="1" speedDev="{speed_dev:g}" color="1,0.6,0"/>')
     for t in trips:
         lines.append(f'    <trip id="{t.id}" type="{SEEKER_TYPE}" depart="{t.depart_s:.1f}" from="{t.origin}" '
                      f'to="{t.destination}" departLane="best" departSpeed="max"/>')
@@ -169,7 +170,8 @@ def run_parking(spec: ParkingSpec, strategy: str, *, seed: int, workdir: str | P
     geo = _Geometry(spec, net, areas)
     wd = Path(workdir) if workdir is not None else session_tempdir("mobility-parking-")
     wd.mkdir(parents=True, exist_ok=True)
-    add = write_text_atomic(wd / "parking.add.xml", parking_additional(areas, trips, net))
+    add = write_text_atomic(wd / "parking.add.xml", parking_additional(areas, trips, sigma=spec.seeker_sigma,
+                                                                       speed_dev=spec.seeker_speed_dev))
     extra = ["--stop-output", str((wd / "stops.xml").resolve()), "--stop-output.write-unfinished", "true"]
     sc = sc.model_copy(update={
         "additional_files": [*sc.additional_files, add.resolve()],
@@ -379,9 +381,12 @@ class _Control:
         if not guidance:
             return
         if self.strategy == "realtime":
+            free = self.occ < geo.cap
             for vid, (road, x) in pos.items():
                 s = self.state[vid]
-                if s.complier and s.target >= 0 and self.occ[s.target] >= geo.cap[s.target]:
+                # a driver whose area has filled is sent on, if guidance has a free area to offer
+                if (s.complier and s.target >= 0 and not free[s.target] and not np.isnan(s.decided)
+                        and free.any()):
                     self.send(vid, s, self.choose(s, ei[road], x, exclude=s.target), road, x)
         elif self.strategy == "optimised":
             self._assign(now, pos)
@@ -509,10 +514,27 @@ def _kpis(spec, strategy, sc, net, wd: Path, areas, state: dict[str, _Seeker], o
                           kind=("area", [a.kind for a in areas]), edge=("area", [a.edge for a in areas]),
                           x=("area", xy[:, 0]), y=("area", xy[:, 1]))
     ds["time"].attrs.update(units="s", long_name="start of the bin")
+    centre = _centre(spec, net)
+    if centre is not None:
+        ds = ds.assign_coords(centre_m=("area", np.hypot(xy[:, 0] - centre[0], xy[:, 1] - centre[1])))
+        ds["centre_m"].attrs.update(units="m", long_name="straight-line distance from the seekers' centre")
+        ds.attrs["centre_radius_m"] = float(spec.decision_radius_m)
     ds.attrs.update(strategy=strategy, seed=int(seed), scenario=sc.name, scenario_hash=sc.spec_hash,
                     toolkit_version=_toolkit_version(), sumo_version=sumo_version, parking_study=spec.name,
                     compliance=spec.compliance)
     return ds
+
+
+def _centre(spec: ParkingSpec, net) -> tuple[float, float] | None:
+    from .spec import SeekerGen
+
+    g = spec.seekers
+    if not isinstance(g, SeekerGen):
+        return None
+    if isinstance(g.centre, str):
+        k = net.node_index[g.centre]
+        return float(net.node_x[k]), float(net.node_y[k])
+    return float(g.centre[0]), float(g.centre[1])
 
 
 def _area_xy(net, a: ParkingArea) -> tuple[float, float]:

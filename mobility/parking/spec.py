@@ -88,6 +88,8 @@ class ParkingSpec(_Spec):
     guidance_period_s: float = Field(10.0, gt=0, description="how often guidance is refreshed")
     horizon_s: float = Field(120.0, ge=0, description="optimised assignment: also plan for vehicles this close (drive "
                          "time) to their decision point")
+    seeker_sigma: float = Field(0.5, ge=0, le=1, description="driver imperfection (Krauss sigma) of the seekers")
+    seeker_speed_dev: float = Field(0.1, ge=0, description="spread of the seekers' speed factor")
     switch_penalty_s: float = Field(30.0, ge=0, description="optimised assignment: cost of changing a vehicle's lot")
     source_file: Path | None = Field(None, exclude=True)
 

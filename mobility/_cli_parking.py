@@ -1,0 +1,70 @@
+"""``mobility parking compare``: parking guidance strategies measured side by side in SUMO."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._errors import InputError, MobilityError
+
+parking_app = typer.Typer(no_args_is_help=True,
+                          help="Parking guidance: compare strategies (none, static, realtime, optimised) in SUMO.")
+
+
+@parking_app.command("compare")
+def compare_cmd(
+    study: Annotated[Path, typer.Argument(help="parking study YAML (scenarios/parking/*.yaml)")],
+    strategies: Annotated[str, typer.Option(help="comma-separated: none, static, realtime, optimised")]
+        = "none,static,realtime,optimised",
+    seeds: Annotated[str, typer.Option(help="count (5 = seeds 1-5) or list")] = "5",
+    compliance: Annotated[float | None, typer.Option(help="share of drivers who follow guidance [default: the study's]")]
+        = None,
+    workers: Annotated[int, typer.Option(help="simulations in parallel (one process each)")] = 2,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="results netCDF file")] = None,
+    plots: Annotated[Path | None, typer.Option(help="folder for the occupancy and search-time figures")] = None,
+    table: Annotated[Path | None, typer.Option(help="also write the table as Markdown")] = None,
+) -> None:
+    """Run each strategy over the seeds and print one table (mean +/- sd over seeds)."""
+    from rich.console import Console
+
+    from ._cli_signals import _progress_bar, _seeds
+    from .cli import _fail
+    from .parking import compare_strategies, format_table, load_parking
+    from .results import save_results
+
+    console = Console()
+    try:
+        spec = load_parking(study)
+        if compliance is not None:
+            if not 0 <= compliance <= 1:
+                raise InputError(f"--compliance {compliance}: give a share between 0 and 1")
+            spec = spec.model_copy(update={"compliance": compliance})
+        names = [s.strip() for s in strategies.split(",") if s.strip()]
+        sd = _seeds(seeds)
+        with _progress_bar(console) as bar:
+            task = bar.add_task("simulating", total=len(names) * len(sd), last="")
+            ds = compare_strategies(spec, names, seeds=sd, workers=workers,
+                                    progress=lambda i, n, what: bar.update(task, completed=i, last=what))
+        if output is not None:
+            save_results(ds, output)
+        text = format_table(ds)
+        if table is not None:
+            from ._io import write_text_atomic
+
+            write_text_atomic(table, text + "\n")
+        if plots is not None:
+            from .cli import _save_figure
+            from .plots import plot_parking_occupancy, plot_search_times
+
+            plots.mkdir(parents=True, exist_ok=True)
+            fig, _ = plot_parking_occupancy(ds)
+            _save_figure(fig, plots / "occupancy.png")
+            fig, _ = plot_search_times(ds)
+            _save_figure(fig, plots / "search_times.png")
+    except MobilityError as exc:
+        raise _fail(exc) from None
+    typer.echo(text)
+    if output is not None:
+        console.print(f"results: {output}")
