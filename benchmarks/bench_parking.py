@@ -30,7 +30,14 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args()
 
-    from mobility.parking import compare_strategies, comparison_table, format_table, load_parking, parking_areas, seekers
+    from mobility.parking import (
+        compare_strategies,
+        comparison_table,
+        format_table,
+        load_parking,
+        parking_areas,
+        seekers,
+    )
     from mobility.parking.spec import parking_scenario
 
     t0 = time.perf_counter()

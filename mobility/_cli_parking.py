@@ -23,7 +23,7 @@ def compare_cmd(
         = None,
     workers: Annotated[int, typer.Option(help="simulations in parallel (one process each)")] = 2,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="results netCDF file")] = None,
-    plots: Annotated[Path | None, typer.Option(help="folder for the occupancy and search-time figures")] = None,
+    plots: Annotated[Path | None, typer.Option(help="folder for the occupancy, map and search-time figures")] = None,
     table: Annotated[Path | None, typer.Option(help="also write the table as Markdown")] = None,
 ) -> None:
     """Run each strategy over the seeds and print one table (mean +/- sd over seeds)."""
@@ -56,13 +56,20 @@ def compare_cmd(
             write_text_atomic(table, text + "\n")
         if plots is not None:
             from .cli import _save_figure
-            from .plots import plot_parking_occupancy, plot_search_times
+            from .parking.spec import parking_scenario
+            from .plots import (
+                plot_parking_map,
+                plot_parking_occupancy,
+                plot_search_times,
+            )
 
             plots.mkdir(parents=True, exist_ok=True)
             fig, _ = plot_parking_occupancy(ds)
             _save_figure(fig, plots / "occupancy.png")
             fig, _ = plot_search_times(ds)
             _save_figure(fig, plots / "search_times.png")
+            fig, _ = plot_parking_map(ds, parking_scenario(spec)[1])
+            _save_figure(fig, plots / "occupancy_map.png")
     except MobilityError as exc:
         raise _fail(exc) from None
     typer.echo(text)

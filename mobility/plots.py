@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["plot_charging_layouts", "plot_charging_utilisation", "plot_charging_waiting", "plot_network", "plot_parking_occupancy",
+__all__ = ["plot_charging_layouts", "plot_charging_utilisation", "plot_charging_waiting", "plot_network", "plot_parking_map", "plot_parking_occupancy",
            "plot_search_times", "plot_vehicles"]
 
 
@@ -388,3 +388,39 @@ def plot_search_times(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Figure
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title("time from the decision point to a space")
     return fig, ax
+
+
+def plot_parking_map(ds: xr.Dataset, network: RoadNetwork, *, time_s: float | None = None, axes: Any = None
+                     ) -> tuple[Figure, Any]:
+    """Where it is full: one panel per strategy, a marker per parking area (square: lot, circle: kerbside),
+    its size by capacity and its colour by occupancy (seed mean) in the bin starting at ``time_s``
+    (default: the bin with the most vehicles parked)."""
+    import matplotlib.pyplot as plt
+
+    _need_strategies(ds, "occupancy")
+    names = [str(x) for x in ds["strategy"].values]
+    if axes is None:
+        fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.8), squeeze=False, layout="constrained")
+        axes = axes[0]
+    else:
+        axes = np.atleast_1d(axes)
+        fig = axes[0].figure
+    occ = ds["occupancy"].mean("seed", skipna=True)
+    if time_s is None:
+        time_s = float(occ["time"].values[int(np.argmax(occ.sum(("strategy", "area")).values))])
+    share = (occ.sel(time=time_s, method="nearest") / ds["capacity"]).clip(0, 1)
+    cap = ds["capacity"].values
+    size = 12 + 160 * cap / cap.max()
+    lot = ds["kind"].values == "lot"
+    sc = None
+    for ax, name in zip(axes, names, strict=True):
+        plot_network(network, ax=ax, linewidth=1.0)
+        v = share.sel(strategy=name).values
+        for mask, marker in ((~lot, "o"), (lot, "s")):
+            sc = ax.scatter(ds["x"].values[mask], ds["y"].values[mask], s=size[mask], c=v[mask], cmap="RdYlGn_r",
+                            vmin=0, vmax=1, marker=marker, edgecolors="k", linewidths=0.4, zorder=3)
+        ax.set_title(f"{name}, {time_s / 60:.0f} min")
+        ax.set_axis_off()
+    if sc is not None:
+        fig.colorbar(sc, ax=list(axes), shrink=0.8, label="occupied [share of spaces]")
+    return fig, axes

@@ -10,9 +10,11 @@ import mobility as mb
 
 from .conftest import ROOT
 
-# plazas are read in test_tolling, charging studies (the *_ev.yaml beside their traffic scenario) in test_charging
+# plazas are read in test_tolling; studies (charging, parking) name a traffic scenario with a top-level
+# 'scenario:' and are read in test_charging / test_parking (and their traffic scenarios here)
 SHIPPED = sorted(p for p in (ROOT / "scenarios").rglob("*.yaml")
-                 if p.parent.name != "tolling" and not p.name.endswith("_ev.yaml"))
+                 if p.parent.name != "tolling" and not any(line.startswith("scenario:") for line in p.read_text().splitlines()))
+STUDIES = sorted(p for p in (ROOT / "scenarios").rglob("*.yaml") if p not in SHIPPED and p.parent.name != "tolling")
 
 GOOD = """\
 name: t
@@ -33,6 +35,17 @@ def test_shipped_scenarios_validate(path: Path) -> None:
     sc = mb.load_scenario(path)
     assert sc.network.is_file()
     assert sc.end_s > sc.begin_s
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=[p.name for p in STUDIES])
+def test_shipped_studies_validate(path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mobility.cli import app
+
+    res = CliRunner().invoke(app, ["scenario", "validate", str(path)])
+    assert res.exit_code == 0, res.output
+    assert "study" in res.output
 
 
 def write(tmp_path: Path, text: str, grid_net: Path) -> Path:

@@ -8,7 +8,17 @@
 
 from .compare import compare_strategies, comparison_table, format_table
 from .simulate import STRATEGIES, parking_additional, run_parking, stop_output_parkings
-from .spec import Lot, OnStreet, ParkingArea, ParkingSpec, Seeker, SeekerGen, load_parking, parking_areas, seekers
+from .spec import (
+           Lot,
+           OnStreet,
+           ParkingArea,
+           ParkingSpec,
+           Seeker,
+           SeekerGen,
+           load_parking,
+           parking_areas,
+           seekers,
+)
 
 __all__ = ["STRATEGIES", "Lot", "OnStreet", "ParkingArea", "ParkingSpec", "Seeker", "SeekerGen", "compare_strategies",
            "comparison_table", "format_table", "load_parking",

@@ -44,7 +44,14 @@ import numpy as np
 from .._errors import InputError, SimulationError
 from .._io import session_tempdir, write_text_atomic
 from .._paths import costs_to, walking_costs
-from .spec import ParkingArea, ParkingSpec, Seeker, parking_areas, parking_scenario, seekers
+from .spec import (
+    ParkingArea,
+    ParkingSpec,
+    Seeker,
+    parking_areas,
+    parking_scenario,
+    seekers,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -183,7 +190,7 @@ def run_parking(spec: ParkingSpec, strategy: str, *, seed: int, workdir: str | P
     state: dict[str, _Seeker] = {}
     active: set[str] = set()
     committed = np.zeros(len(areas), dtype=np.int64)   # searching vehicles heading to each area
-    n_steps = int(round(sc.duration_s / sc.step_length_s))
+    n_steps = round(sc.duration_s / sc.step_length_s)
     occ_steps = np.zeros((n_steps, len(areas)), dtype=np.int32)
     period = max(1, round(spec.guidance_period_s / sc.step_length_s))
     solves: list[tuple[str, float, int]] = []
@@ -465,7 +472,7 @@ def _kpis(spec, strategy, sc, net, wd: Path, areas, state: dict[str, _Seeker], o
     searching = sum(1 for s in S if np.isnan(s.parked) and np.isnan(s.failed) and not np.isnan(s.decided))
     steps = occ_steps.shape[0]
     nb = int(np.ceil(steps * sc.step_length_s / bin_s))
-    per = max(1, int(round(bin_s / sc.step_length_s)))
+    per = max(1, round(bin_s / sc.step_length_s))
     occ_bins = np.array([occ_steps[i * per:(i + 1) * per].mean(axis=0) for i in range(nb)]).T
     times = sc.begin_s + np.arange(nb) * bin_s
     cap = np.array([a.capacity for a in areas], dtype=float)
@@ -516,7 +523,8 @@ def _kpis(spec, strategy, sc, net, wd: Path, areas, state: dict[str, _Seeker], o
     ds["time"].attrs.update(units="s", long_name="start of the bin")
     centre = _centre(spec, net)
     if centre is not None:
-        ds = ds.assign_coords(centre_m=("area", np.hypot(xy[:, 0] - centre[0], xy[:, 1] - centre[1])))
+        mid = np.array([_area_xy(net, a, 0.0) for a in areas])
+        ds = ds.assign_coords(centre_m=("area", np.hypot(mid[:, 0] - centre[0], mid[:, 1] - centre[1])))
         ds["centre_m"].attrs.update(units="m", long_name="straight-line distance from the seekers' centre")
         ds.attrs["centre_radius_m"] = float(spec.decision_radius_m)
     ds.attrs.update(strategy=strategy, seed=int(seed), scenario=sc.name, scenario_hash=sc.spec_hash,
@@ -537,12 +545,15 @@ def _centre(spec: ParkingSpec, net) -> tuple[float, float] | None:
     return float(g.centre[0]), float(g.centre[1])
 
 
-def _area_xy(net, a: ParkingArea) -> tuple[float, float]:
+def _area_xy(net, a: ParkingArea, side: float = 25.0) -> tuple[float, float]:
+    """Map position of an area: its middle, ``side`` m to the right of the street's centre line (so the two
+    sides of a street stay apart on maps)."""
     e = net.edge_index[a.edge]
     f = a.pos_m / max(float(net.length[e]), 1e-9)
     x0, y0 = net.node_x[net.tail[e]], net.node_y[net.tail[e]]
     x1, y1 = net.node_x[net.head[e]], net.node_y[net.head[e]]
-    return float(x0 + f * (x1 - x0)), float(y0 + f * (y1 - y0))
+    d = max(float(np.hypot(x1 - x0, y1 - y0)), 1e-9)
+    return float(x0 + f * (x1 - x0) + side * (y1 - y0) / d), float(y0 + f * (y1 - y0) - side * (x1 - x0) / d)
 
 
 def stop_output_parkings(path: str | Path) -> list[tuple[str, str, float]]:
