@@ -52,9 +52,8 @@ def compare_cmd(
     """Run each layout over the seeds and print one table (mean +/- sd over seeds)."""
     from rich.console import Console
 
-    from ._cli_signals import _progress_bar, _seeds
+    from ._cli_signals import _seeds, _simulate_and_report
     from .charging import build_layouts, compare_layouts, format_table, load_charging
-    from .results import save_results
 
     console = Console()
     try:
@@ -67,17 +66,10 @@ def compare_cmd(
                       if "gap" in rep else "")
             console.print(f"{lay.name}: {len(lay.stations)} stations, {lay.points} points{solver}", highlight=False)
         sd = _seeds(seeds)
-        with _progress_bar(console) as bar:
-            task = bar.add_task("simulating", total=len(lays) * len(sd), last="")
-            ds = compare_layouts(spec, lays, seeds=sd, workers=workers,
-                                 progress=lambda i, n, what: bar.update(task, completed=i, last=what))
-        if output is not None:
-            save_results(ds, output)
-        text = format_table(ds)
-        if table is not None:
-            from ._io import write_text_atomic
-
-            write_text_atomic(table, text + "\n")
+        ds, text = _simulate_and_report(
+            console, len(lays) * len(sd), lambda progress: compare_layouts(spec, lays, seeds=sd, workers=workers,
+                                                                          progress=progress),
+            format_table, output=output, table=table)
         if plots is not None:
             from .charging.compare import charging_scenario
             from .cli import _save_figure

@@ -29,10 +29,9 @@ def compare_cmd(
     """Run each strategy over the seeds and print one table (mean +/- sd over seeds)."""
     from rich.console import Console
 
-    from ._cli_signals import _progress_bar, _seeds
+    from ._cli_signals import _seeds, _simulate_and_report
     from .cli import _fail
     from .parking import compare_strategies, format_table, load_parking
-    from .results import save_results
 
     console = Console()
     try:
@@ -43,17 +42,10 @@ def compare_cmd(
             spec = spec.model_copy(update={"compliance": compliance})
         names = [s.strip() for s in strategies.split(",") if s.strip()]
         sd = _seeds(seeds)
-        with _progress_bar(console) as bar:
-            task = bar.add_task("simulating", total=len(names) * len(sd), last="")
-            ds = compare_strategies(spec, names, seeds=sd, workers=workers,
-                                    progress=lambda i, n, what: bar.update(task, completed=i, last=what))
-        if output is not None:
-            save_results(ds, output)
-        text = format_table(ds)
-        if table is not None:
-            from ._io import write_text_atomic
-
-            write_text_atomic(table, text + "\n")
+        ds, text = _simulate_and_report(
+            console, len(names) * len(sd), lambda progress: compare_strategies(spec, names, seeds=sd, workers=workers,
+                                                                              progress=progress),
+            format_table, output=output, table=table)
         if plots is not None:
             from .cli import _save_figure
             from .parking.spec import parking_scenario

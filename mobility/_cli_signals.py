@@ -40,6 +40,23 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
+def _simulate_and_report(console: Any, total: int, run: Any, fmt: Any, *, output: Any, table: Any) -> tuple[Any, str]:
+    """``run(progress)`` under a progress bar of ``total`` runs; the Dataset saved to ``output``, the table
+    (``fmt(ds)``) to ``table`` when given. Returns the Dataset and the table."""
+    from ._io import write_text_atomic
+    from .results import save_results
+
+    with _progress_bar(console) as bar:
+        task = bar.add_task("simulating", total=total, last="")
+        ds = run(lambda i, n, what: bar.update(task, completed=i, last=what))
+    if output is not None:
+        save_results(ds, output)
+    text = fmt(ds)
+    if table is not None:
+        write_text_atomic(table, text + "\n")
+    return ds, text
+
+
 def _progress_bar(console: Any) -> Any:
     from rich.progress import (
         BarColumn,

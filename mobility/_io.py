@@ -104,3 +104,16 @@ def read_yaml_model(path: str | Path, model: type, *, what: str, hint: str) -> t
         e = exc.errors()[0]
         where = ".".join(str(x) for x in e["loc"]) or "(file)"
         raise InputError(f"{p}: field '{where}': {e['msg']}") from None
+
+
+def read_study(path: str | Path, model: type, *, what: str, hint: str):
+    """Read a study file (a charging or parking study) that names a traffic scenario in ``scenario``:
+    validate it, resolve its paths against its folder and check that the scenario exists."""
+    from ._errors import InputError
+
+    p = Path(path)
+    spec, _ = read_yaml_model(p, model, what=what, hint=hint)
+    spec = spec.resolve(p.resolve().parent)  # type: ignore[attr-defined]
+    if not spec.scenario.is_file():
+        raise InputError(f"{p}: field 'scenario': traffic scenario not found: {spec.scenario}; paths are relative to {p.name}")
+    return spec.model_copy(update={"source_file": p.resolve()})

@@ -115,14 +115,9 @@ class ChargingSpec(_Spec):
 
 def load_charging(path: str | Path) -> ChargingSpec:
     """Read a charging study file; errors name the file and the field."""
-    from .._io import read_yaml_model
+    from .._io import read_study
 
-    p = Path(path)
-    spec, _ = read_yaml_model(p, ChargingSpec, what="charging file", hint="ChargingSpec fields (scenario, initial_soc, ...)")
-    spec = spec.resolve(p.resolve().parent)  # type: ignore[attr-defined]
-    if not spec.scenario.is_file():
-        raise InputError(f"{p}: field 'scenario': traffic scenario not found: {spec.scenario}; paths are relative to {p.name}")
-    return spec.model_copy(update={"source_file": p.resolve()})
+    return read_study(path, ChargingSpec, what="charging file", hint="ChargingSpec fields (scenario, initial_soc, ...)")
 
 
 def charging_scenario(spec: ChargingSpec):

@@ -104,14 +104,9 @@ class ParkingSpec(_Spec):
 
 def load_parking(path: str | Path) -> ParkingSpec:
     """Read a parking study file; errors name the file and the field."""
-    from .._io import read_yaml_model
+    from .._io import read_study
 
-    p = Path(path)
-    spec, _ = read_yaml_model(p, ParkingSpec, what="parking file", hint="ParkingSpec fields (scenario, areas, seekers, ...)")
-    spec = spec.resolve(p.resolve().parent)  # type: ignore[attr-defined]
-    if not spec.scenario.is_file():
-        raise InputError(f"{p}: field 'scenario': traffic scenario not found: {spec.scenario}; paths are relative to {p.name}")
-    return spec.model_copy(update={"source_file": p.resolve()})
+    return read_study(path, ParkingSpec, what="parking file", hint="ParkingSpec fields (scenario, areas, seekers, ...)")
 
 
 def parking_scenario(spec: ParkingSpec):
