@@ -1,10 +1,11 @@
-"""Node-to-node shortest-path costs on a RoadNetwork through the numba kernels (forward, reverse, undirected)."""
+"""Node-to-node shortest-path costs on a RoadNetwork through the numba kernels (forward, reverse, undirected),
+and points along an edge for maps."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["costs_from", "costs_to", "walking_costs"]
+__all__ = ["costs_from", "costs_to", "edge_point", "walking_costs"]
 
 
 def _run(indptr: np.ndarray, head: np.ndarray, weight: np.ndarray, zone_count: int, sources: np.ndarray) -> np.ndarray:
@@ -42,3 +43,24 @@ def walking_costs(network, origins: np.ndarray) -> np.ndarray:
     w = np.concatenate([network.length, network.length]).astype(float)
     indptr, h, ww = _csr(tail, head, w, network.n_nodes)
     return _run(indptr, h, ww, 0, origins)
+
+
+def edge_point(network, edge: str, pos: float, side_m: float = 0.0) -> tuple[float, float]:
+    """Map coordinates ``pos`` metres along ``edge`` (along its shape when the network has shapes),
+    ``side_m`` to the right of it (so kerbside sites on the two sides of a street stay apart on maps)."""
+    e = network.edge_index[edge]
+    if network.edge_shapes is not None:
+        shape = np.asarray(network.edge_shapes[e], dtype=float)
+    else:
+        shape = np.array([[network.node_x[network.tail[e]], network.node_y[network.tail[e]]],
+                          [network.node_x[network.head[e]], network.node_y[network.head[e]]]], dtype=float)
+    seg = np.hypot(*np.diff(shape, axis=0).T)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    f = min(max(pos / max(float(network.length[e]), 1e-9), 0.0), 1.0) * cum[-1]
+    x, y = float(np.interp(f, cum, shape[:, 0])), float(np.interp(f, cum, shape[:, 1]))
+    if side_m:
+        k = min(int(np.searchsorted(cum, f, side="right")) - 1, len(seg) - 1)
+        d = shape[k + 1] - shape[k]
+        n = max(float(np.hypot(*d)), 1e-9)
+        x, y = x + side_m * d[1] / n, y - side_m * d[0] / n
+    return x, y

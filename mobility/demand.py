@@ -19,7 +19,7 @@ from ._io import write_text_atomic
 from .network import RoadNetwork
 from .scenario import ODDemand, RandomDemand, RouteDemand, RouteFileDemand, Scenario
 
-__all__ = ["write_routes", "write_zones", "random_trips", "demand_windows"]
+__all__ = ["demand_windows", "fringe_nodes", "random_trips", "street_edges", "write_routes", "write_zones"]
 
 
 def demand_windows(scenario: Scenario, begin_s: float | None, end_s: float | None) -> Iterator[tuple[float, float, float]]:
@@ -73,6 +73,24 @@ def _depart_attrs(scenario: Scenario) -> str:
     return f'departLane={quoteattr(d.depart_lane)} departSpeed={quoteattr(d.depart_speed)} departPos={quoteattr(d.depart_pos)}'
 
 
+def fringe_nodes(network: RoadNetwork) -> np.ndarray:
+    """Boolean per node: the network's boundary, dead ends with at most one way in and one way out."""
+    indeg = np.bincount(network.head, minlength=network.n_nodes)
+    outdeg = np.bincount(network.tail, minlength=network.n_nodes)
+    return (indeg <= 1) & (outdeg <= 1)
+
+
+def street_edges(network: RoadNetwork, *, min_length_m: float = 0.0, include_boundary: bool = False) -> np.ndarray:
+    """Indices of passenger edges at least ``min_length_m`` long, less those touching the boundary
+    (unless ``include_boundary``): where kerbside parking or charging sites can go."""
+    allows = network.extra.get("allows_passenger", np.ones(network.n_edges, dtype=bool))
+    keep = allows & (np.asarray(network.length) >= min_length_m)
+    if not include_boundary:
+        fringe = fringe_nodes(network)
+        keep &= ~fringe[network.tail] & ~fringe[network.head]
+    return np.flatnonzero(keep)
+
+
 def random_trips(scenario: Scenario, network: RoadNetwork) -> list[tuple[float, str, str]]:
     """Draw random trips ``(depart_s, from_edge, to_edge)`` sorted by departure time.
 
@@ -85,9 +103,7 @@ def random_trips(scenario: Scenario, network: RoadNetwork) -> list[tuple[float, 
     rng = np.random.default_rng(scenario.demand_seed)
     usable = _largest_strong_component(network)
     allows = network.extra.get("allows_passenger", np.ones(network.n_edges, dtype=bool))
-    indeg = np.bincount(network.head, minlength=network.n_nodes)
-    outdeg = np.bincount(network.tail, minlength=network.n_nodes)
-    fringe_node = (indeg <= 1) & (outdeg <= 1)
+    fringe_node = fringe_nodes(network)
     cand_o = [e for e in usable if allows[e] and (d.origins == "all" or fringe_node[network.tail[e]])]
     cand_d = [e for e in usable if allows[e] and (d.destinations == "all" or fringe_node[network.head[e]])]
     if not cand_o or not cand_d:

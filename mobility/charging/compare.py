@@ -9,15 +9,15 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._errors import InputError
+from .._paths import edge_point
+from .._pool import run_in_processes
 from .layout import ChargingLayout, layout_from_spec
 from .spec import ChargingSpec, candidate_sites, charging_scenario, demand_points
 
@@ -83,16 +83,9 @@ def compare_layouts(spec: ChargingSpec, layouts: Sequence[ChargingLayout], *, se
     if not layouts:
         raise InputError("give at least one layout")
     seeds = [int(s) for s in seeds]
-    jobs = [(lay, s) for lay in layouts for s in seeds]
-    results: dict[tuple[str, int], xr.Dataset] = {}
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=ctx, max_tasks_per_child=1) as ex:
-        futs = {ex.submit(_run_one, spec, lay, s, None if workdir is None else str(workdir)): (lay.name, s)
-                for lay, s in jobs}
-        for i, f in enumerate(as_completed(futs), 1):
-            results[futs[f]] = f.result()
-            if progress is not None:
-                progress(i, len(jobs), f"{futs[f][0]} seed {futs[f][1]}")
+    wd = None if workdir is None else str(workdir)
+    results = run_in_processes(_run_one, [((lay.name, s), (spec, lay, s, wd)) for lay in layouts for s in seeds],
+                               workers=workers, progress=progress, describe=lambda k: f"{k[0]} seed {k[1]}")
     stations = sorted({s.site for lay in layouts for s in lay.stations})
     per = []
     for lay in layouts:
@@ -105,7 +98,7 @@ def compare_layouts(spec: ChargingSpec, layouts: Sequence[ChargingLayout], *, se
     _, net = charging_scenario(spec)
     site_edge = {s.site: s.edge for lay in layouts for s in lay.stations}
     site_pos = {s.site: s.pos_m for lay in layouts for s in lay.stations}
-    xy = np.array([_edge_point(net, site_edge[s], site_pos[s]) for s in stations])
+    xy = np.array([edge_point(net, site_edge[s], site_pos[s]) for s in stations])
     ds = ds.assign_coords(edge=("station", [site_edge[s] for s in stations]), x=("station", xy[:, 0]),
                           y=("station", xy[:, 1]))
     ds["layout_method"] = ("layout", [lay.method for lay in layouts])
@@ -113,20 +106,6 @@ def compare_layouts(spec: ChargingSpec, layouts: Sequence[ChargingLayout], *, se
         ds.attrs.pop(k, None)
     ds.attrs.update(seeds=seeds, charging_study=spec.name)
     return ds
-
-
-def _edge_point(net, edge: str, pos: float) -> tuple[float, float]:
-    e = net.edge_index[edge]
-    if net.edge_shapes is not None:
-        shape = np.asarray(net.edge_shapes[e], dtype=float)
-        seg = np.hypot(*np.diff(shape, axis=0).T)
-        cum = np.concatenate([[0.0], np.cumsum(seg)])
-        f = pos / max(float(net.length[e]), 1e-9) * cum[-1]
-        return float(np.interp(f, cum, shape[:, 0])), float(np.interp(f, cum, shape[:, 1]))
-    a, b = net.tail[e], net.head[e]
-    f = pos / max(float(net.length[e]), 1e-9)
-    return (float(net.node_x[a] + f * (net.node_x[b] - net.node_x[a])),
-            float(net.node_y[a] + f * (net.node_y[b] - net.node_y[a])))
 
 
 def comparison_table(ds: xr.Dataset) -> pd.DataFrame:

@@ -179,16 +179,10 @@ def candidate_sites(spec: ChargingSpec, network) -> list[CandidateSite]:
         if len({s.id for s in out}) != len(out):
             raise InputError(f"{c}: site ids must be unique")
         return out
-    indeg = np.bincount(network.head, minlength=network.n_nodes)
-    outdeg = np.bincount(network.tail, minlength=network.n_nodes)
-    dead = (indeg <= 1) & (outdeg <= 1)
-    allows = network.extra.get("allows_passenger", np.ones(network.n_edges, dtype=bool))
+    from ..demand import street_edges
+
     sites = []
-    for e in range(network.n_edges):
-        if network.length[e] < c.min_length_m or not allows[e]:
-            continue
-        if not c.include_boundary and (dead[network.tail[e]] or dead[network.head[e]]):
-            continue
+    for e in street_edges(network, min_length_m=c.min_length_m, include_boundary=c.include_boundary):
         eid = str(network.edge_ids[e])
         sites.append(CandidateSite(f"cs_{eid}", eid, float(network.length[e]) / 2.0, c.power_kw, c.max_points, c.cost))
     if not sites:

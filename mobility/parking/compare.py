@@ -8,15 +8,14 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._errors import InputError
+from .._pool import run_in_processes
 from .simulate import STRATEGIES
 from .spec import ParkingSpec
 
@@ -67,15 +66,9 @@ def compare_strategies(spec: ParkingSpec, strategies: Sequence[str] = STRATEGIES
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise InputError("give at least one seed")
-    jobs = [(st, s) for st in strategies for s in seeds]
-    results: dict[tuple[str, int], xr.Dataset] = {}
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=ctx, max_tasks_per_child=1) as ex:
-        futs = {ex.submit(_run_one, spec, st, s, None if workdir is None else str(workdir)): (st, s) for st, s in jobs}
-        for i, f in enumerate(as_completed(futs), 1):
-            results[futs[f]] = f.result()
-            if progress is not None:
-                progress(i, len(jobs), f"{futs[f][0]} seed {futs[f][1]}")
+    wd = None if workdir is None else str(workdir)
+    results = run_in_processes(_run_one, [((st, s), (spec, st, s, wd)) for st in strategies for s in seeds],
+                               workers=workers, progress=progress, describe=lambda k: f"{k[0]} seed {k[1]}")
     per = []
     for st in strategies:
         rows = [results[(st, s)].drop_vars("parked_area") for s in seeds]

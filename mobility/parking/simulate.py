@@ -43,7 +43,7 @@ import numpy as np
 
 from .._errors import InputError, SimulationError
 from .._io import session_tempdir, write_text_atomic
-from .._paths import costs_to, walking_costs
+from .._paths import costs_to, edge_point, walking_costs
 from .spec import (
     ParkingArea,
     ParkingSpec,
@@ -113,8 +113,7 @@ class _Geometry:
         self.to_area = costs_to(net, net.tail[self.edge], tt) + (self.pos / self.speed[self.edge])[:, None]
         # walking: from the area's middle along its edge to either end, across the street graph, to the middle
         # of the destination edge (the same street either way: straight along the kerb)
-        nodes = np.unique(np.concatenate([net.tail, net.head]))
-        wk = walking_costs(net, nodes)  # (nodes, nodes), symmetric
+        wk = walking_costs(net, np.arange(net.n_nodes))  # (nodes, nodes), symmetric
         L = np.asarray(net.length, dtype=float)
         ends_a = [(net.tail[self.edge], self.pos), (net.head[self.edge], L[self.edge] - self.pos)]
         ends_d = [(net.tail, 0.5 * L), (net.head, 0.5 * L)]
@@ -516,14 +515,14 @@ def _kpis(spec, strategy, sc, net, wd: Path, areas, state: dict[str, _Seeker], o
     ds["decided_s"] = ("vehicle", [s.decided for s in S], {"units": "s", "long_name": "time of the decision point"})
     ds["parked_s"] = ("vehicle", [s.parked for s in S], {"units": "s", "long_name": "time parked (NaN: never)"})
     ds["parked_area"] = ("vehicle", [areas[s.area].id if s.area >= 0 else "" for s in S])
-    xy = np.array([_area_xy(net, a) for a in areas])
+    xy = np.array([edge_point(net, a.edge, a.pos_m, side_m=25.0) for a in areas])
     ds = ds.assign_coords(area=[a.id for a in areas], time=times, vehicle=ids,
                           kind=("area", [a.kind for a in areas]), edge=("area", [a.edge for a in areas]),
                           x=("area", xy[:, 0]), y=("area", xy[:, 1]))
     ds["time"].attrs.update(units="s", long_name="start of the bin")
     centre = _centre(spec, net)
     if centre is not None:
-        mid = np.array([_area_xy(net, a, 0.0) for a in areas])
+        mid = np.array([edge_point(net, a.edge, a.pos_m) for a in areas])
         ds = ds.assign_coords(centre_m=("area", np.hypot(mid[:, 0] - centre[0], mid[:, 1] - centre[1])))
         ds["centre_m"].attrs.update(units="m", long_name="straight-line distance from the seekers' centre")
         ds.attrs["centre_radius_m"] = float(spec.decision_radius_m)
@@ -543,17 +542,6 @@ def _centre(spec: ParkingSpec, net) -> tuple[float, float] | None:
         k = net.node_index[g.centre]
         return float(net.node_x[k]), float(net.node_y[k])
     return float(g.centre[0]), float(g.centre[1])
-
-
-def _area_xy(net, a: ParkingArea, side: float = 25.0) -> tuple[float, float]:
-    """Map position of an area: its middle, ``side`` m to the right of the street's centre line (so the two
-    sides of a street stay apart on maps)."""
-    e = net.edge_index[a.edge]
-    f = a.pos_m / max(float(net.length[e]), 1e-9)
-    x0, y0 = net.node_x[net.tail[e]], net.node_y[net.tail[e]]
-    x1, y1 = net.node_x[net.head[e]], net.node_y[net.head[e]]
-    d = max(float(np.hypot(x1 - x0, y1 - y0)), 1e-9)
-    return float(x0 + f * (x1 - x0) + side * (y1 - y0) / d), float(y0 + f * (y1 - y0) - side * (x1 - x0) / d)
 
 
 def stop_output_parkings(path: str | Path) -> list[tuple[str, str, float]]:

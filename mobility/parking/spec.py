@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .._errors import InputError
 from ..charging.spec import Dist, _read_csv
+from ..demand import fringe_nodes, street_edges
 
 __all__ = ["Lot", "OnStreet", "ParkingArea", "ParkingSpec", "Seeker", "SeekerGen", "load_parking",
            "parking_areas", "parking_scenario", "seekers"]
@@ -163,16 +164,8 @@ def parking_areas(spec: ParkingSpec, network) -> list[ParkingArea]:
         raise InputError(f"{_where(spec)}: field 'areas.lots': lot ids must be unique")
     if a.on_street is not None:
         c = a.on_street
-        indeg = np.bincount(network.head, minlength=network.n_nodes)
-        outdeg = np.bincount(network.tail, minlength=network.n_nodes)
-        dead = (indeg <= 1) & (outdeg <= 1)
-        allows = network.extra.get("allows_passenger", np.ones(network.n_edges, dtype=bool))
-        for e in range(network.n_edges):
+        for e in street_edges(network, min_length_m=c.min_length_m, include_boundary=c.include_boundary):
             length = float(network.length[e])
-            if length < c.min_length_m or not allows[e]:
-                continue
-            if not c.include_boundary and (dead[network.tail[e]] or dead[network.head[e]]):
-                continue
             eid = str(network.edge_ids[e])
             end = 0.55 * length if eid in lot_edges else 0.9 * length
             cap = max(1, round(c.spaces_per_100m * length / 100.0))
@@ -210,10 +203,8 @@ def _areas_table(path: Path, network) -> list[ParkingArea]:
 
 def _fringe(network) -> tuple[np.ndarray, np.ndarray]:
     """Edges entering the network at its boundary, and edges leaving it."""
-    indeg = np.bincount(network.head, minlength=network.n_nodes)
-    outdeg = np.bincount(network.tail, minlength=network.n_nodes)
-    dead = (indeg <= 1) & (outdeg <= 1)
-    return np.flatnonzero(dead[network.tail]), np.flatnonzero(dead[network.head])
+    fringe = fringe_nodes(network)
+    return np.flatnonzero(fringe[network.tail]), np.flatnonzero(fringe[network.head])
 
 
 def seekers(spec: ParkingSpec, network, seed: int) -> list[Seeker]:
@@ -231,9 +222,7 @@ def seekers(spec: ParkingSpec, network, seed: int) -> list[Seeker]:
         cx, cy = float(network.node_x[network.node_index[s.centre]]), float(network.node_y[network.node_index[s.centre]])
     else:
         cx, cy = s.centre
-    boundary = np.zeros(network.n_edges, dtype=bool)
-    boundary[entries] = boundary[exits] = True
-    inner = np.flatnonzero(~boundary)
+    inner = street_edges(network)
     mx = 0.5 * (network.node_x[network.tail] + network.node_x[network.head])[inner]
     my = 0.5 * (network.node_y[network.tail] + network.node_y[network.head])[inner]
     w = np.exp(-((mx - cx) ** 2 + (my - cy) ** 2) / (2.0 * s.spread_m**2))
