@@ -219,3 +219,18 @@ def ctm_step(net, n, queue, inflow_now):
         for c, i_, o_ in zip(cells, inflows, outflows):
             n[c] = old[c] + i_ - o_
     return exited
+
+
+def pmedian_bound(wc, p, status, lam):
+    """Lagrangian bound of the p-median for multipliers ``lam``: ``sum lam`` plus the best ``p`` site values,
+    forced sites (status 1) always, closed ones (-1) never."""
+    n, m = len(wc), len(wc[0])
+    rho = [sum(min(0.0, wc[i][j] - lam[i]) for i in range(n)) for j in range(m)]
+    forced = [j for j in range(m) if status[j] == 1]
+    free = sorted((rho[j] for j in range(m) if status[j] == 0))
+    return sum(lam) + sum(rho[j] for j in forced) + sum(free[:p - len(forced)])
+
+
+def pmedian_cost(wc, sites):
+    """Each demand point to its cheapest site among ``sites``."""
+    return sum(min(row[j] for j in sites) for row in wc)

@@ -1,5 +1,10 @@
 """Facility location models (OR-Tools MIP through HiGHS, or SCIP): plain arrays in, a small result out.
 
+The models go to the solver through OR-Tools' model builder as one sparse matrix. The p-median and the
+capacitated model first bound the problem (Lagrangian relaxation of the assignment rows) against a good
+solution and fix the sites that cannot be in a better one, so the MIP only decides the rest; both solve the
+OR-Library instances to their proven optima (``benchmarks/bench_location.py``).
+
 - :func:`p_median`: open ``p`` sites minimising the demand-weighted distance of each demand point to its
   nearest open site;
 - :func:`capacitated_facility_location`: open sites with fixed costs and capacities, demand may be split
@@ -7,15 +12,18 @@
 - :func:`maximal_covering`: open ``p`` sites covering the most demand within a radius;
 - :func:`greedy_p_median`: the greedy baseline.
 
-Both report the solver's status, objective, best bound and relative gap.
+Each reports the status, objective, best proven bound and relative gap.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
+
+from ._mip import MbResult, mb_solve, mb_solver_name
 
 __all__ = ["LocationResult", "capacitated_facility_location", "greedy_p_median", "maximal_covering", "p_median"]
 
@@ -46,52 +54,6 @@ class LocationResult:
     solve_time_s: float
 
 
-_STATUS = {0: "OPTIMAL", 1: "FEASIBLE", 2: "INFEASIBLE", 3: "UNBOUNDED", 4: "ABNORMAL", 5: "MODEL_INVALID", 6: "NOT_SOLVED"}
-
-
-#: MIP solvers tried in order: HiGHS proves the OR-Library p-median optima 2-7 times faster than SCIP here.
-MIP_SOLVERS = ("HIGHS", "SCIP")
-
-
-def _solver(time_limit_s: float | None, solver: str | None = None):  # noqa: ANN202
-    from ortools.linear_solver import pywraplp
-
-    names = (solver.upper(),) if solver else MIP_SOLVERS
-    for name in names:
-        s = pywraplp.Solver.CreateSolver(name)
-        if s is not None:
-            break
-    else:
-        raise RuntimeError(f"OR-Tools offers none of the MIP solvers {names}")
-    s.SuppressOutput()
-    if time_limit_s is not None:
-        s.SetTimeLimit(int(time_limit_s * 1000))
-    return s
-
-
-def _solve(s) -> int:  # noqa: ANN001
-    """Solve to a proven optimum (the solvers' default relative gaps, 1e-4, stop short of one)."""
-    from ortools.linear_solver import pywraplp
-
-    params = pywraplp.MPSolverParameters()
-    params.SetDoubleParam(params.RELATIVE_MIP_GAP, 1e-9)
-    return s.Solve(params)
-
-
-def _result(s, st: int, y, x, shape: tuple[int, int]) -> LocationResult:  # noqa: ANN001
-    status = _STATUS.get(st, str(st))
-    if status not in ("OPTIMAL", "FEASIBLE"):
-        raise ValueError(f"location model: solver status {status}")
-    sites = tuple(j for j, v in enumerate(y) if v.solution_value() > 0.5)
-    assign = np.array([[x[i][j].solution_value() if x[i][j] is not None else 0.0 for j in range(shape[1])]
-                       for i in range(shape[0])])
-    obj = s.Objective().Value()
-    bound = s.Objective().BestBound()
-    gap = abs(obj - bound) / max(abs(obj), 1e-12)
-    return LocationResult(sites, assign, float(obj), float(bound), float(gap) if math.isfinite(gap) else math.inf,
-                          status, s.wall_time() / 1000.0)
-
-
 def _p_problem(cost: np.ndarray, p: int, weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Checked cost matrix and weights of a problem that opens ``p`` of the cost matrix's sites."""
     c = np.asarray(cost, dtype=float)
@@ -106,38 +68,262 @@ def _p_problem(cost: np.ndarray, p: int, weights: np.ndarray | None) -> tuple[np
     return c, w
 
 
-def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None,
-             time_limit_s: float | None = None, solver: str | None = None) -> LocationResult:
-    """Open ``p`` sites minimising ``sum_i w_i min_{j open} cost[i, j]``.
+def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None, time_limit_s: float | None = None,
+             solver: str | None = None, method: str = "reduce") -> LocationResult:
+    """Open ``p`` sites minimising ``sum_i w_i min_{j open} cost[i, j]``, to a proven optimum.
 
     Parameters
     ----------
     cost : array (demand points, candidate sites); ``inf`` where a point cannot use a site
     p : int
     weights : array (demand points,), optional (default 1)
+    time_limit_s : float, optional
+        Past it the best solution found is returned with status FEASIBLE and its gap.
     solver : str, optional
-        ``"HIGHS"`` or ``"SCIP"``; by default the first available of :data:`MIP_SOLVERS`.
+        MIP solver, ``"HIGHS"`` or ``"SCIP"``; by default HiGHS, else SCIP.
+    method : ``"reduce"`` (default) or ``"mip"``
+        ``"mip"`` solves the radius formulation (below) over every site. ``"reduce"`` first finds a good
+        solution (greedy, then swaps) and the Lagrangian bound of the assignment rows (equal to the LP bound;
+        subgradient steps, with the swap heuristic run on the relaxed solutions); when the bound meets the
+        solution it is optimal and no MIP is built. Otherwise each site whose opening (or closing) provably
+        cannot lead to a better solution is fixed, first from the site values at the best multipliers and then
+        by re-optimising the bound with the site forced (probing), and the MIP is solved over the sites left.
+
+    The MIP is the radius formulation (Elloumi 2010; Garcia, Labbe & Marin 2011) in its chained form: for each
+    demand point the distinct costs ``D_1 < D_2 < ...`` of its sites, ``z_k = 1`` when no open site costs
+    ``D_k`` or less, ``z_1 + sum_{cost = D_1} y >= 1`` and ``z_k - z_{k-1} + sum_{cost = D_k} y >= 0``,
+    minimising ``sum_i w_i (D_1 + sum_k (D_{k+1} - D_k) z_k)``. Its LP bound is the classical formulation's with
+    O(n m) non-zeros. A point's levels stop at the cost of its ``(m - p + 1)``-th cheapest site, since one of
+    any ``m - p + 1`` sites is open.
+
+    The result's ``assignment`` sends every point to its cheapest open site.
     """
+    from numba_kernels.location import interchange, lagrangian
+
     c, w = _p_problem(cost, p, weights)
     n, m = c.shape
     if not np.isfinite(c).any(axis=1).all():
         raise ValueError("every demand point needs at least one reachable site (a finite cost)")
-    s = _solver(time_limit_s, solver)
-    y = [s.BoolVar(f"y{j}") for j in range(m)]
-    x = [[s.NumVar(0, 1, f"x{i}_{j}") if np.isfinite(c[i, j]) else None for j in range(m)] for i in range(n)]
+    if method not in ("reduce", "mip"):
+        raise ValueError(f"method must be 'reduce' or 'mip', got {method!r}")
+    t0 = time.perf_counter()
+    finite = np.isfinite(c)
+    wc = np.where(finite, w[:, None] * np.where(finite, c, 0.0), np.inf)
+    solver_name = mb_solver_name(solver)
+    if method == "mip":
+        mip = _radius_mip(wc, p, np.arange(m), 0, solver_name, time_limit_s)
+        if mip.sites is None:
+            raise ValueError(f"no {p} sites give every demand point a reachable site")
+        return _p_result(c, w, mip.sites, mip.status, mip.bound, time.perf_counter() - t0)
+
+    # big finite penalty for unusable pairs: any solution that needs one costs more than every other
+    top = float(np.abs(wc[finite]).max()) if finite.any() else 1.0
+    big = (top + 1.0) * (n + 1) * 4.0
+    wk = np.ascontiguousarray(np.where(finite, wc, big))
+    vals = wc[finite]
+    integral = bool(np.all(vals == np.round(vals)) and np.abs(vals).sum() < 2.0 ** 50)
+    slack_abs, slack_rel = (1.0 - 1e-6, 0.0) if integral else (0.0, 1e-9)
+
+    def cut(ub: float) -> float:  # a bound above this proves that nothing beats ub
+        return ub - slack_abs - slack_rel * abs(ub)
+
+    start = greedy_p_median(wk, p)
+    incumbent = np.zeros(m, dtype=np.bool_)
+    incumbent[list(start.sites)] = True
+    free_all = np.ones(m, dtype=np.bool_)
+    ub = interchange(wk, incumbent, free_all, free_all)
+    lam = wk[:, incumbent].min(axis=1).copy()
+    rho = np.empty(m)
+    status0 = np.zeros(m, dtype=np.int8)
+    lb, _, ub = lagrangian(wk, p, status0, lam, ub, incumbent, 20 * max(n, 100), 2.0, 50, slack_abs, slack_rel, rho)
+    best_sites = tuple(int(j) for j in np.flatnonzero(incumbent))
+
+    def proven(bound: float) -> float:  # the bound reported when the incumbent is proven optimal
+        return ub if integral else bound
+
+    if lb > cut(ub):
+        return _p_result(c, w, best_sites, "OPTIMAL", proven(lb), time.perf_counter() - t0, ub_check=ub < big)
+
+    status = _fix_sites(wk, p, lb, rho, cut(ub))
+    status = _probe_sites(wk, p, lam, status, ub, incumbent, cut(ub), slack_abs, slack_rel)
+    forced, free = np.flatnonzero(status == 1), np.flatnonzero(status == 0)
+    if len(forced) > p or len(forced) + len(free) < p:
+        # no solution better than the incumbent satisfies every fixing
+        return _p_result(c, w, best_sites, "OPTIMAL", proven(cut(ub)), time.perf_counter() - t0, ub_check=ub < big)
+    left = None if time_limit_s is None else max(0.1, time_limit_s - (time.perf_counter() - t0))
+    sites = np.concatenate([forced, free])
+    mip = _radius_mip(wc, p, sites, len(forced), solver_name, left)
+    ub_bound = ub if integral else cut(ub)
+    if mip.sites is not None and _p_cost(c, w, mip.sites) < ub - 1e-9 * abs(ub):
+        best_sites = mip.sites
+    objective = _p_cost(c, w, best_sites)
+    if not math.isfinite(objective):
+        raise ValueError(f"no {p} sites give every demand point a reachable site")
+    bound = max(lb, min(ub_bound, mip.bound))
+    proven_now = mip.status in ("OPTIMAL", "INFEASIBLE")
+    return _p_result(c, w, best_sites, "OPTIMAL" if proven_now else "FEASIBLE", bound, time.perf_counter() - t0)
+
+
+def _p_cost(c: np.ndarray, w: np.ndarray, sites) -> float:
+    with np.errstate(invalid="ignore"):
+        return float((w * c[:, list(sites)].min(axis=1)).sum())
+
+
+def _p_result(c: np.ndarray, w: np.ndarray, sites, status: str, bound: float, seconds: float,
+              ub_check: bool = True) -> LocationResult:
+    if not ub_check:
+        raise ValueError(f"no {len(sites)} sites give every demand point a reachable site")
+    sites = tuple(sorted(int(j) for j in sites))
+    n, m = c.shape
+    near = np.array(sites)[np.argmin(c[:, list(sites)], axis=1)]
+    assign = np.zeros((n, m))
+    assign[np.arange(n), near] = 1.0
+    obj = _p_cost(c, w, sites)
+    bound = min(bound, obj)
+    gap = abs(obj - bound) / max(abs(obj), 1e-12)
+    return LocationResult(sites, assign, obj, float(bound), float(gap), status, seconds)
+
+
+def _fix_sites(wk: np.ndarray, p: int, lb: float, rho: np.ndarray, cut: float) -> np.ndarray:
+    """Site status from the site values at the best multipliers: opening a site outside the relaxed solution
+    raises the bound by ``rho_j - rho_(p)``, closing one inside by ``rho_(p+1) - rho_j``; where that lifts the
+    bound above ``cut`` no better solution does it (-1: closed, 1: open, 0: free)."""
+    m = len(rho)
+    order = np.argsort(rho, kind="mergesort")
+    status = np.zeros(m, dtype=np.int8)
+    inside, outside = order[:p], order[p:]
+    rp = rho[order[p - 1]]
+    status[outside[lb - rp + rho[outside] > cut]] = -1
+    if p < m:
+        rp1 = rho[order[p]]
+        status[inside[lb - rho[inside] + rp1 > cut]] = 1
+    return status
+
+
+#: work (demand points x sites x iterations) spent probing sites before the MIP; iterations and first step per probe
+PROBE_WORK, PROBE_ITERATIONS, PROBE_STEP = 2.0e9, 300, 2.0
+
+
+def _probe_sites(wk: np.ndarray, p: int, lam: np.ndarray, status: np.ndarray, ub: float, incumbent: np.ndarray,
+                 cut: float, slack_abs: float, slack_rel: float) -> np.ndarray:
+    """Force each free site the other way from the relaxed solution, re-optimise the bound from the best
+    multipliers over the sites not closed, and fix the site where the bound passes ``cut``. Fixings only
+    describe solutions better than the incumbent, so each probe may use the ones before it; rounds repeat
+    while they fix something, within :data:`PROBE_WORK`."""
+    from numba_kernels.location import lagrangian, site_values
+
+    rho = np.empty(wk.shape[1])
+    site_values(wk, lam, rho)
+    n = wk.shape[0]
+    work = 0.0
+    status = status.copy()
+    while work < PROBE_WORK:
+        keep = np.flatnonzero(status != -1)
+        sub = np.ascontiguousarray(wk[:, keep])
+        st = status[keep].copy()
+        r = rho[keep]
+        order = np.argsort(np.where(st == 1, -np.inf, r), kind="mergesort")
+        inside = np.zeros(len(keep), dtype=bool)
+        inside[order[:p]] = True
+        rp, rp1 = r[order[p - 1]], r[order[min(p, len(keep) - 1)]]
+        lift = np.where(inside, rp1 - r, r - rp)  # most promising first: the largest estimated lift
+        sub_rho = np.empty(len(keep))
+        fixed = 0
+        for k in np.argsort(-lift, kind="mergesort"):
+            if st[k] != 0:
+                continue
+            if work >= PROBE_WORK:
+                break
+            trial = st.copy()
+            trial[k] = -1 if inside[k] else 1
+            if (trial == 1).sum() > p or (trial != -1).sum() < p:
+                bound = math.inf
+            else:
+                bound, iters, _ = lagrangian(sub, p, trial, lam.copy(), ub, incumbent[keep].copy(), PROBE_ITERATIONS,
+                                             PROBE_STEP, 0, slack_abs, slack_rel, sub_rho)
+                work += float(n) * len(keep) * iters
+            if bound > cut:
+                st[k] = 1 if inside[k] else -1
+                fixed += 1
+        status[keep] = st
+        if not fixed or not (status == 0).any():
+            break
+    return status
+
+
+@dataclass(frozen=True)
+class _MipOutcome:
+    sites: tuple[int, ...] | None
+    status: str
+    bound: float
+
+
+def _radius_mip(wc: np.ndarray, p: int, sites: np.ndarray, n_forced: int, solver: str,
+                time_limit_s: float | None) -> _MipOutcome:
+    """Radius formulation over ``sites`` (the first ``n_forced`` forced open); ``wc`` weighted, ``inf`` unusable."""
+    import scipy.sparse as sp
+
+    sub = wc[:, sites]
+    n, ms = sub.shape
+    rows, cols, vals, lower, zcost = [], [], [], [], []
+    offset = 0.0
+    row = 0
+    nvar = ms
     for i in range(n):
-        s.Add(sum(v for v in x[i] if v is not None) == 1)
-        for j in range(m):
-            if x[i][j] is not None:
-                s.Add(x[i][j] <= y[j])
-    s.Add(sum(y) == p)
-    s.Minimize(sum(w[i] * c[i, j] * x[i][j] for i in range(n) for j in range(m) if x[i][j] is not None))
-    return _result(s, _solve(s), y, x, (n, m))
+        order = np.argsort(sub[i], kind="mergesort")
+        d = sub[i, order]
+        nfin = int(np.isfinite(d).sum())
+        if nfin == 0:
+            return _MipOutcome(None, "INFEASIBLE", math.inf)
+        dmax = d[ms - p] if ms - p < nfin else d[nfin - 1]
+        if n_forced:
+            dmax = min(dmax, sub[i, :n_forced].min())
+        count = int(np.searchsorted(d, dmax, side="right"))
+        levels, first = np.unique(d[:count], return_index=True)
+        ends = np.append(first[1:], count)
+        offset += levels[0]
+        kk = len(levels)
+        for k in range(kk):
+            grp = order[first[k]:ends[k]]
+            rows.append(np.full(len(grp), row))
+            cols.append(grp)
+            vals.append(np.ones(len(grp)))
+            extra_c, extra_v = [], []
+            if k > 0:
+                extra_c.append(nvar - 1)
+                extra_v.append(-1.0)
+            if k < kk - 1:
+                extra_c.append(nvar)
+                extra_v.append(1.0)
+                zcost.append(levels[k + 1] - levels[k])
+                nvar += 1
+            if extra_c:
+                rows.append(np.full(len(extra_c), row))
+                cols.append(np.array(extra_c))
+                vals.append(np.array(extra_v))
+            lower.append(1.0 if k == 0 else 0.0)
+            row += 1
+    rows.append(np.full(ms, row))
+    cols.append(np.arange(ms))
+    vals.append(np.ones(ms))
+    lower.append(float(p))
+    upper = np.full(row + 1, np.inf)
+    upper[-1] = p
+    a = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(row + 1, nvar))
+    var_lo = np.zeros(nvar)
+    var_lo[:n_forced] = 1.0
+    obj = np.concatenate([np.zeros(ms), np.array(zcost)])
+    res = mb_solve(var_lo, np.ones(nvar), obj, np.array(lower), upper, a, ms, offset, solver, time_limit_s)
+    if res.values is None:
+        return _MipOutcome(None, res.status, res.bound)
+    chosen = tuple(int(sites[j]) for j in np.flatnonzero(res.values[:ms] > 0.5))
+    return _MipOutcome(chosen, res.status, res.bound)
 
 
 def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray, fixed_cost: np.ndarray,
-                                  *, time_limit_s: float | None = None, solver: str | None = None) -> LocationResult:
-    """Open sites and split demand between them at least total cost.
+                                  *, time_limit_s: float | None = None, solver: str | None = None,
+                                  method: str = "reduce") -> LocationResult:
+    """Open sites and split demand between them at least total cost, to a proven optimum.
 
     Parameters
     ----------
@@ -147,27 +333,124 @@ def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity
     demand : array (customers,)
     capacity : array (sites,)
     fixed_cost : array (sites,)
+    method : ``"reduce"`` (default) or ``"mip"``
+        ``"mip"`` solves the strong formulation (shares ``x_ij <= y_i`` besides the capacity rows) over every
+        site. ``"reduce"`` first solves its LP relaxation and takes the customers' duals ``lam`` as Lagrangian
+        multipliers of the demand rows: a site is then worth ``v_i = f_i + min {sum_j (c_ij - lam_j) x_ij :
+        sum_j d_j x_ij <= cap_i, 0 <= x <= 1}`` (a fractional knapsack) and the bound is ``sum lam + sum_i
+        min(0, v_i)``. Opening the LP's sites gives a solution (a transport LP); a site whose opening (closing)
+        lifts the bound by ``v_i`` (``-v_i``) past that solution is fixed, and the MIP is solved over the rest.
 
     The assignment in the result is ``(customers, sites)``.
     """
     c = np.asarray(cost, dtype=float)
+    if c.ndim != 2:
+        raise ValueError(f"cost must be a (sites, customers) matrix, got shape {c.shape}")
     m, n = c.shape
     d, cap, f = (np.asarray(a, dtype=float) for a in (demand, capacity, fixed_cost))
     if d.shape != (n,) or cap.shape != (m,) or f.shape != (m,):
         raise ValueError(f"shapes: cost {c.shape}, demand {d.shape}, capacity {cap.shape}, fixed_cost {f.shape} do not agree")
+    if (d < 0).any() or (cap < 0).any() or not np.isfinite(c).all():
+        raise ValueError("demand and capacity must be non-negative and every cost finite")
     if d.sum() > cap.sum() + 1e-9:
         raise ValueError(f"total demand {d.sum():g} exceeds total capacity {cap.sum():g}")
-    s = _solver(time_limit_s, solver)
-    y = [s.BoolVar(f"y{i}") for i in range(m)]
-    x = [[s.NumVar(0, 1, f"x{j}_{i}") for i in range(m)] for j in range(n)]  # customer j's share from site i
-    for j in range(n):
-        s.Add(sum(x[j]) == 1)
-        for i in range(m):
-            s.Add(x[j][i] <= y[i])  # strengthens the LP relaxation
+    if method not in ("reduce", "mip"):
+        raise ValueError(f"method must be 'reduce' or 'mip', got {method!r}")
+    t0 = time.perf_counter()
+    solver_name = mb_solver_name(solver)
+    model = _cflp_model(c, d, cap, f)
+
+    def solve(lo: np.ndarray, hi: np.ndarray, integer: bool, name: str, limit: float | None = None) -> MbResult:
+        return mb_solve(np.concatenate([lo, np.zeros(m * n)]), np.concatenate([hi, np.ones(m * n)]), model.obj,
+                         model.row_lo, model.row_hi, model.a, m if integer else 0, 0.0, name, limit, duals=not integer)
+
+    def result(r: MbResult, status: str, bound: float) -> LocationResult:
+        y = r.values[:m]
+        x = r.values[m:].reshape(m, n).T.copy()
+        sites = tuple(int(i) for i in np.flatnonzero(y > 0.5))
+        obj = float(f[list(sites)].sum() + (c * x.T).sum())
+        bound = min(bound, obj)
+        return LocationResult(sites, x, obj, float(bound), abs(obj - bound) / max(abs(obj), 1e-12), status,
+                              time.perf_counter() - t0)
+
+    zeros, ones = np.zeros(m), np.ones(m)
+    if method == "mip":
+        r = solve(zeros, ones, True, solver_name, time_limit_s)
+        if r.values is None:
+            raise ValueError(f"capacitated location: solver status {r.status}")
+        return result(r, r.status, r.bound)
+    lp = solve(zeros, ones, False, "glop")
+    if lp.values is None:
+        raise ValueError(f"capacitated location: LP relaxation status {lp.status}")
+    lam = lp.duals[:n]
+    v = f + _knapsack_values(c, d, cap, lam)
+    lb = max(lp.objective, float(lam.sum() + np.minimum(v, 0.0).sum()))
+    open_lp = (lp.values[:m] > 1e-9).astype(float)
+    best = solve(open_lp, open_lp, False, "glop")  # every LP site open, demand by a transport LP
+    if best.values is None:  # numerically short of capacity: fall back on the full MIP
+        best = MbResult("NOT_SOLVED", math.inf, -math.inf, None)
+    ub = best.objective
+    cut = ub - 1e-9 * abs(ub) if math.isfinite(ub) else math.inf
+    if lb > cut:
+        return result(best, "OPTIMAL", lb)
+    lo = ((v < 0) & (lb - v > cut)).astype(float)
+    hi = 1.0 - ((v > 0) & (lb + v > cut)).astype(float)
+    left = None if time_limit_s is None else max(0.1, time_limit_s - (time.perf_counter() - t0))
+    mip = solve(lo, hi, True, solver_name, left) if lo.sum() <= hi.sum() else MbResult("INFEASIBLE", math.inf, math.inf, None)
+    proven = mip.status in ("OPTIMAL", "INFEASIBLE")
+    bound = max(lb, min(cut, mip.bound))
+    if mip.values is not None and mip.objective < ub:
+        return result(mip, "OPTIMAL" if proven else "FEASIBLE", bound)
+    if best.values is None:
+        raise ValueError(f"capacitated location: solver status {mip.status}")
+    return result(best, "OPTIMAL" if proven else "FEASIBLE", bound)
+
+
+@dataclass(frozen=True)
+class _Lp:
+    obj: np.ndarray
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    a: object
+
+
+def _cflp_model(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray) -> _Lp:
+    """Strong formulation; variables ``y`` (sites) then ``x[i, j]`` at ``m + i n + j``; rows: demand (n),
+    capacity (m), ``x_ij <= y_i`` (m n)."""
+    import scipy.sparse as sp
+
+    m, n = c.shape
+    x = m + np.arange(m * n).reshape(m, n)
+    site = np.repeat(np.arange(m), n)
+    rows = np.concatenate([np.tile(np.arange(n), m),                      # demand rows
+                           n + site, n + np.arange(m),                     # capacity rows
+                           n + m + np.arange(m * n), n + m + np.arange(m * n)])  # x <= y
+    cols = np.concatenate([x.ravel(), x.ravel(), np.arange(m), x.ravel(), site])
+    vals = np.concatenate([np.ones(m * n), np.tile(d, m), -cap, np.ones(m * n), -np.ones(m * n)])
+    a = sp.csr_matrix((vals, (rows, cols)), shape=(n + m + m * n, m + m * n))
+    row_lo = np.concatenate([np.ones(n), np.full(m + m * n, -np.inf)])
+    row_hi = np.concatenate([np.ones(n), np.zeros(m + m * n)])
+    return _Lp(np.concatenate([f, c.ravel()]), row_lo, row_hi, a)
+
+
+def _knapsack_values(c: np.ndarray, d: np.ndarray, cap: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """``min {sum_j (c_ij - lam_j) x_j : sum_j d_j x_j <= cap_i, 0 <= x <= 1}`` per site (greedy by ratio)."""
+    m = c.shape[0]
+    out = np.zeros(m)
+    red = c - lam[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d[None, :] > 0, red / d[None, :], -np.inf)
     for i in range(m):
-        s.Add(sum(d[j] * x[j][i] for j in range(n)) <= cap[i] * y[i])
-    s.Minimize(sum(f[i] * y[i] for i in range(m)) + sum(c[i, j] * x[j][i] for i in range(m) for j in range(n)))
-    return _result(s, _solve(s), y, x, (n, m))
+        take = np.flatnonzero(red[i] < 0)
+        take = take[np.argsort(ratio[i, take], kind="mergesort")]
+        room = cap[i]
+        for j in take:
+            share = 1.0 if d[j] <= room else room / d[j]
+            out[i] += share * red[i, j]
+            room -= share * d[j]
+            if room <= 0:
+                break
+    return out
 
 
 def maximal_covering(cost: np.ndarray, p: int, radius: float, *, weights: np.ndarray | None = None,
@@ -177,28 +460,32 @@ def maximal_covering(cost: np.ndarray, p: int, radius: float, *, weights: np.nda
     is covered by open site ``j`` (its nearest covering one)."""
     c, w = _p_problem(cost, p, weights)
     n, m = c.shape
+    import scipy.sparse as sp
+
+    t0 = time.perf_counter()
     cover = c <= radius
-    s = _solver(time_limit_s, solver)
-    y = [s.BoolVar(f"y{j}") for j in range(m)]
-    z = [s.NumVar(0, 1, f"z{i}") for i in range(n)]  # at an optimum z is 0/1 whenever y is
-    for i in range(n):
-        s.Add(z[i] <= sum(y[j] for j in np.nonzero(cover[i])[0]))
-    s.Add(sum(y) == p)
-    s.Maximize(sum(w[i] * z[i] for i in range(n)))
-    st = _solve(s)
-    status = _STATUS.get(st, str(st))
-    if status not in ("OPTIMAL", "FEASIBLE"):
-        raise ValueError(f"maximal covering: solver status {status}")
-    sites = tuple(j for j, v in enumerate(y) if v.solution_value() > 0.5)
+    # variables y (sites) then z (points, covered share; 0/1 at an optimum whenever y is)
+    pi, sj = np.nonzero(cover)
+    rows = np.concatenate([pi, np.arange(n), np.full(m, n)])
+    cols = np.concatenate([sj, m + np.arange(n), np.arange(m)])
+    vals = np.concatenate([-np.ones(len(pi)), np.ones(n), np.ones(m)])
+    a = sp.csr_matrix((vals, (rows, cols)), shape=(n + 1, m + n))
+    row_lo = np.append(np.full(n, -np.inf), p)
+    row_hi = np.append(np.zeros(n), p)
+    r = mb_solve(np.zeros(m + n), np.ones(m + n), np.concatenate([np.zeros(m), -w]), row_lo, row_hi, a, m, 0.0,
+                  mb_solver_name(solver), time_limit_s)
+    if r.values is None:
+        raise ValueError(f"maximal covering: solver status {r.status}")
+    sites = tuple(int(j) for j in np.flatnonzero(r.values[:m] > 0.5))
     assign = np.zeros((n, m))
     for i in range(n):
         ok = [j for j in sites if cover[i, j]]
         if ok:
             assign[i, min(ok, key=lambda j: c[i, j])] = 1.0
-    obj = float(sum(w[i] for i in range(n) if assign[i].any()))
-    bound = s.Objective().BestBound()
+    obj = float(w[assign.any(axis=1)].sum())
+    bound = max(-r.bound, obj)
     gap = abs(bound - obj) / max(abs(obj), 1e-12)
-    return LocationResult(sites, assign, obj, float(bound), float(gap), status, s.wall_time() / 1000.0)
+    return LocationResult(sites, assign, obj, float(bound), float(gap), r.status, time.perf_counter() - t0)
 
 
 def greedy_p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None) -> LocationResult:

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .location import _STATUS, _solve, _solver
+from ._mip import STATUS as _STATUS
+from ._mip import solve as _solve
+from ._mip import solver as _solver
 
 __all__ = ["RefuellingResult", "RoundTrip", "arc_cover_sets", "capacitated_flow_refuelling", "flow_refuelling",
            "greedy_flow_refuelling", "round_trip", "trip_feasible"]

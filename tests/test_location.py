@@ -76,3 +76,113 @@ def test_maximal_covering_matches_brute_force_and_greedy_is_no_better_than_optim
     exact = optimise.p_median(cost, 3, weights=w)
     assert len(greedy.sites) == 3 and greedy.objective >= exact.objective - 1e-9
     assert greedy.objective == pytest.approx(float((w * cost[:, list(greedy.sites)].min(axis=1)).sum()))
+
+
+def _brute_p_median(cost: np.ndarray, p: int, w: np.ndarray) -> float:
+    best = np.inf
+    for s in itertools.combinations(range(cost.shape[1]), p):
+        with np.errstate(invalid="ignore"):
+            best = min(best, float((w * cost[:, list(s)].min(axis=1)).sum()))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_p_median_reduction_and_plain_mip_agree_with_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    n, m = int(rng.integers(8, 20)), int(rng.integers(5, 10))
+    cost = rng.uniform(0, 50, (n, m))
+    if seed % 2:
+        cost = np.round(cost)  # integral costs: the reduction uses the unit step of the objective
+        cost[:, 0] = cost[:, 1]  # ties between sites
+    cost[rng.uniform(size=(n, m)) < 0.15] = np.inf  # unusable pairs
+    cost[np.arange(n), rng.integers(0, m, n)] = rng.uniform(0, 50, n)  # every point keeps a usable site
+    w = rng.integers(0, 4, n).astype(float)  # zero weights too
+    for p in (1, 2, min(4, m), m):
+        best = _brute_p_median(cost, p, w)
+        if not np.isfinite(best):
+            continue
+        for method in ("reduce", "mip"):
+            res = optimise.p_median(cost, p, weights=w, method=method)
+            assert res.status == "OPTIMAL" and len(res.sites) == p
+            assert res.objective == pytest.approx(best, rel=1e-9, abs=1e-9), (seed, p, method)
+            assert res.bound <= best + 1e-6 and res.gap <= 1e-9
+
+
+def test_p_median_refuses_a_demand_point_no_p_sites_can_serve() -> None:
+    cost = np.array([[1.0, np.inf], [np.inf, 1.0]])  # each point has its own site, but only one opens
+    for method in ("reduce", "mip"):
+        with pytest.raises(ValueError, match="reachable site"):
+            optimise.p_median(cost, 1, method=method)
+    with pytest.raises(ValueError, match="method"):
+        optimise.p_median(np.ones((2, 2)), 1, method="lp")
+
+
+def test_p_median_kernels_against_the_reference() -> None:
+    from numba_kernels import reference
+    from numba_kernels.location import interchange, lagrangian
+
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        n, m, p = 14, 8, 3
+        wc = np.round(rng.uniform(0, 30, (n, m)))
+        best = min(reference.pmedian_cost(wc.tolist(), s) for s in itertools.combinations(range(m), p))
+        # interchange ends where no single swap improves, and reports that solution's cost
+        om = np.zeros(m, dtype=np.bool_)
+        om[:p] = True
+        ones = np.ones(m, dtype=np.bool_)
+        val = interchange(wc, om, ones, ones)
+        sites = list(np.flatnonzero(om))
+        assert len(sites) == p and val == pytest.approx(reference.pmedian_cost(wc.tolist(), sites))
+        for out in sites:
+            for inn in set(range(m)) - set(sites):
+                swapped = [j for j in sites if j != out] + [inn]
+                assert reference.pmedian_cost(wc.tolist(), swapped) >= val - 1e-9
+        # the bound the kernel reports is the reference bound at its multipliers, and never above the optimum
+        status = np.zeros(m, dtype=np.int8)
+        status[int(rng.integers(m))] = -1
+        lam = wc.min(axis=1) + 1.0
+        rho = np.empty(m)
+        inc = om.copy()
+        bound, _, _ = lagrangian(wc, p, status, lam, 1e9, inc, 400, 2.0, 0, 0.0, 0.0, rho)
+        assert bound == pytest.approx(reference.pmedian_bound(wc.tolist(), p, status.tolist(), lam.tolist()))
+        allowed = [j for j in range(m) if status[j] != -1]
+        restricted = min(reference.pmedian_cost(wc.tolist(), s) for s in itertools.combinations(allowed, p))
+        assert bound <= restricted + 1e-9 and restricted >= best
+
+
+def _brute_cflp(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray) -> float:
+    """Every subset of sites, demand split by a transport LP (scipy's linprog, independent of OR-Tools)."""
+    from scipy.optimize import linprog
+
+    m, n = c.shape
+    best = np.inf
+    for r in range(1, m + 1):
+        for s in itertools.combinations(range(m), r):
+            if cap[list(s)].sum() < d.sum():
+                continue
+            k = len(s)
+            a_eq = np.zeros((n, k * n))
+            a_ub = np.zeros((k, k * n))
+            for a, i in enumerate(s):
+                a_eq[np.arange(n), a * n + np.arange(n)] = 1.0
+                a_ub[a, a * n:(a + 1) * n] = d
+            res = linprog(c[list(s)].ravel(), A_ub=a_ub, b_ub=cap[list(s)], A_eq=a_eq, b_eq=np.ones(n), bounds=(0, 1))
+            if res.status == 0:
+                best = min(best, res.fun + f[list(s)].sum())
+    return best
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_capacitated_location_matches_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(50 + seed)
+    m, n = 6, 9
+    c = rng.uniform(10, 100, (m, n))
+    d = rng.integers(5, 20, n).astype(float)
+    cap = rng.integers(20, 60, m).astype(float)
+    f = rng.uniform(20, 120, m)
+    best = _brute_cflp(c, d, cap, f)
+    for method in ("reduce", "mip"):
+        res = optimise.capacitated_facility_location(c, d, cap, f, method=method)
+        assert res.status == "OPTIMAL" and res.objective == pytest.approx(best, rel=1e-7), method
+        load = (res.assignment * d[:, None]).sum(axis=0)
+        assert np.allclose(res.assignment.sum(axis=1), 1.0) and (load <= cap + 1e-6).all()
