@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = {"pmed": 5.0, "cap": 1.0}
 
 
-def _timed(fn, repeat: int):  # noqa: ANN001, ANN202
+def _timed(fn, repeat: int):
     times, res = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -58,7 +58,7 @@ def main() -> int:
 
     rows: list[dict] = []
 
-    def run(name: str, size: str, optimum: float, solve) -> None:  # noqa: ANN001
+    def run(name: str, size: str, optimum: float, solve) -> None:
         res, times = _timed(lambda: solve("reduce"), args.repeat)
         row = {"instance": name, "size": size, "optimum": optimum, "objective": res.objective, "status": res.status,
                "gap": res.gap, "median_s": statistics.median(times), "max_s": max(times),

@@ -56,7 +56,7 @@ class MbResult:
     duals: np.ndarray | None = None
 
 
-_GAP = {"highs": "mip_rel_gap=1e-9", "scip": "limits/gap = 1e-9"}
+_GAP = {"highs": "mip_rel_gap=1e-9,output_flag=false", "scip": "limits/gap = 1e-9"}
 
 
 def mb_solver_name(solver: str | None) -> str:
