@@ -186,3 +186,14 @@ def test_capacitated_location_matches_brute_force(seed: int) -> None:
         assert res.status == "OPTIMAL" and res.objective == pytest.approx(best, rel=1e-7), method
         load = (res.assignment * d[:, None]).sum(axis=0)
         assert np.allclose(res.assignment.sum(axis=1), 1.0) and (load <= cap + 1e-6).all()
+
+
+def test_p_median_under_a_time_limit_reports_a_true_bound_and_gap() -> None:
+    folder = shared_path("orlib", "pmed")
+    cost, p = read_pmed(folder / "pmed16.txt")
+    optimum = read_optima(folder / "pmedopt.txt")["pmed16"]
+    res = optimise.p_median(cost, p, time_limit_s=0.5)
+    assert res.status in ("OPTIMAL", "FEASIBLE") and len(res.sites) == p
+    assert res.bound <= optimum + 1e-6 <= res.objective + 2e-6
+    assert res.gap == pytest.approx((res.objective - res.bound) / res.objective)
+    assert cost[:, list(res.sites)].min(axis=1).sum() == pytest.approx(res.objective)
