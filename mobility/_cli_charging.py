@@ -66,32 +66,25 @@ def compare_cmd(
                       if "gap" in rep else "")
             console.print(f"{lay.name}: {len(lay.stations)} stations, {lay.points} points{solver}", highlight=False)
         sd = _seeds(seeds)
-        ds, text = _simulate_and_report(
-            console, len(lays) * len(sd), lambda progress: compare_layouts(spec, lays, seeds=sd, workers=workers,
-                                                                          progress=progress),
-            format_table, output=output, table=table)
-        if plots is not None:
+
+        def figures(ds):
             from .charging.compare import charging_scenario
-            from .cli import _save_figure
             from .plots import (
                 plot_charging_layouts,
                 plot_charging_utilisation,
                 plot_charging_waiting,
             )
 
-            plots.mkdir(parents=True, exist_ok=True)
-            _, net = charging_scenario(spec)
-            fig, _ = plot_charging_layouts(ds, net)
-            _save_figure(fig, plots / "layouts_map.png")
-            fig, _ = plot_charging_utilisation(ds)
-            _save_figure(fig, plots / "utilisation.png")
-            fig, _ = plot_charging_waiting(ds)
-            _save_figure(fig, plots / "waiting.png")
+            yield "layouts_map.png", plot_charging_layouts(ds, charging_scenario(spec)[1])[0]
+            yield "utilisation.png", plot_charging_utilisation(ds)[0]
+            yield "waiting.png", plot_charging_waiting(ds)[0]
+
+        _simulate_and_report(
+            console, len(lays) * len(sd), lambda progress: compare_layouts(spec, lays, seeds=sd, workers=workers,
+                                                                          progress=progress),
+            format_table, output=output, table=table, plots=plots, figures=figures)
     except MobilityError as exc:
         raise _fail(exc) from None
-    typer.echo(text)
-    if output is not None:
-        console.print(f"results: {output}")
 
 
 @charging_app.command("optimise")

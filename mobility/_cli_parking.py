@@ -42,12 +42,8 @@ def compare_cmd(
             spec = spec.model_copy(update={"compliance": compliance})
         names = [s.strip() for s in strategies.split(",") if s.strip()]
         sd = _seeds(seeds)
-        ds, text = _simulate_and_report(
-            console, len(names) * len(sd), lambda progress: compare_strategies(spec, names, seeds=sd, workers=workers,
-                                                                              progress=progress),
-            format_table, output=output, table=table)
-        if plots is not None:
-            from .cli import _save_figure
+
+        def figures(ds):
             from .parking.spec import parking_scenario
             from .plots import (
                 plot_parking_map,
@@ -55,15 +51,13 @@ def compare_cmd(
                 plot_search_times,
             )
 
-            plots.mkdir(parents=True, exist_ok=True)
-            fig, _ = plot_parking_occupancy(ds)
-            _save_figure(fig, plots / "occupancy.png")
-            fig, _ = plot_search_times(ds)
-            _save_figure(fig, plots / "search_times.png")
-            fig, _ = plot_parking_map(ds, parking_scenario(spec)[1])
-            _save_figure(fig, plots / "occupancy_map.png")
+            yield "occupancy.png", plot_parking_occupancy(ds)[0]
+            yield "search_times.png", plot_search_times(ds)[0]
+            yield "occupancy_map.png", plot_parking_map(ds, parking_scenario(spec)[1])[0]
+
+        _simulate_and_report(
+            console, len(names) * len(sd), lambda progress: compare_strategies(spec, names, seeds=sd, workers=workers,
+                                                                              progress=progress),
+            format_table, output=output, table=table, plots=plots, figures=figures)
     except MobilityError as exc:
         raise _fail(exc) from None
-    typer.echo(text)
-    if output is not None:
-        console.print(f"results: {output}")

@@ -40,10 +40,15 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
-def _simulate_and_report(console: Any, total: int, run: Any, fmt: Any, *, output: Any, table: Any) -> tuple[Any, str]:
+def _simulate_and_report(console: Any, total: int, run: Any, fmt: Any, *, output: Any, table: Any,
+                         plots: Any = None, figures: Any = None) -> Any:
     """``run(progress)`` under a progress bar of ``total`` runs; the Dataset saved to ``output``, the table
-    (``fmt(ds)``) to ``table`` when given. Returns the Dataset and the table."""
+    (``fmt(ds)``) to ``table`` when given, and the ``(file name, figure)`` pairs that ``figures(ds)`` yields into
+    the folder ``plots``. Prints the table and where the results went; returns the Dataset."""
+    import matplotlib.pyplot as plt
+
     from ._io import write_text_atomic
+    from .cli import _save_figure
     from .results import save_results
 
     with _progress_bar(console) as bar:
@@ -54,7 +59,15 @@ def _simulate_and_report(console: Any, total: int, run: Any, fmt: Any, *, output
     text = fmt(ds)
     if table is not None:
         write_text_atomic(table, text + "\n")
-    return ds, text
+    if plots is not None and figures is not None:
+        plots.mkdir(parents=True, exist_ok=True)
+        for name, fig in figures(ds):
+            _save_figure(fig, plots / name)
+            plt.close(fig)
+    typer.echo(text)
+    if output is not None:
+        console.print(f"results: {output}")
+    return ds
 
 
 def _progress_bar(console: Any) -> Any:
