@@ -108,12 +108,14 @@ def read_yaml_model(path: str | Path, model: type, *, what: str, hint: str) -> t
 
 def read_study(path: str | Path, model: type, *, what: str, hint: str):
     """Read a study file (a charging or parking study) that names a traffic scenario in ``scenario``:
-    validate it, resolve its paths against its folder and check that the scenario exists."""
+    validate it, make every relative path field relative to the file's folder and check that the scenario
+    exists."""
     from ._errors import InputError
 
     p = Path(path)
     spec, _ = read_yaml_model(p, model, what=what, hint=hint)
-    spec = spec.resolve(p.resolve().parent)  # type: ignore[attr-defined]
+    base = p.resolve().parent
+    spec = spec.model_copy(update={k: base / v for k, v in spec if isinstance(v, Path) and not v.is_absolute()})
     if not spec.scenario.is_file():
         raise InputError(f"{p}: field 'scenario': traffic scenario not found: {spec.scenario}; paths are relative to {p.name}")
     return spec.model_copy(update={"source_file": p.resolve()})

@@ -104,14 +104,6 @@ class ChargingSpec(_Spec):
             raise ValueError(f"target_soc ({self.target_soc}) must be above threshold_soc ({self.threshold_soc})")
         return self
 
-    def resolve(self, base: Path) -> ChargingSpec:
-        upd: dict[str, object] = {"scenario": (base / self.scenario) if not self.scenario.is_absolute() else self.scenario}
-        for key in ("candidates", "demand"):
-            v = getattr(self, key)
-            if isinstance(v, Path) and not v.is_absolute():
-                upd[key] = base / v
-        return self.model_copy(update=upd)
-
 
 def load_charging(path: str | Path) -> ChargingSpec:
     """Read a charging study file; errors name the file and the field."""

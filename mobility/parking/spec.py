@@ -94,14 +94,6 @@ class ParkingSpec(_Spec):
     switch_penalty_s: float = Field(30.0, ge=0, description="optimised assignment: cost of changing a vehicle's lot")
     source_file: Path | None = Field(None, exclude=True)
 
-    def resolve(self, base: Path) -> ParkingSpec:
-        upd: dict[str, object] = {"scenario": self.scenario if self.scenario.is_absolute() else base / self.scenario}
-        for key in ("areas", "seekers"):
-            v = getattr(self, key)
-            if isinstance(v, Path) and not v.is_absolute():
-                upd[key] = base / v
-        return self.model_copy(update=upd)
-
 
 def load_parking(path: str | Path) -> ParkingSpec:
     """Read a parking study file; errors name the file and the field."""
