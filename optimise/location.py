@@ -112,9 +112,7 @@ def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None, tim
     solver_name = mb_solver_name(solver)
     if method == "mip":
         mip = _radius_mip(wc, p, np.arange(m), 0, solver_name, time_limit_s)
-        if mip.sites is None:
-            raise ValueError(f"no {p} sites give every demand point a reachable site")
-        return _p_result(c, w, mip.sites, mip.status, mip.bound, time.perf_counter() - t0)
+        return _p_result(c, w, p, mip.sites, mip.status, mip.bound, t0)
 
     # big finite penalty for unusable pairs: any solution that needs one costs more than every other
     top = float(np.abs(wc[finite]).max()) if finite.any() else 1.0
@@ -136,32 +134,26 @@ def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None, tim
     rho = np.empty(m)
     status0 = np.zeros(m, dtype=np.int8)
     lb, _, ub = lagrangian(wk, p, status0, lam, ub, incumbent, 20 * max(n, 100), 2.0, 50, slack_abs, slack_rel, rho)
-    best_sites = tuple(int(j) for j in np.flatnonzero(incumbent))
-
-    def proven(bound: float) -> float:  # the bound reported when the incumbent is proven optimal
-        return ub if integral else bound
-
+    incumbent_sites = np.flatnonzero(incumbent)
+    # proven bound when nothing beats the incumbent: its value if costs are integral, else up to the tolerance
+    ub_bound = ub if integral else cut(ub)
     if lb > cut(ub):
-        return _p_result(c, w, best_sites, "OPTIMAL", proven(lb), time.perf_counter() - t0, ub_check=ub < big)
+        return _p_result(c, w, p, incumbent_sites, "OPTIMAL", max(lb, ub_bound), t0)
 
-    status = _fix_sites(wk, p, lb, rho, cut(ub))
-    status = _probe_sites(wk, p, lam, status, ub, incumbent, cut(ub), slack_abs, slack_rel)
+    # site status (-1 closed, 1 open, 0 free) from the site values at the best multipliers, then by probing
+    inside, lift = _lifts(rho, status0, p)
+    status = np.where(lb + lift > cut(ub), np.where(inside, 1, -1), 0).astype(np.int8)
+    status = _probe_sites(wk, p, lam, rho, status, ub, cut(ub), slack_abs, slack_rel)
     forced, free = np.flatnonzero(status == 1), np.flatnonzero(status == 0)
     if len(forced) > p or len(forced) + len(free) < p:
         # no solution better than the incumbent satisfies every fixing
-        return _p_result(c, w, best_sites, "OPTIMAL", proven(cut(ub)), time.perf_counter() - t0, ub_check=ub < big)
+        return _p_result(c, w, p, incumbent_sites, "OPTIMAL", ub_bound, t0)
     left = None if time_limit_s is None else max(0.1, time_limit_s - (time.perf_counter() - t0))
-    sites = np.concatenate([forced, free])
-    mip = _radius_mip(wc, p, sites, len(forced), solver_name, left)
-    ub_bound = ub if integral else cut(ub)
-    if mip.sites is not None and _p_cost(c, w, mip.sites) < ub - 1e-9 * abs(ub):
-        best_sites = mip.sites
-    objective = _p_cost(c, w, best_sites)
-    if not math.isfinite(objective):
-        raise ValueError(f"no {p} sites give every demand point a reachable site")
-    bound = max(lb, min(ub_bound, mip.bound))
-    proven_now = mip.status in ("OPTIMAL", "INFEASIBLE")
-    return _p_result(c, w, best_sites, "OPTIMAL" if proven_now else "FEASIBLE", bound, time.perf_counter() - t0)
+    mip = _radius_mip(wc, p, np.concatenate([forced, free]), len(forced), solver_name, left)
+    better = mip.sites is not None and _p_cost(c, w, mip.sites) < ub - 1e-9 * abs(ub)
+    return _p_result(c, w, p, mip.sites if better else incumbent_sites,
+                     "OPTIMAL" if mip.status in ("OPTIMAL", "INFEASIBLE") else "FEASIBLE",
+                     max(lb, min(ub_bound, mip.bound)), t0)
 
 
 def _p_cost(c: np.ndarray, w: np.ndarray, sites) -> float:
@@ -169,51 +161,48 @@ def _p_cost(c: np.ndarray, w: np.ndarray, sites) -> float:
         return float((w * c[:, list(sites)].min(axis=1)).sum())
 
 
-def _p_result(c: np.ndarray, w: np.ndarray, sites, status: str, bound: float, seconds: float,
-              ub_check: bool = True) -> LocationResult:
-    if not ub_check:
-        raise ValueError(f"no {len(sites)} sites give every demand point a reachable site")
+def _gap(objective: float, bound: float) -> float:
+    return abs(objective - bound) / max(abs(objective), 1e-12)
+
+
+def _p_result(c: np.ndarray, w: np.ndarray, p: int, sites, status: str, bound: float, t0: float) -> LocationResult:
+    """The result for ``sites`` (each point to its cheapest one); refuses a choice that leaves a point unserved."""
+    obj = math.inf if sites is None else _p_cost(c, w, sites)
+    if not math.isfinite(obj):
+        raise ValueError(f"no {p} sites give every demand point a reachable site")
     sites = tuple(sorted(int(j) for j in sites))
     n, m = c.shape
     near = np.array(sites)[np.argmin(c[:, list(sites)], axis=1)]
     assign = np.zeros((n, m))
     assign[np.arange(n), near] = 1.0
-    obj = _p_cost(c, w, sites)
     bound = min(bound, obj)
-    gap = abs(obj - bound) / max(abs(obj), 1e-12)
-    return LocationResult(sites, assign, obj, float(bound), float(gap), status, seconds)
+    return LocationResult(sites, assign, obj, float(bound), _gap(obj, bound), status, time.perf_counter() - t0)
 
 
-def _fix_sites(wk: np.ndarray, p: int, lb: float, rho: np.ndarray, cut: float) -> np.ndarray:
-    """Site status from the site values at the best multipliers: opening a site outside the relaxed solution
-    raises the bound by ``rho_j - rho_(p)``, closing one inside by ``rho_(p+1) - rho_j``; where that lifts the
-    bound above ``cut`` no better solution does it (-1: closed, 1: open, 0: free)."""
-    m = len(rho)
-    order = np.argsort(rho, kind="mergesort")
-    status = np.zeros(m, dtype=np.int8)
-    inside, outside = order[:p], order[p:]
-    rp = rho[order[p - 1]]
-    status[outside[lb - rp + rho[outside] > cut]] = -1
-    if p < m:
-        rp1 = rho[order[p]]
-        status[inside[lb - rho[inside] + rp1 > cut]] = 1
-    return status
+def _lifts(rho: np.ndarray, status: np.ndarray, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """The relaxed solution's sites (forced ones, then the smallest ``rho``) and, per site, how much the bound
+    rises at these multipliers when the site is forced the other way: ``rho_j - rho_(p)`` to open a site
+    outside, ``rho_(p+1) - rho_j`` to close one inside (infinite when only ``p`` sites are left)."""
+    order = np.argsort(np.where(status == 1, -np.inf, rho), kind="mergesort")
+    inside = np.zeros(len(rho), dtype=bool)
+    inside[order[:p]] = True
+    next_out = rho[order[p]] if p < len(rho) else np.inf
+    return inside, np.where(inside, next_out - rho, rho - rho[order[p - 1]])
 
 
 #: work (demand points x sites x iterations) spent probing sites before the MIP; iterations and first step per probe
 PROBE_WORK, PROBE_ITERATIONS, PROBE_STEP = 2.0e9, 300, 2.0
 
 
-def _probe_sites(wk: np.ndarray, p: int, lam: np.ndarray, status: np.ndarray, ub: float, incumbent: np.ndarray,
+def _probe_sites(wk: np.ndarray, p: int, lam: np.ndarray, rho: np.ndarray, status: np.ndarray, ub: float,
                  cut: float, slack_abs: float, slack_rel: float) -> np.ndarray:
     """Force each free site the other way from the relaxed solution, re-optimise the bound from the best
     multipliers over the sites not closed, and fix the site where the bound passes ``cut``. Fixings only
     describe solutions better than the incumbent, so each probe may use the ones before it; rounds repeat
-    while they fix something, within :data:`PROBE_WORK`."""
-    from numba_kernels.location import lagrangian, site_values
+    while they fix something, within :data:`PROBE_WORK`. ``lam``, ``rho``: the best multipliers and the site
+    values there."""
+    from numba_kernels.location import lagrangian
 
-    rho = np.empty(wk.shape[1])
-    site_values(wk, lam, rho)
     n = wk.shape[0]
     work = 0.0
     status = status.copy()
@@ -221,15 +210,11 @@ def _probe_sites(wk: np.ndarray, p: int, lam: np.ndarray, status: np.ndarray, ub
         keep = np.flatnonzero(status != -1)
         sub = np.ascontiguousarray(wk[:, keep])
         st = status[keep].copy()
-        r = rho[keep]
-        order = np.argsort(np.where(st == 1, -np.inf, r), kind="mergesort")
-        inside = np.zeros(len(keep), dtype=bool)
-        inside[order[:p]] = True
-        rp, rp1 = r[order[p - 1]], r[order[min(p, len(keep) - 1)]]
-        lift = np.where(inside, rp1 - r, r - rp)  # most promising first: the largest estimated lift
+        inside, lift = _lifts(rho[keep], st, p)
         sub_rho = np.empty(len(keep))
+        unused = np.zeros(len(keep), dtype=np.bool_)  # no heuristic runs while probing
         fixed = 0
-        for k in np.argsort(-lift, kind="mergesort"):
+        for k in np.argsort(-lift, kind="mergesort"):  # most promising first: the largest estimated lift
             if st[k] != 0:
                 continue
             if work >= PROBE_WORK:
@@ -239,8 +224,8 @@ def _probe_sites(wk: np.ndarray, p: int, lam: np.ndarray, status: np.ndarray, ub
             if (trial == 1).sum() > p or (trial != -1).sum() < p:
                 bound = math.inf
             else:
-                bound, iters, _ = lagrangian(sub, p, trial, lam.copy(), ub, incumbent[keep].copy(), PROBE_ITERATIONS,
-                                             PROBE_STEP, 0, slack_abs, slack_rel, sub_rho)
+                bound, iters, _ = lagrangian(sub, p, trial, lam.copy(), ub, unused, PROBE_ITERATIONS, PROBE_STEP, 0,
+                                             slack_abs, slack_rel, sub_rho)
                 work += float(n) * len(keep) * iters
             if bound > cut:
                 st[k] = 1 if inside[k] else -1
@@ -370,8 +355,7 @@ def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity
         sites = tuple(int(i) for i in np.flatnonzero(y > 0.5))
         obj = float(f[list(sites)].sum() + (c * x.T).sum())
         bound = min(bound, obj)
-        return LocationResult(sites, x, obj, float(bound), abs(obj - bound) / max(abs(obj), 1e-12), status,
-                              time.perf_counter() - t0)
+        return LocationResult(sites, x, obj, float(bound), _gap(obj, bound), status, time.perf_counter() - t0)
 
     zeros, ones = np.zeros(m), np.ones(m)
     if method == "mip":
@@ -458,10 +442,10 @@ def maximal_covering(cost: np.ndarray, p: int, radius: float, *, weights: np.nda
     """Open ``p`` sites maximising the weight of demand points within ``radius`` of an open site
     (Church & ReVelle 1974). The objective is the covered weight; ``assignment[i, j]`` is 1 where point ``i``
     is covered by open site ``j`` (its nearest covering one)."""
-    c, w = _p_problem(cost, p, weights)
-    n, m = c.shape
     import scipy.sparse as sp
 
+    c, w = _p_problem(cost, p, weights)
+    n, m = c.shape
     t0 = time.perf_counter()
     cover = c <= radius
     # variables y (sites) then z (points, covered share; 0/1 at an optimum whenever y is)
@@ -484,8 +468,7 @@ def maximal_covering(cost: np.ndarray, p: int, radius: float, *, weights: np.nda
             assign[i, min(ok, key=lambda j: c[i, j])] = 1.0
     obj = float(w[assign.any(axis=1)].sum())
     bound = max(-r.bound, obj)
-    gap = abs(bound - obj) / max(abs(obj), 1e-12)
-    return LocationResult(sites, assign, obj, float(bound), float(gap), r.status, time.perf_counter() - t0)
+    return LocationResult(sites, assign, obj, float(bound), _gap(obj, bound), r.status, time.perf_counter() - t0)
 
 
 def greedy_p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None) -> LocationResult:

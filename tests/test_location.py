@@ -125,7 +125,6 @@ def test_p_median_kernels_against_the_reference() -> None:
     for _ in range(5):
         n, m, p = 14, 8, 3
         wc = np.round(rng.uniform(0, 30, (n, m)))
-        best = min(reference.pmedian_cost(wc.tolist(), s) for s in itertools.combinations(range(m), p))
         # interchange ends where no single swap improves, and reports that solution's cost
         om = np.zeros(m, dtype=np.bool_)
         om[:p] = True
@@ -138,6 +137,7 @@ def test_p_median_kernels_against_the_reference() -> None:
                 swapped = [j for j in sites if j != out] + [inn]
                 assert reference.pmedian_cost(wc.tolist(), swapped) >= val - 1e-9
         # the bound the kernel reports is the reference bound at its multipliers, and never above the optimum
+        # over the sites left open
         status = np.zeros(m, dtype=np.int8)
         status[int(rng.integers(m))] = -1
         lam = wc.min(axis=1) + 1.0
@@ -147,7 +147,7 @@ def test_p_median_kernels_against_the_reference() -> None:
         assert bound == pytest.approx(reference.pmedian_bound(wc.tolist(), p, status.tolist(), lam.tolist()))
         allowed = [j for j in range(m) if status[j] != -1]
         restricted = min(reference.pmedian_cost(wc.tolist(), s) for s in itertools.combinations(allowed, p))
-        assert bound <= restricted + 1e-9 and restricted >= best
+        assert bound <= restricted + 1e-9
 
 
 def _brute_cflp(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray) -> float:
