@@ -26,12 +26,13 @@ from .network import (
     generate_corridor,
     generate_grid,
     generate_spider,
-    load_network,
     network_from_osm,
     network_from_sumo,
 )
+from .load import load_network
 from .scenario import Scenario, load_scenario, scenario_from_dict
 from .simulation import Simulation, run_scenario
+from .study import Study, StudyKind, compare, format_table, load_study, study_table
 from .tntp import ODMatrix, network_from_tntp, od_from_tntp, read_tntp_flows
 
 warn_on_version_problem()
@@ -60,11 +61,15 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Simulation",
+    "Study",
+    "StudyKind",
     "SimulationError",
     "SumoVersionError",
     "SumoVersionWarning",
     "assign",
+    "compare",
     "compare_flows",
+    "format_table",
     "generate_corridor",
     "generate_grid",
     "generate_spider",
@@ -73,6 +78,7 @@ __all__ = [
     "load_network",
     "load_results",
     "load_scenario",
+    "load_study",
     "network_from_osm",
     "network_from_sumo",
     "network_from_tntp",
@@ -85,4 +91,5 @@ __all__ = [
     "run_scenario",
     "save_results",
     "scenario_from_dict",
+    "study_table",
 ]

@@ -7,32 +7,11 @@ from typing import Annotated
 
 import typer
 
+from ._cli_common import CompareOptions, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, fail, split_words  # noqa: E501
 from ._errors import InputError, MobilityError
 
 charging_app = typer.Typer(no_args_is_help=True,
                            help="EV charging placement: optimise layouts, compare them side by side in SUMO.")
-
-
-def _fail(exc: BaseException) -> typer.Exit:
-    from .cli import _fail as fail
-
-    return fail(exc)
-
-
-def split_layouts(text: str) -> list[str]:
-    """Split ``a.yaml,optimal:cover:p=8,radius_m=400,random:p=6,seed=2`` into layout words: a
-    ``key=value`` piece belongs to the word before it."""
-    words: list[str] = []
-    for piece in (x.strip() for x in text.replace(";", ",").split(",")):
-        if not piece:
-            continue
-        if "=" in piece and ":" not in piece and words and ":" in words[-1]:
-            words[-1] += "," + piece
-        else:
-            words.append(piece)
-    if not words:
-        raise InputError("--layouts is empty; e.g. --layouts optimal:pmedian:p=6,random:p=6,seed=1")
-    return words
 
 
 @charging_app.command("compare")
@@ -42,49 +21,28 @@ def compare_cmd(
         help="comma-separated: layout files (YAML/JSON), optimal:pmedian:p=N, optimal:cover:p=N,radius_m=R, "
              "optimal:capacitated, greedy:p=N, random:p=N,seed=S; points=N in any of them")]
         = "optimal:pmedian:p=6,random:p=6,seed=1",
-    points: Annotated[int | None, typer.Option(help="charging points per layout [default: the study's]")] = None,
-    seeds: Annotated[str, typer.Option(help="count (3 = seeds 1-3) or list")] = "3",
-    workers: Annotated[int, typer.Option(help="simulations in parallel (one process each)")] = 2,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="results netCDF file")] = None,
-    plots: Annotated[Path | None, typer.Option(help="folder for the map, utilisation and waiting figures")] = None,
-    table: Annotated[Path | None, typer.Option(help="also write the table as Markdown")] = None,
+    points: Annotated[int | None, typer.Option(min=1, help="charging points per layout [default: the study's]")] = None,
+    seeds: SeedsOpt = "3", workers: WorkersOpt = 2, output: OutputOpt = None, plots: PlotsOpt = None,
+    table: TableOpt = None, scheduler: SchedulerOpt = None, time_limit: TimeLimitOpt = None, retries: RetriesOpt = 1,
+    workdir: WorkdirOpt = None, quiet: QuietOpt = False,
 ) -> None:
     """Run each layout over the seeds and print one table (mean +/- sd over seeds)."""
-    from rich.console import Console
 
-    from ._cli_signals import _seeds, _simulate_and_report
-    from .charging import build_layouts, compare_layouts, format_table, load_charging
-
-    console = Console()
-    try:
-        spec = load_charging(study)
-        words = split_layouts(layouts)
-        lays = build_layouts(spec, words, points=points)
-        for lay in lays:
-            rep = lay.report
+    def before(console, study, alts):  # noqa: ANN001, ANN202
+        for name, lay in alts.items():
+            rep = lay["report"]
             solver = (f"  [{rep['status']}, objective {rep['objective']:.6g}, gap {rep['gap']:.2%}]"
                       if "gap" in rep else "")
-            console.print(f"{lay.name}: {len(lay.stations)} stations, {lay.points} points{solver}", highlight=False)
-        sd = _seeds(seeds)
+            console.print(f"{name}: {len(lay['stations'])} stations, {sum(s['points'] for s in lay['stations'])} points"
+                          f"{solver}", highlight=False)
 
-        def figures(ds):
-            from .charging.compare import charging_scenario
-            from .plots import (
-                plot_charging_layouts,
-                plot_charging_utilisation,
-                plot_charging_waiting,
-            )
-
-            yield "layouts_map.png", plot_charging_layouts(ds, charging_scenario(spec)[1])[0]
-            yield "utilisation.png", plot_charging_utilisation(ds)[0]
-            yield "waiting.png", plot_charging_waiting(ds)[0]
-
-        _simulate_and_report(
-            console, len(lays) * len(sd), lambda progress: compare_layouts(spec, lays, seeds=sd, workers=workers,
-                                                                          progress=progress),
-            format_table, output=output, table=table, plots=plots, figures=figures)
+    try:
+        words = split_words(layouts, option="--layouts")
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
+    compare_command(study, "charging", words,
+                    CompareOptions(seeds, workers, output, plots, table, scheduler, time_limit, retries, workdir, quiet),
+                    before=before, points=points)
 
 
 @charging_app.command("optimise")
@@ -109,7 +67,7 @@ def optimise_cmd(
         lay = build_layouts(spec, [word], points=points)[0]
         lay.to_json(output)
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     rep = lay.report
     typer.echo(f"{lay.name}: {len(lay.stations)} stations, {lay.points} points; "
                + ", ".join(f"{k} {v:.6g}" if isinstance(v, float) else f"{k} {v}" for k, v in rep.items()))
@@ -138,7 +96,7 @@ def frlm_cmd(
         rts, flows, _ = od_round_trips(net, od.flows)
         ps = [int(x) for x in p.split(",") if x.strip()]
     except (MobilityError, ValueError) as exc:
-        raise _fail(exc if isinstance(exc, MobilityError) else InputError(str(exc))) from None
+        raise fail(exc if isinstance(exc, MobilityError) else InputError(str(exc))) from None
     total = flows.sum()
     typer.echo(f"{len(rts)} round trips, {total:.6g} flow; range {range_:g}")
     for k in ps:

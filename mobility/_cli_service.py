@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ._cli_common import fail
 from ._errors import InputError, MobilityError
 
 DEFAULT_DB = Path("mobility-plans.db")
@@ -16,12 +17,6 @@ DbOption = Annotated[Path, typer.Option("--db", help="SQLite file of the plan se
 tokens_app = typer.Typer(no_args_is_help=True, help="Access tokens of the plan service.")
 audit_app = typer.Typer(no_args_is_help=True, help="The plan service's audit log.")
 intersections_app = typer.Typer(no_args_is_help=True, help="Intersections (controller models) known to the plan service.")
-
-
-def _fail(exc: BaseException) -> typer.Exit:
-    from .cli import _fail as fail
-
-    return fail(exc)
 
 
 def _actor() -> str:
@@ -61,7 +56,7 @@ def serve(
             store.put_intersections({k: m.to_dict() for k, m in models.items()}, source=str(net), actor=_actor())
         app = create_app(store)
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(f"plan service on http://{host}:{port} (database {db.resolve()}; OpenAPI at /openapi.json)", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug")
 
@@ -82,7 +77,7 @@ def tokens_create(
         raw, tok = store.create_token(subject, [s.strip() for s in scopes.split(",") if s.strip()],
                                       expires_in=parse_duration(expires_in) if expires_in else None, actor=_actor())
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(raw)
     typer.echo(f"token {tok.id} for {tok.subject}: {', '.join(sorted(tok.scopes))}; expires "
                f"{tok.expires_at or 'never'}. It is shown only now: keep it secret.", err=True)
@@ -94,7 +89,7 @@ def tokens_revoke(token_id: Annotated[str, typer.Argument(help="token id (or the
     try:
         _store(db).revoke_token(token_id, actor=_actor())
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(f"revoked {token_id.removeprefix('mbt_').split('.', 1)[0]}")
 
 
@@ -107,7 +102,7 @@ def tokens_list(db: DbOption = DEFAULT_DB) -> None:
     try:
         rows = _store(db).list_tokens()
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     t = Table()
     for c in ("id", "subject", "scopes", "created_at", "expires_at", "revoked_at"):
         t.add_column(c)
@@ -122,7 +117,7 @@ def audit_verify(db: DbOption = DEFAULT_DB) -> None:
     try:
         res = _store(db).verify_audit()
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if not res.ok:
         typer.echo(f"audit log TAMPERED: {res.problem} (checked {res.records} records)", err=True)
         raise typer.Exit(code=1)
@@ -136,7 +131,7 @@ def audit_show(db: DbOption = DEFAULT_DB, after_seq: Annotated[int, typer.Option
     try:
         rows = _store(db).audit(after_seq, limit)
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     for r in rows:
         typer.echo(f"{r['seq']:>6} {r['at']} {r['actor']:<20} {r['action']:<20} {r['resource']} {r['details']}")
 
@@ -153,7 +148,7 @@ def intersections_import(network: Annotated[Path, typer.Argument(help="SUMO .net
         changed = _store(db, create=True).put_intersections({k: m.to_dict() for k, m in models.items()},
                                                             source=str(network), actor=_actor())
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(f"{len(models)} intersections from {network}; {len(changed)} new or changed")
 
 

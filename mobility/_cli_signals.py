@@ -1,4 +1,4 @@
-"""``mobility signals ...``: evaluate controllers, optimise plans, validate plan files."""
+"""``mobility signals ...``: compare controllers, optimise plans, validate plan files."""
 
 from __future__ import annotations
 
@@ -8,80 +8,40 @@ from typing import Annotated, Any
 
 import typer
 
+from ._cli_common import CompareOptions, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, fail, progress_bar, save_figure, split_words, writable  # noqa: E501
 from ._errors import InputError, MobilityError
 
 signals_app = typer.Typer(no_args_is_help=True, help="Signal control: evaluate controllers, optimise and check plans.")
 
 
-def _fail(exc: BaseException) -> typer.Exit:
-    from .cli import _fail as fail  # the main CLI's one-line error, exit code 2
-
-    return fail(exc)
-
-
-def _writable(*paths: Path | None) -> None:
-    for p in paths:
-        if p is not None and not (p.parent if str(p.parent) else Path(".")).is_dir():
-            raise InputError(f"cannot write {p}: folder {p.parent} does not exist; create it first")
+def _no_teleport(teleport: bool):  # noqa: ANN202
+    """The scenario update of ``--no-teleport`` (the default, as RESCO): jammed vehicles are never teleported."""
+    def update(sc):  # noqa: ANN001, ANN202
+        return sc if teleport else sc.model_copy(update={"sumo": sc.sumo.model_copy(update={"time_to_teleport_s": -1.0})})
+    return update
 
 
-def _seeds(text: str) -> list[int]:
-    """``5`` -> seeds 1..5; ``3,7,9`` -> those seeds."""
+@signals_app.command("compare")
+def compare_cmd(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    controllers: Annotated[str, typer.Option(help="comma-separated: fixed,actuated,webster,greedy,maxpressure,optimised")]
+    = "fixed,actuated,webster,greedy,maxpressure,optimised",
+    teleport: Annotated[bool, typer.Option(help="let SUMO teleport jammed vehicles (default: never, as RESCO)")] = False,
+    min_green_s: Annotated[float, typer.Option(min=1.0, max=300.0, help="adaptive controllers' minimum green, s")] = 10.0,
+    seeds: SeedsOpt = "5", workers: WorkersOpt = 2, output: OutputOpt = None, plots: PlotsOpt = None,
+    table: TableOpt = None, scheduler: SchedulerOpt = None, time_limit: TimeLimitOpt = None, retries: RetriesOpt = 1,
+    workdir: WorkdirOpt = None, quiet: QuietOpt = False,
+) -> None:
+    """Run signal controllers over seeds and compare their delay, queues and throughput."""
+    from .signals.control import AdaptiveSettings
+
     try:
-        if "," in text:
-            seeds = [int(x) for x in text.split(",") if x.strip()]
-        else:
-            n = int(text)
-            if n < 1:
-                raise ValueError
-            seeds = list(range(1, n + 1))
-    except ValueError:
-        raise InputError(f"--seeds {text!r}: give a count (5 runs seeds 1-5) or a list (1,2,3)") from None
-    return seeds
-
-
-def _simulate_and_report(console: Any, total: int, run: Any, fmt: Any, *, output: Any, table: Any,
-                         plots: Any = None, figures: Any = None) -> Any:
-    """``run(progress)`` under a progress bar of ``total`` runs; the Dataset saved to ``output``, the table
-    (``fmt(ds)``) to ``table`` when given, and the ``(file name, figure)`` pairs that ``figures(ds)`` yields into
-    the folder ``plots``. Prints the table and where the results went; returns the Dataset."""
-    import matplotlib.pyplot as plt
-
-    from ._io import write_text_atomic
-    from .cli import _save_figure
-    from .results import save_results
-
-    with _progress_bar(console) as bar:
-        task = bar.add_task("simulating", total=total, last="")
-        ds = run(lambda i, n, what: bar.update(task, completed=i, last=what))
-    if output is not None:
-        save_results(ds, output)
-    text = fmt(ds)
-    if table is not None:
-        write_text_atomic(table, text + "\n")
-    if plots is not None and figures is not None:
-        plots.mkdir(parents=True, exist_ok=True)
-        for name, fig in figures(ds):
-            _save_figure(fig, plots / name)
-            plt.close(fig)
-    typer.echo(text)
-    if output is not None:
-        console.print(f"results: {output}")
-    return ds
-
-
-def _progress_bar(console: Any) -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[last]}"),
-                    TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True)
+        words = split_words(controllers, option="--controllers")
+    except MobilityError as exc:
+        raise fail(exc) from None
+    compare_command(scenario, "signals", words,
+                    CompareOptions(seeds, workers, output, plots, table, scheduler, time_limit, retries, workdir, quiet),
+                    update=_no_teleport(teleport), settings=AdaptiveSettings(min_green_s=min_green_s), plan_workers=workers)
 
 
 @signals_app.command("evaluate")
@@ -90,79 +50,36 @@ def evaluate_cmd(
     controllers: Annotated[str, typer.Option(help="comma-separated: fixed,actuated,webster,greedy,maxpressure,optimised")]
     = "fixed,actuated,webster,greedy,maxpressure,optimised",
     seeds: Annotated[str, typer.Option(help="number of seeds (1..N) or a comma-separated list")] = "5",
-    processes: Annotated[int, typer.Option(help="simulations run in parallel (one process each)")] = 2,
+    processes: Annotated[int, typer.Option(min=1, help="simulations run in parallel (one process each)")] = 2,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="netCDF file with dims controller and seed")] = None,
     plot: Annotated[Path | None, typer.Option(help="figure: delay by controller and queues over time")] = None,
     teleport: Annotated[bool, typer.Option(help="let SUMO teleport jammed vehicles (default: never, as RESCO)")] = False,
-    min_green_s: Annotated[float, typer.Option(help="adaptive controllers' minimum green, s")] = 10.0,
+    min_green_s: Annotated[float, typer.Option(min=1.0, max=300.0, help="adaptive controllers' minimum green, s")] = 10.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Run signal controllers over seeds and compare their delay, queues and throughput."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from .scenario import load_scenario
+    """``mobility signals compare`` under its older name and options (``--processes`` is ``--workers``;
+    ``--plot FILE`` writes the one figure that ``--plots DIR`` writes as ``controllers.png``)."""
     from .signals.control import AdaptiveSettings
-    from .signals.evaluate import evaluate, summary_table
+    from .signals.study import KIND
 
-    console = Console()
     try:
-        if output is not None and output.suffix != ".nc":
-            raise InputError(f"--output {output}: results are netCDF; use a .nc file name")
-        _writable(output, plot)
-        sc = load_scenario(scenario)
-        if not teleport:
-            sc = sc.model_copy(update={"sumo": sc.sumo.model_copy(update={"time_to_teleport_s": -1.0})})
-        names = [c.strip() for c in controllers.split(",") if c.strip()]
-        seed_list = _seeds(seeds)
-        settings = AdaptiveSettings(min_green_s=min_green_s)
-        if quiet:
-            ds = evaluate(sc, names, seeds=seed_list, processes=processes, settings=settings)
-        else:
-            with _progress_bar(console) as bar:
-                task = bar.add_task(f"{sc.name}: simulations", total=None, last="")
-                ds = evaluate(sc, names, seeds=seed_list, processes=processes, settings=settings,
-                              progress=lambda n, total, label: bar.update(task, completed=n, total=total, last=label))
-        ds.attrs["command"] = " ".join(["mobility", *sys.argv[1:]])
-        if output is not None:
-            from .results import save_results
-
-            save_results(ds, output)
-        if plot is not None:
-            _evaluation_figure(ds, plot)
+        words = split_words(controllers, option="--controllers")
+        writable(plot)
     except MobilityError as exc:
-        raise _fail(exc) from None
-    t = Table(title=f"{sc.name}: {len(seed_list)} seeds (mean; delay ± sd over seeds)")
-    for col in ("controller", "mean delay (s)", "trip time (s)", "waiting (s)", "queue (veh)", "throughput (veh/h)",
-                "unfinished", "never departed"):
-        t.add_column(col, justify="left" if col == "controller" else "right", no_wrap=col == "controller")
-    for r in summary_table(ds):
-        t.add_row(r["controller"], f"{r['mean_delay_s']:.1f} ± {r['mean_delay_sd_s']:.1f}", f"{r['mean_travel_time_s']:.1f}",
-                  f"{r['mean_waiting_time_s']:.1f}", f"{r['mean_queue_veh']:.1f}", f"{r['throughput_veh_h']:.0f}",
-                  f"{r['unfinished']:.1f}", f"{r['never_departed']:.1f}")
-    console.print(t)
-    if output is not None:
-        console.print(f"results: {output}")
+        raise fail(exc) from None
+    ds = compare_command(scenario, "signals", words,
+                         CompareOptions(seeds, processes, output, None, None, None, None, 1, None, quiet),
+                         update=_no_teleport(teleport), settings=AdaptiveSettings(min_green_s=min_green_s),
+                         plan_workers=processes)
+    if plot is not None:
+        import matplotlib.pyplot as plt
 
-
-def _evaluation_figure(ds: Any, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .cli import _save_figure
-    from .plots import plot_controller_delay, plot_junction_queues
-
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), layout="constrained")
-    plot_controller_delay(ds, ax=axes[0])
-    if "queue" in ds:
-        import numpy as np
-
-        best = str(ds["controller"].values[int(np.argmin(ds["mean_delay_s"].mean("seed").values))])
-        plot_junction_queues(ds, best, ax=axes[1])
-    _save_figure(fig, path)
-    plt.close(fig)
+        try:
+            for _, fig in KIND.figures(None, ds):  # type: ignore[arg-type]
+                save_figure(fig, plot)
+                plt.close(fig)
+        except MobilityError as exc:
+            raise fail(exc) from None
 
 
 @signals_app.command("optimise")
@@ -196,7 +113,7 @@ def optimise_cmd(
             raise InputError(f"--method must be optimised or webster, got {method!r}")
         if publish and not token:
             raise InputError("--publish needs a token with plans:draft: --token or the MOBILITY_TOKEN environment variable")
-        _writable(output)
+        writable(output)
         sc = load_scenario(scenario)
         sc = sc.model_copy(update={"sumo": sc.sumo.model_copy(update={"time_to_teleport_s": -1.0})})
         if method == "webster":
@@ -205,7 +122,7 @@ def optimise_cmd(
             if quiet:
                 plans = recommend_plans(sc, processes=processes, time_limit_s=time_limit_s)
             else:
-                with _progress_bar(console) as bar:
+                with progress_bar(console) as bar:
                     task = bar.add_task(f"{sc.name}: refining in SUMO", total=None, last="")
                     plans = recommend_plans(sc, processes=processes, time_limit_s=time_limit_s,
                                             progress=lambda n, total, label: bar.update(task, completed=n, total=total, last=label))
@@ -213,7 +130,7 @@ def optimise_cmd(
             plans = optimise_plans(sc, time_limit_s=time_limit_s)
         js, xml = write_plan_files(plans, output)
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     t = Table(title=f"{sc.name}: {method} plans")
     for col in ("junction", "plan", "cycle (s)", "offset (s)", "greens (s)", "model status", "gap"):
         t.add_column(col)
@@ -234,7 +151,7 @@ def optimise_cmd(
             kpis, provenance = _measured(sc, plans, method, processes)
             docs = _submit(publish, token or "", plans, kpis, provenance, comment=f"mobility signals optimise {scenario}")
         except MobilityError as exc:
-            raise _fail(exc) from None
+            raise fail(exc) from None
         for d in docs:
             console.print(f"submitted {d['junction']} plan {d['name']} as draft version {d['version']}: "
                           f"{publish.rstrip('/')}/plans/{d['plan']}/versions/{d['version']}")
@@ -242,7 +159,7 @@ def optimise_cmd(
 
 def _measured(sc: Any, plans: list[Any], method: str, processes: int) -> tuple[dict[str, float], dict[str, Any]]:
     """KPIs of ``plans`` on the tuning seeds (from the refinement when it measured them) and provenance."""
-    from .results import _toolkit_version
+    from .provenance import record
     from .signals.evaluate import TUNING_SEED_BASE, evaluate
 
     ref = plans[0].metadata.get("refinement") if plans else None
@@ -256,11 +173,8 @@ def _measured(sc: Any, plans: list[Any], method: str, processes: int) -> tuple[d
         d, cur = (float(ds["mean_delay_s"].sel(controller=c).mean()) for c in (method, "fixed"))
         kpis = {"mean_delay_s": d, "current_mean_delay_s": cur, "improvement_vs_current": 1.0 - d / cur if cur > 0 else 0.0,
                 "never_departed": float(ds["never_departed"].sel(controller=method).mean())}
-    from ._sumo import installed_versions
-
     provenance = {"scenario_hash": sc.spec_hash, "scenario_name": sc.name, "scenario_file": str(sc.source_file or ""),
-                  "seeds": seeds, "method": method,
-                  "toolkit_version": _toolkit_version(), "sumo_version": installed_versions().get("eclipse-sumo") or "unknown"}
+                  "method": method, **record(spec_hash=sc.spec_hash, seeds=seeds)}
     return kpis, provenance
 
 
@@ -294,7 +208,7 @@ def validate_cmd(
                 raise InputError(f"{plans}: plan {p.plan_id} is for junction {p.junction!r}, which has no traffic light in {network}")
             problems += validate_plan(p, models[p.junction])
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     console = Console()
     if problems:
         for v in problems:

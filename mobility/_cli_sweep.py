@@ -7,15 +7,10 @@ from typing import Annotated
 
 import typer
 
+from ._cli_common import fail
 from ._errors import MobilityError
 
 sweep_app = typer.Typer(no_args_is_help=True, help="Scenario sweeps: parameter grids x seeds, resumable, local or on Dask.")
-
-
-def _fail(exc: BaseException) -> typer.Exit:
-    from .cli import _fail as fail
-
-    return fail(exc)
 
 
 @sweep_app.command("plan")
@@ -30,7 +25,7 @@ def plan_cmd(sweep: Annotated[Path, typer.Argument(help="sweep YAML file")]) -> 
         spec = load_sweep(sweep)
         runs = plan_runs(spec)
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     t = Table(title=f"sweep {spec.name}: {len(runs)} runs -> {spec.output}")
     for col in ("run id", *spec.vary, "seed", "state"):
         t.add_column(col)
@@ -50,7 +45,7 @@ def plan_cmd(sweep: Annotated[Path, typer.Argument(help="sweep YAML file")]) -> 
         try:
             script = cluster_job_script(spec)
         except MobilityError as exc:
-            raise _fail(exc) from None
+            raise fail(exc) from None
         console.print(f"each of the {spec.cluster.jobs} {spec.cluster.kind.upper()} jobs will run:", highlight=False)
         console.print(script, highlight=False, markup=False)
 
@@ -92,7 +87,7 @@ def run_cmd(
 
                 res = run_sweep(spec, workers=workers, scheduler=scheduler, retries=retries, progress=progress)
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     console.print(f"sweep {spec.name}: {total} runs: {len(res.ran)} run now, {len(res.skipped)} finished before, "
                   f"{len(res.failed)} failed; {res.seconds:.1f} s; results {res.path}")
     for rid, why in res.failed.items():

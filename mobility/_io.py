@@ -8,8 +8,11 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 @contextlib.contextmanager
@@ -68,54 +71,23 @@ def session_tempdir(prefix: str = "mobility-") -> Path:
     return Path(d)
 
 
-def read_yaml_mapping(path: str | Path, *, what: str, hint: str) -> dict:
-    """Read a YAML (or JSON) file holding a mapping; errors name the file."""
-    import yaml
+def cached_by_file(fn: _F) -> _F:
+    """Memoise ``fn(path, **options)`` on the file's resolved path, size and modification time, so a
+    network read for one purpose is not parsed again for the next; a changed file is read again.
+    Returns a shallow copy of a cached dict, so callers cannot change the cache."""
+    import functools
 
-    from ._errors import InputError
+    @functools.lru_cache(maxsize=8)
+    def cached(key: tuple[str, int, int], options: tuple[tuple[str, Any], ...]) -> Any:
+        return fn(key[0], **dict(options))
 
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: {what} not found")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"{p}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{p}: a {what} is a mapping of {hint}")
-    return data
+    @functools.wraps(fn)
+    def wrapper(path: str | Path, **options: Any) -> Any:
+        p = Path(path)
+        if not p.is_file():
+            return fn(path, **options)  # the function's own error
+        st = p.stat()
+        out = cached((str(p.resolve()), st.st_size, st.st_mtime_ns), tuple(sorted(options.items())))
+        return dict(out) if isinstance(out, dict) else out
 
-
-def read_yaml_model(path: str | Path, model: type, *, what: str, hint: str) -> tuple[object, dict]:
-    """Read a YAML mapping and validate it with the pydantic ``model``; errors name the file and field.
-
-    ``what`` names the kind of file ("sweep file"), ``hint`` what the mapping holds. Returns the model
-    instance and the raw mapping.
-    """
-    from pydantic import ValidationError
-
-    from ._errors import InputError
-
-    p = Path(path)
-    data = read_yaml_mapping(p, what=what, hint=hint)
-    try:
-        return model.model_validate(data), data  # type: ignore[attr-defined]
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        where = ".".join(str(x) for x in e["loc"]) or "(file)"
-        raise InputError(f"{p}: field '{where}': {e['msg']}") from None
-
-
-def read_study(path: str | Path, model: type, *, what: str, hint: str):
-    """Read a study file (a charging or parking study) that names a traffic scenario in ``scenario``:
-    validate it, make every relative path field relative to the file's folder and check that the scenario
-    exists."""
-    from ._errors import InputError
-
-    p = Path(path)
-    spec, _ = read_yaml_model(p, model, what=what, hint=hint)
-    base = p.resolve().parent
-    spec = spec.model_copy(update={k: base / v for k, v in spec if isinstance(v, Path) and not v.is_absolute()})
-    if not spec.scenario.is_file():
-        raise InputError(f"{p}: field 'scenario': traffic scenario not found: {spec.scenario}; paths are relative to {p.name}")
-    return spec.model_copy(update={"source_file": p.resolve()})
+    return wrapper  # type: ignore[return-value]

@@ -14,6 +14,20 @@ from pathlib import Path
 
 from ._errors import SimulationError, SumoVersionError, SumoVersionWarning
 
+#: The files a run writes in its work folder, by role.
+FILES = {
+    "routes": "routes.rou.xml",
+    "outputs": "outputs.add.xml",
+    "zones": "zones.add.xml",
+    "edges": "edgedata.xml",
+    "trips": "tripinfo.xml",
+    "summary": "summary.xml",
+    "statistics": "statistics.xml",
+    "signals": "tls_switches.xml",
+    "errors": "sumo-errors.log",
+    "stderr": "sumo-stderr.log",
+}
+
 SUMO_DISTRIBUTIONS = ("eclipse-sumo", "libsumo", "traci", "sumolib")
 
 

@@ -15,7 +15,6 @@ user equilibrium. The Beckmann objective is ``sum_a integral_0^x_a c_a(w) dw``.
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Callable
 from typing import Any
 
@@ -134,7 +133,7 @@ def assign(
 
 
 def _dataset(network: RoadNetwork, demand: ODMatrix, problem: Any, res: Any, threads: int) -> xr.Dataset:
-    from .results import _toolkit_version
+    from .provenance import stamp
 
     fft = problem.free_flow_time
     time_ = res.cost - problem.fixed
@@ -183,11 +182,8 @@ def _dataset(network: RoadNetwork, demand: ODMatrix, problem: Any, res: Any, thr
         "network_source": str(network.source),
         "zones": int(len(demand.zone_ids)),
         "demand_total": float(demand.total),
-        "toolkit": "mobility",
-        "toolkit_version": _toolkit_version(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    return stamp(xr.Dataset(data, coords=coords, attrs=attrs), sumo=False)
 
 
 def compare_flows(ds: xr.Dataset, from_node: np.ndarray, to_node: np.ndarray, volume: np.ndarray) -> dict[str, float]:

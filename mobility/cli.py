@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
+from ._cli_common import fail, save_figure, writable
 from ._errors import MobilityError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Traffic and mobility simulation and optimisation.")
@@ -16,20 +17,6 @@ network_app = typer.Typer(no_args_is_help=True, help="Road networks.")
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(network_app, name="network")
 
-
-
-def _fail(exc: BaseException) -> typer.Exit:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
-
-
-def _save_figure(fig: Any, path: Path) -> None:
-    from ._io import atomic_path
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
 
 
 @app.command()
@@ -82,7 +69,7 @@ def run(
         if plot is not None:
             _write_run_plot(ds, net, plot)
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     from rich.table import Table
 
     table = Table(title=f"{sc.name}: seed {ds.attrs['seed']}, {sc.duration_s:.0f} s simulated", title_justify="left")
@@ -107,57 +94,36 @@ def _write_run_plot(ds: Any, net: Any, path: Path) -> None:
     if "edge_speed" in ds:
         plot_network(net, ds["edge_speed"], ax=a1)
     plot_vehicles(ds, ax=a2)
-    _save_figure(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
 @scenario_app.command("validate")
 def scenario_validate(
-    files: Annotated[list[Path], typer.Argument(help="scenario YAML file(s)")],
+    files: Annotated[list[Path], typer.Argument(help="scenario, study, plaza or sweep YAML file(s)")],
 ) -> None:
-    """Check scenario files (fields, units, network, edges named by the demand); toll plaza files (with
-    ``booths:``) are checked as plazas, EV charging studies (with ``initial_soc:``) and parking studies (with
-    ``seekers:``) as studies."""
-    import yaml
-
-    from .scenario import load_scenario
+    """Check scenario and study files: every field, the network, the edges the demand names, and what a study
+    derives from them (parking areas, candidate sites). The kind of a file is its ``kind:`` key, else the one
+    reader that accepts it (scenario, parking, charging, toll plaza); a file with ``base:`` and ``vary:`` is a
+    sweep."""
+    from ._spec import read_mapping
+    from .study import detect_kind, get_kind
 
     failed = 0
     for f in files:
         try:
-            try:
-                head = yaml.safe_load(f.read_text()) if f.is_file() else None
-            except yaml.YAMLError:
-                head = None  # load_scenario reports it with the line
-            if isinstance(head, dict) and "booths" in head and "network" not in head:
-                from .tolling import load_plaza
+            head, _ = read_mapping(f, what="scenario or study file")
+            if "base" in head and ("vary" in head or "seeds" in head) and "network" not in head:
+                from .sweep import load_sweep, plan_runs
 
-                pl = load_plaza(f)
-                typer.echo(f"ok: {f} (toll plaza {pl.name}, {len(pl.booths)} booths, {len(pl.demand)} demand periods)")
+                sw = load_sweep(f)
+                typer.echo(f"ok: {f} (sweep {sw.name} of a {sw.study_kind} study: {len(plan_runs(sw))} runs)")
                 continue
-            if isinstance(head, dict) and "initial_soc" in head and "network" not in head:
-                from .charging import candidate_sites, charging_scenario, demand_points, load_charging
-
-                spec = load_charging(f)
-                sc, net = charging_scenario(spec)
-                n_sites, n_points = len(candidate_sites(spec, net)), len(demand_points(spec, sc, net))
-                typer.echo(f"ok: {f} (charging study {spec.name}: scenario {sc.name}, {n_sites} candidate sites, "
-                           f"{n_points} demand points)")
-                continue
-            if isinstance(head, dict) and "seekers" in head and "network" not in head:
-                from .parking import load_parking, parking_areas
-                from .parking.spec import parking_scenario
-
-                pspec = load_parking(f)
-                sc, net = parking_scenario(pspec)
-                pa = parking_areas(pspec, net)
-                typer.echo(f"ok: {f} (parking study {pspec.name}: scenario {sc.name}, {len(pa)} parking areas, "
-                           f"{sum(a.capacity for a in pa)} spaces)")
-                continue
-            sc = load_scenario(f)
-            typer.echo(f"ok: {f} ({sc.name}, {sc.demand.kind} demand, {sc.duration_s:.0f} s, seed {sc.seed})")
+            kind = get_kind(detect_kind(f))
+            study = kind.resolve(kind.read(f))
+            typer.echo(f"ok: {f} ({kind.describe(study)})")
         except MobilityError as exc:
-            _fail(exc)
+            fail(exc)
             failed += 1
     if failed:
         raise typer.Exit(code=2)
@@ -169,12 +135,12 @@ def network_info(
     edges: Annotated[bool, typer.Option("--edges", help="also list every edge")] = False,
 ) -> None:
     """Sizes, units and totals of a network."""
-    from .network import load_network
+    from .load import load_network
 
     try:
         net = load_network(path)
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     for k, v in net.summary().items():
         typer.echo(f"{k:>15}: {v}")
     if edges:
@@ -205,7 +171,7 @@ def network_build(
         else:
             raise MobilityError(f"unknown network kind {kind!r}; choose grid, corridor or spider")
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     s = net.summary()
     typer.echo(f"wrote {output}: {s['nodes']} nodes, {s['edges']} edges, {s['signals']} signals")
 
@@ -227,7 +193,7 @@ def assign(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from .assignment import assign as run_assign
-    from .network import load_network
+    from .load import load_network
     from .results import save_results
     from .tntp import od_from_tntp
 
@@ -262,7 +228,7 @@ def assign(
         if output is not None:
             save_results(ds, output)
     except MobilityError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     a = ds.attrs
     state = "converged" if a["converged"] else f"NOT converged (max_iter reached, target {rgap:g})"
     typer.echo(f"{a['network']}: {a['method']} {state} in {a['iterations']} iterations, {a['seconds']:.2f} s")
@@ -275,14 +241,14 @@ def assign(
 def versions() -> None:
     """Versions of the toolkit and of the SUMO distributions (which must agree)."""
     from ._sumo import installed_versions, version_problem
-    from .results import _toolkit_version
+    from .provenance import toolkit_version
 
-    typer.echo(f"mobility: {_toolkit_version()}")
+    typer.echo(f"mobility: {toolkit_version()}")
     for k, v in installed_versions().items():
         typer.echo(f"{k}: {v}")
     problem = version_problem()
     if problem:
-        raise _fail(MobilityError(problem))
+        raise fail(MobilityError(problem))
     typer.echo("SUMO distributions agree.")
 
 

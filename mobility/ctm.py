@@ -13,7 +13,6 @@ excluded). An edge whose head has no onward edge is an exit.
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -198,7 +197,7 @@ def run_ctm(
     t = (np.arange(out["rec_n"].shape[0]) + 1) * rec * dt_s
     tot = out["rec_total"]
     balance = out["entered"] - (out["n"].sum() + out["queue"].sum() + out["exited"])
-    from .results import _toolkit_version
+    from .provenance import stamp
 
     ds = xr.Dataset(
         {
@@ -216,8 +215,7 @@ def run_ctm(
             "dt_s": float(dt_s), "steps": steps, "cells": int(ncell.sum()), "duration_s": float(steps * dt_s),
             "jam_density_veh_km_lane": float(jam_density_veh_km_lane), "period_s": float(period_s),
             "entered": out["entered"], "exited": out["exited"], "conservation_error": float(balance),
-            "network": network.name, "toolkit": "mobility", "toolkit_version": _toolkit_version(),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "network": network.name,
         },
     )
-    return ds
+    return stamp(ds, sumo=False)

@@ -15,6 +15,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from ._errors import DemandError
+from .seeds import rng as sub_rng
 from ._io import write_text_atomic
 from .network import RoadNetwork
 from .scenario import ODDemand, RandomDemand, RouteDemand, RouteFileDemand, Scenario
@@ -100,7 +101,7 @@ def random_trips(scenario: Scenario, network: RoadNetwork) -> list[tuple[float, 
     """
     d = scenario.demand
     assert isinstance(d, RandomDemand)
-    rng = np.random.default_rng(scenario.demand_seed)
+    rng = sub_rng(scenario.demand_seed, "demand", "random trips")
     usable = _largest_strong_component(network)
     allows = network.extra.get("allows_passenger", np.ones(network.n_edges, dtype=bool))
     fringe_node = fringe_nodes(network)
@@ -184,8 +185,15 @@ def write_routes(scenario: Scenario, network: RoadNetwork, path: str | Path) -> 
                          for i, f in enumerate(d.flows))
         vtypes += "\n" + routes.rstrip("\n")
     elif isinstance(d, RandomDemand):
-        for i, (t, o, de) in enumerate(random_trips(scenario, network)):
-            body.append((t, f'  <trip id="t{i}" type="{type_id}" depart="{t:.2f}" from={quoteattr(o)} to={quoteattr(de)} {depart}/>'))
+        trips = random_trips(scenario, network)
+        # each trip's type is drawn here, from its own stream, so a vehicle keeps its type whatever else
+        # changes in the run (common random numbers across the alternatives of a study)
+        types = [v.id for v in scenario.vehicle_types]
+        share = np.array([v.share for v in scenario.vehicle_types])
+        pick = sub_rng(scenario.demand_seed, "demand", "vehicle types").choice(len(types), size=len(trips), p=share / share.sum())
+        for i, (t, o, de) in enumerate(trips):
+            ty = types[pick[i]] if len(types) > 1 else type_id
+            body.append((t, f'  <trip id="t{i}" type="{ty}" depart="{t:.2f}" from={quoteattr(o)} to={quoteattr(de)} {depart}/>'))
     elif isinstance(d, RouteFileDemand):
         vtypes = ""  # the route files define the vehicles and their types
     body.sort(key=lambda x: x[0])

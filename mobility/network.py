@@ -33,8 +33,7 @@ __all__ = [
     "RoadNetwork",
     "network_from_sumo",
     "network_from_osm",
-    "load_network",
-    "generate_grid",
+        "generate_grid",
     "generate_spider",
     "generate_corridor",
 ]
@@ -400,27 +399,6 @@ def network_from_osm(
     out = Path(output) if output is not None else session_tempdir() / (path.name.split(".")[0] + ".net.xml")
     return _build_net("netconvert", ["--osm-files", str(path), *netconvert_args], out,
                       what=f"converting {path}", capacity_per_lane_veh_h=capacity_per_lane_veh_h)
-
-
-def load_network(path: str | Path, **kwargs: Any) -> RoadNetwork:
-    """Read a network, choosing the reader from the file name.
-
-    ``*.net.xml``/``*.net.xml.gz`` -> :func:`network_from_sumo`; ``*.osm``/``*.osm.xml`` ->
-    :func:`network_from_osm`; ``*.tntp`` -> :func:`~mobility.tntp.network_from_tntp`.
-    """
-    p = Path(path)
-    name = p.name.lower()
-    if name.endswith((".net.xml", ".net.xml.gz")):
-        return network_from_sumo(p, **kwargs)
-    if name.endswith((".osm", ".osm.xml")):
-        return network_from_osm(p, **kwargs)
-    if name.endswith(".tntp"):
-        from .tntp import network_from_tntp
-
-        return network_from_tntp(p, **kwargs)
-    raise InputError(
-        f"{p}: unknown network format; expected a SUMO .net.xml, an OSM .osm/.osm.xml or a TNTP *_net.tntp file"
-    )
 
 
 # ---- generated networks ----------------------------------------------------------------------

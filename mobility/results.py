@@ -15,8 +15,6 @@ always reported beside any mean (see :func:`kpis`).
 
 from __future__ import annotations
 
-import datetime as _dt
-import importlib.metadata as md
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -26,17 +24,11 @@ import xarray as xr
 
 from ._errors import InputError, SimulationError, missing_file
 from ._io import atomic_path
+from .provenance import stamp
 from .network import RoadNetwork
 from .scenario import Scenario
 
-__all__ = ["KPI_UNITS", "dataset_from_outputs", "kpis", "load_results", "save_results"]
-
-
-def _toolkit_version() -> str:
-    try:
-        return md.version("mobility")
-    except md.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+unknown"
+__all__ = ["KPI_UNITS", "dataset_from_outputs", "iter_tripinfo", "kpis", "load_results", "save_results"]
 
 
 def _iter(path: Path, tag: str) -> Any:
@@ -47,6 +39,17 @@ def _iter(path: Path, tag: str) -> Any:
                 yield el
     except ET.ParseError as exc:
         raise SimulationError(f"{path}: SUMO output is incomplete or broken ({exc}); did SUMO crash?") from None
+
+
+def iter_tripinfo(path: str | Path) -> Any:
+    """``(vehicle id, tripinfo attributes, {child tag: attributes})`` for every vehicle in SUMO's tripinfo
+    output (children: ``battery``, ``emissions``, ...), streamed."""
+    p = Path(path)
+    if not p.is_file():
+        raise SimulationError(f"SUMO wrote no {p.name} in {p.parent}")
+    for el in _iter(p, "tripinfo"):
+        yield el.get("id"), dict(el.attrib), {c.tag: dict(c.attrib) for c in el}
+        el.clear()
 
 
 def _var(data: Any, dims: tuple[str, ...], units: str, long_name: str) -> xr.Variable:
@@ -216,11 +219,10 @@ def dataset_from_outputs(
     network: RoadNetwork,
     *,
     backend: str = "libsumo",
-    sumo_version: str = "",
     command: str = "",
 ) -> xr.Dataset:
     """Build the results Dataset from the SUMO output files in ``workdir``."""
-    from .simulation import FILES
+    from ._sumo import FILES
 
     w = Path(workdir)
     stats_file = w / FILES["statistics"]
@@ -264,24 +266,20 @@ def dataset_from_outputs(
         data[k] = _var(np.int64(v), (), "veh" if k.startswith("vehicles") else "1", ln)
     attrs = {
         "title": f"SUMO run of scenario {scenario.name}",
-        "toolkit": "mobility",
-        "toolkit_version": _toolkit_version(),
-        "sumo_version": sumo_version,
         "backend": backend,
         "scenario_name": scenario.name,
         "scenario_hash": scenario.spec_hash,
         "scenario_file": str(scenario.source_file or ""),
         "scenario_json": scenario.model_dump_json(),
         "network_file": str(scenario.network),
-        "seed": int(scenario.seed),
         "demand_seed": int(scenario.demand_seed),
         "begin_s": float(scenario.begin_s),
         "end_s": float(scenario.end_s),
         "step_length_s": float(scenario.step_length_s),
-        "command": command,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
-    return xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
+    ds = stamp(xr.Dataset(data_vars=data, coords=coords, attrs=attrs), seeds=int(scenario.seed),
+               spec_hash=scenario.spec_hash, command=command)
+    return ds
 
 
 #: Units of the KPIs returned by :func:`kpis`.

@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import difflib
 import re
+
+
 import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ._errors import DemandError, ScenarioError, missing_file
+from ._spec import Spec, node_line, read_mapping, validate
 
 __all__ = [
     "Scenario",
@@ -44,12 +47,11 @@ __all__ = [
     "load_scenario_with_network",
     "scenario_from_dict",
     "check_demand_against_network",
+    "scenario_network",
 ]
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+_Spec = Spec
 
 def _resolve(value: Any, info: ValidationInfo) -> Any:
     if value is None:
@@ -85,15 +87,10 @@ class VehicleType(_Spec):
 class ProfileStep(_Spec):
     """A demand multiplier for ``[begin_s, end_s)``."""
 
+    ordered_fields = (("begin_s", "end_s"),)
     begin_s: float = Field(ge=0)
     end_s: float
     scale: float = Field(ge=0)
-
-    @model_validator(mode="after")
-    def _order(self) -> ProfileStep:
-        if self.end_s <= self.begin_s:
-            raise ValueError(f"end_s ({self.end_s}) must be after begin_s ({self.begin_s})")
-        return self
 
 
 class _DemandBase(_Spec):
@@ -240,6 +237,8 @@ class Scenario(_Spec):
         Seed for SUMO (``--seed``) and for random demand.
     """
 
+    ordered_fields = (("begin_s", "end_s"),)
+
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
     network: Path
@@ -266,8 +265,6 @@ class Scenario(_Spec):
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
-        if self.end_s <= self.begin_s:
-            raise ValueError(f"end_s ({self.end_s}) must be greater than begin_s ({self.begin_s})")
         shares = sum(v.share for v in self.vehicle_types)
         if abs(shares - 1.0) > 1e-6:
             raise ValueError(f"vehicle_types shares sum to {shares:g}; make them sum to 1")
@@ -309,60 +306,7 @@ class Scenario(_Spec):
 
 
 # ---- reading, with errors that point at the YAML line ----------------------------------------
-
-def _node_line(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the YAML node at ``loc`` (or its closest existing parent)."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if k.value == str(key)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            nxt = node.value[key]
-        else:
-            nxt = None
-        if nxt is None:
-            return line
-        node = nxt
-        line = node.start_mark.line + 1
-    return line
-
-
-def _field_names(model: type[BaseModel]) -> list[str]:
-    return list(model.model_fields)
-
-
-def _hint(err: dict[str, Any]) -> str:
-    """How to fix one pydantic error, in a few words."""
-    typ, loc, value = err["type"], err["loc"], err.get("input")
-    if typ == "extra_forbidden" and loc:
-        name = str(loc[-1])
-        known = {f for m in (Scenario, VehicleType, ODPair, RouteFlow, RandomDemand, RouteFileDemand, Outputs,
-                             SumoOptions, ProfileStep, ODDemand) for f in _field_names(m)}
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6) or [
-            f for f in sorted(known) if f.startswith(name + "_")][:1]
-        return f"unknown field; did you mean {close[0]!r}? (units are part of field names)" if close else "unknown field; remove it"
-    if typ in ("float_parsing", "float_type", "int_parsing", "int_type") and isinstance(value, str):
-        return "write a plain number; the unit is in the field name (_s seconds, _m metres, _veh_h vehicles per hour)"
-    if typ == "union_tag_invalid" or typ == "union_tag_not_found":
-        return "set demand.kind to one of: od, routes, random, files"
-    if typ == "missing":
-        return "add this field"
-    return ""
-
-
-def _format_errors(exc: ValidationError, source: str, root: yaml.Node | None) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x in ("od", "routes", "random", "files")))
-        line = _node_line(root, loc) if root is not None else None
-        where = f"{source}:{line}" if line else source
-        field = ".".join(str(x) for x in loc) or "(top level)"
-        msg = err["msg"]
-        if "input" in err and err["type"] not in ("missing", "extra_forbidden") and not isinstance(err["input"], dict | list):
-            msg += f" (got {err['input']!r})"
-        hint = _hint(err)
-        parts.append(f"{where}: field '{field}': {msg}" + (f"; {hint}" if hint else ""))
-    return "; ".join(parts)
+_TAGS = ("od", "routes", "random", "files")
 
 
 def scenario_from_dict(data: dict[str, Any], *, base_dir: str | Path | None = None, source: str = "<dict>",
@@ -370,10 +314,8 @@ def scenario_from_dict(data: dict[str, Any], *, base_dir: str | Path | None = No
     """Validate a scenario given as a dict (paths relative to ``base_dir``)."""
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario must be a mapping of fields, got {type(data).__name__}")
-    try:
-        sc = Scenario.model_validate(data, context={"base_dir": base_dir})
-    except ValidationError as exc:
-        raise ScenarioError(_format_errors(exc, source, _root)) from None
+    sc = validate(data, Scenario, source=source, root=_root, context={"base_dir": base_dir}, error=ScenarioError,
+                  tags=_TAGS)
     return sc.model_copy(update={"source_file": source_file}) if source_file is not None else sc
 
 
@@ -401,32 +343,31 @@ def load_scenario_with_network(path: str | Path) -> tuple[Scenario, Any]:
     return sc, net
 
 
+def scenario_network(scenario: Scenario, *, root: yaml.Node | None = None) -> Any:
+    """The scenario's :class:`~mobility.RoadNetwork`, read once, with every edge its demand names checked."""
+    where = scenario.source_file or scenario.name
+    if not Path(scenario.network).is_file():
+        line = node_line(root, ("network",)) if root is not None else None
+        raise ScenarioError(f"{where}{':' + str(line) if line else ''}: field 'network': file not found: "
+                            f"{scenario.network}; paths are relative to the scenario file")
+    from .load import load_network
+
+    net = load_network(scenario.network)
+    try:
+        check_demand_against_network(scenario, net)
+    except DemandError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+    return net
+
+
 def _load(path: str | Path, *, check_network: bool) -> tuple[Scenario, Any]:
     path = Path(path)
     if not path.is_file():
         raise missing_file(path, "scenario file", hint="scenarios live in scenarios/<application>/*.yaml")
-    text = path.read_text(encoding="utf-8")
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ScenarioError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}); check indentation and quoting") from None
+    data, root = read_mapping(path, what="scenario", hint="scenario fields (network, demand, end_s, ...)",
+                              error=ScenarioError)
     sc = scenario_from_dict(data, base_dir=path.parent, source=str(path), _root=root, source_file=path.resolve())
-    net = None
-    if check_network:
-        if not sc.network.is_file():
-            line = _node_line(root, ("network",))
-            raise ScenarioError(f"{path}:{line}: field 'network': file not found: {sc.network}; "
-                                "paths are relative to the scenario file")
-        from .network import load_network
-
-        net = load_network(sc.network)
-        try:
-            check_demand_against_network(sc, net)
-        except DemandError as exc:
-            raise ScenarioError(f"{path}: {exc}") from None
+    net = scenario_network(sc, root=root) if check_network else None
     return sc, net
 
 

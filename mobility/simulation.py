@@ -32,9 +32,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from ._errors import InputError, SimulationError
 from ._io import session_tempdir
-from ._sumo import binary, require_consistent_versions, sumo_error_text
+from ._sumo import FILES, binary, require_consistent_versions, sumo_error_text
 from .demand import write_routes, write_zones
-from .network import RoadNetwork, load_network
+from .load import load_network
+from .network import RoadNetwork
+from .provenance import command_line
 from .scenario import ODDemand, RouteFileDemand, Scenario
 
 if TYPE_CHECKING:
@@ -46,18 +48,6 @@ Backend = Literal["libsumo", "traci"]
 ProgressCallback = Callable[[float, float], None]
 
 #: File names inside a run's working folder.
-FILES = {
-    "routes": "routes.rou.xml",
-    "outputs": "outputs.add.xml",
-    "zones": "zones.add.xml",
-    "edges": "edgedata.xml",
-    "trips": "tripinfo.xml",
-    "summary": "summary.xml",
-    "statistics": "statistics.xml",
-    "signals": "tls_switches.xml",
-    "errors": "sumo-errors.log",
-    "stderr": "sumo-stderr.log",
-}
 
 
 @contextlib.contextmanager
@@ -341,12 +331,8 @@ class Simulation:
 
         return dataset_from_outputs(
             self.workdir, self.scenario, self.network, backend=self.backend,
-            sumo_version=self.sumo_version, command=command if command is not None else _command_line(),
+            command=command if command is not None else command_line(),
         )
-
-
-def _command_line() -> str:
-    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python"
 
 
 def run_scenario(

@@ -1,8 +1,10 @@
-"""Scenario sweeps: many SUMO runs over parameter grids and seeds, resumable and fault tolerant.
+"""Sweeps: any study's alternatives and any field of its file, over seeds, resumable and fault tolerant.
 
-A sweep file (YAML) names a base scenario, fixed overrides (``set``), the parameters to vary (any
-scenario field by dotted path, e.g. ``demand.trips_veh_h`` or ``demand.profile.1.scale``, plus the
-special ``controller``), the seeds and an output folder:
+A sweep file (YAML) names a base file (a scenario, or any study: parking, charging, toll plaza), fixed
+overrides (``set``), the parameters to vary (any field of the base file by dotted path, e.g.
+``demand.trips_veh_h``, ``compliance`` or ``demand.profile.1.scale``, and the study's alternatives
+under its dimension name: ``controller``, ``strategy``, ``layout`` or ``mix``), the seeds and an output
+folder:
 
 .. code-block:: yaml
 
@@ -17,77 +19,62 @@ special ``controller``), the seeds and an output folder:
     time_limit_s: 600                                # hard limit per run
     retries: 2                                       # re-runs after a crash, a killed worker or the time limit
 
-Every run gets a stable id (a hash of its scenario and seed) and a folder ``output/<run-id>/`` that
-holds SUMO's raw files (``sumo/``), ``run.json`` (what was run) and, written atomically when the run
-succeeds, ``kpis.nc`` (the KPIs with provenance). A run whose ``kpis.nc`` exists is finished: running
-the sweep again runs only the others. :func:`run_sweep` then combines every run into one Dataset with
-one dimension per varied parameter and ``seed`` (``output/sweep.nc`` or ``sweep.zarr``), failed runs as
-NaN with ``status`` and ``error``.
-
-Execution: locally, a pool of worker slots, each run in a fresh process (libsumo allows one simulation
-per process) forked from a server that has the toolkit imported; on a cluster, dask.distributed
-(``scheduler=`` an address, ``client=`` a notebook's Client, or ``cluster:`` in the sweep file for a
-dask-jobqueue SLURM/PBS cluster), where each task starts the run in its own subprocess. Workers get
-paths and small dicts, never pickled networks.
+The runs go to the one executor every study uses (:mod:`mobility.executor`): every run has a stable
+id (a hash of its study, alternative and seed) and a folder ``output/<run-id>/`` with ``run.json``, the
+run's raw files and, written atomically when it succeeds, ``result.nc``. Running the sweep again runs
+only the runs that did not finish. :func:`run_sweep` then combines every run into one Dataset with one
+dimension per varied parameter and ``seed`` holding each run's scalar KPIs (``output/sweep.nc`` or
+``sweep.zarr``; a run's full results stay in its ``result.nc``), failed runs as NaN
+with ``status`` and ``error``. Locally the runs use a pool of fresh processes; with ``client=``,
+``scheduler=`` or a ``cluster:`` section (dask-jobqueue SLURM/PBS) they run on Dask.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import itertools
 import json
-import multiprocessing as mp
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from ._errors import InputError, MobilityError
+from ._spec import Spec
+from .executor import ERROR_FILE, Progress, Task, execute, failure_reason, is_finished, load_result
 
-__all__ = ["Run", "SweepResult", "SweepSpec", "combine_runs", "execute_run", "load_sweep", "plan_runs", "run_sweep"]
+__all__ = ["Run", "SweepResult", "SweepSpec", "combine_runs", "is_finished", "load_sweep", "plan_runs", "run_sweep"]
 
+#: The signal study's alternative dimension (kept under this name for older code).
 CONTROLLER = "controller"
-KPIS_FILE = "kpis.nc"
-RUN_FILE = "run.json"
-ERROR_FILE = "error.json"
-#: Progress callback: (done, failed, remaining, seconds left or None, last event)
-Progress = Callable[[int, int, int, float | None, str], None]
 
 
-class ClusterSpec(BaseModel):
+class ClusterSpec(Spec):
     """A dask-jobqueue cluster started for the sweep (``kind`` slurm or pbs)."""
 
-    model_config = ConfigDict(extra="forbid")
     kind: Literal["slurm", "pbs"]
-    jobs: int = Field(1, ge=1, description="batch jobs to start (each one Dask worker process)")
+    jobs: int = Field(1, ge=1, le=100_000, description="batch jobs to start (each one Dask worker process)")
     options: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of SLURMCluster / PBSCluster")
 
 
-class SweepSpec(BaseModel):
+class SweepSpec(Spec):
     """A sweep file (see the module docstring)."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     base: Path
+    study_kind: str | None = Field(None, description="the base file's kind (default: found from the file)")
     set: dict[str, Any] = Field(default_factory=dict, description="fixed overrides: dotted path -> value")
     vary: dict[str, list[Any]] = Field(default_factory=dict, description="dotted path -> values")
-    seeds: list[int] = Field(min_length=1)
+    seeds: list[int] = Field(min_length=1, max_length=100_000)
     output: Path
     time_limit_s: float = Field(1800.0, gt=0)
-    retries: int = Field(2, ge=0)
-    workers: int = Field(2, ge=1)
+    retries: int = Field(2, ge=0, le=100)
+    workers: int = Field(2, ge=1, le=4096)
     backend: Literal["libsumo", "traci"] = "libsumo"
     format: Literal["netcdf", "zarr"] = "netcdf"
     cluster: ClusterSpec | None = None
@@ -97,16 +84,16 @@ class SweepSpec(BaseModel):
     @classmethod
     def _count(cls, v: Any) -> Any:
         if isinstance(v, int) and not isinstance(v, bool):
-            if v < 1:
-                raise ValueError("seeds: give a count >= 1 or a list of seeds")
+            if not 1 <= v <= 100_000:
+                raise ValueError("seeds: give a count from 1 to 100000 or a list of seeds")
             return list(range(1, v + 1))
         return v
 
     @field_validator("seeds")
     @classmethod
     def _distinct(cls, v: list[int]) -> list[int]:
-        if len(set(v)) != len(v) or any(s < 0 for s in v):
-            raise ValueError(f"seeds must be distinct and >= 0, got {v}")
+        if len(set(v)) != len(v) or any(not 0 <= s < 2**31 for s in v):
+            raise ValueError(f"seeds must be distinct and in 0..2147483647, got {v}")
         return v
 
     @field_validator("vary")
@@ -124,12 +111,13 @@ class SweepSpec(BaseModel):
 
 @dataclass(frozen=True)
 class Run:
-    """One simulation of a sweep."""
+    """One run of a sweep: its id, the varied values, the seed, its index in the grid and its task."""
 
     id: str
     params: dict[str, Any]
     seed: int
     index: tuple[int, ...]
+    task: Task | None = None
 
     def label(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.params.items()) + f", seed={self.seed}"
@@ -150,45 +138,45 @@ class SweepResult:
 
 # ---- the spec ----------------------------------------------------------------------------------
 def load_sweep(path: str | Path) -> SweepSpec:
-    """Read and check a sweep file: the base scenario loads, and every override is a valid scenario value."""
-    from ._io import read_yaml_model
+    """Read and check a sweep file: the base file loads, and every override is a valid value of it."""
+    from ._spec import read_spec
+    from .study import detect_kind
 
     p = Path(path)
-    spec, _ = read_yaml_model(p, SweepSpec, what="sweep file", hint="base, vary, seeds and output")
+    spec, _, _ = read_spec(p, SweepSpec, what="sweep file", hint="base, vary, seeds and output")
     base = (p.parent / spec.base).resolve()
     out = (p.parent / spec.output).resolve()
-    spec = spec.model_copy(update={"base": base, "output": out, "source_file": p.resolve()})
+    if not base.is_file():
+        raise InputError(f"{p}: field 'base': file not found: {base}; paths are relative to the sweep file")
+    kind = spec.study_kind or detect_kind(base)
+    spec = spec.model_copy(update={"base": base, "output": out, "source_file": p.resolve(), "study_kind": kind})
     _check(spec)
     return spec
 
 
-def _check(spec: SweepSpec) -> None:
-    """Build the first and last value of every varied parameter once, so a bad path fails before any run."""
-    from .signals.control import ADAPTIVE
+def _kind(spec: SweepSpec) -> Any:
+    from .study import get_kind
 
+    return get_kind(spec.study_kind or "signals")
+
+
+def _check(spec: SweepSpec) -> None:
+    """Build the first and last value of every varied field once, so a bad value fails before any run."""
+    kind = _kind(spec)
     raw = _base_dict(spec)
     for path, values in spec.vary.items():
-        if path == CONTROLLER:
-            bad = [v for v in values if v not in ("fixed", "actuated", *ADAPTIVE)]
-            if bad:
-                raise InputError(f"{spec.source_file}: vary.controller: unknown controller(s) {bad}; "
-                                 f"choose from fixed, actuated, {', '.join(ADAPTIVE)}")
+        if path == kind.dim:
+            kind.check_alternatives(_study(spec, raw, {}, where="set"), values)
             continue
         for v in {0: values[0], len(values) - 1: values[-1]}.values():
-            _scenario(spec, raw, {path: v}, where=f"vary.{path}={v!r}")
-    _scenario(spec, raw, {}, where="set")
+            _spec_of(spec, raw, {path: v}, where=f"vary.{path}={v!r}")
+    _spec_of(spec, raw, {}, where="set")
 
 
 def _base_dict(spec: SweepSpec) -> dict[str, Any]:
-    if not spec.base.is_file():
-        raise InputError(f"{spec.source_file}: base scenario {spec.base} not found")
-    try:
-        data = yaml.safe_load(spec.base.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"{spec.base}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{spec.base}: a scenario must be a mapping")
-    return data
+    from ._spec import read_mapping
+
+    return read_mapping(spec.base, what="base file")[0]
 
 
 def _assign(data: dict[str, Any], path: str, value: Any, where: str) -> None:
@@ -212,270 +200,51 @@ def _assign(data: dict[str, Any], path: str, value: Any, where: str) -> None:
             raise InputError(f"{where}: '{'.'.join(keys[:k])}' is a value, not a mapping; cannot set '{path}'")
 
 
-def _scenario(spec: SweepSpec, raw: dict[str, Any], params: dict[str, Any], *, where: str) -> Any:
-    from .scenario import scenario_from_dict
-
+def _spec_of(spec: SweepSpec, raw: dict[str, Any], params: dict[str, Any], *, where: str) -> Any:
+    kind = _kind(spec)
     data = json.loads(json.dumps(raw))
-    for path, value in {**spec.set, **{k: v for k, v in params.items() if k != CONTROLLER}}.items():
-        _assign(data, path, value, f"{spec.source_file}: {where}")
+    for path, value in {**spec.set, **params}.items():
+        if path != kind.dim:
+            _assign(data, path, value, f"{spec.source_file}: {where}")
     try:
-        return scenario_from_dict(data, base_dir=spec.base.parent, source=f"{spec.source_file} ({where})",
-                                  source_file=spec.base)
+        s = kind.from_dict(data, base_dir=spec.base.parent, source=f"{spec.source_file} ({where})")
     except MobilityError as exc:
         raise InputError(str(exc)) from None
+    return s.model_copy(update={"source_file": spec.base})
+
+
+def _study(spec: SweepSpec, raw: dict[str, Any], params: dict[str, Any], *, where: str) -> Any:
+    return _kind(spec).resolve(_spec_of(spec, raw, params, where=where))
 
 
 def plan_runs(spec: SweepSpec) -> list[Run]:
     """Every run of the sweep: the product of the varied values, times the seeds."""
+    from .study import task_id
+
+    kind = _kind(spec)
     raw = _base_dict(spec)
     names = list(spec.vary)
+    fields = [n for n in names if n != kind.dim]
+    fixed_alt = spec.set.get(kind.dim)
+    studies: dict[tuple[int, ...], Any] = {}
     out: list[Run] = []
     grids = [range(len(spec.vary[n])) for n in names]
     for idx in itertools.product(*grids):
         params = {n: spec.vary[n][i] for n, i in zip(names, idx, strict=True)}
-        sc = _scenario(spec, raw, params, where=", ".join(f"{k}={v!r}" for k, v in params.items()) or "base")
+        key = tuple(i for n, i in zip(names, idx, strict=True) if n != kind.dim)
+        if key not in studies:
+            studies[key] = _study(spec, raw, {n: params[n] for n in fields},
+                                  where=", ".join(f"{k}={params[k]!r}" for k in fields) or "base")
+        study = studies[key]
+        word = params.get(kind.dim, fixed_alt)
+        name, payload = kind.sweep_alternative(study, word, backend=spec.backend)
         for k, seed in enumerate(spec.seeds):
-            key = json.dumps({"scenario": sc.spec_hash, "controller": params.get(CONTROLLER), "seed": seed,
-                              "backend": spec.backend}, sort_keys=True)
-            out.append(Run(hashlib.sha256(key.encode()).hexdigest()[:12], params, seed, (*idx, k)))
+            job = {"entry": "mobility.study:run_job", "kind": kind.name, "study": kind.spec_json(study),
+                   "alternative": payload, "alternative_name": name, "seed": int(seed), "params": params}
+            rid = task_id(kind.name, study.spec_hash, payload, seed)
+            run = Run(rid, params, seed, (*idx, k))
+            out.append(Run(rid, params, seed, (*idx, k), Task(rid, run.label(), job, (*idx, k))))
     return out
-
-
-def _job(spec: SweepSpec, run: Run) -> dict[str, Any]:
-    """What a worker needs: paths and plain values."""
-    return {"sweep": str(spec.source_file or ""), "base": str(spec.base), "set": spec.set, "params": run.params,
-            "seed": run.seed, "run_id": run.id, "run_dir": str(spec.output / run.id), "backend": spec.backend}
-
-
-def is_finished(run_dir: Path) -> bool:
-    return (run_dir / KPIS_FILE).is_file()
-
-
-# ---- one run -----------------------------------------------------------------------------------
-def execute_run(job: dict[str, Any]) -> dict[str, Any]:
-    """Run one job in this process; writes ``run.json``, SUMO's files and, last and atomically, ``kpis.nc``."""
-    import xarray as xr
-
-    from ._io import atomic_path
-    from ._sumo import installed_versions
-    from .results import KPI_UNITS, _toolkit_version, kpis
-
-    t0 = time.perf_counter()
-    run_dir = Path(job["run_dir"])
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "worker.pid").write_text(str(os.getpid()))
-    (run_dir / ERROR_FILE).unlink(missing_ok=True)
-    spec = SweepSpec(name="run", base=Path(job["base"]), set=job["set"], seeds=[job["seed"]], output=run_dir.parent,
-                     source_file=Path(job["sweep"]) if job["sweep"] else None)
-    sc = _scenario(spec, _base_dict(spec), job["params"], where=f"run {job['run_id']}")
-    (run_dir / RUN_FILE).write_text(json.dumps({**job, "scenario": sc.model_dump(mode="json"), "scenario_hash": sc.spec_hash,
-                                                "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}, indent=1))
-    sumo_dir = run_dir / "sumo"
-    shutil.rmtree(sumo_dir, ignore_errors=True)
-    sumo_dir.mkdir()
-    controller = job["params"].get(CONTROLLER)
-    t1 = time.perf_counter()
-    if controller is None:
-        from .simulation import run_scenario
-
-        ds = run_scenario(sc, seed=job["seed"], backend=job["backend"], workdir=sumo_dir)
-    else:
-        from .signals.control import run_controlled
-
-        ds = run_controlled(sc, controller, seed=job["seed"], workdir=sumo_dir, backend=job["backend"])
-    sumo_s = time.perf_counter() - t1
-    k = kpis(ds)
-    data = {name: ((), np.float64(v), {"units": KPI_UNITS.get(name, "1")}) for name, v in k.items()}
-    data["sumo_wall_s"] = ((), np.float64(sumo_s), {"units": "s", "long_name": "wall time of the SUMO run and reading its outputs"})
-    data["run_wall_s"] = ((), np.float64(time.perf_counter() - t0), {"units": "s", "long_name": "wall time of the whole run"})
-    attrs = {"run_id": job["run_id"], "params": json.dumps(job["params"], sort_keys=True), "seed": int(job["seed"]),
-             "scenario_name": sc.name, "scenario_hash": sc.spec_hash, "backend": job["backend"],
-             "controller": controller or "network programs", "toolkit_version": _toolkit_version(),
-             "sumo_version": installed_versions().get("eclipse-sumo") or "", "created": dt.datetime.now(dt.UTC).isoformat()}
-    out = xr.Dataset({n: xr.Variable(*v) for n, v in data.items()}, attrs=attrs)
-    with atomic_path(run_dir / KPIS_FILE) as tmp:
-        out.to_netcdf(tmp, engine="h5netcdf")
-    return {"run_id": job["run_id"], "kpis": k, "sumo_wall_s": sumo_s}
-
-
-def _child(job: dict[str, Any]) -> None:
-    """Body of a local worker process: run, or leave the error text in ``error.json`` and exit 3."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        execute_run(job)
-    except BaseException as exc:  # noqa: BLE001 - everything a run can raise goes to error.json
-        _write_error(Path(job["run_dir"]), exc)
-        os._exit(3)
-    os._exit(0)
-
-
-def _write_error(run_dir: Path, exc: BaseException) -> None:
-    text = str(exc) or type(exc).__name__
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / ERROR_FILE).write_text(json.dumps({"error": text, "type": type(exc).__name__,
-                                                      "traceback": traceback.format_exc(limit=8)}))
-    except OSError:
-        pass
-
-
-def _failure_reason(run_dir: Path, exitcode: int | None) -> str:
-    err = run_dir / ERROR_FILE
-    if err.is_file():
-        try:
-            return str(json.loads(err.read_text())["error"])
-        except (ValueError, KeyError, OSError):
-            pass
-    if exitcode is not None and exitcode < 0:
-        return f"worker process killed by signal {-exitcode} ({signal.Signals(-exitcode).name})"
-    return f"worker process exited with code {exitcode} without results"
-
-
-def _kill_tree(pid: int) -> None:
-    """Kill a worker and everything it started (a traci SUMO, duarouter)."""
-    import psutil
-
-    try:
-        parent = psutil.Process(pid)
-        procs = [*parent.children(recursive=True), parent]
-    except psutil.NoSuchProcess:
-        return
-    for p in procs:
-        try:
-            p.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(procs, timeout=5)
-
-
-# ---- executors ---------------------------------------------------------------------------------
-class _Tracker:
-    """Counts, retries and the time estimate shared by both executors."""
-
-    def __init__(self, runs: list[Run], retries: int, progress: Progress | None) -> None:
-        self.queue = list(runs)
-        self.total = len(runs)
-        self.retries = retries
-        self.progress = progress
-        self.attempts: dict[str, int] = {}
-        self.failed: dict[str, str] = {}
-        self.done: list[str] = []
-        self.durations: list[float] = []
-        self.t0 = time.perf_counter()
-
-    def start(self, run: Run) -> int:
-        self.attempts[run.id] = self.attempts.get(run.id, 0) + 1
-        return self.attempts[run.id]
-
-    def finished(self, run: Run, seconds: float) -> None:
-        self.done.append(run.id)
-        self.durations.append(seconds)
-        self._report(f"done {run.label()}")
-
-    def crashed(self, run: Run, reason: str) -> None:
-        if self.attempts[run.id] <= self.retries:
-            self.queue.append(run)
-            self._report(f"retry {run.label()}: {reason[:120]}")
-        else:
-            self.failed[run.id] = reason
-            self._report(f"FAILED {run.label()}: {reason[:120]}")
-
-    def _report(self, event: str) -> None:
-        if self.progress is None:
-            return
-        n_done, n_failed = len(self.done), len(self.failed)
-        remaining = self.total - n_done - n_failed
-        eta = None
-        if n_done:
-            elapsed = time.perf_counter() - self.t0
-            eta = elapsed / (n_done + n_failed) * remaining
-        self.progress(n_done, n_failed, remaining, eta, event)
-
-
-def _run_local(spec: SweepSpec, runs: list[Run], workers: int, tracker: _Tracker, poll_s: float = 0.05) -> None:
-    ctx = mp.get_context("forkserver")
-    # each worker is forked from a server that has imported the toolkit: a fresh process per run without
-    # paying Python's start-up and imports again (libsumo itself is loaded only inside the run)
-    ctx.set_forkserver_preload(["mobility.sweep", "mobility.simulation", "mobility.results", "mobility.signals.control",
-                                "xarray", "pandas", "h5netcdf"])
-    running: dict[str, tuple[Run, Any, float]] = {}
-    try:
-        while tracker.queue or running:
-            while tracker.queue and len(running) < workers:
-                run = tracker.queue.pop(0)
-                tracker.start(run)
-                proc = ctx.Process(target=_child, args=(_job(spec, run),), name=f"mobility-run-{run.id}", daemon=False)
-                proc.start()
-                running[run.id] = (run, proc, time.perf_counter())
-            time.sleep(poll_s)
-            for rid, (run, proc, t_start) in list(running.items()):
-                over = time.perf_counter() - t_start > spec.time_limit_s
-                if proc.is_alive() and not over:
-                    continue
-                if over and proc.is_alive():
-                    _kill_tree(proc.pid)
-                    proc.join(5)
-                    reason = f"time limit of {spec.time_limit_s:g} s exceeded"
-                else:
-                    proc.join()
-                    reason = _failure_reason(spec.output / rid, proc.exitcode)
-                del running[rid]
-                if proc.exitcode == 0 and is_finished(spec.output / rid):
-                    tracker.finished(run, time.perf_counter() - t_start)
-                else:
-                    tracker.crashed(run, reason)
-    finally:
-        for _, proc, _ in running.values():
-            _kill_tree(proc.pid)
-
-
-def _dask_task(job: dict[str, Any], time_limit_s: float) -> dict[str, Any]:
-    """A Dask task: the run in its own subprocess (a fresh process per simulation), with a hard time limit."""
-    run_dir = Path(job["run_dir"])
-    run_dir.mkdir(parents=True, exist_ok=True)
-    job_file = run_dir / "job.json"
-    job_file.write_text(json.dumps(job))
-    t0 = time.perf_counter()
-    try:
-        r = subprocess.run([sys.executable, "-m", "mobility.sweep", str(job_file)], capture_output=True, text=True,
-                           timeout=time_limit_s, start_new_session=True)
-        code = r.returncode
-        tail = r.stderr[-2000:]
-    except subprocess.TimeoutExpired:
-        code, tail = None, f"time limit of {time_limit_s:g} s exceeded"
-    ok = code == 0 and is_finished(run_dir)
-    reason = "" if ok else (tail if code is None else _failure_reason(run_dir, code))
-    return {"ok": ok, "reason": reason, "seconds": time.perf_counter() - t0}
-
-
-def _run_dask(spec: SweepSpec, runs: list[Run], client: Any, tracker: _Tracker) -> None:
-    from distributed import as_completed
-
-    by_key: dict[str, Run] = {}
-
-    def submit(run: Run) -> Any:
-        tracker.start(run)
-        fut = client.submit(_dask_task, _job(spec, run), spec.time_limit_s, key=f"mobility-run-{run.id}-{tracker.attempts[run.id]}",
-                            pure=False, retries=0)
-        by_key[fut.key] = run
-        return fut
-
-    pending = as_completed([submit(r) for r in tracker.queue])
-    tracker.queue = []
-    for fut in pending:
-        run = by_key[fut.key]
-        try:
-            res = fut.result()
-            ok, reason, secs = res["ok"], res["reason"], res["seconds"]
-        except Exception as exc:  # noqa: BLE001 - a worker that died (KilledWorker) or a lost task
-            ok, reason, secs = False, f"dask worker lost: {type(exc).__name__}: {exc}", 0.0
-        if ok:
-            tracker.finished(run, secs)
-        else:
-            tracker.crashed(run, reason)
-            for again in tracker.queue:
-                pending.add(submit(again))
-            tracker.queue = []
 
 
 def _jobqueue_cluster(spec: SweepSpec) -> Any:
@@ -502,15 +271,6 @@ def cluster_job_script(spec: SweepSpec) -> str:
         return str(cluster.job_script())
     finally:
         cluster.close()
-
-
-def _cluster_client(spec: SweepSpec) -> tuple[Any, Any]:
-    from distributed import Client
-
-    cluster = _jobqueue_cluster(spec)
-    assert spec.cluster is not None
-    cluster.scale(jobs=spec.cluster.jobs)
-    return Client(cluster), cluster
 
 
 # ---- the sweep ---------------------------------------------------------------------------------
@@ -545,33 +305,33 @@ def run_sweep(
     t0 = time.perf_counter()
     spec.output.mkdir(parents=True, exist_ok=True)
     runs = plan_runs(spec)
-    todo = [r for r in runs if not (only_missing and is_finished(spec.output / r.id))]
-    skipped = [r.id for r in runs if r not in todo]
-    tracker = _Tracker(todo, spec.retries if retries is None else retries, progress)
+    tasks = [r.task for r in runs if r.task is not None]
+    todo = [t for t in tasks if not (only_missing and is_finished(spec.output / t.id))]
     own_client = cluster = None
-    if todo:
-        if client is None and scheduler is not None:
-            from distributed import Client
+    if todo and client is None and scheduler is not None:
+        from distributed import Client
 
-            client = own_client = Client(scheduler)
-        elif client is None and spec.cluster is not None:
-            client, cluster = _cluster_client(spec)
-            own_client = client
-        try:
-            if client is not None:
-                _run_dask(spec, todo, client, tracker)
-            else:
-                _run_local(spec, todo, workers or spec.workers, tracker)
-        finally:
-            if own_client is not None:
-                own_client.close()
-            if cluster is not None:
-                cluster.close()
-    ds = combine_runs(spec, runs, failed=tracker.failed)
+        client = own_client = Client(scheduler)
+    elif todo and client is None and spec.cluster is not None:
+        from distributed import Client
+
+        cluster = _jobqueue_cluster(spec)
+        cluster.scale(jobs=spec.cluster.jobs)
+        client = own_client = Client(cluster)
+    try:
+        outcome = execute(tasks, workdir=spec.output, workers=workers or spec.workers, client=client,
+                          time_limit_s=spec.time_limit_s, retries=spec.retries if retries is None else retries,
+                          progress=progress, only_missing=only_missing, preload=_kind(spec).preload)
+    finally:
+        if own_client is not None:
+            own_client.close()
+        if cluster is not None:
+            cluster.close()
+    ds = combine_runs(spec, runs, failed=outcome.failed)
     path = spec.output / ("sweep.zarr" if spec.format == "zarr" else "sweep.nc")
     _save(ds, path)
-    return SweepResult(ds, path, ran=tracker.done, skipped=skipped, failed=tracker.failed, attempts=tracker.attempts,
-                       seconds=time.perf_counter() - t0)
+    return SweepResult(ds, path, ran=outcome.ran, skipped=outcome.skipped, failed=outcome.failed,
+                       attempts=outcome.attempts, seconds=time.perf_counter() - t0)
 
 
 def _save(ds: Any, path: Path) -> None:
@@ -592,40 +352,51 @@ def _save(ds: Any, path: Path) -> None:
         ds.to_netcdf(tmp, engine="h5netcdf")
 
 
-def combine_runs(spec: SweepSpec, runs: Sequence[Run] | None = None, *, failed: dict[str, str] | None = None) -> Any:
-    """One Dataset of every run's KPIs: dims are the varied parameters (in the file's order) and ``seed``."""
+def _placeholder(template: Any) -> Any:
+    """An all-NaN stand-in for a run without results (numeric variables only)."""
     import xarray as xr
+
+    return xr.Dataset({n: xr.full_like(v, np.nan, dtype=float) for n, v in template.data_vars.items()
+                       if np.issubdtype(v.dtype, np.number) or v.dtype == bool}, attrs={})
+
+
+def combine_runs(spec: SweepSpec, runs: Sequence[Run] | None = None, *, failed: dict[str, str] | None = None) -> Any:
+    """One Dataset of every run's scalar KPIs: dims are the varied parameters (in the file's order) and ``seed``.
+
+    A run's other variables (queues over time, occupancy by area, per-vehicle values) stay in its own
+    ``result.nc`` (``output/<run-id>/``, named by the ``run_id`` variable).
+    """
+    import xarray as xr
+
+    from .provenance import stamp
 
     runs = list(runs) if runs is not None else plan_runs(spec)
     failed = dict(failed or {})
     dims = [*spec.vary, "seed"]
     shape = tuple(len(spec.vary[n]) for n in spec.vary) + (len(spec.seeds),)
-    per_run: dict[str, xr.Dataset] = {}
-    names: list[str] = []
-    units: dict[str, str] = {}
+    results: dict[str, Any] = {}
+    clash: dict[str, str] = {}
     for r in runs:
-        f = spec.output / r.id / KPIS_FILE
-        if f.is_file():
-            with xr.open_dataset(f, engine="h5netcdf") as d:
-                per_run[r.id] = d.load()
-            for v in per_run[r.id].data_vars:
-                if v not in names:
-                    names.append(str(v))
-                    units[str(v)] = per_run[r.id][v].attrs.get("units", "1")
+        d = spec.output / r.id
+        if is_finished(d):
+            res = load_result(d)
+            res = res.drop_vars([v for v in res.variables if res[v].dims])  # the KPIs; the rest stays in result.nc
+            res.attrs = {}
+            # a run's variable named like a varied field (``points``) keeps its values as ``<name>_run``
+            clash.update({v: f"{v}_run" for v in spec.vary if v in res.variables})
+            results[r.id] = res.rename({k: v for k, v in clash.items() if k in res.variables})
         elif r.id not in failed:
-            err = spec.output / r.id / ERROR_FILE
-            failed[r.id] = _failure_reason(spec.output / r.id, None) if err.is_file() else "not run"
-    arrays = {n: np.full(shape, np.nan) for n in names}
+            failed[r.id] = failure_reason(d, None) if (d / ERROR_FILE).is_file() else "not run"
     status = np.full(shape, "missing", dtype=object)
     error = np.full(shape, "", dtype=object)
     run_id = np.full(shape, "", dtype=object)
+    by_index: dict[tuple[int, ...], Any] = {}
+    template = next(iter(results.values()), None)
     for r in runs:
         run_id[r.index] = r.id
-        if r.id in per_run:
+        if r.id in results:
             status[r.index] = "finished"
-            for n in names:
-                if n in per_run[r.id]:
-                    arrays[n][r.index] = float(per_run[r.id][n].values)
+            by_index[r.index] = results[r.id]
         else:
             status[r.index] = "failed" if failed.get(r.id, "not run") != "not run" else "missing"
             error[r.index] = failed.get(r.id, "not run")
@@ -635,34 +406,24 @@ def combine_runs(spec: SweepSpec, runs: Sequence[Run] | None = None, *, failed: 
         if any(isinstance(v, list | dict) for v in vals):  # lists and mappings label their coordinate as JSON
             vals = [json.dumps(v, sort_keys=True) for v in vals]
         coords[n] = (n, np.array(vals, dtype=object if any(isinstance(v, str) for v in vals) else None),
-                     {"long_name": f"scenario field {n}" if n != CONTROLLER else "signal controller"})
+                     {"long_name": f"field {n} of the base file" if n != _kind(spec).dim else _kind(spec).what})
     coords["seed"] = ("seed", np.array(spec.seeds), {"long_name": "SUMO seed"})
-    data = {n: (dims, a, {"units": units[n]}) for n, a in arrays.items()}
-    data["status"] = (dims, status.astype(str), {"long_name": "finished, failed or missing"})
-    data["error"] = (dims, error.astype(str), {"long_name": "why a run failed (SUMO's error text where it gave one)"})
-    data["run_id"] = (dims, run_id.astype(str), {"long_name": "folder of the run under the output folder"})
-    first = next(iter(per_run.values()), None)
-    attrs = {"title": f"sweep {spec.name}", "sweep_file": str(spec.source_file or ""), "base_scenario": str(spec.base),
-             "set": json.dumps(spec.set, sort_keys=True), "varied": json.dumps(list(spec.vary)),
-             "runs": len(runs), "finished": int((status == "finished").sum()), "failed": int((status == "failed").sum()),
-             "toolkit_version": first.attrs.get("toolkit_version", "") if first is not None else "",
-             "sumo_version": first.attrs.get("sumo_version", "") if first is not None else "",
-             "backend": spec.backend, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    return xr.Dataset(data, coords=coords, attrs=attrs)
 
+    def nest(prefix: tuple[int, ...]) -> Any:
+        level = len(prefix)
+        if level == len(shape):
+            got = by_index.get(prefix)
+            return got if got is not None else _placeholder(template)
+        parts = [nest((*prefix, i)) for i in range(shape[level])]
+        return xr.concat(parts, dim=dims[level], coords="minimal", join="outer", compat="override",
+                         combine_attrs="drop")
 
-def _main(argv: list[str]) -> int:
-    """``python -m mobility.sweep JOB.json``: run one job (the Dask executor's subprocess)."""
-    job = json.loads(Path(argv[0]).read_text())
-    try:
-        execute_run(job)
-    except BaseException as exc:  # noqa: BLE001
-        _write_error(Path(job["run_dir"]), exc)
-        print(f"run {job['run_id']} failed: {exc}", file=sys.stderr)
-        return 3
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main(sys.argv[1:]))
-
+    ds = nest(()) if template is not None else xr.Dataset()
+    ds = ds.drop_vars([d for d in dims if d in ds.coords], errors="ignore").assign_coords(coords)
+    ds["status"] = (dims, status.astype(str), {"long_name": "finished, failed or missing"})
+    ds["error"] = (dims, error.astype(str), {"long_name": "why a run failed (SUMO's error text where it gave one)"})
+    ds["run_id"] = (dims, run_id.astype(str), {"long_name": "folder of the run under the output folder"})
+    return stamp(ds, seeds=list(spec.seeds), title=f"sweep {spec.name}", sweep_file=str(spec.source_file or ""),
+                 base_file=str(spec.base), study_kind=_kind(spec).name, set=spec.set, varied=list(spec.vary),
+                 runs=len(runs), finished=int((status == "finished").sum()), failed=int((status == "failed").sum()),
+                 backend=spec.backend, renamed=clash or None)

@@ -100,7 +100,7 @@ def test_bad_input_names_file_and_field(study, tmp_path: Path) -> None:
     _, _, _, sites, _ = study
     bad = tmp_path / "bad.yaml"
     bad.write_text(STUDY.read_text().replace("threshold_soc: 0.10", "threshold_soc: 1.5"))
-    with pytest.raises(InputError, match=r"bad\.yaml: field 'threshold_soc'"):
+    with pytest.raises(InputError, match=r"bad\.yaml:11: field 'threshold_soc'"):
         load_charging(bad)
     bad.write_text(STUDY.read_text().replace("scenario: district.yaml", "scenario: nowhere.yaml"))
     with pytest.raises(InputError, match="field 'scenario': traffic scenario not found"):

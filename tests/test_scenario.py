@@ -13,8 +13,8 @@ from .conftest import ROOT
 # plazas are read in test_tolling; studies (charging, parking) name a traffic scenario with a top-level
 # 'scenario:' and are read in test_charging / test_parking (and their traffic scenarios here)
 SHIPPED = sorted(p for p in (ROOT / "scenarios").rglob("*.yaml")
-                 if p.parent.name != "tolling" and not any(line.startswith("scenario:") for line in p.read_text().splitlines()))
-STUDIES = sorted(p for p in (ROOT / "scenarios").rglob("*.yaml") if p not in SHIPPED and p.parent.name != "tolling")
+                 if p.parent.name not in ("tolling", "sweeps") and not any(line.startswith("scenario:") for line in p.read_text().splitlines()))
+STUDIES = sorted(p for p in (ROOT / "scenarios").rglob("*.yaml") if p not in SHIPPED and p.parent.name not in ("tolling", "sweeps"))
 
 GOOD = """\
 name: t

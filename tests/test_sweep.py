@@ -89,7 +89,7 @@ def test_sweep_dataset_equals_the_runs_done_one_by_one(tmp_path: Path) -> None:
     assert float(saved["mean_delay_s"].sum()) == pytest.approx(float(ds["mean_delay_s"].sum()))
     # provenance of each run
     attrs = json.loads((f.parent / "out" / ds["run_id"].values.flat[0] / "run.json").read_text())
-    assert attrs["seed"] == 3 and attrs["scenario"]["end_s"] == 900.0
+    assert attrs["seed"] == 3 and attrs["study"]["end_s"] == 900.0
 
 
 def test_killed_worker_process_is_retried_with_no_lost_or_duplicated_result(tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_killed_worker_process_is_retried_with_no_lost_or_duplicated_result(tmp_
     assert not res.failed and len(res.ran) == 6 and sorted(res.ran) == sorted({*res.ran})
     assert res.attempts[killed[0]] == 2 and sum(res.attempts.values()) == 7
     assert (res.dataset["status"] == "finished").all()
-    assert len(list(out.glob("*/kpis.nc"))) == 6
+    assert len(list(out.glob("*/result.nc"))) == 6
 
 
 def test_killed_sumo_process_is_retried(tmp_path: Path) -> None:
@@ -124,16 +124,16 @@ def test_second_run_after_an_interrupted_sweep_runs_only_the_missing_runs(tmp_pa
     proc = subprocess.Popen([sys.executable, "-m", "mobility.cli", "sweep", "run", str(f), "--quiet"],
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while len(list(out.glob("*/kpis.nc"))) < 2 and time.monotonic() < deadline:
+    while len(list(out.glob("*/result.nc"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep, its fork server and its workers
     proc.wait()
-    done_before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/kpis.nc")}
+    done_before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.nc")}
     assert 2 <= len(done_before) < 8
     res = run_sweep(f)
     assert sorted(res.skipped) == sorted(done_before)
     assert len(res.ran) == 8 - len(done_before) and not set(res.ran) & set(done_before)
-    assert {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/kpis.nc") if p.parent.name in done_before} == done_before
+    assert {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/result.nc") if p.parent.name in done_before} == done_before
     assert (res.dataset["status"] == "finished").all()
 
 

@@ -3,11 +3,11 @@
 - :mod:`.spec`: the study file (traffic scenario, EV equipment, candidate sites, charging demand);
 - :mod:`.layout`: :class:`ChargingLayout` (SUMO additionals, JSON), OR-Tools and baseline layouts;
 - :mod:`.simulate`: one layout in SUMO with TraCI-driven charging stops and its KPIs;
-- :mod:`.compare`: layouts x seeds in separate processes, one Dataset with a ``layout`` dimension;
+- :mod:`.study`: the charging study kind: layouts x seeds on the study executor, one Dataset with a ``layout`` dimension;
 - :mod:`.trips`: OD round trips for the flow-refuelling models.
 """
 
-from .compare import build_layouts, compare_layouts, comparison_table, format_table
+from .study import build_layouts, compare_layouts, comparison_table, format_table
 from .layout import (
     ChargingLayout,
     Station,

@@ -16,6 +16,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 
 from .._errors import InputError
+from ..seeds import rng as sub_rng
 from .._io import write_text_atomic
 from .spec import CandidateSite, DemandPoint
 
@@ -68,6 +69,12 @@ class ChargingLayout:
         return {"name": self.name, "method": self.method, "report": self.report,
                 "stations": [asdict(s) for s in self.stations]}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChargingLayout:
+        """The layout of :meth:`to_dict`."""
+        return cls(str(data["name"]), tuple(Station(**st) for st in data["stations"]), str(data.get("method", "file")),
+                   dict(data.get("report") or {}))
+
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
         if path is not None:
@@ -98,10 +105,10 @@ class ChargingLayout:
 def load_layout(path: str | Path, sites: list[CandidateSite] | None = None) -> ChargingLayout:
     """Read a layout file (YAML or JSON): ``name`` and ``stations``, each with ``site`` (a candidate id)
     and ``points`` (edge, pos_m and power_kw default to the candidate's)."""
-    from .._io import read_yaml_mapping
+    from .._spec import read_mapping
 
     p = Path(path)
-    data = read_yaml_mapping(p, what="layout file", hint="'name' and a list 'stations'")
+    data, _ = read_mapping(p, what="layout file", hint="'name' and a list 'stations'")
     if not isinstance(data.get("stations"), list) or not data["stations"]:
         raise InputError(f"{p}: a layout is a mapping with 'name' and a non-empty list 'stations'")
     by_id = {s.id: s for s in sites or []}
@@ -242,7 +249,7 @@ def random_layout(sites: list[CandidateSite], *, total_points: int, p: int, seed
     at random (seeded), the points spread evenly over them."""
     if not 1 <= p <= len(sites):
         raise InputError(f"p must be between 1 and the number of candidate sites ({len(sites)}), got {p}")
-    rng = np.random.default_rng(seed)
+    rng = sub_rng(seed, "charging", "random layout")
     chosen = sorted(int(j) for j in rng.choice(len(sites), size=p, replace=False))
     pts = allocate_points(total_points, np.ones(p), np.array([sites[j].max_points for j in chosen]))
     return ChargingLayout(name or f"random_p{p}_s{seed}", _stations(sites, chosen, pts), "random",

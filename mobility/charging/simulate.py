@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import time as _time
 import xml.etree.ElementTree as ET
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,12 +28,15 @@ import numpy as np
 
 from .._errors import SimulationError
 from .._io import session_tempdir, write_text_atomic
+from ..seeds import rng as sub_rng
 from .._paths import costs_from, costs_to
 from .layout import ChargingLayout
 from .spec import ChargingSpec, charging_scenario
 
 if TYPE_CHECKING:
     import xarray as xr
+
+    from ..study import Study
 
 __all__ = ["run_charging"]
 
@@ -55,11 +57,7 @@ class _EV:
     stranded: float = np.nan
 
 
-def _rng(seed: int, vid: str) -> np.random.Generator:
-    return np.random.default_rng([int(seed), zlib.crc32(vid.encode())])
-
-
-def run_charging(spec: ChargingSpec, layout: ChargingLayout, *, seed: int, workdir: str | Path | None = None,
+def run_charging(spec: ChargingSpec | Study, layout: ChargingLayout, *, seed: int, workdir: str | Path | None = None,
                  backend: str = "libsumo", bin_s: float = 60.0) -> xr.Dataset:
     """Run the study's scenario with ``layout`` and return its KPIs as a Dataset (one layout, one seed).
 
@@ -72,7 +70,12 @@ def run_charging(spec: ChargingSpec, layout: ChargingLayout, *, seed: int, workd
 
     from ..simulation import Simulation
 
-    sc, net = charging_scenario(spec)
+    from ..study import Study
+
+    if isinstance(spec, Study):  # resolved once: the scenario and network are not read again
+        sc, net, spec = spec.scenario, spec.network, spec.spec
+    else:
+        sc, net = charging_scenario(spec)
     sc = sc.with_seed(seed)
     scenario_hash = sc.spec_hash
     wd = Path(workdir) if workdir is not None else session_tempdir("mobility-charging-")
@@ -108,7 +111,7 @@ def run_charging(spec: ChargingSpec, layout: ChargingLayout, *, seed: int, workd
             for vid in api.simulation.getSubscriptionResults()[tc.VAR_DEPARTED_VEHICLES_IDS]:
                 if api.vehicle.getTypeID(vid) != spec.ev_type:
                     continue
-                rng = _rng(seed, vid)
+                rng = sub_rng(seed, "charging", "battery", vid)
                 cap = spec.battery_kwh.draw(rng) * 1000.0
                 soc = float(np.clip(spec.initial_soc.draw(rng), 0.0, 1.0))
                 api.vehicle.setParameter(vid, "device.battery.capacity", f"{cap:.3f}")
@@ -187,22 +190,20 @@ def _kpis(spec, layout, sc, net, wd: Path, evs: dict[str, _EV], *, seed: int, bi
           sumo_version: str) -> xr.Dataset:
     import xarray as xr
 
-    from ..results import _toolkit_version
+    from ..provenance import stamp
+    from ..results import iter_tripinfo
 
     _check_outputs(wd)
     st = layout.stations
     pa_index = {s.parking_id: i for i, s in enumerate(st)}
     # tripinfo: distance and the battery device's totals for every EV (arrived, still driving or removed)
     trips: dict[str, dict[str, Any]] = {}
-    for _, el in ET.iterparse(wd / "tripinfo.xml"):
-        if el.tag == "tripinfo" and el.get("id") in evs:
-            b = el.find("battery")
-            if b is not None:
-                trips[el.get("id")] = {"route_m": float(el.get("routeLength", "nan")), "arrived": el.get("vaporized", "") == "",
-                                       "final": float(b.get("actualBatteryCapacity")),
-                                       "consumed": float(b.get("totalEnergyConsumed")),
-                                       "regen": float(b.get("totalEnergyRegenerated"))}
-            el.clear()
+    for vid, trip, child in iter_tripinfo(wd / "tripinfo.xml"):
+        b = child.get("battery")
+        if vid in evs and b is not None:
+            trips[vid] = {"route_m": float(trip.get("routeLength", "nan")), "arrived": trip.get("vaporized", "") == "",
+                          "final": float(b["actualBatteryCapacity"]), "consumed": float(b["totalEnergyConsumed"]),
+                          "regen": float(b["totalEnergyRegenerated"])}
     charged_wh: dict[str, float] = {}
     energy = np.zeros(len(st))
     cs_index = {s.site: i for i, s in enumerate(st)}
@@ -298,10 +299,8 @@ def _kpis(spec, layout, sc, net, wd: Path, evs: dict[str, _EV], *, seed: int, bi
     ds = ds.assign_coords(ev=ids)
     ds = ds.assign_coords(station=sid, time=times, edge=("station", [s.edge for s in st]))
     ds["time"].attrs.update(units="s", long_name="start of the bin")
-    ds.attrs.update(layout=layout.name, layout_method=layout.method, seed=int(seed), scenario=sc.name,
-                    scenario_hash=sc.spec_hash, toolkit_version=_toolkit_version(), sumo_version=sumo_version,
-                    charging_study=spec.name)
-    return ds
+    return stamp(ds, seeds=int(seed), spec_hash=sc.spec_hash, layout=layout.name, layout_method=layout.method,
+                 scenario=sc.name, scenario_hash=sc.spec_hash, charging_study=spec.name)
 
 
 def _check_outputs(wd: Path) -> None:

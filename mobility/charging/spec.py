@@ -9,58 +9,21 @@ when drivers look for a charger (below ``threshold_soc``), how long they charge,
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from .._errors import InputError
+from .._spec import Dist, Spec, read_csv_rows
 
 __all__ = ["CandidateEdges", "CandidateSite", "ChargingSpec", "DemandPoint", "Dist", "candidate_sites",
            "charging_scenario", "demand_points", "load_charging"]
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Dist(_Spec):
-    """A distribution: ``uniform`` on [low, high], ``normal`` (mean, sd) clipped to [low, high], or
-    ``choice`` of ``values`` with ``weights``."""
-
-    kind: Literal["uniform", "normal", "choice"] = "uniform"
-    low: float | None = None
-    high: float | None = None
-    mean: float | None = None
-    sd: float | None = Field(None, ge=0)
-    values: list[float] = Field(default_factory=list)
-    weights: list[float] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _complete(self) -> Dist:
-        if self.kind == "uniform" and (self.low is None or self.high is None or self.high < self.low):
-            raise ValueError("a uniform distribution needs low <= high")
-        if self.kind == "normal" and (self.mean is None or self.sd is None):
-            raise ValueError("a normal distribution needs mean and sd (and optionally low/high bounds)")
-        if self.kind == "choice" and (not self.values or (self.weights and len(self.weights) != len(self.values))):
-            raise ValueError("a choice needs values (and, optionally, one weight per value)")
-        return self
-
-    def draw(self, rng: np.random.Generator) -> float:
-        if self.kind == "uniform":
-            return float(rng.uniform(self.low, self.high))
-        if self.kind == "normal":
-            lo = -np.inf if self.low is None else self.low
-            hi = np.inf if self.high is None else self.high
-            return float(np.clip(rng.normal(self.mean, self.sd), lo, hi))
-        w = np.asarray(self.weights or [1.0] * len(self.values), dtype=float)
-        return float(rng.choice(self.values, p=w / w.sum()))
-
-
-class CandidateEdges(_Spec):
+class CandidateEdges(Spec):
     """Kerbside candidate sites generated along the network's edges (boundary roads excluded)."""
 
     min_length_m: float = Field(100.0, gt=0, description="edges at least this long get a site at their middle")
@@ -70,7 +33,7 @@ class CandidateEdges(_Spec):
     include_boundary: bool = Field(False, description="also edges that touch a dead-end node")
 
 
-class ChargingSpec(_Spec):
+class ChargingSpec(Spec):
     """An EV charging study (see the module docstring)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -107,7 +70,7 @@ class ChargingSpec(_Spec):
 
 def load_charging(path: str | Path) -> ChargingSpec:
     """Read a charging study file; errors name the file and the field."""
-    from .._io import read_study
+    from .._spec import read_study
 
     return read_study(path, ChargingSpec, what="charging file", hint="ChargingSpec fields (scenario, initial_soc, ...)")
 
@@ -152,7 +115,7 @@ def candidate_sites(spec: ChargingSpec, network) -> list[CandidateSite]:
     (columns ``id, edge, pos_m, power_kw, max_points, cost``)."""
     c = spec.candidates
     if isinstance(c, Path):
-        rows = _read_csv(c, ("id", "edge", "pos_m", "power_kw", "max_points", "cost"))
+        rows = read_csv_rows(c, ("id", "edge", "pos_m", "power_kw", "max_points", "cost"))
         out = []
         for line, r in rows:
             where = f"{c}:{line}"
@@ -188,7 +151,7 @@ def demand_points(spec: ChargingSpec, scenario, network) -> list[DemandPoint]:
     d = spec.demand
     if isinstance(d, Path):
         out = []
-        for line, r in _read_csv(d, ("edge", "weight")):
+        for line, r in read_csv_rows(d, ("edge", "weight")):
             if r["edge"] not in network.edge_index:
                 raise InputError(f"{d}:{line}: column 'edge': unknown edge {r['edge']!r} in {network.name}")
             try:
@@ -220,14 +183,3 @@ def demand_points(spec: ChargingSpec, scenario, network) -> list[DemandPoint]:
         for e in ((o,) if d == "origins" else (de,) if d == "destinations" else (o, de)):
             weights[e] = weights.get(e, 0.0) + w * share
     return [DemandPoint(e, w) for e, w in sorted(weights.items())]
-
-
-def _read_csv(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
-    if not path.is_file():
-        raise InputError(f"{path}: table not found")
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"{path}:1: missing column(s) {missing}; the header must name {list(columns)}")
-        return [(i + 2, {k: (v or "").strip() for k, v in r.items() if k}) for i, r in enumerate(reader)]

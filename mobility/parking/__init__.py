@@ -6,7 +6,7 @@
 >>> print(format_table(ds))                                                           # doctest: +SKIP
 """
 
-from .compare import compare_strategies, comparison_table, format_table
+from .study import compare_strategies, comparison_table, format_table
 from .simulate import STRATEGIES, parking_additional, run_parking, stop_output_parkings
 from .spec import (
            Lot,

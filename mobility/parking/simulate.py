@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import time as _time
 import xml.etree.ElementTree as ET
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +42,7 @@ import numpy as np
 
 from .._errors import InputError, SimulationError
 from .._io import session_tempdir, write_text_atomic
+from ..seeds import rng
 from .._paths import costs_to, edge_point, walking_costs
 from .spec import (
     ParkingArea,
@@ -55,6 +55,8 @@ from .spec import (
 
 if TYPE_CHECKING:
     import xarray as xr
+
+    from ..study import Study
 
 __all__ = ["STRATEGIES", "parking_additional", "run_parking", "stop_output_parkings"]
 
@@ -150,13 +152,10 @@ class _Geometry:
         return np.where(ahead, (self.pos - x) / self.speed[e], t)
 
 
-def _rng(seed: int, vid: str) -> np.random.Generator:
-    return np.random.default_rng([int(seed), zlib.crc32(vid.encode()), 11])
-
-
-def run_parking(spec: ParkingSpec, strategy: str, *, seed: int, workdir: str | Path | None = None,
+def run_parking(spec: ParkingSpec | Study, strategy: str, *, seed: int, workdir: str | Path | None = None,
                 backend: str = "libsumo", bin_s: float = 60.0) -> xr.Dataset:
-    """Run the study with one guidance ``strategy`` and ``seed``; KPIs as a Dataset.
+    """Run the study (a spec, or a resolved :class:`~mobility.study.Study`) with one guidance ``strategy`` and
+    ``seed``; KPIs as a Dataset.
 
     Scalars: ``seekers``, ``parked``, ``failed_parkings``, ``mean_search_time_s``, ``p95_search_time_s``,
     ``mean_cruising_m``, ``mean_walking_m``, ``mean_delay_s`` (all vehicles), ``reroutes_mean`` ...;
@@ -167,9 +166,14 @@ def run_parking(spec: ParkingSpec, strategy: str, *, seed: int, workdir: str | P
 
     from ..simulation import Simulation
 
+    from ..study import Study
+
     if strategy not in STRATEGIES:
         raise InputError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
-    sc, net = parking_scenario(spec)
+    if isinstance(spec, Study):  # resolved once: the scenario and network are not read again
+        sc, net, spec = spec.scenario, spec.network, spec.spec
+    else:
+        sc, net = parking_scenario(spec)
     sc = sc.with_seed(seed)
     areas = parking_areas(spec, net)
     trips = seekers(spec, net, seed)
@@ -218,7 +222,7 @@ def run_parking(spec: ParkingSpec, strategy: str, *, seed: int, workdir: str | P
                 t = by_id.get(vid)
                 if t is None:
                     continue
-                state[vid] = _Seeker(t, ei[t.destination], bool(_rng(seed, vid).random() < spec.compliance)
+                state[vid] = _Seeker(t, ei[t.destination], bool(rng(seed, "parking", "compliance", vid).random() < spec.compliance)
                                      if strategy in ("realtime", "optimised") else False)
                 active.add(vid)
                 api.vehicle.subscribe(vid, [tc.VAR_ROAD_ID, tc.VAR_LANEPOSITION, tc.VAR_DISTANCE])
@@ -448,18 +452,15 @@ def _kpis(spec, strategy, sc, net, wd: Path, areas, state: dict[str, _Seeker], o
           seed: int, bin_s: float, wall_s: float, sumo_version: str, solves) -> xr.Dataset:
     import xarray as xr
 
-    from ..results import _toolkit_version
+    from ..provenance import stamp
+    from ..results import iter_tripinfo
 
-    if not (wd / "tripinfo.xml").is_file():
-        raise SimulationError(f"SUMO wrote no tripinfo.xml in {wd}")
     loss, loss_bg = [], []
-    for _, el in ET.iterparse(wd / "tripinfo.xml"):
-        if el.tag == "tripinfo":
-            tl = float(el.get("timeLoss", "nan"))
-            loss.append(tl)
-            if el.get("id") not in state:
-                loss_bg.append(tl)
-            el.clear()
+    for vid, trip, _ in iter_tripinfo(wd / "tripinfo.xml"):
+        tl = float(trip.get("timeLoss", "nan"))
+        loss.append(tl)
+        if vid not in state:
+            loss_bg.append(tl)
     ids = sorted(state)
     S = [state[v] for v in ids]
     parked = np.array([not np.isnan(s.parked) for s in S], dtype=bool)
@@ -526,10 +527,8 @@ def _kpis(spec, strategy, sc, net, wd: Path, areas, state: dict[str, _Seeker], o
         ds = ds.assign_coords(centre_m=("area", np.hypot(mid[:, 0] - centre[0], mid[:, 1] - centre[1])))
         ds["centre_m"].attrs.update(units="m", long_name="straight-line distance from the seekers' centre")
         ds.attrs["centre_radius_m"] = float(spec.decision_radius_m)
-    ds.attrs.update(strategy=strategy, seed=int(seed), scenario=sc.name, scenario_hash=sc.spec_hash,
-                    toolkit_version=_toolkit_version(), sumo_version=sumo_version, parking_study=spec.name,
-                    compliance=spec.compliance)
-    return ds
+    return stamp(ds, seeds=int(seed), spec_hash=sc.spec_hash, strategy=strategy, scenario=sc.name,
+                 scenario_hash=sc.spec_hash, parking_study=spec.name, compliance=spec.compliance)
 
 
 def _centre(spec: ParkingSpec, net) -> tuple[float, float] | None:

@@ -20,18 +20,18 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
 from .._errors import InputError
-from ..charging.spec import Dist, _read_csv
+from ..seeds import rng as sub_rng
+from .._spec import Dist, Spec, read_csv_rows
 from ..demand import fringe_nodes, street_edges
 
 __all__ = ["Lot", "OnStreet", "ParkingArea", "ParkingSpec", "Seeker", "SeekerGen", "load_parking",
            "parking_areas", "parking_scenario", "seekers"]
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_Spec = Spec
 
 
 class OnStreet(_Spec):
@@ -58,18 +58,14 @@ class Areas(_Spec):
 class SeekerGen(_Spec):
     """Parking-seeking trips drawn with the run's seed."""
 
+    ordered_fields = (("begin_s", "end_s"),)
+
     veh_h: float = Field(gt=0, description="arrivals per hour (Poisson)")
     begin_s: float = Field(0.0, ge=0)
     end_s: float = Field(gt=0)
     centre: str | tuple[float, float] = Field(description="node id, or [x, y], destinations gather around")
     spread_m: float = Field(300.0, gt=0, description="sd of the destinations' distance from the centre (Gaussian)")
     dwell_s: Dist = Field(default_factory=lambda: Dist(kind="uniform", low=1200.0, high=3600.0))
-
-    @model_validator(mode="after")
-    def _window(self) -> SeekerGen:
-        if self.end_s <= self.begin_s:
-            raise ValueError(f"end_s ({self.end_s}) must be after begin_s ({self.begin_s})")
-        return self
 
 
 class ParkingSpec(_Spec):
@@ -97,7 +93,7 @@ class ParkingSpec(_Spec):
 
 def load_parking(path: str | Path) -> ParkingSpec:
     """Read a parking study file; errors name the file and the field."""
-    from .._io import read_study
+    from .._spec import read_study
 
     return read_study(path, ParkingSpec, what="parking file", hint="ParkingSpec fields (scenario, areas, seekers, ...)")
 
@@ -170,7 +166,7 @@ def parking_areas(spec: ParkingSpec, network) -> list[ParkingArea]:
 
 def _areas_table(path: Path, network) -> list[ParkingArea]:
     out = []
-    for line, r in _read_csv(path, ("id", "edge", "capacity", "kind")):
+    for line, r in read_csv_rows(path, ("id", "edge", "capacity", "kind")):
         where = f"{path}:{line}"
         if r["edge"] not in network.edge_index:
             raise InputError(f"{where}: column 'edge': unknown edge {r['edge']!r} in {network.name}")
@@ -204,7 +200,7 @@ def seekers(spec: ParkingSpec, network, seed: int) -> list[Seeker]:
     s = spec.seekers
     if isinstance(s, Path):
         return _seekers_table(s, network)
-    rng = np.random.default_rng([int(seed), 7])
+    rng = sub_rng(seed, "parking", "seekers")
     entries, exits = _fringe(network)
     if not entries.size or not exits.size:
         raise InputError(f"{network.name} has no boundary (dead-end) edges to enter and leave by")
@@ -239,7 +235,7 @@ def seekers(spec: ParkingSpec, network, seed: int) -> list[Seeker]:
 
 def _seekers_table(path: Path, network) -> list[Seeker]:
     out = []
-    for line, r in _read_csv(path, ("id", "depart_s", "origin", "destination", "exit", "dwell_s")):
+    for line, r in read_csv_rows(path, ("id", "depart_s", "origin", "destination", "exit", "dwell_s")):
         for col in ("origin", "destination", "exit"):
             if r[col] not in network.edge_index:
                 raise InputError(f"{path}:{line}: column {col!r}: unknown edge {r[col]!r} in {network.name}")

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from ..network import RoadNetwork
     from ..scenario import Scenario
 
-__all__ = ["CONTROLLERS", "AdaptiveController", "AdaptiveSettings", "actuated_programs", "run_controlled"]
+__all__ = ["CONTROLLERS", "AdaptiveController", "AdaptiveSettings", "actuated_programs", "controller_payload", "run_controlled"]
 
 ControllerName = Literal["fixed", "actuated", "webster", "greedy", "maxpressure", "optimised"]
 CONTROLLERS: tuple[str, ...] = ("fixed", "actuated", "webster", "greedy", "maxpressure", "optimised")
@@ -300,6 +300,14 @@ def _model_plans(plans: Sequence[SignalPlan], models: dict[str, SignalModel], ne
         if p.junction not in models:
             raise InputError(f"plan {p.plan_id} is for junction {p.junction!r}, which has no traffic light in {net_file}")
         check_plan(p, models[p.junction])
+
+
+def controller_payload(controller: str | None, *, plans: Sequence[Any] | None = None,
+                       settings: AdaptiveSettings | None = None, backend: str = "libsumo") -> dict[str, Any]:
+    """What a worker needs to run one controller: its name, fixed-time plans (as JSON), adaptive rules."""
+    return {"controller": controller, "backend": backend,
+            "plans": [p.model_dump(mode="json") for p in plans] if plans is not None else None,
+            "settings": dict(settings.__dict__) if settings is not None else None}
 
 
 def run_controlled(

@@ -18,87 +18,32 @@ measured delay in the plans' metadata.
 
 from __future__ import annotations
 
-import json
-import multiprocessing as mp
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._errors import InputError, SimulationError
-from .control import ADAPTIVE, CONTROLLERS, AdaptiveSettings
+from .._errors import InputError
+from .control import AdaptiveSettings
 from .plan import SignalPlan
 
 if TYPE_CHECKING:
     import xarray as xr
 
     from ..scenario import Scenario
+    from ..study import Study
 
 __all__ = ["TUNING_SEED_BASE", "controller_plans", "evaluate", "recommend_plans", "summary_table"]
 
 #: Tuning runs use seeds ``TUNING_SEED_BASE + k``, apart from the seeds of an evaluation.
 TUNING_SEED_BASE = 900_000
 Progress = Callable[[int, int, str], None]
-KPI_VARS = {
-    "mean_delay_s": ("s", "mean delay per scheduled vehicle (timeLoss + departDelay; never-departed wait to the end)"),
-    "mean_travel_time_s": ("s", "mean trip time of arrived vehicles"),
-    "mean_waiting_time_s": ("s", "mean halting time of arrived vehicles"),
-    "mean_queue_veh": ("veh", "halting vehicles on the signals' approaches, time mean"),
-    "throughput_veh_h": ("veh/h", "arrived vehicles per hour"),
-    "unfinished": ("veh", "vehicles still driving at the end"),
-    "never_departed": ("veh", "vehicles never inserted (waiting to depart at the end)"),
-}
 
 
-def _run_job(job: dict[str, Any]) -> dict[str, Any]:
-    """One simulation in a fresh process: scenario, controller, seed, plans -> KPIs and queues."""
-    from ..results import kpis
-    from ..scenario import Scenario
-    from .control import run_controlled
+def _study(scenario: Scenario) -> Study:
+    from ..study import Study, get_kind
 
-    sc = Scenario.model_validate(job["scenario"])
-    plans = [SignalPlan.model_validate(p) for p in job["plans"]] if job.get("plans") else None
-    settings = AdaptiveSettings(**job["settings"]) if job.get("settings") else None
-    t0 = time.perf_counter()
-    ds = run_controlled(sc, job["controller"], seed=job["seed"], plans=plans, settings=settings)
-    k = kpis(ds)
-    q = ds["tls_queue"].values if "tls_queue" in ds else np.zeros((0, 0))
-    return {
-        "key": job["key"], "kpis": k, "queue": q.tolist(),
-        "junctions": [str(x) for x in ds["junction"].values] if "junction" in ds.coords else [],
-        "time": [float(x) for x in ds["time"].values] if "time" in ds.coords else [],
-        "sumo_version": ds.attrs.get("sumo_version", ""), "seconds": time.perf_counter() - t0,
-    }
-
-
-def _run_all(jobs: list[dict[str, Any]], processes: int, progress: Progress | None) -> dict[Any, dict[str, Any]]:
-    out: dict[Any, dict[str, Any]] = {}
-    processes = max(1, processes)  # even one worker is a separate process: libsumo keeps global state
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=processes, mp_context=ctx, max_tasks_per_child=1) as ex:
-        futures = {ex.submit(_run_job, j): j for j in jobs}
-        for n, f in enumerate(as_completed(futures), 1):
-            j = futures[f]
-            try:
-                r = f.result()
-            except InputError:
-                for other in futures:
-                    other.cancel()
-                raise
-            except Exception as exc:
-                for other in futures:
-                    other.cancel()
-                raise SimulationError(f"{j['controller']} on seed {j['seed']} failed: {exc}") from exc
-            out[r["key"]] = r
-            if progress is not None:
-                progress(n, len(jobs), f"{j['controller']} seed {j['seed']}")
-    return out
-
-
-def _scenario_json(scenario: Scenario) -> dict[str, Any]:
-    return scenario.model_dump(mode="json")
+    return scenario if isinstance(scenario, Study) else get_kind("signals").resolve(scenario)
 
 
 def recommend_plans(
@@ -142,21 +87,22 @@ def recommend_plans(
     if not saturations_veh_h:
         raise InputError("saturations_veh_h: give at least one saturation flow")
     flows = movement_flows(scenario)
-    scj = _scenario_json(scenario)
+    study = _study(scenario)
     tried: list[dict[str, Any]] = []
     cands: dict[str, list[SignalPlan]] = {}
     scores: dict[str, float] = {}
 
     def measure(new: dict[str, list[SignalPlan]]) -> None:
+        from ..study import compare
+        from .control import controller_payload
+
         new = {k: v for k, v in new.items() if k not in scores}
-        jobs = [{"key": (name, s), "scenario": scj, "controller": "fixed", "seed": s,
-                 "plans": [p.model_dump(mode="json") for p in plans]} for name, plans in new.items() for s in seeds]
-        res = _run_all(jobs, processes, progress)
+        ds = compare(study, {name: controller_payload("fixed", plans=plans) for name, plans in new.items()}, seeds=seeds,
+                     workers=processes, progress=progress)
         for name in new:
-            d = [res[(name, s)]["kpis"]["mean_delay_s"] for s in seeds]
-            nd = [res[(name, s)]["kpis"]["vehicles_never_departed"] for s in seeds]
-            scores[name] = float(np.mean(d))
-            tried.append({"candidate": name, "mean_delay_s": scores[name], "never_departed": float(np.mean(nd))})
+            scores[name] = float(ds["mean_delay_s"].sel(controller=name).mean())
+            tried.append({"candidate": name, "mean_delay_s": scores[name],
+                          "never_departed": float(ds["never_departed"].sel(controller=name).mean())})
         cands.update(new)
 
     def search(values: list[float], make: Callable[[float], list[SignalPlan]], label: Callable[[float], str],
@@ -255,8 +201,10 @@ def evaluate(
     plans: dict[str, list[SignalPlan]] | None = None,
     progress: Progress | None = None,
     optimise_options: dict[str, Any] | None = None,
+    **executor: Any,
 ) -> xr.Dataset:
-    """Run every controller on every seed and return the KPIs as a Dataset (see the module docstring).
+    """Run every controller on every seed and return the KPIs as a Dataset (see the module docstring):
+    :func:`mobility.compare` on the signals study of ``scenario``.
 
     Parameters
     ----------
@@ -274,85 +222,28 @@ def evaluate(
         controllers of your own that run as fixed time).
     progress : callable, optional
         ``progress(done, total, label)`` after each simulation.
+    **executor
+        :func:`mobility.compare`'s ``client``, ``time_limit_s``, ``retries`` and ``workdir``.
     """
-    import xarray as xr
+    from ..study import compare
 
-    plans = dict(plans or {})
-    unknown = [c for c in controllers if c not in CONTROLLERS and c not in plans]
-    if unknown:
-        raise InputError(f"unknown controller(s) {unknown}; choose from {', '.join(CONTROLLERS)} or pass their plans")
-    if not seeds:
-        raise InputError("give at least one seed")
-    if len(set(seeds)) != len(seeds):
-        raise InputError(f"seeds must be distinct, got {list(seeds)}")
-    for c in controllers:
-        if c in ("webster", "optimised") and c not in plans:
-            opts = dict(optimise_options or {})
-            if c == "optimised":
-                opts.setdefault("processes", processes)
-                opts.setdefault("progress", progress)
-            plans[c] = controller_plans(scenario, c, **opts) or []
-    scj = _scenario_json(scenario)
-    st = settings.__dict__ if settings is not None else None
-    jobs = []
-    for c in controllers:
-        run_as = c if c in ("fixed", "actuated", *ADAPTIVE) and c not in plans else "fixed"
-        for s in seeds:
-            jobs.append({"key": (c, int(s)), "scenario": scj, "controller": run_as, "seed": int(s), "settings": st,
-                         "plans": [p.model_dump(mode="json") for p in plans[c]] if c in plans else None})
-    t0 = time.perf_counter()
-    res = _run_all(jobs, processes, progress)
-    ctl, sd = list(controllers), [int(s) for s in seeds]
-    data: dict[str, Any] = {}
-    for name, (units, ln) in KPI_VARS.items():
-        arr = np.full((len(ctl), len(sd)), np.nan)
-        for i, c in enumerate(ctl):
-            for j, s in enumerate(sd):
-                r = res[(c, s)]
-                k = r["kpis"]
-                q = np.asarray(r["queue"], dtype=float)
-                value = {"unfinished": k["vehicles_unfinished"], "never_departed": k["vehicles_never_departed"],
-                         "mean_queue_veh": float(q.sum(axis=0).mean()) if q.size else np.nan}.get(name, k.get(name))
-                arr[i, j] = np.nan if value is None else value
-        if name in ("unfinished", "never_departed"):
-            arr = arr.astype(np.int64)
-        data[name] = (("controller", "seed"), arr, {"units": units, "long_name": ln})
-    first = res[(ctl[0], sd[0])]
-    coords: dict[str, Any] = {"controller": ctl, "seed": sd}
-    if first["junctions"] and first["time"]:
-        coords["junction"] = first["junctions"]
-        coords["time"] = ("time", np.asarray(first["time"]), {"units": "s", "long_name": "start of the interval"})
-        queue = np.full((len(ctl), len(sd), len(first["junctions"]), len(first["time"])), np.nan)
-        for i, c in enumerate(ctl):
-            for j, s in enumerate(sd):
-                q = np.asarray(res[(c, s)]["queue"], dtype=float)
-                if q.shape == queue.shape[2:]:
-                    queue[i, j] = q
-        data["queue"] = (("controller", "seed", "junction", "time"), queue,
-                         {"units": "veh", "long_name": "mean halting vehicles on the signal's approaches"})
-    from ..results import _toolkit_version
-
-    attrs = {
-        "title": f"signal controllers on scenario {scenario.name}",
-        "scenario_name": scenario.name, "scenario_hash": scenario.spec_hash,
-        "scenario_file": str(scenario.source_file or ""), "toolkit_version": _toolkit_version(),
-        "sumo_version": first["sumo_version"], "seeds": json.dumps(sd),
-        "adaptive_settings": json.dumps(st or AdaptiveSettings().__dict__),
-        "plans_json": json.dumps({c: [p.model_dump(mode="json") for p in ps] for c, ps in plans.items()}),
-        "wall_time_s": round(time.perf_counter() - t0, 2),
-        "delay_definition": "RESCO: sum(timeLoss + departDelay) / (trips + never departed); never-departed vehicles wait until the end",
-    }
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    return compare(_study(scenario), list(controllers), seeds=seeds, workers=processes, progress=progress,
+                   plans=plans, settings=settings, optimise_options=optimise_options, plan_workers=processes,
+                   plan_progress=progress,
+                   **executor)
 
 
 def summary_table(ds: xr.Dataset) -> list[dict[str, Any]]:
-    """One row per controller: seed means (and the delay's standard deviation) of every KPI."""
+    """One row per controller: seed means (and the delay's standard deviation) of every KPI of the signal
+    study's table (:func:`mobility.study_table` gives the same as a DataFrame)."""
+    from ..study import get_kind
+
     rows = []
     for c in ds["controller"].values:
         sub = ds.sel(controller=c)
         row: dict[str, Any] = {"controller": str(c)}
-        for name in KPI_VARS:
-            row[name] = float(sub[name].mean())
+        for col in get_kind("signals").table:
+            row[col.var] = float(sub[col.var].mean())
         row["mean_delay_sd_s"] = float(sub["mean_delay_s"].std(ddof=1)) if sub.sizes["seed"] > 1 else 0.0
         rows.append(row)
     return rows

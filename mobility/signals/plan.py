@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any, Literal
 from xml.sax.saxutils import quoteattr
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from .._errors import InputError, missing_file
-from .._io import write_text_atomic
+from .._spec import Spec
+from .._io import cached_by_file, write_text_atomic
 
 __all__ = [
     "OffsetReference",
@@ -51,8 +52,7 @@ GREEN = frozenset("Gg")
 YELLOW = frozenset("yYu")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+_Model = Spec
 
 
 class Stage(_Model):
@@ -107,15 +107,11 @@ class Stage(_Model):
 class Validity(_Model):
     """When a plan is in force: days of the week and a time-of-day window ``[start_s, end_s)``."""
 
+    ordered_fields = (("start_s", "end_s"),)
+
     days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = DAYS
     start_s: float = Field(0.0, ge=0, le=86400)
     end_s: float = Field(86400.0, ge=0, le=86400)
-
-    @model_validator(mode="after")
-    def _order(self) -> Validity:
-        if self.end_s <= self.start_s:
-            raise ValueError(f"validity end_s ({self.end_s:g}) must be after start_s ({self.start_s:g})")
-        return self
 
 
 class OffsetReference(_Model):
@@ -328,6 +324,7 @@ def _phases(tl: ET.Element) -> list[dict[str, Any]]:
     return [dict(p.attrib) for p in tl.iter("phase")]
 
 
+@cached_by_file
 def plans_from_net(net_file: str | Path, *, plan_id: str | None = None) -> dict[str, SignalPlan]:
     """The network's own program of every traffic light, as plans (``{tls id: plan}``).
 

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._errors import InputError, missing_file
+from .._io import cached_by_file
 from .plan import SignalPlan
 
 __all__ = ["Movement", "SignalModel", "UnsafePlanError", "Violation", "check_plan", "signal_models", "validate_plan"]
@@ -142,6 +143,7 @@ class UnsafePlanError(InputError):
         super().__init__(f"unsafe signal plan: {head}{more}")
 
 
+@cached_by_file
 def signal_models(net_file: str | Path) -> dict[str, SignalModel]:
     """The controller model of every traffic light in a SUMO network, ``{tls id: SignalModel}``."""
     path = Path(net_file)

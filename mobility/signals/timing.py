@@ -117,7 +117,7 @@ def movement_flows(
         Default :func:`demand_periods`.
     """
     from ..demand import write_routes, write_zones
-    from ..network import load_network
+    from ..load import load_network
     from ..scenario import ODDemand, RouteFileDemand
 
     net = network or load_network(scenario.network)
@@ -376,7 +376,7 @@ def optimise_plans(
     """
     from optimise.signal_timing import CoordinationLink, optimise_timing
 
-    from ..network import load_network
+    from ..load import load_network
 
     net = network or load_network(scenario.network)
     base_plans, models = _base(scenario, base)

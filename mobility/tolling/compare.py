@@ -1,93 +1,22 @@
-"""Booth layouts and schedules compared in SUMO over seeds, and delay against ETC penetration.
+"""Delay against ETC penetration, each penetration at its best booth mix, measured in SUMO.
 
-Each run is one SUMO in its own spawned process (libsumo allows one simulation per process).
+Booth schedules are compared over seeds by :func:`~mobility.tolling.study.compare_mixes` (the toll
+plaza study), re-exported here.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .._errors import InputError, SimulationError
+from .._errors import InputError
 from .mix import layout, surrogate_delay
 from .plaza import DemandPeriod, PlazaSpec
+from .study import compare_mixes
 
 __all__ = ["compare_mixes", "penetration_curve"]
-
-Schedule = list[tuple[float, tuple[str, ...]]]
-
-
-def _job(args: tuple[str, dict[str, Any], int, Schedule | None]) -> tuple[str, int, dict[str, list[float]]]:
-    from . import period_delays
-    from .simulate import run_plaza
-
-    name, spec_json, seed, schedule = args
-    spec = PlazaSpec.model_validate(spec_json)
-    ds = run_plaza(spec, seed=seed, schedule=schedule)
-    pdl = period_delays(ds, spec)
-    arr = ds["trip_arrived"].values.astype(bool)
-    d = ds["trip_time_loss"].values + ds["trip_service_s"].values + ds["trip_depart_delay"].values
-    out = {k: [float(x) for x in pdl[k].values] for k in ("delay_s", "delay_tagged_s", "delay_untagged_s", "vehicles")}
-    out["total"] = [float(np.nanmean(d)), float(arr.sum()), float(int(ds["vehicles_unfinished"]) + int(ds["vehicles_never_departed"])),
-                    float(ds["approach_queue"].max())]
-    return name, seed, out
-
-
-def compare_mixes(spec: PlazaSpec, mixes: dict[str, Schedule | None], *, seeds: Sequence[int] = (1, 2, 3),
-                  processes: int = 2, progress: Callable[[int, int, str], None] | None = None) -> Any:
-    """Run every booth schedule on every seed; a Dataset with dims ``mix``, ``seed`` and ``period``.
-
-    ``mixes`` maps a name to a schedule (``[(start_s, booths), ...]``) or ``None`` for the plaza's own booths.
-    Variables: ``delay_s`` (mean over the day), ``period_delay_s``, ``period_delay_tagged_s``,
-    ``period_delay_untagged_s`` (on ``period``), ``arrived``, ``left_over`` (still queued or never inserted
-    at the end), ``max_approach_queue``.
-    """
-    import xarray as xr
-
-    if not mixes or not seeds:
-        raise InputError("compare_mixes: give at least one mix and one seed")
-    jobs = [(name, spec.model_dump(mode="json"), int(s), sched) for name, sched in mixes.items() for s in seeds]
-    res: dict[tuple[str, int], dict[str, list[float]]] = {}
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, processes), mp_context=ctx, max_tasks_per_child=1) as ex:
-        futs = {ex.submit(_job, j): j for j in jobs}
-        for n, f in enumerate(as_completed(futs), 1):
-            j = futs[f]
-            try:
-                name, seed, out = f.result()
-            except InputError:
-                raise
-            except Exception as exc:
-                raise SimulationError(f"toll plaza run {j[0]} seed {j[2]} failed: {exc}") from exc
-            res[(name, seed)] = out
-            if progress is not None:
-                progress(n, len(jobs), f"{name} seed {seed}")
-    names, sds = list(mixes), list(seeds)
-    n_p = len(spec.demand)
-
-    def grid(key: str, i: int | None = None) -> np.ndarray:
-        if i is None:
-            return np.array([[res[(m, s)][key] for s in sds] for m in names])
-        return np.array([[res[(m, s)]["total"][i] for s in sds] for m in names])
-
-    ds = xr.Dataset(
-        {"delay_s": (("mix", "seed"), grid("total", 0), {"units": "s", "long_name": "mean delay per vehicle over the day"}),
-         "arrived": (("mix", "seed"), grid("total", 1), {"units": "veh"}),
-         "left_over": (("mix", "seed"), grid("total", 2), {"units": "veh", "long_name": "still queued or never inserted at the end"}),
-         "max_approach_queue": (("mix", "seed"), grid("total", 3), {"units": "veh"}),
-         "period_delay_s": (("mix", "seed", "period"), grid("delay_s"), {"units": "s"}),
-         "period_delay_tagged_s": (("mix", "seed", "period"), grid("delay_tagged_s"), {"units": "s"}),
-         "period_delay_untagged_s": (("mix", "seed", "period"), grid("delay_untagged_s"), {"units": "s"}),
-         "period_vehicles": (("mix", "seed", "period"), grid("vehicles"), {"units": "veh"})},
-        coords={"mix": names, "seed": sds, "period": np.arange(n_p),
-                "period_start_s": ("period", [p.begin_s for p in spec.demand]),
-                "period_flow_veh_h": ("period", [p.flow_veh_h for p in spec.demand])},
-        attrs={"plaza": spec.model_dump_json(), "delay": "time loss + payment stop + insertion delay, per vehicle"})
-    return ds
 
 
 def penetration_curve(spec: PlazaSpec, flow_veh_h: float, penetrations: Sequence[float], *, seeds: Sequence[int] = (1,),
@@ -119,7 +48,7 @@ def penetration_curve(spec: PlazaSpec, flow_veh_h: float, penetrations: Sequence
         specs[f"{pen:g}"] = PlazaSpec.model_validate(s.model_dump())
     measured = {}
     for key, s in specs.items():
-        ds = compare_mixes(s, {key: None}, seeds=seeds, processes=processes)
+        ds = compare_mixes(s, {key: None}, seeds=seeds, workers=processes)
         measured[key] = float(ds["delay_s"].mean())
     return xr.Dataset(
         {"delay_s": ("penetration", [measured.get(f"{p:g}", np.nan) for p, _, _ in rows],

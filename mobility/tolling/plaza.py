@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from .._errors import InputError
+from ..seeds import rng as sub_rng
+from .._spec import Spec
 
 __all__ = ["BoothType", "DemandPeriod", "PlazaSpec", "ServiceTime", "build_plaza", "load_plaza", "plaza_demand"]
 
@@ -29,8 +31,7 @@ BoothType = Literal["etc", "mtc", "mixed"]
 TAGGED, UNTAGGED = "etc_car", "cash_car"
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+_Spec = Spec
 
 
 class ServiceTime(_Spec):
@@ -71,16 +72,12 @@ class ServiceTime(_Spec):
 class DemandPeriod(_Spec):
     """Arrivals at the plaza: Poisson at ``flow_veh_h`` from ``begin_s`` to ``end_s``."""
 
+    ordered_fields = (("begin_s", "end_s"),)
+
     begin_s: float = Field(ge=0)
     end_s: float
     flow_veh_h: float = Field(ge=0)
     etc_penetration: float | None = Field(None, ge=0, le=1, description="this period's tag share (default: the plaza's)")
-
-    @model_validator(mode="after")
-    def _order(self) -> DemandPeriod:
-        if self.end_s <= self.begin_s:
-            raise ValueError(f"demand period end_s ({self.end_s:g}) must be after begin_s ({self.begin_s:g})")
-        return self
 
 
 class PlazaSpec(_Spec):
@@ -194,7 +191,7 @@ def plaza_demand(spec: PlazaSpec, seed: int) -> dict[str, np.ndarray]:
     """Poisson arrivals per demand period, each vehicle tagged with probability ``etc_penetration`` and given
     the manual payment time it needs if it stops (drawn whether or not it will): arrays ``depart_s``,
     ``tagged`` and ``service_s``, sorted by departure."""
-    rng = np.random.default_rng(seed)
+    rng = sub_rng(seed, "tolling", "arrivals")
     times: list[np.ndarray] = []
     shares: list[np.ndarray] = []
     for p in spec.demand:
@@ -215,7 +212,7 @@ def plaza_demand(spec: PlazaSpec, seed: int) -> dict[str, np.ndarray]:
 
 def load_plaza(path: str | Path) -> PlazaSpec:
     """Read a plaza YAML file (the fields of :class:`PlazaSpec`); errors name the file and field."""
-    from .._io import read_yaml_model
+    from .._spec import read_spec
 
-    spec, _ = read_yaml_model(path, PlazaSpec, what="plaza file", hint="PlazaSpec fields (booths, demand, ...)")
+    spec, _, _ = read_spec(path, PlazaSpec, what="plaza file", hint="PlazaSpec fields (booths, demand, ...)")
     return spec  # type: ignore[return-value]

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from ..seeds import sub_seed
 from .plaza import DemandPeriod, PlazaSpec, ServiceTime
 
 __all__ = ["BoothService", "booth_capacity", "booth_service", "mg1_first_service_wait", "mg1_wait", "mgc_wait",
@@ -123,7 +124,7 @@ def booth_service(service: ServiceTime, *, seed: int = 1, duration_s: float = 18
     pay = float(np.mean((en - st)[window]))
     lone = single_booth(service, 30.0, 3600.0).model_copy(
         update={"demand": (DemandPeriod(begin_s=0, end_s=3600.0, flow_veh_h=30.0),)})
-    fr = run_plaza(lone, seed=seed + 1, sigma=sigma, speed_dev=0.0)
+    fr = run_plaza(lone, seed=sub_seed(seed, "tolling", "free-flow booth"), sigma=sigma, speed_dev=0.0)
     to_booth = fr["trip_pay_start_s"].values - fr["trip_depart"].values
     return BoothService(payment_mean_s=pay, move_up_s=move_up, headway_s=headway, capacity_veh_h=3600.0 / headway,
                         to_booth_s=float(np.nanmin(to_booth)))

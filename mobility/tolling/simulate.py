@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from .._errors import InputError
+from ..seeds import rng as sub_rng
 from .plaza import TAGGED, UNTAGGED, PlazaSpec, build_plaza, plaza_demand
 
-__all__ = ["run_plaza"]
+__all__ = ["period_delays", "run_plaza"]
 
 _VTYPES = (f'  <vType id="{TAGGED}" vClass="custom1" guiShape="passenger" length="5" minGap="2.5" accel="2.6" '
            f'decel="4.5" sigma="{{sigma}}" speedDev="{{speed_dev}}"/>\n'
@@ -105,7 +106,7 @@ def run_plaza(
                              "outputs": {"interval_s": interval_s, "summary_period_s": interval_s, "signals": False},
                              "sumo": {"time_to_teleport_s": -1}})
     n = len(spec.booths)
-    rng = np.random.default_rng(seed + 7919)
+    rng = sub_rng(seed, "tolling", "booth choice")
     allowed = {True: np.array(spec.allowed(True)), False: np.array(spec.allowed(False))}
     booth_len = spec.booth_length_m
     committed = np.zeros(n, dtype=int)
@@ -218,3 +219,24 @@ def _assemble(ds: Any, spec: PlazaSpec, demand: dict[str, np.ndarray], booth_of:
     out.attrs["plaza"] = spec.model_dump_json()
     out.attrs["interval_s"] = float(interval_s)
     return out
+
+
+def period_delays(ds: Any, spec: PlazaSpec) -> Any:
+    """Mean delay per vehicle (time loss + payment + insertion delay, s) by demand period and payment kind,
+    as a Dataset on ``period``: ``delay_s``, ``delay_tagged_s``, ``delay_untagged_s``, ``vehicles``."""
+    import xarray as xr
+
+    dep = ds["trip_depart"].values
+    d = ds["trip_time_loss"].values + ds["trip_service_s"].values + ds["trip_depart_delay"].values
+    tag = ds["trip_tagged"].values.astype(bool)
+    rows = {"delay_s": [], "delay_tagged_s": [], "delay_untagged_s": [], "vehicles": []}
+    for p in spec.demand:
+        sel = (dep >= p.begin_s) & (dep < p.end_s)
+        rows["delay_s"].append(float(np.nanmean(d[sel])) if sel.any() else np.nan)
+        rows["delay_tagged_s"].append(float(np.nanmean(d[sel & tag])) if (sel & tag).any() else np.nan)
+        rows["delay_untagged_s"].append(float(np.nanmean(d[sel & ~tag])) if (sel & ~tag).any() else np.nan)
+        rows["vehicles"].append(int(sel.sum()))
+    coords = {"period_start_s": ("period", [p.begin_s for p in spec.demand]),
+              "period_end_s": ("period", [p.end_s for p in spec.demand])}
+    return xr.Dataset({k: ("period", np.array(v), {"units": "veh" if k == "vehicles" else "s"}) for k, v in rows.items()},
+                      coords=coords)

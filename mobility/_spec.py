@@ -1,0 +1,275 @@
+"""One spec base and one reader for every file kind the toolkit reads.
+
+Every file (scenario, study, plaza, sweep, layout, schedule, plans) is a frozen pydantic model built
+on :class:`Spec` and read by :func:`read_spec`, which reports every problem at once, each as
+``file:line: field 'a.b': problem; fix``.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Literal, get_args
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ._errors import InputError, missing_file
+
+__all__ = ["Dist", "Spec", "format_errors", "node_line", "read_csv_rows", "read_mapping", "read_spec", "read_study", "study_from_dict", "validate"]
+
+#: Files larger than this are refused before parsing (a spec file is a few kilobytes).
+MAX_SPEC_BYTES = 16 * 1024 * 1024
+
+
+class Spec(BaseModel):
+    """Base of every spec: frozen, unknown fields refused, no infinities or NaNs.
+
+    ``ordered_fields`` lists ``(earlier, later)`` field pairs that must be strictly increasing
+    (``("begin_s", "end_s")``); unset optional ends are skipped.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    ordered_fields: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Spec:
+        for lo, hi in self.ordered_fields:
+            a, b = getattr(self, lo), getattr(self, hi)
+            if a is not None and b is not None and not b > a:
+                raise ValueError(f"{hi} ({b!r}) must be greater than {lo} ({a!r})")
+        return self
+
+
+class Dist(Spec):
+    """A distribution: ``uniform`` on [low, high], ``normal`` (mean, sd) clipped to [low, high], or
+    ``choice`` of ``values`` with ``weights``."""
+
+    kind: Literal["uniform", "normal", "choice"] = "uniform"
+    low: float | None = None
+    high: float | None = None
+    mean: float | None = None
+    sd: float | None = Field(None, ge=0)
+    values: list[float] = Field(default_factory=list)
+    weights: list[float] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Dist:
+        if self.kind == "uniform" and (self.low is None or self.high is None or self.high < self.low):
+            raise ValueError("a uniform distribution needs low <= high")
+        if self.kind == "normal" and (self.mean is None or self.sd is None):
+            raise ValueError("a normal distribution needs mean and sd (and optionally low/high bounds)")
+        if self.kind == "choice" and (not self.values or (self.weights and len(self.weights) != len(self.values))):
+            raise ValueError("a choice needs values (and, optionally, one weight per value)")
+        return self
+
+    def draw(self, rng: np.random.Generator) -> float:
+        if self.kind == "uniform":
+            return float(rng.uniform(self.low, self.high))
+        if self.kind == "normal":
+            lo = -np.inf if self.low is None else self.low
+            hi = np.inf if self.high is None else self.high
+            return float(np.clip(rng.normal(self.mean, self.sd), lo, hi))
+        w = np.asarray(self.weights or [1.0] * len(self.values), dtype=float)
+        return float(rng.choice(self.values, p=w / w.sum()))
+
+
+def read_csv_rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a CSV table as ``(line, {column: text})``; the header must name ``columns``."""
+    if not path.is_file():
+        raise InputError(f"{path}: table not found")
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{path}:1: missing column(s) {missing}; the header must name {list(columns)}")
+        return [(i + 2, {k: (v or "").strip() for k, v in r.items() if k}) for i, r in enumerate(reader)]
+
+
+# ---- where a field is in the file ------------------------------------------------------------
+def node_line(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its closest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if getattr(k, "value", None) == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            nxt = node.value[key]
+        else:
+            nxt = None
+        if nxt is None:
+            return line
+        node = nxt
+        line = node.start_mark.line + 1
+    return line
+
+
+def _models(model: type[BaseModel], seen: set[type] | None = None) -> Iterator[type[BaseModel]]:
+    """``model`` and every model its fields can hold."""
+    seen = set() if seen is None else seen
+    if model in seen:
+        return
+    seen.add(model)
+    yield model
+    stack = [f.annotation for f in model.model_fields.values()]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            yield from _models(t, seen)
+        else:
+            stack.extend(get_args(t))
+
+
+def _hint(err: dict[str, Any], model: type[BaseModel]) -> str:
+    """How to fix one pydantic error, in a few words."""
+    typ, loc, value = err["type"], err["loc"], err.get("input")
+    if typ == "extra_forbidden" and loc:
+        name = str(loc[-1])
+        known = sorted({f for m in _models(model) for f in m.model_fields})
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6) or [f for f in known if f.startswith(name + "_")][:1]
+        return f"unknown field; did you mean {close[0]!r}? (units are part of field names)" if close else "unknown field; remove it"
+    if typ in ("float_parsing", "float_type", "int_parsing", "int_type") and isinstance(value, str):
+        return "write a plain number; the unit is in the field name (_s seconds, _m metres, _veh_h vehicles per hour)"
+    if typ == "finite_number":
+        return "give a finite number"
+    if typ in ("union_tag_invalid", "union_tag_not_found"):
+        tags = str((err.get("ctx") or {}).get("expected_tags") or "").replace("'", "")
+        field = ".".join(str(x) for x in loc)
+        disc = str((err.get("ctx") or {}).get("discriminator") or "kind").strip("'")
+        return f"set {field + '.' if field else ''}{disc} to one of: {tags}" if tags else f"set {disc}"
+    if typ == "missing":
+        return "add this field"
+    return ""
+
+
+def format_errors(exc: ValidationError, source: str, root: yaml.Node | None, model: type[BaseModel],
+                  *, tags: tuple[str, ...] = ()) -> str:
+    """Every error of ``exc`` as ``source:line: field 'a.b': problem; fix``, joined by ``; ``.
+
+    ``tags`` are discriminator values pydantic puts into error locations (``od``, ``routes``), left out
+    of the field path.
+    """
+    parts = []
+    for err in exc.errors():
+        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x in tags) and not
+                    (isinstance(x, str) and x.startswith("function-")))
+        line = node_line(root, loc) if root is not None else None
+        where = f"{source}:{line}" if line else source
+        field = ".".join(str(x) for x in loc) or "(top level)"
+        msg = err["msg"]
+        if "input" in err and err["type"] not in ("missing", "extra_forbidden") and not isinstance(err["input"], dict | list):
+            msg += f" (got {err['input']!r})"
+        hint = _hint(err, model)
+        parts.append(f"{where}: field '{field}': {msg}" + (f"; {hint}" if hint else ""))
+    return "; ".join(parts)
+
+
+# ---- reading ---------------------------------------------------------------------------------
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate keys (YAML would silently keep the last)."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for k, _ in node.value:
+        key = loader.construct_object(k, deep=True)
+        if isinstance(key, list | dict):
+            continue
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} appears twice (first on line {seen[key]}); keep one", k.start_mark)
+        seen[key] = k.start_mark.line + 1
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_mapping(path: str | Path, *, what: str, hint: str = "fields", error: type[InputError] = InputError
+                 ) -> tuple[dict[str, Any], yaml.Node | None]:
+    """A YAML (or JSON) file holding a mapping, and its node tree for line numbers.
+
+    Errors name the file (and line): missing, too large, not UTF-8, not YAML, duplicate keys,
+    nested too deeply, not a mapping.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise missing_file(p, what) if error is InputError else error(str(missing_file(p, what)))
+    if p.stat().st_size > MAX_SPEC_BYTES:
+        raise error(f"{p}: a {what} of {p.stat().st_size / 2**20:.0f} MiB is too large to be one; "
+                    f"the limit is {MAX_SPEC_BYTES // 2**20} MiB")
+    raw = p.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise error(f"{p}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); "
+                    "save the file as UTF-8") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}" if mark is not None else str(p)
+        raise error(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}); check indentation and quoting") from None
+    except RecursionError:
+        raise error(f"{p}: nested too deeply to be a {what}") from None
+    if not isinstance(data, dict):
+        raise error(f"{p}: a {what} is a mapping of {hint}, got {type(data).__name__}")
+    try:
+        json.dumps(data, default=str)  # aliases expanded: a YAML alias bomb is refused here, not in a model
+    except (RecursionError, ValueError):
+        raise error(f"{p}: nested too deeply (or self-referencing aliases) to be a {what}") from None
+    if len(json.dumps(data, default=str)) > MAX_SPEC_BYTES:
+        raise error(f"{p}: expands to more than {MAX_SPEC_BYTES // 2**20} MiB (YAML aliases?); write the values out")
+    return data, root
+
+
+def read_spec(path: str | Path, model: type[BaseModel], *, what: str, hint: str = "fields",
+              context: dict[str, Any] | None = None, error: type[InputError] = InputError,
+              tags: tuple[str, ...] = ()) -> tuple[Any, dict[str, Any], yaml.Node | None]:
+    """Read and validate one spec file: ``(model instance, raw mapping, YAML node tree)``.
+
+    Every problem is reported at once, each as ``file:line: field 'a.b': problem; fix``.
+    """
+    data, root = read_mapping(path, what=what, hint=hint, error=error)
+    return validate(data, model, source=str(path), root=root, context=context, error=error, tags=tags), data, root
+
+
+def validate(data: Any, model: type[BaseModel], *, source: str, root: yaml.Node | None = None,
+             context: dict[str, Any] | None = None, error: type[InputError] = InputError,
+             tags: tuple[str, ...] = ()) -> Any:
+    """``model`` validated from ``data``; errors as :func:`read_spec` gives them."""
+    if not isinstance(data, dict):
+        raise error(f"{source}: expected a mapping of fields, got {type(data).__name__}")
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise error(format_errors(exc, source, root, model, tags=tags)) from None
+    except RecursionError:
+        raise error(f"{source}: nested too deeply") from None
+
+
+def read_study(path: str | Path, model: type[BaseModel], *, what: str, hint: str) -> Any:
+    """Read a study file that names a traffic scenario in ``scenario``: validate it, make every relative
+    path field relative to the file's folder and check that the scenario exists."""
+    p = Path(path)
+    data, root = read_mapping(p, what=what, hint=hint)
+    return study_from_dict(data, model, source=str(p), base_dir=p.resolve().parent, root=root, source_file=p.resolve())
+
+
+def study_from_dict(data: dict[str, Any], model: type[BaseModel], *, source: str, base_dir: Path,
+                    root: yaml.Node | None = None, source_file: Path | None = None) -> Any:
+    """A study spec from a mapping: validated, relative path fields made relative to ``base_dir``, the
+    traffic scenario checked to exist."""
+    spec = validate(data, model, source=source, root=root)
+    spec = spec.model_copy(update={k: Path(base_dir) / v for k, v in spec if isinstance(v, Path) and not v.is_absolute()})
+    if not spec.scenario.is_file():
+        line = node_line(root, ("scenario",)) if root is not None else None
+        raise InputError(f"{source}{':' + str(line) if line else ''}: field 'scenario': traffic scenario not found: "
+                         f"{spec.scenario}; paths are relative to the study file")
+    return spec.model_copy(update={"source_file": source_file})
