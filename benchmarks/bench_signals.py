@@ -69,6 +69,13 @@ def main() -> int:
     if not rows:
         print("nothing run")
         return 1
+    # scenarios not run this time keep their rows from the last full run
+    saved = args.out / "signals_table.json"
+    if saved.is_file():
+        ran = {n for n, _, _ in rows}
+        old = json.loads(saved.read_text())
+        rows += [(n, t, 0.0) for n, t in old.items() if n not in ran and set(controllers) <= set(t)]
+        rows.sort(key=lambda r: SCENARIOS.index(r[0]) if r[0] in SCENARIOS else len(SCENARIOS))
     lines = [
         "# Signal controllers: mean delay (s), 5 seeds",
         "",

@@ -49,10 +49,10 @@ def compare_cmd(
 def optimise_cmd(
     study: Annotated[Path, typer.Argument(help="charging study YAML")],
     method: Annotated[str, typer.Option(help="pmedian, cover, capacitated, greedy or random")] = "pmedian",
-    p: Annotated[int, typer.Option(help="stations")] = 6,
+    p: Annotated[int, typer.Option(min=1, max=100_000, help="stations")] = 6,
     points: Annotated[int | None, typer.Option(help="charging points in all [default: the study's]")] = None,
-    radius_m: Annotated[float | None, typer.Option(help="coverage radius (cover)")] = None,
-    seed: Annotated[int, typer.Option(help="seed of the random layout")] = 1,
+    radius_m: Annotated[float | None, typer.Option(min=1e-6, max=1e7, help="coverage radius (cover), m")] = None,
+    seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="seed of the random layout")] = 1,
     output: Annotated[Path, typer.Option("--output", "-o", help="layout JSON")] = Path("layout.json"),
 ) -> None:
     """Build one layout from the study's demand and candidate sites and write it as JSON."""
@@ -81,7 +81,7 @@ def frlm_cmd(
     network: Annotated[Path, typer.Argument(help="TNTP *_net.tntp file")],
     trips: Annotated[Path, typer.Argument(help="TNTP *_trips.tntp OD matrix")],
     p: Annotated[str, typer.Option(help="stations to open: one number or a list (1,2,3,4)")] = "1,2,3,4",
-    range_: Annotated[float, typer.Option("--range", help="vehicle range, in the network's length unit")] = 20.0,
+    range_: Annotated[float, typer.Option("--range", min=1e-9, max=1e12, help="vehicle range, in the network's length unit")] = 20.0,
     greedy: Annotated[bool, typer.Option(help="also report the greedy baseline")] = True,
 ) -> None:
     """Flow-refuelling location on a TNTP network (round trips on shortest paths, sites at nodes)."""
@@ -94,10 +94,17 @@ def frlm_cmd(
         net = network_from_tntp(network)
         od = od_from_tntp(trips)
         rts, flows, _ = od_round_trips(net, od.flows)
-        ps = [int(x) for x in p.split(",") if x.strip()]
-    except (MobilityError, ValueError) as exc:
-        raise fail(exc if isinstance(exc, MobilityError) else InputError(str(exc))) from None
-    total = flows.sum()
+        try:
+            ps = [int(x) for x in p.split(",") if x.strip()]
+        except ValueError:
+            raise InputError(f"--p {p!r}: give whole numbers of stations, e.g. 1,2,3") from None
+        if not ps or min(ps) < 1 or max(ps) > net.n_nodes:
+            raise InputError(f"--p {p!r}: each number of stations must be from 1 to the network's {net.n_nodes} nodes")
+        total = flows.sum()
+        if not total > 0:
+            raise InputError(f"{trips}: the OD matrix has no trips between different zones; nothing to serve")
+    except MobilityError as exc:
+        raise fail(exc) from None
     typer.echo(f"{len(rts)} round trips, {total:.6g} flow; range {range_:g}")
     for k in ps:
         res = optimise.flow_refuelling(rts, flows, k, range_, n_sites=net.n_nodes)

@@ -5,6 +5,7 @@ This module imports no subcommand; the subcommands import it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +14,7 @@ import typer
 
 from ._errors import InputError, MobilityError
 
-__all__ = ["CompareOptions", "compare_command", "fail", "parse_seeds", "progress_bar", "report", "save_figure",
+__all__ = ["CompareOptions", "compare_command", "fail", "figure_path", "parse_seeds", "progress_bar", "report", "save_figure",
            "split_words", "writable"]
 
 
@@ -36,6 +37,18 @@ def save_figure(fig: Any, path: Path) -> None:
         fig.savefig(tmp, format=fmt, dpi=120)
 
 
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+def figure_path(*paths: Path | None) -> None:
+    """Refuse, before any work, a figure path that cannot be written or whose format matplotlib does not write."""
+    writable(*paths)
+    for p in paths:
+        if p is not None and p.suffix.lower() not in FIGURE_SUFFIXES:
+            raise InputError(f"cannot write figure {p}: unknown format {p.suffix or '(none)'!r}; use "
+                             + ", ".join(FIGURE_SUFFIXES))
+
+
 def writable(*paths: Path | None, suffix: str | None = None, what: str = "results") -> None:
     """Refuse, before any work, an output path whose folder is missing, that names a folder, or has the wrong suffix."""
     for p in paths:
@@ -43,8 +56,11 @@ def writable(*paths: Path | None, suffix: str | None = None, what: str = "result
             continue
         if p.is_dir():
             raise InputError(f"cannot write {p}: it is a folder; give a file name")
-        if not (p.parent if str(p.parent) else Path(".")).is_dir():
+        folder = p.parent if str(p.parent) else Path(".")
+        if not folder.is_dir():
             raise InputError(f"cannot write {p}: folder {p.parent} does not exist; create it first")
+        if not os.access(folder, os.W_OK):
+            raise InputError(f"cannot write {p}: folder {folder} is not writable; choose another place")
     if suffix is not None and paths and paths[0] is not None and paths[0].suffix != suffix:
         raise InputError(f"--output {paths[0]}: {what} are {suffix} files; use a {suffix} file name")
 

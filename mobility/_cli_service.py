@@ -37,7 +37,7 @@ def _store(db: Path, *, create: bool = False):
 
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
     db: DbOption = DEFAULT_DB,
     network: Annotated[list[Path] | None, typer.Option("--network", "-n",
                                                        help="import this network's signals first (repeatable)")] = None,
@@ -70,12 +70,16 @@ def tokens_create(
     expires_in: Annotated[str | None, typer.Option(help="lifetime, e.g. 90d, 12h, 30m [default: never]")] = None,
 ) -> None:
     """Create a token and print it once (only its hash is stored)."""
-    from .service.store import parse_duration
+    from .service.store import SCOPES, parse_duration
 
     try:
+        wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+        unknown = sorted(set(wanted) - set(SCOPES)) or ([] if wanted else ["(none)"])
+        if unknown:
+            raise InputError(f"--scopes: unknown scope(s) {unknown}; choose from {', '.join(SCOPES)}")
+        lifetime = parse_duration(expires_in) if expires_in else None  # checked before the database is touched
         store = _store(db, create=True)
-        raw, tok = store.create_token(subject, [s.strip() for s in scopes.split(",") if s.strip()],
-                                      expires_in=parse_duration(expires_in) if expires_in else None, actor=_actor())
+        raw, tok = store.create_token(subject, wanted, expires_in=lifetime, actor=_actor())
     except MobilityError as exc:
         raise fail(exc) from None
     typer.echo(raw)
@@ -125,8 +129,8 @@ def audit_verify(db: DbOption = DEFAULT_DB) -> None:
 
 
 @audit_app.command("show")
-def audit_show(db: DbOption = DEFAULT_DB, after_seq: Annotated[int, typer.Option(help="records after this one")] = 0,
-               limit: Annotated[int, typer.Option()] = 50) -> None:
+def audit_show(db: DbOption = DEFAULT_DB, after_seq: Annotated[int, typer.Option(min=0, help="records after this one")] = 0,
+               limit: Annotated[int, typer.Option(min=0, max=1_000_000, help="records to print at most")] = 50) -> None:
     """Print audit records."""
     try:
         rows = _store(db).audit(after_seq, limit)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._cli_common import CompareOptions, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, fail, progress_bar, save_figure, split_words, writable  # noqa: E501
+from ._cli_common import CompareOptions, figure_path, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, fail, progress_bar, save_figure, split_words, writable  # noqa: E501
 from ._errors import InputError, MobilityError
 
 signals_app = typer.Typer(no_args_is_help=True, help="Signal control: evaluate controllers, optimise and check plans.")
@@ -64,7 +64,7 @@ def evaluate_cmd(
 
     try:
         words = split_words(controllers, option="--controllers")
-        writable(plot)
+        figure_path(plot)
     except MobilityError as exc:
         raise fail(exc) from None
     ds = compare_command(scenario, "signals", words,

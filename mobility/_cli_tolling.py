@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._cli_common import CompareOptions, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, fail, parse_seeds, save_figure, split_words, writable  # noqa: E501
+from ._cli_common import CompareOptions, figure_path, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, fail, parse_seeds, save_figure, split_words, writable  # noqa: E501
 from ._errors import InputError, MobilityError
 
 tolling_app = typer.Typer(no_args_is_help=True, help="ETC toll plazas: simulate, compare booth mixes, optimise the schedule.")
@@ -68,7 +68,7 @@ def compare_cmd(
 
 def _compare(plaza: Path, words: list[str], penetration_plot: Path | None, opts: CompareOptions) -> Any:
     try:
-        writable(penetration_plot)
+        figure_path(penetration_plot)
     except MobilityError as exc:
         raise fail(exc) from None
     ds = compare_command(plaza, "tolling", words, opts)
@@ -97,7 +97,7 @@ def evaluate_cmd(
     from .plots import plot_toll_periods
 
     try:
-        writable(plot)
+        figure_path(plot)
     except MobilityError as exc:
         raise fail(exc) from None
     words = ["as_built", *(str(c) for c in config or [])]

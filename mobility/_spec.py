@@ -24,6 +24,8 @@ __all__ = ["Dist", "Spec", "format_errors", "node_line", "read_csv_rows", "read_
 
 #: Files larger than this are refused before parsing (a spec file is a few kilobytes).
 MAX_SPEC_BYTES = 16 * 1024 * 1024
+#: Values a spec may hold once YAML aliases are expanded.
+MAX_SPEC_NODES = 1_000_000
 
 
 class Spec(BaseModel):
@@ -57,6 +59,20 @@ class Dist(Spec):
     values: list[float] = Field(default_factory=list)
     weights: list[float] = Field(default_factory=list)
 
+    def check_within(self, low: float, high: float, what: str) -> None:
+        """Raise ValueError when the distribution can draw outside ``[low, high]`` (``what`` names the quantity)."""
+        if self.kind == "choice":
+            bad = [v for v in self.values if not low <= v <= high]
+        elif self.kind == "uniform":
+            bad = [v for v in (self.low, self.high) if v is not None and not low <= v <= high]
+        else:
+            lo = self.low if self.low is not None else -np.inf
+            hi = self.high if self.high is not None else np.inf
+            bad = [] if (lo >= low and hi <= high) else [lo if lo < low else hi]
+        if bad:
+            raise ValueError(f"{what} must lie in [{low:g}, {high:g}], but the distribution can give {bad[0]:g}; "
+                             "set its bounds (low/high) inside that range")
+
     @model_validator(mode="after")
     def _complete(self) -> Dist:
         if self.kind == "uniform" and (self.low is None or self.high is None or self.high < self.low):
@@ -65,6 +81,10 @@ class Dist(Spec):
             raise ValueError("a normal distribution needs mean and sd (and optionally low/high bounds)")
         if self.kind == "choice" and (not self.values or (self.weights and len(self.weights) != len(self.values))):
             raise ValueError("a choice needs values (and, optionally, one weight per value)")
+        if any(w < 0 for w in self.weights) or (self.weights and sum(self.weights) <= 0):
+            raise ValueError(f"weights must be >= 0 and not all 0, got {self.weights}")
+        if self.kind == "normal" and self.low is not None and self.high is not None and self.high < self.low:
+            raise ValueError("a normal distribution's bounds need low <= high")
         return self
 
     def draw(self, rng: np.random.Generator) -> float:
@@ -153,10 +173,15 @@ def format_errors(exc: ValidationError, source: str, root: yaml.Node | None, mod
     ``tags`` are discriminator values pydantic puts into error locations (``od``, ``routes``), left out
     of the field path.
     """
-    parts = []
-    for err in exc.errors():
-        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x in tags) and not
-                    (isinstance(x, str) and x.startswith("function-")))
+    parts: list[str] = []
+    errs = exc.errors()
+    for err in errs:
+        # a field that takes a mapping or a file path (``areas: Areas | Path``) reports both branches: keep the
+        # mapping's errors, drop the path branch's, and leave pydantic's branch names out of the field path
+        branch = [x for x in err["loc"] if isinstance(x, str) and _is_branch(x)]
+        if branch and err["type"] in ("path_type", "is_instance_of") and len(errs) > 1:
+            continue
+        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and (x in tags or _is_branch(x))))
         line = node_line(root, loc) if root is not None else None
         where = f"{source}:{line}" if line else source
         field = ".".join(str(x) for x in loc) or "(top level)"
@@ -164,8 +189,15 @@ def format_errors(exc: ValidationError, source: str, root: yaml.Node | None, mod
         if "input" in err and err["type"] not in ("missing", "extra_forbidden") and not isinstance(err["input"], dict | list):
             msg += f" (got {err['input']!r})"
         hint = _hint(err, model)
-        parts.append(f"{where}: field '{field}': {msg}" + (f"; {hint}" if hint else ""))
+        part = f"{where}: field '{field}': {msg}" + (f"; {hint}" if hint else "")
+        if part not in parts:
+            parts.append(part)
     return "; ".join(parts)
+
+
+def _is_branch(segment: str) -> bool:
+    """A location segment pydantic adds for a union member (``Areas``, ``function-after[...]``, ``lax-or-strict[...]``)."""
+    return "[" in segment or segment[:1].isupper() or segment.startswith(("function-", "json-or-python"))
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -220,13 +252,24 @@ def read_mapping(path: str | Path, *, what: str, hint: str = "fields", error: ty
         raise error(f"{p}: nested too deeply to be a {what}") from None
     if not isinstance(data, dict):
         raise error(f"{p}: a {what} is a mapping of {hint}, got {type(data).__name__}")
-    try:
-        json.dumps(data, default=str)  # aliases expanded: a YAML alias bomb is refused here, not in a model
-    except (RecursionError, ValueError):
-        raise error(f"{p}: nested too deeply (or self-referencing aliases) to be a {what}") from None
-    if len(json.dumps(data, default=str)) > MAX_SPEC_BYTES:
-        raise error(f"{p}: expands to more than {MAX_SPEC_BYTES // 2**20} MiB (YAML aliases?); write the values out")
+    if _count_nodes(data, MAX_SPEC_NODES) > MAX_SPEC_NODES:  # YAML aliases can make a small file huge
+        raise error(f"{p}: holds more than {MAX_SPEC_NODES:,} values once its YAML aliases are expanded; "
+                    "write the values out (a spec file has a few thousand)")
     return data, root
+
+
+def _count_nodes(data: Any, limit: int) -> int:
+    """Values in ``data`` counted through every reference (aliases included), stopping past ``limit``."""
+    n, stack = 0, [data]
+    while stack and n <= limit:
+        x = stack.pop()
+        n += 1
+        if isinstance(x, dict):
+            stack.extend(x.values())
+            n += len(x)
+        elif isinstance(x, list):
+            stack.extend(x)
+    return n
 
 
 def read_spec(path: str | Path, model: type[BaseModel], *, what: str, hint: str = "fields",

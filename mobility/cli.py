@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from ._cli_common import fail, save_figure, writable
+from ._cli_common import fail, figure_path, save_figure, writable
 from ._errors import MobilityError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Traffic and mobility simulation and optimisation.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Traffic and mobility simulation and optimisation.")
 scenario_app = typer.Typer(no_args_is_help=True, help="Scenario files.")
 network_app = typer.Typer(no_args_is_help=True, help="Road networks.")
 app.add_typer(scenario_app, name="scenario")
@@ -23,7 +24,7 @@ app.add_typer(network_app, name="network")
 def run(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="results netCDF file [default: <name>.nc]")] = None,
-    seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, max=2**31 - 1, help="override the scenario's seed")] = None,
     backend: Annotated[str, typer.Option(help="libsumo (in-process) or traci")] = "libsumo",
     plot: Annotated[Path | None, typer.Option(help="also write a figure (map of mean speed + vehicles over time)")] = None,
     workdir: Annotated[Path | None, typer.Option(help="keep SUMO's files in this existing folder")] = None,
@@ -49,11 +50,10 @@ def run(
             raise MobilityError(f"--backend must be libsumo or traci, got {backend!r}")
         sc, net = load_scenario_with_network(scenario)  # the network is read once, here
         out = output or Path(f"{sc.name}.nc")
-        if out.suffix != ".nc":
-            raise MobilityError(f"--output {out}: results are netCDF; use a .nc file name")
-        for p in (out, plot):
-            if p is not None and not (p.parent if str(p.parent) else Path(".")).is_dir():
-                raise MobilityError(f"cannot write {p}: folder {p.parent} does not exist; create it first")
+        writable(out, suffix=".nc")
+        figure_path(plot)
+        if workdir is not None and not workdir.is_dir():
+            raise MobilityError(f"--workdir {workdir}: folder not found; create it first")
         cmd = " ".join(["mobility", *sys.argv[1:]])
         b: Literal["libsumo", "traci"] = "traci" if backend == "traci" else "libsumo"
         if quiet:
@@ -153,10 +153,10 @@ def network_info(
 def network_build(
     kind: Annotated[str, typer.Argument(help="grid, corridor or spider")],
     output: Annotated[Path, typer.Argument(help="the .net.xml file to write")],
-    size: Annotated[int, typer.Option(help="grid: junctions per side; corridor: junctions; spider: arms")] = 3,
-    spacing_m: Annotated[float, typer.Option(help="distance between junctions, m")] = 200.0,
-    lanes: Annotated[int, typer.Option(help="lanes per direction (corridor: on the arterial)")] = 2,
-    speed_m_s: Annotated[float, typer.Option(help="speed limit, m/s")] = 13.89,
+    size: Annotated[int, typer.Option(min=2, max=200, help="grid: junctions per side; corridor: junctions; spider: arms")] = 3,
+    spacing_m: Annotated[float, typer.Option(min=10.0, max=10_000.0, help="distance between junctions, m")] = 200.0,
+    lanes: Annotated[int, typer.Option(min=1, max=8, help="lanes per direction (corridor: on the arterial)")] = 2,
+    speed_m_s: Annotated[float, typer.Option(min=1.0, max=100.0, help="speed limit, m/s")] = 13.89,
 ) -> None:
     """Generate a network with SUMO's netgenerate/netconvert."""
     from .network import generate_corridor, generate_grid, generate_spider
@@ -180,11 +180,11 @@ def network_build(
 def assign(
     network: Annotated[Path, typer.Argument(help="network: *_net.tntp, .net.xml or .osm")],
     trips: Annotated[Path, typer.Option("--trips", help="OD matrix, TNTP *_trips.tntp")],
-    rgap: Annotated[float, typer.Option(help="stop at this relative gap (TSTT - SPTT) / TSTT")] = 1e-6,
+    rgap: Annotated[float, typer.Option(min=1e-15, max=1.0, help="stop at this relative gap (TSTT - SPTT) / TSTT")] = 1e-6,
     method: Annotated[str, typer.Option(help="gp (gradient projection), bfw, cfw or fw")] = "gp",
-    max_iter: Annotated[int | None, typer.Option(help="iteration cap [default: 500 for gp, 10000 otherwise]")] = None,
+    max_iter: Annotated[int | None, typer.Option(min=1, max=10_000_000, help="iteration cap [default: 500 for gp, 10000 otherwise]")] = None,
     first_thru_node: Annotated[int | None, typer.Option(help="TNTP: override <FIRST THRU NODE>")] = None,
-    threads: Annotated[int | None, typer.Option(help="threads for the shortest-path kernel [default: all cores]")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, max=4096, help="threads for the shortest-path kernel [default: all cores]")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write the flows Dataset (netCDF)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:

@@ -128,8 +128,7 @@ def _child(job: dict[str, Any]) -> None:
         run_task(job)
     except BaseException as exc:  # noqa: BLE001 - everything a run can raise goes to error.json
         _write_error(Path(job["run_dir"]), exc)
-        os._exit(3)
-    os._exit(0)
+        sys.exit(3)  # through multiprocessing's own exit, which releases what the run held
 
 
 def _error(run_dir: Path) -> dict[str, Any] | None:

@@ -17,11 +17,9 @@ Example
 from __future__ import annotations
 
 import difflib
-import re
-
-
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -54,8 +52,8 @@ __all__ = [
 _Spec = Spec
 
 def _resolve(value: Any, info: ValidationInfo) -> Any:
-    if value is None:
-        return None
+    if value is None or not isinstance(value, str | Path):
+        return value  # pydantic reports anything else as not a path
     p = Path(value).expanduser()
     base = (info.context or {}).get("base_dir")
     if not p.is_absolute() and base is not None:
@@ -82,6 +80,10 @@ class VehicleType(_Spec):
     mass_kg: float | None = Field(None, gt=0, description="empty vehicle mass (energy models)")
     params: dict[str, str] = Field(default_factory=dict, description="SUMO generic parameters of the type "
                                    "(e.g. has.battery.device, device.battery.capacity)")
+
+
+#: Longest simulated time a scenario may span, s (a year).
+MAX_TIME_S = 366 * 86400.0
 
 
 class ProfileStep(_Spec):
@@ -212,6 +214,10 @@ class Outputs(_Spec):
     keep_sumo_files: bool = Field(False, description="copy SUMO's raw XML outputs beside the results file")
 
 
+#: SUMO options whose value is a file SUMO writes.
+_WRITES = re.compile(r"(output|^--?log$|^-l$|error-log|message-log|save-|^--?C$|^--?output-prefix$)")
+
+
 class SumoOptions(_Spec):
     """Settings passed to SUMO."""
 
@@ -219,7 +225,21 @@ class SumoOptions(_Spec):
     teleport_remove: bool = Field(False, description="remove teleported vehicles instead of re-inserting them")
     collision_action: Literal["teleport", "warn", "none", "remove"] = "warn"
     warnings: bool = Field(False, description="let SUMO print its warnings (teleports, jams) to the console")
-    extra_args: list[str] = Field(default_factory=list)
+    extra_args: list[Annotated[str, Field(max_length=1000)]] = Field(default_factory=list, max_length=200)
+
+    @field_validator("extra_args")
+    @classmethod
+    def _writes_stay_in_the_run_folder(cls, v: list[str]) -> list[str]:
+        for i, arg in enumerate(v):
+            name, eq, value = arg.partition("=")
+            if not name.startswith("-") or not _WRITES.search(name):
+                continue
+            value = value if eq else (v[i + 1] if i + 1 < len(v) else "")
+            p = Path(value)
+            if p.is_absolute() or ".." in p.parts or value.startswith("~"):
+                raise ValueError(f"{name} {value!r} writes outside the run's folder; give a relative file name "
+                                 "(SUMO writes it in the run's work folder)")
+        return v
 
 
 class Scenario(_Spec):
@@ -242,9 +262,9 @@ class Scenario(_Spec):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
     network: Path
-    begin_s: float = Field(0.0, ge=0)
-    end_s: float
-    step_length_s: float = Field(1.0, gt=0, le=10)
+    begin_s: float = Field(0.0, ge=0, le=MAX_TIME_S)
+    end_s: float = Field(le=MAX_TIME_S, description="at most a year of simulated time")
+    step_length_s: float = Field(1.0, ge=0.001, le=10)
     seed: int = Field(42, ge=0, lt=2**31)
     demand: Demand
     vehicle_types: list[VehicleType] = Field(default_factory=lambda: [VehicleType()], min_length=1)
@@ -265,6 +285,17 @@ class Scenario(_Spec):
 
     @model_validator(mode="after")
     def _check(self) -> Scenario:
+        for f in ("interval_s", "summary_period_s"):
+            if getattr(self.outputs, f) < self.step_length_s:
+                raise ValueError(f"outputs.{f} ({getattr(self.outputs, f):g} s) is shorter than step_length_s "
+                                 f"({self.step_length_s:g} s); give at least one step")
+        for i, f in enumerate(self.additional_files):
+            if not f.is_file():
+                raise ValueError(f"additional_files.{i}: file not found: {f}")
+            head = f.read_bytes()[:4096]
+            if b"<additional" not in head:
+                raise ValueError(f"additional_files.{i}: {f} is not a SUMO additional file (no <additional> element); "
+                                 "give .add.xml files")
         shares = sum(v.share for v in self.vehicle_types)
         if abs(shares - 1.0) > 1e-6:
             raise ValueError(f"vehicle_types shares sum to {shares:g}; make them sum to 1")

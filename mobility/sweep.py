@@ -166,7 +166,10 @@ def _check(spec: SweepSpec) -> None:
     raw = _base_dict(spec)
     for path, values in spec.vary.items():
         if path == kind.dim:
-            kind.check_alternatives(_study(spec, raw, {}, where="set"), values)
+            try:
+                kind.check_alternatives(_study(spec, raw, {}, where="set"), values)
+            except InputError as exc:
+                raise InputError(f"{spec.source_file}: field 'vary.{path}': {exc}") from None
             continue
         for v in {0: values[0], len(values) - 1: values[-1]}.values():
             _spec_of(spec, raw, {path: v}, where=f"vary.{path}={v!r}")

@@ -56,13 +56,24 @@ def _split_metadata(path: Path) -> tuple[dict[str, str], list[tuple[int, str]]]:
     return meta, data
 
 
+#: Largest counts a TNTP header may declare (the arrays are allocated from them; the OD matrix is dense).
+TNTP_LIMITS = {"NUMBER OF NODES": 10_000_000, "NUMBER OF LINKS": 50_000_000, "NUMBER OF ZONES": 16_000,
+               "FIRST THRU NODE": 10_000_000}
+
+
 def _meta_int(meta: dict[str, str], key: str, path: Path) -> int:
     try:
-        return int(float(meta[key].split()[0]))
+        text = meta[key].split()[0]
+        value = int(text)
     except KeyError:
         raise NetworkError(f"{path}: metadata tag <{key}> is missing; add it to the file header") from None
     except (ValueError, IndexError):
-        raise NetworkError(f"{path}: metadata tag <{key}> is not a number: {meta[key]!r}") from None
+        raise NetworkError(f"{path}: metadata tag <{key}> is not a whole number: {meta[key]!r}") from None
+    limit = TNTP_LIMITS.get(key, 10_000_000)
+    if not 0 <= value <= limit:
+        raise NetworkError(f"{path}: metadata tag <{key}> is {value}; it must be from 0 to {limit:,}"
+                           + (" (the OD matrix is held dense)" if key == "NUMBER OF ZONES" else ""))
+    return value
 
 
 def tntp_cost_weights(folder: str | Path) -> tuple[float, float]:
@@ -140,6 +151,19 @@ def network_from_tntp(
             raise NetworkError(f"{path}:{lineno}: non-numeric field in link line {s!r}") from None
     if rows.shape[0] != n_links:
         raise NetworkError(f"{path}: header says <NUMBER OF LINKS> {n_links} but the file has {rows.shape[0]} links")
+    for col, name, rule in ((2, "capacity", "finite and >= 0"), (3, "length", "finite and >= 0"),
+                            (4, "free flow time", "finite and >= 0"), (5, "b", "finite and >= 0"),
+                            (6, "power", "finite and >= 0"), (8, "toll", "finite")):
+        v = rows[:, col]
+        bad = ~np.isfinite(v) | ((v < 0) if rule.endswith(">= 0") else False)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise NetworkError(f"{path}:{data[k][0]}: link {name} is {v[k]:g}; it must be {rule}")
+    congestible = (rows[:, 5] > 0) & (rows[:, 2] <= 0)
+    if congestible.any():
+        k = int(np.argmax(congestible))
+        raise NetworkError(f"{path}:{data[k][0]}: link capacity is {rows[k, 2]:g} with b = {rows[k, 5]:g}; "
+                           "a congestible link needs capacity > 0")
     ends = rows[:, :2].astype(np.int64)
     if ends.size and (ends.min() < 1 or ends.max() > n_nodes):
         bad = int(np.argmax((ends < 1).any(axis=1) | (ends > n_nodes).any(axis=1)))

@@ -27,8 +27,8 @@ class CandidateEdges(Spec):
     """Kerbside candidate sites generated along the network's edges (boundary roads excluded)."""
 
     min_length_m: float = Field(100.0, gt=0, description="edges at least this long get a site at their middle")
-    max_points: int = Field(6, ge=1, description="charging points a site may hold")
-    power_kw: float = Field(50.0, gt=0)
+    max_points: int = Field(6, ge=1, le=1000, description="charging points a site may hold")
+    power_kw: float = Field(50.0, gt=0, le=2000, description="kW per charging point")
     cost: float = Field(1.0, ge=0, description="fixed cost of opening a site")
     include_boundary: bool = Field(False, description="also edges that touch a dead-end node")
 
@@ -57,12 +57,14 @@ class ChargingSpec(Spec):
                                               description="generated kerbside sites, or a CSV table of sites")
     demand: Literal["origins", "destinations", "both"] | Path = Field(
         "origins", description="where charging demand arises: the trips' ends, or a CSV table of demand points")
-    points: int = Field(16, ge=1, description="charging points of the layouts compared by default")
+    points: int = Field(16, ge=1, le=100_000, description="charging points of the layouts compared by default")
     check_period_s: float = Field(5.0, gt=0, description="how often the charge of every EV is looked at")
     source_file: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
     def _socs(self) -> ChargingSpec:
+        self.initial_soc.check_within(0.0, 1.0, "initial_soc (a state of charge)")
+        self.battery_kwh.check_within(1e-3, 1000.0, "battery_kwh (a battery capacity, kWh)")
         if self.target_soc <= self.threshold_soc:
             raise ValueError(f"target_soc ({self.target_soc}) must be above threshold_soc ({self.threshold_soc})")
         return self

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .._errors import InputError
 from ..seeds import rng as sub_rng
@@ -37,7 +37,8 @@ _Spec = Spec
 class OnStreet(_Spec):
     """Kerbside parking on the rightmost lane of every street at least ``min_length_m`` long."""
 
-    spaces_per_100m: float = Field(2.0, gt=0, description="spaces per 100 m of edge (rounded, at least 1 per edge)")
+    spaces_per_100m: float = Field(2.0, gt=0, le=25, description="spaces per 100 m of edge (rounded, at least 1 per "
+                                   "edge; a car needs at least 4 m of kerb)")
     min_length_m: float = Field(100.0, gt=0)
     include_boundary: bool = Field(False, description="also edges that touch a dead-end node")
 
@@ -47,7 +48,7 @@ class Lot(_Spec):
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     edge: str
-    capacity: int = Field(ge=1)
+    capacity: int = Field(ge=1, le=100_000)
 
 
 class Areas(_Spec):
@@ -66,6 +67,11 @@ class SeekerGen(_Spec):
     centre: str | tuple[float, float] = Field(description="node id, or [x, y], destinations gather around")
     spread_m: float = Field(300.0, gt=0, description="sd of the destinations' distance from the centre (Gaussian)")
     dwell_s: Dist = Field(default_factory=lambda: Dist(kind="uniform", low=1200.0, high=3600.0))
+
+    @model_validator(mode="after")
+    def _dwell(self) -> SeekerGen:
+        self.dwell_s.check_within(0.0, 7 * 86400.0, "dwell_s (a parking duration, s)")
+        return self
 
 
 class ParkingSpec(_Spec):
@@ -210,6 +216,11 @@ def seekers(spec: ParkingSpec, network, seed: int) -> list[Seeker]:
         cx, cy = float(network.node_x[network.node_index[s.centre]]), float(network.node_y[network.node_index[s.centre]])
     else:
         cx, cy = s.centre
+        x0, x1 = float(network.node_x.min()), float(network.node_x.max())
+        y0, y1 = float(network.node_y.min()), float(network.node_y.max())
+        if not (x0 <= cx <= x1 and y0 <= cy <= y1):
+            raise InputError(f"{_where(spec)}: field 'seekers.centre': [{cx:g}, {cy:g}] is outside {network.name} "
+                             f"(x {x0:g}..{x1:g}, y {y0:g}..{y1:g} m); give a point in the network or a node id")
     inner = street_edges(network)
     mx = 0.5 * (network.node_x[network.tail] + network.node_x[network.head])[inner]
     my = 0.5 * (network.node_y[network.tail] + network.node_y[network.head])[inner]

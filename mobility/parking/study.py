@@ -53,7 +53,10 @@ class ParkingStudy(StudyFileKind):
         return parking_scenario(spec)
 
     def describe(self, study: Study) -> str:
+        from .spec import seekers
+
         pa = parking_areas(study.spec, study.network)
+        seekers(study.spec, study.network, study.scenario.seed)  # the centre, edges and times exist
         return (f"parking study {study.name}: scenario {study.scenario.name}, {len(pa)} parking areas, "
                 f"{sum(a.capacity for a in pa)} spaces")
 

@@ -118,6 +118,8 @@ def parse_duration(text: str) -> dt.timedelta:
             break
     if num or total <= 0:
         raise InputError(f"--expires-in: {text!r} is not a duration; write e.g. 90d, 12h, 30m or 1d12h")
+    if total > 10 * 366 * 86400:
+        raise InputError(f"--expires-in: {text!r} is more than 10 years; give a shorter lifetime (tokens can be renewed)")
     return dt.timedelta(seconds=total)
 
 

@@ -105,7 +105,7 @@ class SignalsStudy(StudyKind):
     def check_alternatives(self, study: Study, words: Sequence[Any]) -> None:
         bad = [w for w in words if w not in CONTROLLERS]
         if bad:
-            raise InputError(f"{study.source or study.name}: unknown controller(s) {bad}; choose from {', '.join(CONTROLLERS)}")
+            raise InputError(f"unknown controller(s) {bad}; choose from {', '.join(CONTROLLERS)}")
 
     def sweep_alternative(self, study: Study, word: Any, *, backend: str = "libsumo", **options: Any) -> tuple[str, Any]:
         if word is None:  # no controller named: the network's own programs, run as a plain scenario

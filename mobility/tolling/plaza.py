@@ -102,6 +102,11 @@ class PlazaSpec(_Spec):
 
     @model_validator(mode="after")
     def _usable(self) -> PlazaSpec:
+        periods = sorted(self.demand, key=lambda p: p.begin_s)
+        for a, b in zip(periods, periods[1:], strict=False):
+            if b.begin_s < a.end_s:
+                raise ValueError(f"demand periods overlap: [{a.begin_s:g}, {a.end_s:g}) and [{b.begin_s:g}, {b.end_s:g}) s; "
+                                 "make each period begin where the one before ends")
         cash = any(b in ("mtc", "mixed") for b in self.booths)
         if min(self.penetration(p) for p in self.demand) < 1 and not cash:
             raise ValueError("untagged vehicles (etc_penetration < 1) need at least one mtc or mixed booth")

@@ -1,0 +1,362 @@
+"""A generated corpus of hostile and malformed inputs, and the memory-capped runner that feeds them to the CLI.
+
+Each case is files written into a fresh folder and a command line; run through ``mobility`` in a process
+whose address space is capped, it must exit with code 2 and one error line naming the file, with no
+traceback and no file left behind. ``python -m tests.hostile OUT.json`` runs every case and writes the
+outcomes (the test in ``test_hostile.py`` does that in a capped subprocess).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NETWORKS = ROOT / "networks"
+#: Values no number field may take.
+BAD_NUMBERS: tuple[Any, ...] = (math.nan, math.inf, -math.inf, "ten", [1, 2])
+#: Values no text field may take.
+BAD_TEXT: tuple[Any, ...] = ({"path": 42}, [1, 2])
+
+
+@dataclass
+class Case:
+    kind: str
+    name: str
+    files: dict[str, bytes]
+    argv: list[str]
+    names: str = ""  # what the error must name (default: the first file)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _load(rel: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / rel).read_text())
+
+
+def _abs(data: dict[str, Any]) -> dict[str, Any]:
+    d = copy.deepcopy(data)
+    if isinstance(d.get("network"), str) and "networks/" in d["network"]:
+        d["network"] = str(NETWORKS / Path(d["network"]).name)
+    return d
+
+
+def _leaves(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _leaves(v, (*path, k))
+    elif isinstance(node, list) and node and all(isinstance(x, dict | list) for x in node):
+        for i, v in enumerate(node):
+            yield from _leaves(v, (*path, i))
+    else:
+        yield path, node
+
+
+def _set(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    d = copy.deepcopy(data)
+    node = d
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = value
+    return d
+
+
+def _dump(data: Any) -> bytes:
+    return yaml.safe_dump(data, sort_keys=False).encode()
+
+
+def _field_cases(kind: str, base: dict[str, Any], fname: str, support: dict[str, bytes], skip: tuple[str, ...] = ()
+                 ) -> Iterator[Case]:
+    for path, value in _leaves(base):
+        dotted = ".".join(map(str, path))
+        if any(dotted.startswith(s) for s in skip):
+            continue
+        if isinstance(value, bool):
+            bad: tuple[Any, ...] = ("maybe", [1])
+        elif isinstance(value, int | float):
+            bad = BAD_NUMBERS
+        elif isinstance(value, str):
+            bad = BAD_TEXT
+        elif isinstance(value, list):
+            bad = ({"a": 1}, math.nan)
+        else:
+            continue
+        for v in bad:
+            yield Case(kind, f"{dotted}={v!r}", {fname: _dump(_set(base, path, v)), **support},
+                       ["scenario", "validate", fname])
+
+
+def _structural(kind: str, base: dict[str, Any], fname: str, support: dict[str, bytes]) -> Iterator[Case]:
+    text = _dump(base)
+    first = next(iter(base))
+    bomb = b"a: &a [x, x, x, x, x, x, x, x, x]\n" + b"".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n".encode() for i in range(9))
+    for name, body in {
+        "non-utf8": text + "description: caf\xe9\n".encode("latin-1"),
+        "empty": b"",
+        "a list": b"- 1\n- 2\n",
+        "a number": b"42\n",
+        "broken yaml": text + b"  : - [\n",
+        "duplicate key": text + f"{first}: again\n".encode(),
+        "unknown field": text + b"colour_s: 3\n",
+        "deep nesting": b"x: " + b"[" * 5000 + b"]" * 5000 + b"\n",
+        "alias bomb": bomb,
+        "tab indent": text.replace(b"\n  ", b"\n\t", 1),
+        "binary": bytes(range(256)) * 4,
+    }.items():
+        yield Case(kind, name, {fname: body, **support}, ["scenario", "validate", fname])
+    for k in list(base)[:12]:  # every required field missing in turn (optional ones may go)
+        d = {kk: vv for kk, vv in base.items() if kk != k}
+        yield Case(kind, f"without {k}", {fname: _dump(d), **support}, ["scenario", "validate", fname],
+                   extra={"may_pass": True})
+
+
+def cases() -> list[Case]:
+    out: list[Case] = []
+    # a traffic scenario
+    sc = _abs(_load("scenarios/signal_control/grid3x3.yaml"))
+    out += _field_cases("scenario", sc, "s.yaml", {})
+    out += _structural("scenario", sc, "s.yaml", {})
+    for name, over in {
+        "flow inf": {"demand": {"kind": "od", "pairs": [{"origin": "left0A0", "destination": "C2right2", "flow_veh_h": math.inf}]}},
+        "end_s 1e300": {"end_s": 1e300},
+        "interval 1e-9": {"outputs": {"interval_s": 1e-9}},
+        "network dict": {"network": {"path": 42}},
+        "additional passwd": {"additional_files": ["/etc/passwd"]},
+        "extra args write outside": {"sumo": {"extra_args": ["--fcd-output", "/tmp/../etc/outside.xml"]}},
+        "seed negative": {"seed": -5},
+        "seed huge": {"seed": 2**40},
+        "step 0": {"step_length_s": 0},
+        "unknown edge": {"demand": {"kind": "od", "pairs": [{"origin": "nowhere", "destination": "C2right2", "flow_veh_h": 10}]}},
+    }.items():
+        out.append(Case("scenario", name, {"s.yaml": _dump({**sc, **over})}, ["scenario", "validate", "s.yaml"]))
+    # studies that name a traffic scenario
+    traffic = _abs(_load("scenarios/parking/district_traffic.yaml"))
+    support = {"traffic.yaml": _dump(traffic)}
+    park = {**_load("scenarios/parking/district.yaml"), "scenario": "traffic.yaml"}
+    out += _field_cases("parking", park, "p.yaml", support, skip=("scenario", "seekers.centre"))  # [x, y] is a centre
+    out += _structural("parking", park, "p.yaml", support)
+    for name, over in {
+        "negative dwell": {"seekers": {**park["seekers"], "dwell_s": {"kind": "uniform", "low": -100, "high": -10}}},
+        "unknown centre": {"seekers": {**park["seekers"], "centre": "NOWHERE"}},
+        "huge spaces": {"areas": {"on_street": {"spaces_per_100m": 1.8e14}}},
+        "unknown lot edge": {"areas": {"lots": [{"id": "x", "edge": "NOPE", "capacity": 4}]}},
+        "missing scenario file": {"scenario": "nowhere.yaml"},
+    }.items():
+        out.append(Case("parking", name, {"p.yaml": _dump({**park, **over}), **support}, ["scenario", "validate", "p.yaml"]))
+    ev_traffic = _abs(_load("scenarios/ev_charging/district.yaml"))
+    ev_support = {"traffic.yaml": _dump(ev_traffic)}
+    ev = {**_load("scenarios/ev_charging/district_ev.yaml"), "scenario": "traffic.yaml"}
+    out += _field_cases("charging", ev, "c.yaml", ev_support, skip=("scenario",))
+    out += _structural("charging", ev, "c.yaml", ev_support)
+    for name, over in {
+        "soc 3": {"initial_soc": {"kind": "uniform", "low": 0.1, "high": 3}},
+        "negative battery": {"battery_kwh": {"kind": "choice", "values": [-40, 60]}},
+        "negative weights": {"battery_kwh": {"kind": "choice", "values": [40, 60], "weights": [-1, 2]}},
+        "infinite power": {"candidates": {"power_kw": math.inf}},
+        "unknown ev type": {"ev_type": "tesla"},
+    }.items():
+        out.append(Case("charging", name, {"c.yaml": _dump({**ev, **over}), **ev_support}, ["scenario", "validate", "c.yaml"]))
+    # a toll plaza
+    plaza = _load("scenarios/tolling/plaza8.yaml")
+    out += _field_cases("plaza", plaza, "t.yaml", {})
+    out += _structural("plaza", plaza, "t.yaml", {})
+    for name, over in {
+        "overlapping periods": {"demand": [{"begin_s": 0, "end_s": 3600, "flow_veh_h": 100},
+                                           {"begin_s": 1800, "end_s": 7200, "flow_veh_h": 100}]},
+        "no booths": {"booths": []},
+        "unknown booth": {"booths": ["mtc", "teleport"]},
+    }.items():
+        out.append(Case("plaza", name, {"t.yaml": _dump({**plaza, **over})}, ["scenario", "validate", "t.yaml"]))
+    # a sweep
+    sweep = {"name": "s", "base": str(ROOT / "scenarios" / "signal_control" / "grid3x3.yaml"), "set": {"end_s": 600},
+             "vary": {"demand.trips_veh_h": [600, 1200], "controller": ["fixed", "maxpressure"]}, "seeds": 2,
+             "output": "out"}
+    out += _field_cases("sweep", sweep, "w.yaml", {}, skip=("output", "name", "seeds"))
+    for v in (0, -1, math.nan, "ten", [1, 1], [-3], 2**40):
+        out.append(Case("sweep", f"seeds={v!r}", {"w.yaml": _dump({**sweep, "seeds": v})}, ["scenario", "validate", "w.yaml"]))
+    for name, over in {
+        "seeds a billion": {"seeds": 1_000_000_000},
+        "unknown controller": {"vary": {"controller": ["fixed", "magic"]}},
+        "bad field value": {"vary": {"demand.trips_veh_h": [-5, 10]}},
+        "base missing": {"base": "nowhere.yaml"},
+        "vary alias bomb": None,
+    }.items():
+        if over is None:
+            body = b"name: s\nbase: " + sweep["base"].encode() + b"\nseeds: 1\noutput: out\n" + \
+                b"a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n" + b"".join(
+                    f"v{i}: &v{i} [{', '.join(['*a' if i == 0 else f'*v{i - 1}'] * 10)}]\n".encode() for i in range(8)) + \
+                b"vary: {demand.trips_veh_h: *v7}\n"
+            out.append(Case("sweep", name, {"w.yaml": body}, ["scenario", "validate", "w.yaml"]))
+            continue
+        out.append(Case("sweep", name, {"w.yaml": _dump({**sweep, **over})}, ["scenario", "validate", "w.yaml"]))
+    out += _option_cases()
+    out += _tntp_cases()
+    return out
+
+
+def _option_cases() -> list[Case]:
+    """Command-line options out of range, and output paths that cannot be written, refused before any work."""
+    grid = str(ROOT / "scenarios" / "signal_control" / "grid3x3.yaml")
+    park = str(ROOT / "scenarios" / "parking" / "district.yaml")
+    ev = str(ROOT / "scenarios" / "ev_charging" / "district_ev.yaml")
+    plaza = str(ROOT / "scenarios" / "tolling" / "plaza8.yaml")
+    sf = ROOT.parent / "shared" / "benchmarks" / "tntp" / "SiouxFalls"
+    net, trips = str(sf / "SiouxFalls_net.tntp"), str(sf / "SiouxFalls_trips.tntp")
+    argvs = {
+        "run --seed -5": ["run", grid, "--seed", "-5"],
+        "run --seed huge": ["run", grid, "--seed", str(2**40)],
+        "run --output txt": ["run", grid, "--output", "out.txt"],
+        "run --output folder": ["run", grid, "--output", "."],
+        "run --output missing folder": ["run", grid, "--output", "nope/out.nc"],
+        "run --plot xyz": ["run", grid, "--output", "o.nc", "--plot", "p.xyz"],
+        "run --backend magic": ["run", grid, "--backend", "magic"],
+        "run --workdir missing": ["run", grid, "--workdir", "nope"],
+        "assign --rgap 0": ["assign", net, "--trips", trips, "--rgap", "0"],
+        "assign --rgap nan": ["assign", net, "--trips", trips, "--rgap", "nan"],
+        "assign --max-iter -1": ["assign", net, "--trips", trips, "--max-iter", "-1"],
+        "assign --method magic": ["assign", net, "--trips", trips, "--method", "magic"],
+        "assign --threads 0": ["assign", net, "--trips", trips, "--threads", "0"],
+        "tokens --expires-in huge": ["tokens", "create", "--db", "t.db", "--subject", "x", "--scopes", "plans:read",
+                                     "--expires-in", "99999999999d"],
+        "tokens --expires-in soon": ["tokens", "create", "--db", "t.db", "--subject", "x", "--scopes", "plans:read",
+                                     "--expires-in", "soon"],
+        "tokens bad scope": ["tokens", "create", "--db", "t.db", "--subject", "x", "--scopes", "root"],
+        "audit show --limit -1": ["audit", "show", "--db", "t.db", "--limit", "-1"],
+        "serve --port 99999": ["serve", "--port", "99999", "--db", "t.db"],
+        "serve --port 0": ["serve", "--port", "0", "--db", "t.db"],
+        "frlm --range nan": ["charging", "frlm", net, trips, "--range", "nan"],
+        "frlm --range -1": ["charging", "frlm", net, trips, "--range", "-1"],
+        "frlm --p 0": ["charging", "frlm", net, trips, "--p", "0"],
+        "frlm --p abc": ["charging", "frlm", net, trips, "--p", "abc"],
+        "charging optimise --p 0": ["charging", "optimise", ev, "--p", "0"],
+        "charging optimise --method magic": ["charging", "optimise", ev, "--method", "magic"],
+        "charging compare --layouts magic": ["charging", "compare", ev, "--layouts", "magic:p=3"],
+        "charging compare --points 0": ["charging", "compare", ev, "--points", "0"],
+        "parking compare --workers 0": ["parking", "compare", park, "--workers", "0"],
+        "parking compare --retries -1": ["parking", "compare", park, "--retries", "-1"],
+        "parking compare --seeds 0": ["parking", "compare", park, "--seeds", "0"],
+        "parking compare --seeds a": ["parking", "compare", park, "--seeds", "a"],
+        "parking compare --seeds 1,1": ["parking", "compare", park, "--seeds", "1,1"],
+        "parking compare --seeds huge": ["parking", "compare", park, "--seeds", "1000000000"],
+        "parking compare --compliance 2": ["parking", "compare", park, "--compliance", "2"],
+        "parking compare --time-limit 0": ["parking", "compare", park, "--time-limit", "0"],
+        "parking compare --output folder": ["parking", "compare", park, "--output", "."],
+        "parking compare --output txt": ["parking", "compare", park, "--output", "o.txt"],
+        "signals compare magic": ["signals", "compare", grid, "--controllers", "fixed,magic"],
+        "signals compare --min-green-s 0": ["signals", "compare", grid, "--min-green-s", "0"],
+        "signals evaluate --plot xyz": ["signals", "evaluate", grid, "--plot", "p.xyz"],
+        "tolling compare missing schedule": ["tolling", "compare", plaza, "--mixes", "as_built,nope.json"],
+        "tolling compare --penetration-plot xyz": ["tolling", "compare", plaza, "--penetration-plot", "p.xyz"],
+        "tolling optimise --output txt": ["tolling", "optimise", plaza, "--output", "s.txt"],
+        "network build --size 0": ["network", "build", "grid", "g.net.xml", "--size", "0"],
+        "network build magic": ["network", "build", "magic", "g.net.xml"],
+        "network info missing": ["network", "info", "nope.net.xml"],
+        "sweep run missing": ["sweep", "run", "nope.yaml"],
+    }
+    return [Case("option", name, {}, argv, names="|".join(_named(name, argv))) for name, argv in argvs.items()]
+
+
+def _named(name: str, argv: list[str]) -> list[str]:
+    """What an option case's error may name: the option at fault, or the value given to it."""
+    words = [w for w in name.split() if w.startswith("--")]
+    out = []
+    for w in words:
+        out.append(w)
+        if w in argv and argv.index(w) + 1 < len(argv):
+            out.append(argv[argv.index(w) + 1])
+    return out or [p for a in argv[2:] if not a.startswith("-") for p in a.split(",")]
+
+
+def _tntp_cases() -> list[Case]:
+    """Malformed TNTP networks and OD matrices, through ``mobility assign`` and ``network info``."""
+    head = ("<NUMBER OF ZONES> 2\n<NUMBER OF NODES> 3\n<FIRST THRU NODE> 1\n<NUMBER OF LINKS> 2\n<END OF METADATA>\n"
+            "~ init term capacity length fft b power speed toll type ;\n")
+    links = "1 2 100 1 1 0.15 4 0 0 1 ;\n2 3 100 1 1 0.15 4 0 0 1 ;\n"
+    trips_ok = "<NUMBER OF ZONES> 2\n<TOTAL OD FLOW> 10\n<END OF METADATA>\nOrigin 1\n2 : 10;\nOrigin 2\n1 : 0;\n"
+    nets = {
+        "nodes inf": head.replace("NODES> 3", "NODES> inf") + links,
+        "nodes 4e9": head.replace("NODES> 3", "NODES> 4000000000") + links,
+        "link to an undefined node": head + links.replace("2 3 100", "2 99 100"),
+        "capacity nan": head + links.replace("1 2 100", "1 2 nan"),
+        "negative fft": head + links.replace("1 2 100 1 1", "1 2 100 1 -1"),
+        "short row": head + "1 2 100 ;\n",
+        "non-utf8": head.encode().decode() + "\udce9",
+        "links count wrong": head.replace("LINKS> 2", "LINKS> 7") + links,
+        "empty": "",
+    }
+    trips = {
+        "zones 1e7": trips_ok.replace("ZONES> 2", "ZONES> 10000000"),
+        "all zero": trips_ok.replace("2 : 10;", "2 : 0;"),
+        "negative flow": trips_ok.replace("2 : 10;", "2 : -10;"),
+        "flow inf": trips_ok.replace("2 : 10;", "2 : inf;"),
+        "destination 99": trips_ok.replace("2 : 10;", "99 : 10;"),
+        "garbage": "Origin x\n: : ;;\n",
+    }
+    out = []
+    for name, text in nets.items():
+        body = text.encode("utf-8", "surrogateescape")
+        out.append(Case("tntp", f"net {name}", {"n_net.tntp": body, "n_trips.tntp": trips_ok.encode()},
+                        ["assign", "n_net.tntp", "--trips", "n_trips.tntp"], names="n_net.tntp"))
+    for name, text in trips.items():
+        out.append(Case("tntp", f"trips {name}", {"n_net.tntp": (head + links).encode(), "n_trips.tntp": text.encode()},
+                        ["assign", "n_net.tntp", "--trips", "n_trips.tntp"], names="n_trips.tntp"))
+    return out
+
+
+def run_case(case: Case, folder: Path) -> dict[str, Any]:
+    """Run one case in ``folder`` (its cwd); the outcome."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from mobility.cli import app
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, body in case.files.items():
+        (folder / name).write_bytes(body)
+    before = set(folder.iterdir())
+    old = os.getcwd()
+    os.chdir(folder)
+    try:
+        r = CliRunner().invoke(app, case.argv, catch_exceptions=True)
+    finally:
+        os.chdir(old)
+    out = r.output or ""  # stdout and stderr together
+    lines = [x for x in out.strip().splitlines() if x.strip()]
+    errors = [x for x in lines if x.lower().startswith("error:")]
+    left = sorted(str(p.name) for p in set(folder.iterdir()) - before)
+    named = (case.names or next(iter(case.files))).split("|")
+    return {"kind": case.kind, "name": case.name, "exit": r.exit_code, "output": out[-600:],
+            "traceback": r.exception is not None and not isinstance(r.exception, SystemExit),
+            "exception": repr(r.exception)[:300] if r.exception is not None and not isinstance(r.exception, SystemExit) else "",
+            "one_line": len(errors) == 1, "names_file": any(n in e for e in errors for n in named), "left_behind": left,
+            "may_pass": bool(case.extra.get("may_pass"))}
+
+
+def main(argv: list[str]) -> int:
+    import tempfile
+
+    out = Path(argv[0])
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, c in enumerate(cases()):
+            try:
+                results.append(run_case(c, Path(tmp) / f"c{i}"))
+            except MemoryError:
+                results.append({"kind": c.kind, "name": c.name, "exit": None, "traceback": True, "exception": "MemoryError",
+                                "one_line": False, "names_file": False, "left_behind": [], "output": "", "may_pass": False})
+    out.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
