@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ._errors import InputError, missing_file
 
-__all__ = ["Dist", "Spec", "format_errors", "node_line", "read_csv_rows", "read_mapping", "read_spec", "read_study", "study_from_dict", "validate"]
+__all__ = ["Dist", "Spec", "format_errors", "node_line", "read_csv_rows", "read_document", "read_mapping", "read_spec", "read_study", "study_from_dict", "validate"]
 
 #: Files larger than this are refused before parsing (a spec file is a few kilobytes).
 MAX_SPEC_BYTES = 16 * 1024 * 1024
@@ -102,12 +103,18 @@ def read_csv_rows(path: Path, columns: tuple[str, ...]) -> list[tuple[int, dict[
     """The rows of a CSV table as ``(line, {column: text})``; the header must name ``columns``."""
     if not path.is_file():
         raise InputError(f"{path}: table not found")
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
+    text = read_text(path, what="table", limit=MAX_SPEC_BYTES * 4)
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = [c for c in columns if c not in (reader.fieldnames or [])]
         if missing:
             raise InputError(f"{path}:1: missing column(s) {missing}; the header must name {list(columns)}")
-        return [(i + 2, {k: (v or "").strip() for k, v in r.items() if k}) for i, r in enumerate(reader)]
+        rows = [(i + 2, {k: (v or "").strip() for k, v in r.items() if isinstance(k, str) and k}) for i, r in enumerate(reader)]
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a readable CSV table ({exc})") from None
+    if not rows:
+        raise InputError(f"{path}: the table has a header but no rows; add at least one")
+    return rows
 
 
 # ---- where a field is in the file ------------------------------------------------------------
@@ -226,35 +233,11 @@ def read_mapping(path: str | Path, *, what: str, hint: str = "fields", error: ty
     """A YAML (or JSON) file holding a mapping, and its node tree for line numbers.
 
     Errors name the file (and line): missing, too large, not UTF-8, not YAML, duplicate keys,
-    nested too deeply, not a mapping.
+    nested too deeply, aliases that expand past the limit, not a mapping.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise missing_file(p, what) if error is InputError else error(str(missing_file(p, what)))
-    if p.stat().st_size > MAX_SPEC_BYTES:
-        raise error(f"{p}: a {what} of {p.stat().st_size / 2**20:.0f} MiB is too large to be one; "
-                    f"the limit is {MAX_SPEC_BYTES // 2**20} MiB")
-    raw = p.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise error(f"{p}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); "
-                    "save the file as UTF-8") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{p}:{mark.line + 1}" if mark is not None else str(p)
-        raise error(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}); check indentation and quoting") from None
-    except RecursionError:
-        raise error(f"{p}: nested too deeply to be a {what}") from None
+    data, root = read_document(path, what=what, error=error)
     if not isinstance(data, dict):
-        raise error(f"{p}: a {what} is a mapping of {hint}, got {type(data).__name__}")
-    if _count_nodes(data, MAX_SPEC_NODES) > MAX_SPEC_NODES:  # YAML aliases can make a small file huge
-        raise error(f"{p}: holds more than {MAX_SPEC_NODES:,} values once its YAML aliases are expanded; "
-                    "write the values out (a spec file has a few thousand)")
+        raise error(f"{path}: a {what} is a mapping of {hint}, got {type(data).__name__}")
     return data, root
 
 
@@ -270,6 +253,40 @@ def _count_nodes(data: Any, limit: int) -> int:
         elif isinstance(x, list):
             stack.extend(x)
     return n
+
+
+def read_text(path: Path, *, what: str, limit: int, error: type[InputError] = InputError) -> str:
+    """A file's text: at most ``limit`` bytes, UTF-8 (a byte-order mark allowed); errors name the file and line."""
+    size = path.stat().st_size
+    if size > limit:
+        raise error(f"{path}: a {what} of {size / 2**20:.0f} MiB is too large; the limit is {limit // 2**20} MiB")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise error(f"{path}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); "
+                    "save the file as UTF-8") from None
+
+
+def read_document(path: str | Path, *, what: str, error: type[InputError] = InputError) -> tuple[Any, yaml.Node | None]:
+    """A YAML or JSON document of any shape (a mapping or a list), with the reader's guards and its node tree."""
+    p = Path(path)
+    if not p.is_file():
+        raise missing_file(p, what)
+    text = read_text(p, what=what, limit=MAX_SPEC_BYTES, error=error)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}" if mark is not None else str(p)
+        raise error(f"{where}: not valid YAML or JSON ({getattr(exc, 'problem', exc)})") from None
+    except RecursionError:
+        raise error(f"{p}: nested too deeply to be a {what}") from None
+    if _count_nodes(data, MAX_SPEC_NODES) > MAX_SPEC_NODES:
+        raise error(f"{p}: holds more than {MAX_SPEC_NODES:,} values once its aliases are expanded")
+    return data, root
 
 
 def read_spec(path: str | Path, model: type[BaseModel], *, what: str, hint: str = "fields",

@@ -328,6 +328,10 @@ def network_from_sumo(
         raise NetworkError(f"{path}: the network has no edges; check that netconvert produced a non-empty network")
     nodes = sorted({e.getFromNode().getID() for e in edges} | {e.getToNode().getID() for e in edges})
     nidx = {n: i for i, n in enumerate(nodes)}
+    undefined = [n for n in nodes if net.getNode(n)._coord is None]  # named by an edge, never defined
+    if undefined:
+        raise NetworkError(f"{path}: edge(s) name junction(s) {undefined[:3]} that the file never defines; "
+                           "rebuild the network with netconvert")
     xy = np.array([net.getNode(n).getCoord()[:2] for n in nodes], dtype=np.float64)
     length = np.array([e.getLength() for e in edges])
     speed = np.array([e.getSpeed() for e in edges])

@@ -20,10 +20,24 @@ from ._errors import InputError
 __all__ = ["read_cap", "read_optima", "read_pmed"]
 
 
+#: Largest instance the readers accept (nodes / customers x sites; the matrices are dense).
+MAX_ORLIB_NODES = 20_000
+
+
 def _numbers(path: Path) -> list[str]:
     if not path.is_file():
         raise InputError(f"{path}: OR-Library file not found")
-    return path.read_text().split()
+    try:
+        return path.read_text(encoding="ascii").split()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not an OR-Library text file (byte {exc.object[exc.start]:#04x} at offset "
+                         f"{exc.start}); the files are plain ASCII numbers") from None
+
+
+def _count(value: int, what: str, path: Path) -> int:
+    if not 1 <= value <= MAX_ORLIB_NODES:
+        raise InputError(f"{path}: {what} is {value}; it must be from 1 to {MAX_ORLIB_NODES:,}")
+    return value
 
 
 def read_pmed(path: str | Path) -> tuple[np.ndarray, int]:
@@ -33,10 +47,16 @@ def read_pmed(path: str | Path) -> tuple[np.ndarray, int]:
     p_ = Path(path)
     tok = _numbers(p_)
     try:
-        n, m, p = int(tok[0]), int(tok[1]), int(tok[2])
+        n, m, p = _count(int(tok[0]), "n (nodes)", p_), int(tok[1]), _count(int(tok[2]), "p (medians)", p_)
+        if not 1 <= m <= n * n:
+            raise InputError(f"{p_}: m (edges) is {m}; it must be from 1 to n^2 = {n * n}")
         vals = np.array(tok[3:3 + 3 * m], dtype=float).reshape(m, 3)
     except (ValueError, IndexError):
         raise InputError(f"{p_}: expected 'n m p' and then m lines 'i j cost'") from None
+    if not np.isfinite(vals).all() or (vals[:, 2] < 0).any():
+        raise InputError(f"{p_}: edge costs must be finite and >= 0")
+    if p > n:
+        raise InputError(f"{p_}: p = {p} medians is more than the {n} nodes")
     edges: dict[tuple[int, int], float] = {}
     for i, j, c in vals:
         a, b = int(i) - 1, int(j) - 1
@@ -61,7 +81,7 @@ def read_cap(path: str | Path) -> dict[str, np.ndarray]:
     p_ = Path(path)
     tok = _numbers(p_)
     try:
-        m, n = int(tok[0]), int(tok[1])
+        m, n = _count(int(tok[0]), "m (sites)", p_), _count(int(tok[1]), "n (customers)", p_)
         k = 2
         cap_fix = np.array(tok[k:k + 2 * m], dtype=float).reshape(m, 2)
         k += 2 * m
@@ -72,6 +92,10 @@ def read_cap(path: str | Path) -> dict[str, np.ndarray]:
             k += 1 + m
     except (ValueError, IndexError):
         raise InputError(f"{p_}: expected 'm n', m lines 'capacity fixed_cost', then per customer its demand and m costs") from None
+    if not (np.isfinite(cap_fix).all() and np.isfinite(demand).all() and np.isfinite(cost).all()):
+        raise InputError(f"{p_}: capacities, costs and demands must be finite numbers")
+    if (cap_fix < 0).any() or (demand < 0).any() or (cost < 0).any():
+        raise InputError(f"{p_}: capacities, costs and demands must be >= 0")
     return {"capacity": cap_fix[:, 0], "fixed_cost": cap_fix[:, 1], "demand": demand, "cost": cost}
 
 

@@ -321,7 +321,9 @@ class Simulation:
             sumo_text = self._sumo_text()
         own = str(exc).strip()
         return f"{what}: {sumo_text or own or type(exc).__name__}" + (
-            f" [scenario {self.scenario.name}, seed {self.seed}, files in {self.workdir}]")
+            f" [scenario {self.scenario.name}"
+            + (f" ({self.scenario.source_file})" if self.scenario.source_file else "")
+            + f", network {self.scenario.network}, seed {self.seed}, SUMO's files in {self.workdir}]")
 
     def results(self, *, command: str | None = None) -> xr.Dataset:
         """The run's results as an :class:`xarray.Dataset` (after :meth:`close`)."""

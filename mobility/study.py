@@ -357,6 +357,8 @@ def compare(study: Study, alternatives: Sequence[Any] | Mapping[str, Any] | None
                    compat="override", combine_attrs="drop")
     ds["seed"].attrs.update(long_name="SUMO seed")
     ds = kind.finish(study, alts, ds)
+    if study.scenario is not None:
+        ds.attrs.setdefault("scenario_name", study.scenario.name)
     return stamp(ds, spec_hash=study.spec_hash, seeds=sd, study_kind=study.kind, study_name=study.name,
                  study_file=str(study.source or ""), dimension=kind.dim, run_ids=[t.id for t in tasks],
                  title=f"{study.kind} study {study.name}: {len(names)} {kind.what} x {len(sd)} seeds")

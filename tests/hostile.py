@@ -200,6 +200,100 @@ def cases() -> list[Case]:
         out.append(Case("sweep", name, {"w.yaml": _dump({**sweep, **over})}, ["scenario", "validate", "w.yaml"]))
     out += _option_cases()
     out += _tntp_cases()
+    out += _document_cases()
+    return out
+
+
+def _document_cases() -> list[Case]:
+    """Plans (JSON and SUMO XML), charging layouts, booth schedules, SUMO networks, CSV tables, OR-Library files."""
+    from mobility.signals.plan import plans_from_net, plans_to_sumo
+
+    net = NETWORKS / "grid3x3.net.xml"
+    plans = [p.model_dump(mode="json") for p in plans_from_net(net).values()]
+    doc = {"format": "mobility.signal_plans", "format_version": 1, "plans": plans[:1]}
+    out: list[Case] = []
+    validate = ["signals", "validate", "plans.json", "--network", str(net)]
+    for path, value in _leaves(doc["plans"][0]):
+        if path and path[0] == "metadata":
+            continue
+        if isinstance(value, list):
+            bad: tuple[Any, ...] = ({"a": 1}, math.nan, "ten")  # a list of link indices may be any valid list
+        else:
+            bad = BAD_NUMBERS if isinstance(value, int | float) and not isinstance(value, bool) else BAD_TEXT
+        for v in bad[:3]:
+            d = {**doc, "plans": [_set(doc["plans"][0], path, v)]}
+            out.append(Case("plans", ".".join(map(str, path)) + f"={v!r}", {"plans.json": json.dumps(d).encode()}, validate))
+    for name, body in {"a number": b"42", "empty mapping": b"{}", "no plans": b'{"plans": []}', "not json": b"{plans",
+                       "non-utf8": b'{"plans": "\xe9"}', "deep": b"[" * 5000 + b"]" * 5000,
+                       "infinity": json.dumps({**doc, "plans": [{**plans[0], "cycle_s": "Infinity"}]}).encode().replace(
+                           b'"Infinity"', b"Infinity")}.items():
+        out.append(Case("plans", name, {"plans.json": body}, validate))
+    xml = plans_to_sumo([plans_from_net(net)[next(iter(plans_from_net(net)))]])
+    xml_validate = ["signals", "validate", "plans.add.xml", "--network", str(net)]
+    for name, (a, b) in {"version two": ('key="mobility.version" value="1"', 'key="mobility.version" value="two"'),
+                         "offset soon": ('offset="', 'offset="soon" x="'),
+                         "truncated": ("</additional>", ""),
+                         "duration nan": ('duration="', 'duration="nan" y="')}.items():
+        if a in xml:
+            out.append(Case("plans", f"xml {name}", {"plans.add.xml": xml.replace(a, b, 1).encode()}, xml_validate))
+    # charging layouts, through `charging compare` (refused before any run)
+    ev_traffic = _abs(_load("scenarios/ev_charging/district.yaml"))
+    ev = {**_load("scenarios/ev_charging/district_ev.yaml"), "scenario": "traffic.yaml"}
+    ev_files = {"c.yaml": _dump(ev), "traffic.yaml": _dump(ev_traffic)}
+    lay = {"name": "mine", "stations": [{"site": "cs_B1C1", "points": 2}, {"site": "cs_C2C3", "points": 2}]}
+    for name, body in {"points inf": {**lay, "stations": [{"site": "cs_B1C1", "points": math.inf}]},
+                       "points 0": {**lay, "stations": [{"site": "cs_B1C1", "points": 0}]},
+                       "points ten": {**lay, "stations": [{"site": "cs_B1C1", "points": "ten"}]},
+                       "unknown site": {**lay, "stations": [{"site": "cs_nowhere", "points": 2}]},
+                       "no stations": {**lay, "stations": []}, "stations a number": {**lay, "stations": 3},
+                       "pos nan": {**lay, "stations": [{"site": "x", "edge": "B1C1", "pos_m": math.nan, "power_kw": 50,
+                                                         "points": 2}]},
+                       "power negative": {**lay, "stations": [{"site": "x", "edge": "B1C1", "pos_m": 10, "power_kw": -50,
+                                                               "points": 2}]},
+                       "a list": [1, 2]}.items():
+        out.append(Case("layout", name, {**ev_files, "lay.yaml": _dump(body)},
+                        ["charging", "compare", "c.yaml", "--layouts", "lay.yaml", "--seeds", "1"], names="lay.yaml"))
+    # booth schedules, through `tolling compare`
+    plaza = str(ROOT / "scenarios" / "tolling" / "plaza8.yaml")
+    sched = {"plaza": "plaza8", "n_booths": 8, "etc_penetration": 0.5,
+             "periods": [{"start_s": 0, "flow_veh_h": 300, "etc": 2, "mtc": 4, "mixed": 2,
+                          "booths": ["mtc", "mtc", "mtc", "mtc", "mixed", "mixed", "etc", "etc"],
+                          "surrogate_delay_s": 1.0}]}
+    for name, body in {"a number": 5, "periods missing": {k: v for k, v in sched.items() if k != "periods"},
+                       "booth magic": {**sched, "periods": [{**sched["periods"][0], "booths": ["magic"] * 8}]},
+                       "start nan": {**sched, "periods": [{**sched["periods"][0], "start_s": math.nan}]},
+                       "extra field": {**sched, "colour": 1}}.items():
+        out.append(Case("schedule", name, {"s.json": json.dumps(body).encode() if not isinstance(body, int) else b"5"},
+                        ["tolling", "compare", plaza, "--mixes", "as_built,s.json", "--seeds", "1"], names="s.json"))
+    # SUMO networks
+    text = net.read_text()
+    for name, body in {"truncated": text[: len(text) // 2], "edge from undefined node": text.replace('from="A0"', 'from="ZZ"', 1),
+                       "connection without linkIndex": text.replace(" linkIndex=", " noIndex=", 1),
+                       "not xml": "hello", "binary": "\x00\x01", "empty": ""}.items():
+        out.append(Case("network", name, {"n.net.xml": body.encode()}, ["network", "info", "n.net.xml"]))
+    # CSV tables of a parking study and of a charging study
+    traffic = _abs(_load("scenarios/parking/district_traffic.yaml"))
+    park = {**_load("scenarios/parking/district.yaml"), "scenario": "traffic.yaml", "areas": "areas.csv"}
+    park_files = {"p.yaml": _dump(park), "traffic.yaml": _dump(traffic)}
+    for name, rows in {"capacity nan": "a1,B1C1,nan,lot", "capacity huge": "a1,B1C1,1e14,lot",
+                       "unknown edge": "a1,NOPE,4,lot", "kind magic": "a1,B1C1,4,magic", "start after end": "a1,B1C1,4,lot,90,10",
+                       "header only": None, "non-utf8": "a1,B1C1,4,lot,\udce9"}.items():
+        body = "id,edge,capacity,kind,start_m,end_m\n" + (rows + "\n" if rows else "")
+        out.append(Case("csv", f"areas {name}", {**park_files, "areas.csv": body.encode("utf-8", "surrogateescape")},
+                        ["scenario", "validate", "p.yaml"], names="areas.csv"))
+    ev_csv = {**ev, "candidates": "sites.csv"}
+    for name, row in {"power inf": "s1,B1C1,100,inf,4,1", "pos nan": "s1,B1C1,nan,50,4,1", "points 0": "s1,B1C1,100,50,0,1",
+                      "cost negative inf": "s1,B1C1,100,50,4,-inf", "short row": "s1,B1C1"}.items():
+        out.append(Case("csv", f"sites {name}", {**ev_files, "c.yaml": _dump(ev_csv),
+                                                 "sites.csv": f"id,edge,pos_m,power_kw,max_points,cost\n{row}\n".encode()},
+                        ["scenario", "validate", "c.yaml"], names="sites.csv"))
+    # OR-Library instances, through the readers (Python API)
+    for name, body in {"pmed n huge": "99999999 1 1\n1 2 3\n", "pmed p > n": "3 1 9\n1 2 3\n",
+                       "pmed cost nan": "3 1 1\n1 2 nan\n", "pmed words": "three one one\n",
+                       "pmed non-ascii": "3 1 1\n1 2 \u00e9\n", "cap m huge": "99999999 2\n",
+                       "cap demand inf": "1 1\n10 5\ninf 3\n"}.items():
+        fn = "read_pmed" if name.startswith("pmed") else "read_cap"
+        out.append(Case("orlib", name, {"i.txt": body.encode()}, ["__python__", f"mobility.orlib:{fn}", "i.txt"]))
     return out
 
 
@@ -327,7 +421,10 @@ def run_case(case: Case, folder: Path) -> dict[str, Any]:
     old = os.getcwd()
     os.chdir(folder)
     try:
-        r = CliRunner().invoke(app, case.argv, catch_exceptions=True)
+        if case.argv[0] == "__python__":
+            r = _call(case.argv[1], case.argv[2:])
+        else:
+            r = CliRunner().invoke(app, case.argv, catch_exceptions=True)
     finally:
         os.chdir(old)
     out = r.output or ""  # stdout and stderr together
@@ -340,6 +437,29 @@ def run_case(case: Case, folder: Path) -> dict[str, Any]:
             "exception": repr(r.exception)[:300] if r.exception is not None and not isinstance(r.exception, SystemExit) else "",
             "one_line": len(errors) == 1, "names_file": any(n in e for e in errors for n in named), "left_behind": left,
             "may_pass": bool(case.extra.get("may_pass"))}
+
+
+@dataclass
+class _Result:
+    exit_code: int
+    output: str
+    exception: BaseException | None = None
+
+
+def _call(target: str, args: list[str]) -> _Result:
+    """A library reader called as the CLI would: an InputError becomes exit 2 and one error line."""
+    import importlib
+
+    from mobility import MobilityError
+
+    module, _, name = target.partition(":")
+    try:
+        getattr(importlib.import_module(module), name)(*args)
+    except MobilityError as exc:
+        return _Result(2, f"error: {exc}\n")
+    except Exception as exc:  # noqa: BLE001 - a traceback, counted as one
+        return _Result(1, "", exc)
+    return _Result(0, "")
 
 
 def main(argv: list[str]) -> int:

@@ -395,17 +395,21 @@ def test_committed_openapi_document_matches_the_served_one(server: Server) -> No
 
 
 @pytest.mark.skipif(os.environ.get("MOBILITY_SKIP_FUZZ") == "1", reason="MOBILITY_SKIP_FUZZ=1")
-def test_fuzzing_the_openapi_spec_finds_no_server_errors(server: Server, tokens: dict[str, str]) -> None:
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_fuzzing_the_openapi_spec_finds_no_server_errors(server: Server, tokens: dict[str, str], mode: str) -> None:
     import schemathesis
     from hypothesis import HealthCheck, Phase, given, settings
+    import hypothesis.errors
+    from schemathesis.generation import GenerationMode
 
     schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
     failures: list[str] = []
+    unsatisfiable: list[str] = []
     calls = 0
     for result in schema.get_all_operations():
         operation = result.ok()
 
-        @given(case=operation.as_strategy())
+        @given(case=operation.as_strategy(generation_mode=GenerationMode(mode)))
         @settings(max_examples=30, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
         def check(case: schemathesis.Case) -> None:
@@ -414,9 +418,14 @@ def test_fuzzing_the_openapi_spec_finds_no_server_errors(server: Server, tokens:
             calls += 1
             if resp.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path} -> {resp.status_code}: {resp.text[:200]}")
+            elif resp.status_code >= 400 and "application/problem+json" not in str(resp.headers.get("content-type", "")):
+                failures.append(f"{case.method} {case.formatted_path} -> {resp.status_code} is not a problem document")
 
-        check()
-    assert calls > 100
+        try:
+            check()
+        except hypothesis.errors.Unsatisfiable:
+            unsatisfiable.append(f"{operation.method} {operation.path}")  # nothing to vary (or to make invalid)
+    assert calls > 100, (calls, unsatisfiable)
     assert not failures, failures
 
 
@@ -441,3 +450,51 @@ def test_optimise_publish_submits_measured_drafts_with_provenance(server: Server
     assert d["provenance"]["scenario_hash"] == as_run.spec_hash and d["provenance"]["scenario_file"] == str(scenario)
     assert d["provenance"]["seeds"] == [900000, 900001] and d["provenance"]["sumo_version"] == "1.28.0"
     assert d["kpis"]["mean_delay_s"] > 0 and d["kpis"]["current_mean_delay_s"] > d["kpis"]["mean_delay_s"]
+
+
+# ---- hostile requests ---------------------------------------------------------------------------
+def test_hostile_requests_get_problem_documents_and_the_service_stays_up(server: Server, tokens: dict[str, str]) -> None:
+    good = {"Authorization": f"Bearer {tokens['alice']}", "Content-Type": "application/json"}
+    plan = _plan(plan_id="hostile").model_dump(mode="json")
+    body = {"plan": plan, "kpis": {"mean_delay_s": 10.0}, "provenance": PROV}
+    probes: list[tuple[str, int, httpx.Response]] = []
+
+    def probe(name: str, expect: int, method: str, path: str, **kw: object) -> None:
+        probes.append((name, expect, httpx.request(method, server.url + path, timeout=30, **kw)))
+
+    for t in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "not-a-time", "2026-13-45T99:00:00"):
+        probe(f"updated_since {t}", 422, "GET", "/published", params={"updated_since": t}, headers=good)
+    probe("50 MB body, valid token", 413, "POST", "/plans/versions", content=b"{" + b" " * 50_000_000 + b"}", headers=good)
+    probe("50 MB body, no token", 401, "POST", "/plans/versions", content=b"{" + b" " * 50_000_000 + b"}",
+          headers={"Content-Type": "application/json"})
+    probe("malformed JSON, no token", 401, "POST", "/plans/versions", content=b"{not json",
+          headers={"Content-Type": "application/json"})
+    probe("text/plain body", 415, "POST", "/plans/versions", content=json.dumps(body), headers={**good, "Content-Type": "text/plain"})
+    probe("no content type", 415, "POST", "/plans/versions", content=json.dumps(body),
+          headers={"Authorization": good["Authorization"]})
+    probe("20,000 stages", 413, "POST", "/plans/versions",
+          json={**body, "plan": {**plan, "stages": plan["stages"] * 10_000}}, headers=good)
+    probe("40 stages", 422, "POST", "/plans/versions", json={**body, "plan": {**plan, "stages": plan["stages"] * 20}},
+          headers=good)
+    probe("6 MB metadata", 413, "POST", "/plans/versions",
+          json={**body, "plan": {**plan, "metadata": {"x": "y" * 6_000_000}}}, headers=good)
+    probe("500 kB metadata", 422, "POST", "/plans/versions",
+          json={**body, "plan": {**plan, "metadata": {"x": "y" * 500_000}}}, headers=good)
+    probe("5 MB junction id", 413, "POST", "/plans/versions", json={**body, "plan": {**plan, "junction": "J" * 5_000_000}},
+          headers=good)
+    probe("1 kB junction id", 422, "POST", "/plans/versions", json={**body, "plan": {**plan, "junction": "J" * 1000}},
+          headers=good)
+    probe("1 MB Authorization header", 431, "GET", "/plans", headers={"Authorization": "Bearer " + "x" * 1_000_000})
+    probe("infinite KPI", 422, "POST", "/plans/versions", content=json.dumps({**body, "kpis": {"d": float("inf")}}),
+          headers=good)
+    probe("unknown junction", 422, "POST", "/plans/versions", json={**body, "plan": {**plan, "junction": "nowhere"}},
+          headers=good)
+    for name, expect, r in probes:
+        assert r.status_code == expect, (name, r.status_code, r.text[:300])
+        assert r.headers["content-type"].startswith("application/problem+json"), name
+        assert len(r.content) < 4000, (name, len(r.content))  # nothing echoed back at length
+        assert r.json()["status"] == expect
+    assert httpx.get(server.url + "/health", timeout=10).status_code == 200
+    v = subprocess.run([sys.executable, "-m", "mobility.cli", "audit", "verify", "--db", str(server.db)],
+                       capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout + v.stderr

@@ -127,9 +127,12 @@ def load_layout(path: str | Path, sites: list[CandidateSite] | None = None) -> C
             st = Station(str(row["site"]), str(row.get("edge", cand.edge if cand else "")),
                          float(row.get("pos_m", cand.pos_m if cand else 0.0)), points,
                          float(row.get("power_kw", cand.power_kw if cand else 0.0)))
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{where}: {exc}") from None
-        if points < 1 or (cand is not None and points > cand.max_points):
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InputError(f"{where}: {exc}; points is a whole number, pos_m and power_kw numbers") from None
+        if not (np.isfinite(st.pos_m) and st.pos_m >= 0 and 0 < st.power_kw <= 2000):
+            raise InputError(f"{where}: pos_m must be finite and >= 0 (m along the edge) and power_kw in (0, 2000], "
+                             f"got pos_m {st.pos_m:g}, power_kw {st.power_kw:g}")
+        if points < 1 or (cand is not None and points > cand.max_points) or points > 1000:
             raise InputError(f"{where}: points must be between 1 and the site's max_points "
                              f"({cand.max_points if cand else '-'}), got {points}")
         stations.append(st)

@@ -129,9 +129,10 @@ def candidate_sites(spec: ChargingSpec, network) -> list[CandidateSite]:
             except ValueError as exc:
                 raise InputError(f"{where}: {exc}; pos_m, power_kw and cost are numbers, max_points an integer") from None
             length = float(network.length[network.edge_index[site.edge]])
-            if not 0 <= site.pos_m <= length or site.max_points < 1 or site.power_kw <= 0:
+            if not (0 <= site.pos_m <= length and 1 <= site.max_points <= 1000 and 0 < site.power_kw <= 2000
+                    and 0 <= site.cost < float("inf")):
                 raise InputError(f"{where}: site {site.id!r}: pos_m must lie on the edge (0..{length:.1f} m), "
-                                 "max_points >= 1 and power_kw > 0")
+                                 "max_points 1..1000, power_kw in (0, 2000] and cost finite and >= 0")
             out.append(site)
         if len({s.id for s in out}) != len(out):
             raise InputError(f"{c}: site ids must be unique")
@@ -160,8 +161,8 @@ def demand_points(spec: ChargingSpec, scenario, network) -> list[DemandPoint]:
                 w = float(r["weight"])
             except ValueError:
                 raise InputError(f"{d}:{line}: column 'weight': not a number ({r['weight']!r})") from None
-            if w < 0:
-                raise InputError(f"{d}:{line}: column 'weight': must be >= 0")
+            if not 0 <= w < float("inf"):
+                raise InputError(f"{d}:{line}: column 'weight': {w:g}; it must be finite and >= 0")
             out.append(DemandPoint(r["edge"], w))
         return out
     from ..demand import random_trips

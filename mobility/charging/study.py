@@ -124,6 +124,10 @@ def build_layouts(spec: ChargingSpec | Study, words: Sequence[str | ChargingLayo
         for s in lay.stations:
             if s.edge not in net.edge_index:
                 raise InputError(f"layout {lay.name!r}: station {s.site!r} is on edge {s.edge!r}, not in {net.name}")
+            length = float(net.length[net.edge_index[s.edge]])
+            if not 0 <= s.pos_m <= length:
+                raise InputError(f"layout {lay.name!r}: station {s.site!r} at pos_m {s.pos_m:g} is off edge {s.edge!r} "
+                                 f"(0..{length:.1f} m)")
         if lay.method == "file" and not {s.site for s in lay.stations} <= known and isinstance(study.spec.candidates, Path):
             raise InputError(f"layout {lay.name!r} names sites that are not in {study.spec.candidates}")
     return out

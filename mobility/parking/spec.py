@@ -185,7 +185,7 @@ def _areas_table(path: Path, network) -> list[ParkingArea]:
             s1 = float(r.get("end_m") or 0.9 * length)
         except ValueError as exc:
             raise InputError(f"{where}: {exc}; capacity is an integer, start_m and end_m numbers") from None
-        if cap < 1 or not 0 <= s0 < s1 <= length:
+        if not 1 <= cap <= 100_000 or not 0 <= s0 < s1 <= length:
             raise InputError(f"{where}: area {r['id']!r}: capacity must be >= 1 and 0 <= start_m < end_m <= {length:.1f}")
         out.append(ParkingArea(r["id"], r["edge"], s0, s1, cap, r["kind"]))  # type: ignore[arg-type]
     if not out:
@@ -254,8 +254,9 @@ def _seekers_table(path: Path, network) -> list[Seeker]:
             sk = Seeker(r["id"], float(r["depart_s"]), r["origin"], r["destination"], r["exit"], float(r["dwell_s"]))
         except ValueError as exc:
             raise InputError(f"{path}:{line}: {exc}; depart_s and dwell_s are numbers (s)") from None
-        if sk.dwell_s <= 0 or sk.depart_s < 0:
-            raise InputError(f"{path}:{line}: trip {sk.id!r}: depart_s must be >= 0 and dwell_s > 0")
+        if not (0 < sk.dwell_s <= 7 * 86400 and 0 <= sk.depart_s <= 366 * 86400):
+            raise InputError(f"{path}:{line}: trip {sk.id!r}: depart_s must be 0..31,622,400 s and dwell_s in "
+                             "(0, 604,800] s (a week)")
         out.append(sk)
     if len({x.id for x in out}) != len(out):
         raise InputError(f"{path}: trip ids must be unique")

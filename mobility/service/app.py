@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .._errors import InputError
 from ..signals.plan import SignalPlan
 from ..signals.safety import SignalModel, validate_plan
+from ._guard import RequestGuard
 from .formats import export_version
 from .store import TRANSITIONS, Conflict, PlanStore, Token, canonical_json
 
@@ -179,6 +180,17 @@ def create_app(db: str | Path | PlanStore) -> FastAPI:
                                f"{', '.join(sorted(tok.scopes))}", required_scope=scope)
             return tok
         return Depends(dep)
+
+    def token_valid(raw: str) -> bool:
+        tok = store.authenticate(raw)
+        return tok is not None and not tok.expired()
+
+    app.add_middleware(RequestGuard, authenticated=token_valid)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:  # a bug: still a problem document, no trace
+        return _problem(500, "internal-error", "Internal server error",
+                        f"the service failed on this request ({type(exc).__name__}); it is logged", str(request.url.path))
 
     @app.exception_handler(Conflict)
     async def _conflict(request: Request, exc: Conflict) -> JSONResponse:

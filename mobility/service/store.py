@@ -98,9 +98,13 @@ def parse_time(text: str, what: str = "time") -> dt.datetime:
     """An ISO 8601 time; without a zone it is taken as UTC."""
     try:
         t = dt.datetime.fromisoformat(text.strip())
+        t = t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+        t.astimezone(dt.UTC)
     except ValueError:
         raise InputError(f"{what}: {text!r} is not an ISO 8601 time (e.g. 2026-11-22T08:00:00Z)") from None
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    except OverflowError:
+        raise InputError(f"{what}: {text!r} is outside the times the service stores (years 1-9999 in UTC)") from None
+    return t
 
 
 def parse_duration(text: str) -> dt.timedelta:

@@ -24,7 +24,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from xml.sax.saxutils import quoteattr
 
 from pydantic import Field, ValidationError, model_validator
@@ -48,6 +48,9 @@ __all__ = [
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 GREEN = frozenset("Gg")
+#: Most stages a plan may have, and the largest metadata it may carry (JSON bytes).
+MAX_STAGES = 32
+MAX_METADATA_BYTES = 256 * 1024
 #: Clearance states: a phase showing any of them (and no other change) closes the stage before it.
 YELLOW = frozenset("yYu")
 
@@ -72,15 +75,15 @@ class Stage(_Model):
         Bounds an optimiser or an adaptive controller must keep.
     """
 
-    name: str = ""
-    green: tuple[int, ...] = ()
-    permissive: tuple[int, ...] = ()
-    stop: tuple[int, ...] = ()
-    green_s: float = Field(gt=0)
-    yellow_s: float = Field(3.0, ge=0)
-    all_red_s: float = Field(0.0, ge=0)
-    min_green_s: float = Field(5.0, ge=0)
-    max_green_s: float = Field(90.0, gt=0)
+    name: str = Field("", max_length=200)
+    green: tuple[Annotated[int, Field(ge=0)], ...] = Field((), max_length=1024)
+    permissive: tuple[Annotated[int, Field(ge=0)], ...] = Field((), max_length=1024)
+    stop: tuple[Annotated[int, Field(ge=0)], ...] = Field((), max_length=1024)
+    green_s: float = Field(gt=0, le=3600)
+    yellow_s: float = Field(3.0, ge=0, le=60)
+    all_red_s: float = Field(0.0, ge=0, le=60)
+    min_green_s: float = Field(5.0, ge=0, le=3600)
+    max_green_s: float = Field(90.0, gt=0, le=3600)
 
     @property
     def served(self) -> frozenset[int]:
@@ -143,20 +146,24 @@ class SignalPlan(_Model):
     validity : Validity
     """
 
-    junction: str = Field(min_length=1)
-    plan_id: str = Field("mobility", min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
-    version: int = Field(1, ge=1)
-    n_links: int = Field(gt=0)
-    cycle_s: float = Field(gt=0)
-    offset_s: float = 0.0
+    junction: str = Field(min_length=1, max_length=200)
+    plan_id: str = Field("mobility", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
+    version: int = Field(1, ge=1, le=2**62)
+    n_links: int = Field(gt=0, le=1024, description="signal links (SUMO's state string length)")
+    cycle_s: float = Field(gt=0, le=3600, description="cycle time, s (at most an hour)")
+    offset_s: float = Field(0.0, ge=-3600, le=3600)
     offset_reference: OffsetReference = Field(default_factory=OffsetReference)
-    stages: tuple[Stage, ...] = Field(min_length=1)
-    off_links: tuple[int, ...] = ()
+    stages: tuple[Stage, ...] = Field(min_length=1, max_length=MAX_STAGES)
+    off_links: tuple[int, ...] = Field((), max_length=1024)
     validity: Validity = Field(default_factory=Validity)
     metadata: dict[str, Any] = Field(default_factory=dict, description="provenance, KPIs, model status")
 
     @model_validator(mode="after")
     def _indices(self) -> SignalPlan:
+        size = len(json.dumps(self.metadata, default=str))
+        if size > MAX_METADATA_BYTES:
+            raise ValueError(f"metadata of {size:,} bytes is more than {MAX_METADATA_BYTES:,}; keep it to provenance, "
+                             "KPIs and the model's status")
         for k, st in enumerate(self.stages):
             bad = sorted(i for i in (*st.green, *st.permissive, *st.stop) if i >= self.n_links)
             if bad:
@@ -428,18 +435,26 @@ def plans_from_sumo(path: str | Path) -> list[SignalPlan]:
         params = {p.get("key", "")[len("mobility."):]: p.get("value", "") for p in tl.iter("param")
                   if p.get("key", "").startswith("mobility.")}
         tid = tl.get("id", "")
-        fields: dict[str, Any] = {}
-        if params:
-            fields = {"version": int(params.get("version", 1)),
-                      "validity": Validity(days=tuple(d for d in params.get("days", ",".join(DAYS)).split(",") if d),  # type: ignore[misc]
-                                           start_s=float(params.get("start_s", 0)), end_s=float(params.get("end_s", 86400))),
-                      "reference_stage": int(params.get("offset_reference_stage", 0))}
-            if "metadata" in params:
-                fields["metadata"] = json.loads(params["metadata"])
+        where = f"{path}: tlLogic {tid!r}"
+        try:
+            fields: dict[str, Any] = {}
+            if params:
+                fields = {"version": int(params.get("version", 1)),
+                          "validity": Validity(days=tuple(d for d in params.get("days", ",".join(DAYS)).split(",") if d),  # type: ignore[misc]
+                                               start_s=float(params.get("start_s", 0)), end_s=float(params.get("end_s", 86400))),
+                          "reference_stage": int(params.get("offset_reference_stage", 0))}
+                if "metadata" in params:
+                    fields["metadata"] = json.loads(params["metadata"])
+            offset = float(tl.get("offset", 0))
+            exact = float(params["offset_s"]) if "offset_s" in params else None
+        except (ValueError, ValidationError) as exc:
+            msg = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
+            raise InputError(f"{where}: a mobility parameter or the offset is not valid ({msg}); "
+                             "write numbers where numbers belong, or regenerate the file") from None
         plan = plan_from_phases(tid, _phases(tl), plan_id=params.get("plan_id") or _safe_id(tl.get("programID", "0")),
-                                offset=float(tl.get("offset", 0)), where=f"{path}: tlLogic {tid!r}", **fields)
-        if "offset_s" in params:  # the exact offset, free of the rounding in SUMO's attribute
-            plan = plan.model_copy(update={"offset_s": float(params["offset_s"])})
+                                offset=offset, where=where, **fields)
+        if exact is not None:  # the exact offset, free of the rounding in SUMO's attribute
+            plan = plan.model_copy(update={"offset_s": exact})
         out.append(plan)
     if not out:
         raise InputError(f"{path}: no tlLogic element found; is this a SUMO additional file with signal programs?")
@@ -456,18 +471,16 @@ def save_plans(plans: Iterable[SignalPlan], path: str | Path) -> Path:
 
 def load_plans(path: str | Path) -> list[SignalPlan]:
     """Read plans written by :func:`save_plans` (or a bare JSON list of plans)."""
+    from .._spec import read_document, validate
+
     path = Path(path)
-    if not path.is_file():
-        raise missing_file(path, "signal plan file")
-    try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: broken JSON ({exc.msg})") from None
-    items = doc.get("plans", []) if isinstance(doc, dict) else doc
+    doc, root = read_document(path, what="signal plan file")
+    items = doc.get("plans") if isinstance(doc, dict) else doc
+    if not isinstance(items, list) or not items:
+        raise InputError(f"{path}: a plan file holds a non-empty list 'plans' of signal plans (mobility signals "
+                         "optimise writes one); this one has none")
     out = []
     for k, item in enumerate(items):
-        try:
-            out.append(SignalPlan.model_validate(item))
-        except ValidationError as exc:
-            raise InputError(f"{path}: plans[{k}]: {_first_error(exc)}") from None
+        node = root.value[k] if root is not None and isinstance(doc, list) and k < len(root.value) else None
+        out.append(validate(item, SignalPlan, source=f"{path}: plans.{k}", root=node))
     return out

@@ -159,10 +159,13 @@ class TollPlazaConfig(BaseModel):
 
     @classmethod
     def load(cls, path: str | Path) -> TollPlazaConfig:
+        from .._spec import read_mapping, validate
+
         p = Path(path)
         if not p.is_file():
             raise InputError(f"{p}: toll plaza configuration not found")
-        return cls.model_validate_json(p.read_text())
+        data, root = read_mapping(p, what="booth schedule", hint="plaza, periods, ...")
+        return validate(data, cls, source=str(p), root=root)
 
 
 def optimise_mix(spec: PlazaSpec, *, model: BoothModel | None = None, max_changes: int | None = 4,
