@@ -199,11 +199,7 @@ def assign(
 
     console = Console(stderr=True)
     try:
-        if output is not None:
-            if output.suffix != ".nc":
-                raise MobilityError(f"--output {output}: flows are written as netCDF; use a .nc file name")
-            if not (output.parent if str(output.parent) else Path(".")).is_dir():
-                raise MobilityError(f"cannot write {output}: folder {output.parent} does not exist; create it first")
+        writable(output, suffix=".nc", what="flows")
         if first_thru_node is not None and network.suffix != ".tntp":
             raise MobilityError("--first-thru-node applies to TNTP networks only")
         kw = {"first_thru_node": first_thru_node} if first_thru_node is not None else {}
