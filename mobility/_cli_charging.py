@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._cli_common import CompareOptions, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, fail, split_words  # noqa: E501
+from ._cli_common import CompareOptions, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, fail  # noqa: E501
 from ._errors import InputError, MobilityError
 
 charging_app = typer.Typer(no_args_is_help=True,
@@ -36,11 +36,7 @@ def compare_cmd(
             console.print(f"{name}: {len(lay['stations'])} stations, {sum(s['points'] for s in lay['stations'])} points"
                           f"{solver}", highlight=False)
 
-    try:
-        words = split_words(layouts, option="--layouts")
-    except MobilityError as exc:
-        raise fail(exc) from None
-    compare_command(study, "charging", words,
+    compare_command(study, "charging", (layouts, "--layouts"),
                     CompareOptions(seeds, workers, output, plots, table, scheduler, time_limit, retries, workdir, quiet),
                     before=before, points=points)
 

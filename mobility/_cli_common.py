@@ -165,11 +165,12 @@ class CompareOptions:
         self.scheduler, self.time_limit, self.retries, self.workdir, self.quiet = scheduler, time_limit, retries, workdir, quiet
 
 
-def compare_command(study_file: Path, kind: str, words: Sequence[Any], opts: CompareOptions, *,
+def compare_command(study_file: Path, kind: str, words: Sequence[Any] | tuple[str, str], opts: CompareOptions, *,
                     update: Callable[[Any], Any] | None = None, before: Callable[[Any, Any], None] | None = None,
                     **options: Any) -> Any:
     """Read the study once, run ``words`` x seeds on the executor, save, tabulate and plot.
 
+    ``words`` is a list of alternatives, or ``(text, option)``: the comma-separated text of that option.
     ``update(spec)`` may change the spec first (a command-line override); ``before(console, study)`` may
     print what is about to run. Exits with code 2 and a one-line error on bad input.
     """
@@ -180,6 +181,8 @@ def compare_command(study_file: Path, kind: str, words: Sequence[Any], opts: Com
     console = Console()
     client = None
     try:
+        if isinstance(words, tuple):
+            words = split_words(words[0], option=words[1])
         writable(opts.output, suffix=".nc")
         writable(opts.table)
         seeds = parse_seeds(opts.seeds)

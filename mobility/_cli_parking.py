@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ._cli_common import CompareOptions, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, fail, split_words  # noqa: E501
-from ._errors import InputError, MobilityError
+from ._cli_common import CompareOptions, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command  # noqa: E501
+from ._errors import InputError
 
 parking_app = typer.Typer(no_args_is_help=True,
                           help="Parking guidance: compare strategies (none, static, realtime, optimised) in SUMO.")
@@ -34,10 +34,6 @@ def compare_cmd(
             raise InputError(f"--compliance {compliance}: give a share between 0 and 1")
         return spec.model_copy(update={"compliance": compliance})
 
-    try:
-        words = split_words(strategies, option="--strategies")
-    except MobilityError as exc:
-        raise fail(exc) from None
-    compare_command(study, "parking", words,
+    compare_command(study, "parking", (strategies, "--strategies"),
                     CompareOptions(seeds, workers, output, plots, table, scheduler, time_limit, retries, workdir, quiet),
                     update=update)

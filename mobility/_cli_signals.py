@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,11 +34,7 @@ def compare_cmd(
     """Run signal controllers over seeds and compare their delay, queues and throughput."""
     from .signals.control import AdaptiveSettings
 
-    try:
-        words = split_words(controllers, option="--controllers")
-    except MobilityError as exc:
-        raise fail(exc) from None
-    compare_command(scenario, "signals", words,
+    compare_command(scenario, "signals", (controllers, "--controllers"),
                     CompareOptions(seeds, workers, output, plots, table, scheduler, time_limit, retries, workdir, quiet),
                     update=_no_teleport(teleport), settings=AdaptiveSettings(min_green_s=min_green_s), plan_workers=workers)
 

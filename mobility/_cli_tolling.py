@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._cli_common import CompareOptions, figure_path, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, fail, parse_seeds, save_figure, split_words, writable  # noqa: E501
+from ._cli_common import CompareOptions, figure_path, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, fail, parse_seeds, save_figure  # noqa: E501
 from ._errors import InputError, MobilityError
 
 tolling_app = typer.Typer(no_args_is_help=True, help="ETC toll plazas: simulate, compare booth mixes, optimise the schedule.")
@@ -58,15 +58,11 @@ def compare_cmd(
     workdir: WorkdirOpt = None, quiet: QuietOpt = False,
 ) -> None:
     """Simulate the plaza's booth schedules over seeds; one table, delay per period, figures."""
-    try:
-        words = split_words(mixes, option="--mixes")
-    except MobilityError as exc:
-        raise fail(exc) from None
-    _compare(plaza, words, penetration_plot,
+    _compare(plaza, (mixes, "--mixes"), penetration_plot,
              CompareOptions(seeds, workers, output, plots, table, scheduler, time_limit, retries, workdir, quiet))
 
 
-def _compare(plaza: Path, words: list[str], penetration_plot: Path | None, opts: CompareOptions) -> Any:
+def _compare(plaza: Path, words: list[str] | tuple[str, str], penetration_plot: Path | None, opts: CompareOptions) -> Any:
     try:
         figure_path(penetration_plot)
     except MobilityError as exc:

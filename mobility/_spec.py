@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._errors import InputError, SimulationError
+from .._errors import InputError
 from .._io import session_tempdir, write_text_atomic
 from ..seeds import rng
 from .._paths import costs_to, edge_point, walking_costs
