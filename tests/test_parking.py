@@ -120,6 +120,43 @@ def test_every_parked_vehicle_counted_once(small):
         assert set(ds.vehicle.values) <= {t.id for t in seekers(spec, parking_scenario(spec)[1], 5)}
 
 
+_RUN_ONE = """
+import sys
+from pathlib import Path
+from mobility.parking import run_parking, stop_output_parkings
+from mobility.parking.spec import load_parking
+study, out = Path(sys.argv[1]), Path(sys.argv[2])
+ds = run_parking(load_parking(study), "optimised", seed=5, workdir=out)
+sumo = {v: a for v, a, _ in stop_output_parkings(out / "stops.xml") if v.startswith("park")}
+ours = {str(v): str(a) for v, a in zip(ds.vehicle.values, ds["parked_area"].values, strict=True) if a}
+assert ours == sumo, (sorted(ours.items() ^ sumo.items()))
+ds.drop_vars(["wall_time_s", "assignment_max_solve_s"]).to_netcdf(out / "result.nc")
+"""
+
+
+def test_a_seed_gives_one_run_whatever_the_process(tmp_path):
+    """Decisions are made in a fixed order: the run does not depend on the process's string hashing, and a
+    driver who gives up is never sent back to an area (SUMO's stop output agrees with the study's record)."""
+    import os
+    import subprocess
+    import sys
+
+    study = _study(tmp_path, seekers={"veh_h": 1000, "end_s": 600, "centre": "C2", "spread_m": 200,
+                                      "dwell_s": {"kind": "uniform", "low": 1200, "high": 1800}})
+    runs = []
+    for h in ("11", "13"):  # two string-hash seeds that ordered a set of vehicles differently
+        out = tmp_path / f"h{h}"
+        env = {**os.environ, "PYTHONHASHSEED": h}
+        r = subprocess.run([sys.executable, "-c", _RUN_ONE, str(study), str(out)], env=env, capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        runs.append(xr.load_dataset(out / "result.nc"))
+    a, b = runs
+    for v in a.data_vars:
+        assert a[v].equals(b[v]), v
+    assert int(a["parked"]) + int(a["failed_parkings"]) == int(np.isfinite(a["decided_s"].values).sum())
+
+
 def test_guidance_cuts_search_on_the_congested_centre(small):
     _, _, runs = small
     none, rt, opt = (float(runs[s]["mean_search_time_s"]) for s in ("none", "realtime", "optimised"))

@@ -191,7 +191,8 @@ def run_parking(spec: ParkingSpec | Study, strategy: str, *, seed: int, workdir:
     ei = net.edge_index
     by_id = {t.id: t for t in trips}
     state: dict[str, _Seeker] = {}
-    active: set[str] = set()
+    # searching vehicles in order of departure: a dict, so every run of a seed makes its decisions in one order
+    active: dict[str, None] = {}
     committed = np.zeros(len(areas), dtype=np.int64)   # searching vehicles heading to each area
     n_steps = round(sc.duration_s / sc.step_length_s)
     occ_steps = np.zeros((n_steps, len(areas)), dtype=np.int32)
@@ -224,7 +225,7 @@ def run_parking(spec: ParkingSpec | Study, strategy: str, *, seed: int, workdir:
                     continue
                 state[vid] = _Seeker(t, ei[t.destination], bool(rng(seed, "parking", "compliance", vid).random() < spec.compliance)
                                      if strategy in ("realtime", "optimised") else False)
-                active.add(vid)
+                active[vid] = None
                 api.vehicle.subscribe(vid, [tc.VAR_ROAD_ID, tc.VAR_LANEPOSITION, tc.VAR_DISTANCE])
             veh = api.vehicle.getAllSubscriptionResults()
             for vid in res[tc.VAR_PARKING_STARTING_VEHICLES_IDS]:
@@ -235,13 +236,13 @@ def run_parking(spec: ParkingSpec | Study, strategy: str, *, seed: int, workdir:
                 r = veh.get(vid)
                 s.odo_park = float(r[tc.VAR_DISTANCE]) if r else np.nan
                 committed[s.target] -= 1
-                active.discard(vid)
+                active.pop(vid, None)
                 api.vehicle.unsubscribe(vid)
             for vid in res[tc.VAR_ARRIVED_VEHICLES_IDS]:
                 s = state.get(vid)
                 if s is not None and vid in active:  # reached the end of its route without parking
                     ctl.fail(vid, now, "lost", remove=False)
-                    active.discard(vid)
+                    active.pop(vid, None)
             ctl.step(now, veh, active, guidance=(step % period == 0))
             step += 1
     wall = _time.perf_counter() - t0
@@ -350,7 +351,7 @@ class _Control:
         s.target = -1
 
     # -- every step -----------------------------------------------------------------------------------
-    def step(self, now: float, veh: dict, active: set[str], *, guidance: bool) -> None:
+    def step(self, now: float, veh: dict, active: dict[str, None], *, guidance: bool) -> None:
         from traci import constants as tc
 
         geo, net = self.geo, self.geo.net
@@ -365,15 +366,16 @@ class _Control:
             road, x = r[tc.VAR_ROAD_ID], float(r[tc.VAR_LANEPOSITION])
             if road.startswith(":") or road not in ei:
                 continue
-            pos[vid] = (road, x)
             if np.isnan(s.decided):
+                pos[vid] = (road, x)
                 if not geo.in_area(s.dest)[ei[road]]:
                     continue
                 s.decided, s.odo0 = now, float(r[tc.VAR_DISTANCE])
             elif now - s.decided > self.spec.max_search_s:
                 self.fail(vid, now, "gave up")
-                active.discard(vid)
+                active.pop(vid, None)
                 continue
+            pos[vid] = (road, x)
             if s.target < 0:
                 self.send(vid, s, self.choose(s, ei[road], x), road, x)
             if s.target >= 0 and road == self.areas[s.target].edge:
