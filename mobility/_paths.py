@@ -23,15 +23,26 @@ def _csr(tail: np.ndarray, head: np.ndarray, weight: np.ndarray, n: int) -> tupl
     return indptr, head[order], weight[order]
 
 
-def costs_from(network, origins: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
-    """``(len(origins), nodes)``: cost of the shortest path from each origin node to every node."""
-    w = network.length if weight is None else weight
-    return _run(network.indptr, network.head, w, network.zone_count, origins)
+def _drive(network, weight: np.ndarray | None, vclass: str | None) -> np.ndarray:
+    """Edge weights (``weight``, else length) with the edges ``vclass`` may not use at infinity."""
+    from .access import allowed
+
+    w = np.asarray(network.length if weight is None else weight, dtype=float)
+    return w if vclass is None else np.where(allowed(network, vclass), w, np.inf)
 
 
-def costs_to(network, targets: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
-    """``(len(targets), nodes)``: cost of the shortest path from every node to each target node."""
-    w = network.length if weight is None else weight
+def costs_from(network, origins: np.ndarray, weight: np.ndarray | None = None, *,
+               vclass: str | None = "passenger") -> np.ndarray:
+    """``(len(origins), nodes)``: cost of the shortest path from each origin node to every node, driving on
+    the edges ``vclass`` may use (``None``: every edge); ``inf`` where no such path exists."""
+    return _run(network.indptr, network.head, _drive(network, weight, vclass), network.zone_count, origins)
+
+
+def costs_to(network, targets: np.ndarray, weight: np.ndarray | None = None, *,
+             vclass: str | None = "passenger") -> np.ndarray:
+    """``(len(targets), nodes)``: cost of the shortest path from every node to each target node, driving on
+    the edges ``vclass`` may use (``None``: every edge); ``inf`` where no such path exists."""
+    w = _drive(network, weight, vclass)
     indptr, head, wr = _csr(network.head, network.tail, np.asarray(w, dtype=float), network.n_nodes)
     return _run(indptr, head, wr, network.zone_count, targets)
 

@@ -79,6 +79,10 @@ def run(
     for k, v in kpis(ds).items():
         table.add_row(k, f"{v:.2f}" if isinstance(v, float) else str(v), KPI_UNITS.get(k, ""))
     console.print(table)
+    if "demand_draws" in ds.attrs:
+        console.print(f"random demand: {ds.attrs['demand_trips']} trips; {100 * ds.attrs['demand_rejected_share']:.1f}% "
+                      f"of {ds.attrs['demand_draws']} origin-destination draws rejected (same edge or closer than "
+                      "min_distance_m)")
     console.print(f"results: {out}" + (f"   plot: {plot}" if plot else ""))
 
 

@@ -3,7 +3,7 @@
 OD pairs and route flows become SUMO ``<flow>`` elements (SUMO routes OD flows itself at departure);
 random demand becomes ``<trip>`` elements drawn here with a numpy generator seeded from the scenario, so
 the same seed gives the same trips. Nothing is dropped silently: every random trip joins two edges that
-are connected both ways in the network.
+its vehicle class may use and can drive between (see :mod:`mobility.access`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 from ._errors import DemandError
 from .seeds import rng as sub_rng
 from ._io import write_text_atomic
+from .access import allowed, reach
 from .network import RoadNetwork
 from .scenario import ODDemand, RandomDemand, RouteDemand, RouteFileDemand, Scenario
 
@@ -74,46 +75,64 @@ def _depart_attrs(scenario: Scenario) -> str:
     return f'departLane={quoteattr(d.depart_lane)} departSpeed={quoteattr(d.depart_speed)} departPos={quoteattr(d.depart_pos)}'
 
 
-def fringe_nodes(network: RoadNetwork) -> np.ndarray:
-    """Boolean per node: the network's boundary, dead ends with at most one way in and one way out."""
-    indeg = np.bincount(network.head, minlength=network.n_nodes)
-    outdeg = np.bincount(network.tail, minlength=network.n_nodes)
+def fringe_nodes(network: RoadNetwork, vclass: str | None = None) -> np.ndarray:
+    """Boolean per node: the network's boundary, dead ends with at most one way in and one way out (counting
+    only the edges that admit ``vclass``, when given)."""
+    ok = np.ones(network.n_edges, dtype=bool) if vclass is None else allowed(network, vclass)
+    indeg = np.bincount(network.head[ok], minlength=network.n_nodes)
+    outdeg = np.bincount(network.tail[ok], minlength=network.n_nodes)
     return (indeg <= 1) & (outdeg <= 1)
 
 
-def street_edges(network: RoadNetwork, *, min_length_m: float = 0.0, include_boundary: bool = False) -> np.ndarray:
-    """Indices of passenger edges at least ``min_length_m`` long, less those touching the boundary
-    (unless ``include_boundary``): where kerbside parking or charging sites can go."""
-    allows = network.extra.get("allows_passenger", np.ones(network.n_edges, dtype=bool))
-    keep = allows & (np.asarray(network.length) >= min_length_m)
+def street_edges(network: RoadNetwork, *, min_length_m: float = 0.0, include_boundary: bool = False,
+                 vclass: str = "passenger", max_speed_m_s: float = np.inf) -> np.ndarray:
+    """Indices of the edges where kerbside parking or charging sites can go: at least ``min_length_m`` long,
+    a speed limit of at most ``max_speed_m_s``, a lane that admits ``vclass``, and in the set of edges that
+    class can both reach and leave; less those touching the boundary (unless ``include_boundary``)."""
+    keep = reach(network, vclass).core & (np.asarray(network.length) >= min_length_m)
+    keep &= np.asarray(network.free_speed) <= max_speed_m_s
     if not include_boundary:
-        fringe = fringe_nodes(network)
+        fringe = fringe_nodes(network, vclass)
         keep &= ~fringe[network.tail] & ~fringe[network.head]
     return np.flatnonzero(keep)
 
 
-def random_trips(scenario: Scenario, network: RoadNetwork) -> list[tuple[float, str, str]]:
-    """Draw random trips ``(depart_s, from_edge, to_edge)`` sorted by departure time.
+def _candidates(network: RoadNetwork, d: RandomDemand, vclass: str) -> tuple[np.ndarray, np.ndarray]:
+    """Origin and destination edges of random trips for one vehicle class."""
+    r = reach(network, vclass)
+    fringe_node = fringe_nodes(network, vclass)
+    o = r.origins & (fringe_node[network.tail] if d.origins == "fringe" else True)
+    de = r.destinations & (fringe_node[network.head] if d.destinations == "fringe" else True)
+    if not o.any() or not de.any():
+        raise DemandError(
+            f"network {network.name!r} has no {d.origins} origin or {d.destinations} destination edges for vehicle "
+            f"class {vclass} ({r.summary()}); use origins: all / destinations: all, or a network with boundary roads"
+        )
+    return np.flatnonzero(o), np.flatnonzero(de)
+
+
+def random_trips(scenario: Scenario, network: RoadNetwork, *, report: dict | None = None
+                 ) -> list[tuple[float, str, str, str]]:
+    """Draw random trips ``(depart_s, from_edge, to_edge, vehicle_type)`` sorted by departure time.
 
     Departures follow a Poisson process at ``trips_veh_h`` times the profile's scale (``uniform``
-    arrivals: equal headways). Origins and destinations are drawn uniformly from the candidate edges
-    that lie in the network's largest strongly connected set of edges, so every trip has a route.
+    arrivals: equal headways). Each trip's vehicle type is drawn by its share, from a stream of its own (a
+    vehicle keeps its type whatever else changes: common random numbers across a study's alternatives); its
+    origin and destination are drawn uniformly among the edges that type's class may use, from which the
+    class's largest strongly connected set of edges can be reached and which can be reached from it, so every
+    trip has a route. Draws closer than ``min_distance_m`` or joining an edge to itself are drawn again;
+    ``report`` (a dict), when given, receives the counts: trips, draws, rejected draws and the share rejected,
+    and per vehicle type where its class may go.
     """
     d = scenario.demand
     assert isinstance(d, RandomDemand)
     rng = sub_rng(scenario.demand_seed, "demand", "random trips")
-    usable = _largest_strong_component(network)
-    allows = network.extra.get("allows_passenger", np.ones(network.n_edges, dtype=bool))
-    fringe_node = fringe_nodes(network)
-    cand_o = [e for e in usable if allows[e] and (d.origins == "all" or fringe_node[network.tail[e]])]
-    cand_d = [e for e in usable if allows[e] and (d.destinations == "all" or fringe_node[network.head[e]])]
-    if not cand_o or not cand_d:
-        raise DemandError(
-            f"network {network.name!r} has no {d.origins} origin or {d.destinations} destination edges that are "
-            "connected both ways; use origins: all / destinations: all, or a network with boundary roads"
-        )
-    o_arr, d_arr = np.array(cand_o), np.array(cand_d)
-    trips: list[tuple[float, str, str]] = []
+    types = list(scenario.vehicle_types)
+    share = np.array([v.share for v in types])
+    type_rng = sub_rng(scenario.demand_seed, "demand", "vehicle types")
+    cands = {v.vclass: _candidates(network, d, v.vclass) for v in types}
+    trips: list[tuple[float, str, str, str]] = []
+    draws = 0
     for b, e, scale in demand_windows(scenario, None, None):
         rate = d.trips_veh_h * scale / 3600.0
         if d.arrivals == "poisson":
@@ -122,8 +141,12 @@ def random_trips(scenario: Scenario, network: RoadNetwork) -> list[tuple[float, 
         else:
             n = int(np.floor(rate * (e - b)))
             times = b + (np.arange(n) + 0.5) / rate
-        for t in times:
+        picks = type_rng.choice(len(types), size=len(times), p=share / share.sum()) if len(types) > 1 \
+            else np.zeros(len(times), dtype=np.int64)
+        for t, k in zip(times, picks, strict=True):
+            o_arr, d_arr = cands[types[k].vclass]
             for _ in range(1000):
+                draws += 1
                 o = int(o_arr[rng.integers(o_arr.size)])
                 de = int(d_arr[rng.integers(d_arr.size)])
                 if o == de or (network.tail[o] == network.head[de] and network.head[o] == network.tail[de]):
@@ -133,28 +156,21 @@ def random_trips(scenario: Scenario, network: RoadNetwork) -> list[tuple[float, 
                 if np.hypot(dx, dy) >= d.min_distance_m:
                     break
             else:
-                raise DemandError(f"no origin-destination pair is at least min_distance_m={d.min_distance_m} apart; lower it")
-            trips.append((float(t), str(network.edge_ids[o]), str(network.edge_ids[de])))
+                raise DemandError(f"no origin-destination pair for vehicle type {types[k].id!r} is at least "
+                                  f"min_distance_m={d.min_distance_m} apart; lower it")
+            trips.append((float(t), str(network.edge_ids[o]), str(network.edge_ids[de]), types[k].id))
+    if report is not None:
+        report.update(trips=len(trips), draws=draws, rejected_draws=draws - len(trips),
+                      rejected_share=(draws - len(trips)) / draws if draws else 0.0,
+                      classes={v.id: reach(network, v.vclass).summary() for v in types})
     return trips
 
 
-def _largest_strong_component(network: RoadNetwork) -> list[int]:
-    """Edges of the largest strongly connected set in the edge-to-edge (turn) graph."""
-    import networkx as nx
-
-    g = nx.DiGraph()
-    g.add_nodes_from(range(network.n_edges))
-    for e in range(network.n_edges):
-        g.add_edges_from((e, int(s)) for s in network.successors(e))
-    comp = max(nx.strongly_connected_components(g), key=len)
-    return sorted(comp)
-
-
-def write_routes(scenario: Scenario, network: RoadNetwork, path: str | Path) -> Path:
+def write_routes(scenario: Scenario, network: RoadNetwork, path: str | Path, *, report: dict | None = None) -> Path:
     """Write the scenario's demand as a SUMO route file at ``path`` (atomically); return the path.
 
     For ``kind: files`` the scenario's own route files are used as they are, and the file written here
-    is empty.
+    is empty. ``report``: see :func:`random_trips`.
     """
     d = scenario.demand
     vtypes, type_id = _vtype_xml(scenario)
@@ -185,15 +201,9 @@ def write_routes(scenario: Scenario, network: RoadNetwork, path: str | Path) -> 
                          for i, f in enumerate(d.flows))
         vtypes += "\n" + routes.rstrip("\n")
     elif isinstance(d, RandomDemand):
-        trips = random_trips(scenario, network)
-        # each trip's type is drawn here, from its own stream, so a vehicle keeps its type whatever else
-        # changes in the run (common random numbers across the alternatives of a study)
-        types = [v.id for v in scenario.vehicle_types]
-        share = np.array([v.share for v in scenario.vehicle_types])
-        pick = sub_rng(scenario.demand_seed, "demand", "vehicle types").choice(len(types), size=len(trips), p=share / share.sum())
-        for i, (t, o, de) in enumerate(trips):
-            ty = types[pick[i]] if len(types) > 1 else type_id
-            body.append((t, f'  <trip id="t{i}" type="{ty}" depart="{t:.2f}" from={quoteattr(o)} to={quoteattr(de)} {depart}/>'))
+        for i, (t, o, de, ty) in enumerate(random_trips(scenario, network, report=report)):
+            body.append((t, f'  <trip id="t{i}" type={quoteattr(ty)} depart="{t:.2f}" from={quoteattr(o)} '
+                            f'to={quoteattr(de)} {depart}/>'))
     elif isinstance(d, RouteFileDemand):
         vtypes = ""  # the route files define the vehicles and their types
     body.sort(key=lambda x: x[0])

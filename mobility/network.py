@@ -75,7 +75,7 @@ class RoadNetwork:
         Units of the edge attributes, e.g. ``{"length": "m", "free_flow_time": "s", ...}``.
     extra : dict of str to array
         Source-specific edge attributes (TNTP: ``b``, ``power``, ``toll``, ``link_type``;
-        SUMO: ``allows_passenger``), in CSR order.
+        SUMO: ``allows_passenger``, ``vclass``, ``lane_vclass``), in CSR order.
     toll_weight, distance_weight : float
         Generalized-cost weights (cost = free_flow_time + toll_weight * toll + distance_weight * length).
     net_file : Path or None
@@ -87,6 +87,10 @@ class RoadNetwork:
     turn_indptr, turn_to : arrays of int32, or None
         Permitted turns as CSR over edges: edge ``e`` may be followed by ``turn_to[turn_indptr[e]:turn_indptr[e+1]]``
         (SUMO networks; ``None`` means every edge leaving the head node may follow).
+    turn_vclass : array of uint64, or None
+        Beside ``turn_to``: the vehicle classes that may make each turn, as :mod:`mobility.access` bit masks
+        (``None``: every class). ``extra["vclass"]`` and ``extra["lane_vclass"]`` hold the classes admitted
+        per edge and per lane.
     """
 
     name: str
@@ -113,6 +117,7 @@ class RoadNetwork:
     node_signalised: np.ndarray | None = None
     turn_indptr: np.ndarray | None = None
     turn_to: np.ndarray | None = None
+    turn_vclass: np.ndarray | None = None
 
     # ---- sizes and id maps -------------------------------------------------------------------
     @property
@@ -174,9 +179,19 @@ class RoadNetwork:
         g = nx.MultiDiGraph(name=self.name, units=dict(self.units))
         for i, nid in enumerate(self.node_ids):
             g.add_node(str(nid), index=i, x=float(self.node_x[i]), y=float(self.node_y[i]), zone=i < self.zone_count)
-        cols = {a: getattr(self, a) for a in EDGE_ATTRIBUTES} | dict(self.extra)
+        cols = {a: getattr(self, a) for a in EDGE_ATTRIBUTES} | {k: v for k, v in self.extra.items()
+                                                                  if np.ndim(v) == 1 and k != "vclass"}
+        classes = None
+        if "vclass" in self.extra:  # the vehicle classes an edge admits, by name
+            from .access import VCLASSES
+
+            m = np.asarray(self.extra["vclass"], dtype=np.uint64)
+            bits = [(m >> np.uint64(i)) & np.uint64(1) for i in range(len(VCLASSES))]
+            classes = [" ".join(v for v, b in zip(VCLASSES, col, strict=True) if b) for col in zip(*bits, strict=True)]
         for e in range(self.n_edges):
             data: dict[str, Any] = {k: v[e].item() for k, v in cols.items()}
+            if classes is not None:
+                data["allow"] = classes[e]
             g.add_edge(str(self.node_ids[self.tail[e]]), str(self.node_ids[self.head[e]]), key=str(self.edge_ids[e]),
                        id=str(self.edge_ids[e]), index=e, **data)
         return g
@@ -226,12 +241,14 @@ def build_network(
     edge_shapes: Sequence[np.ndarray] | None = None,
     node_signalised: Sequence[bool] | np.ndarray | None = None,
     turns: Sequence[Sequence[int]] | None = None,
+    turn_masks: Sequence[Sequence[int]] | None = None,
 ) -> RoadNetwork:
     """Assemble a :class:`RoadNetwork` from edge lists in any order (sorted here into CSR order).
 
     The sort by tail node is stable, so edges leaving one node keep their source order, and
     duplicate edges between the same two nodes are all kept. ``turns[k]`` lists the input positions of
-    the edges that may follow input edge ``k``.
+    the edges that may follow input edge ``k``; ``turn_masks[k]`` (optional, beside ``turns``) the vehicle
+    classes (:mod:`mobility.access` bit masks) that may make each of those turns.
     """
     n = len(node_ids)
     tail_a = np.asarray(tail, dtype=np.int64)
@@ -250,14 +267,18 @@ def build_network(
     if missing:
         raise NetworkError(f"{source}: missing edge attribute(s) {missing}")
     nan = np.full(n, np.nan)
-    turn_indptr = turn_to = None
+    turn_indptr = turn_to = turn_vclass = None
     if turns is not None:
         new_pos = np.empty(len(order), dtype=np.int64)
         new_pos[order] = np.arange(len(order))
-        lists = [np.sort(new_pos[np.asarray(turns[k], dtype=np.int64)]) for k in order]
+        sorts = [np.argsort(new_pos[np.asarray(turns[k], dtype=np.int64)], kind="stable") for k in order]
+        lists = [new_pos[np.asarray(turns[k], dtype=np.int64)][o] for k, o in zip(order, sorts)]
         turn_indptr = np.zeros(len(order) + 1, dtype=np.int32)
         np.cumsum([len(x) for x in lists], out=turn_indptr[1:])
         turn_to = np.concatenate(lists).astype(np.int32) if lists else np.zeros(0, np.int32)
+        if turn_masks is not None:
+            mlists = [np.asarray(turn_masks[k], dtype=np.uint64)[o] for k, o in zip(order, sorts)]
+            turn_vclass = np.concatenate(mlists).astype(np.uint64) if mlists else np.zeros(0, np.uint64)
     return RoadNetwork(
         name=name,
         source=source,
@@ -279,6 +300,7 @@ def build_network(
         node_signalised=np.asarray(node_signalised, dtype=bool) if node_signalised is not None else None,
         turn_indptr=turn_indptr,
         turn_to=turn_to,
+        turn_vclass=turn_vclass,
     )
 
 
@@ -338,7 +360,7 @@ def network_from_sumo(
     lanes = np.array([e.getLaneNumber() for e in edges], dtype=np.float64)
     allows = np.array([e.allows("passenger") for e in edges], dtype=bool)
     pos = {e.getID(): k for k, e in enumerate(edges)}
-    turns = [[pos[t.getID()] for t in e.getOutgoing() if t.getID() in pos] for e in edges]
+    turns, turn_masks, lane_masks = _permissions(edges, pos)
     return build_network(
         name=path.name.split(".")[0],
         source=str(path),
@@ -356,12 +378,50 @@ def network_from_sumo(
         units={"length": "m", "free_speed": "m/s", "lanes": "1", "capacity": "veh/h", "free_flow_time": "s"},
         node_x=xy[:, 0],
         node_y=xy[:, 1],
-        extra={"allows_passenger": allows},
+        extra={"allows_passenger": allows, "vclass": np.bitwise_or.reduce(lane_masks, axis=1),
+               "lane_vclass": lane_masks},
         net_file=path.resolve(),
         edge_shapes=[np.asarray(e.getShape(), dtype=np.float64)[:, :2] for e in edges],
         node_signalised=[net.getNode(n).getType().startswith("traffic_light") for n in nodes],
         turns=turns,
+        turn_masks=turn_masks,
     )
+
+
+def _permissions(edges: list, pos: dict[str, int]) -> tuple[list[list[int]], list[list[int]], np.ndarray]:
+    """Turns per edge, the vehicle-class mask of each turn, and the class mask of each lane (lane 0 rightmost)."""
+    from .access import ALL, mask_of
+
+    cache: dict[int, np.uint64] = {}
+
+    def m(obj: Any) -> np.uint64:  # lanes and connections share a handful of permission sets
+        perms = obj.getPermissions() if hasattr(obj, "getPermissions") else getattr(obj, "_allowed", None)
+        if perms is None:
+            return ALL
+        key = id(perms)
+        if key not in cache:
+            cache[key] = mask_of(perms)
+        return cache[key]
+
+    width = max(e.getLaneNumber() for e in edges)
+    lanes = np.zeros((len(edges), width), dtype=np.uint64)
+    turns: list[list[int]] = []
+    masks: list[list[int]] = []
+    for k, e in enumerate(edges):
+        for i, lane in enumerate(e.getLanes()):
+            lanes[k, i] = m(lane)
+        t_k, m_k = [], []
+        for to, conns in e.getOutgoing().items():
+            if to.getID() not in pos:
+                continue
+            mk = np.uint64(0)
+            for c in conns:
+                mk |= m(c) & m(c.getFromLane()) & m(c.getToLane())
+            t_k.append(pos[to.getID()])
+            m_k.append(int(mk))
+        turns.append(t_k)
+        masks.append(m_k)
+    return turns, masks, lanes
 
 
 OSM_NETCONVERT_ARGS = (

@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from .access import allowed, check_route, check_route_files, check_trip
 from ._errors import DemandError, ScenarioError, missing_file
 from ._spec import Spec, node_line, read_mapping, validate
 
@@ -438,3 +439,27 @@ def check_demand_against_network(scenario: Scenario, network: Any) -> None:
         for i, route_file in enumerate(d.files):
             if not Path(route_file).is_file():
                 raise DemandError(f"field 'demand.files.{i}': route file not found: {route_file}")
+        check_route_files(network, d.files)
+    _check_classes(scenario, network)
+
+
+def _check_classes(scenario: Scenario, network: Any) -> None:
+    """Every vehicle type of the scenario can drive each OD pair, zone and route of its demand."""
+    d = scenario.demand
+    classes = sorted({v.vclass for v in scenario.vehicle_types if v.share > 0})
+    for vc in classes:
+        if isinstance(d, ODDemand):
+            for i, p in enumerate(d.pairs):
+                why = check_trip(network, p.origin, p.destination, vc)
+                if why is not None:
+                    raise DemandError(f"field 'demand.pairs.{i}': {why}; choose edges that {vc} vehicles may use and "
+                                      "drive between")
+            ok = allowed(network, vc)
+            for z, edges in d.zones.items():
+                if not any(ok[network.edge_index[e]] for e in edges):
+                    raise DemandError(f"field 'demand.zones.{z}': no edge of the zone admits {vc}; add one that does")
+        elif isinstance(d, RouteDemand):
+            for i, f in enumerate(d.flows):
+                why = check_route(network, f.edges, vc)
+                if why is not None:
+                    raise DemandError(f"field 'demand.flows.{i}.edges': {why}")

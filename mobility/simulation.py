@@ -197,7 +197,8 @@ class Simulation:
         if not Path(self.scenario.network).is_file():
             raise InputError(f"network file not found: {self.scenario.network}")
         net = self.network
-        write_routes(self.scenario, net, self.workdir / FILES["routes"])
+        self.demand_report: dict[str, Any] = {}
+        write_routes(self.scenario, net, self.workdir / FILES["routes"], report=self.demand_report)
         write_zones(self.scenario, self.workdir / FILES["zones"])
         (self.workdir / FILES["outputs"]).write_text(_outputs_additional(self.scenario, self.workdir.resolve()))
         for name in ("edges", "trips", "summary", "statistics", "signals", "errors", "stderr"):
@@ -331,10 +332,15 @@ class Simulation:
             raise SimulationError("results are available after the simulation has closed (leave the `with` block)")
         from .results import dataset_from_outputs
 
-        return dataset_from_outputs(
+        ds = dataset_from_outputs(
             self.workdir, self.scenario, self.network, backend=self.backend,
             command=command if command is not None else command_line(),
         )
+        rep = getattr(self, "demand_report", {})
+        if rep:  # random demand: how many draws it took to find trips the vehicles' classes can drive
+            ds.attrs.update(demand_trips=int(rep["trips"]), demand_draws=int(rep["draws"]),
+                            demand_rejected_share=float(rep["rejected_share"]))
+        return ds
 
 
 def run_scenario(

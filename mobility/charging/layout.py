@@ -84,6 +84,9 @@ class ChargingLayout:
     def to_additional(self, network, efficiency: float = 0.95) -> str:
         """SUMO additional XML: per station a kerbside parkingArea (one space per point) and its
         chargingStation. Stations are centred on their site, clipped to the rightmost lane."""
+        from ..access import lane_index
+
+        lanes = lane_index(network, "passenger")
         rows = ["<additional>"]
         for s in self.stations:
             e = network.edge_index.get(s.edge)
@@ -92,7 +95,7 @@ class ChargingLayout:
             length = float(network.length[e])
             span = min(max(SPACE_M * s.points, 15.0), length - 2.0)
             start = min(max(s.pos_m - span / 2, 1.0), length - 1.0 - span)
-            lane = f"{s.edge}_0"
+            lane = f"{s.edge}_{max(int(lanes[e]), 0)}"
             rows.append(f'  <parkingArea id={quoteattr(s.parking_id)} lane={quoteattr(lane)} startPos="{start:.2f}" '
                         f'endPos="{start + span:.2f}" roadsideCapacity="{s.points}" friendlyPos="true"/>')
             rows.append(f'  <chargingStation id={quoteattr(s.site)} lane={quoteattr(lane)} startPos="{start:.2f}" '
@@ -144,15 +147,17 @@ def load_layout(path: str | Path, sites: list[CandidateSite] | None = None) -> C
 
 def access_costs(network, points: list[DemandPoint], sites: list[CandidateSite]) -> np.ndarray:
     """Driving distance (m) from each demand point (the end of its edge) to each site, on the shortest
-    paths (numba kernels, one tree per distinct demand node)."""
-    from numba_kernels.aon import shortest_costs
+    paths over the streets cars may use (numba kernels, one tree per distinct demand node). A site no path
+    reaches costs ten times the longest distance that exists, so the models stay finite and never choose it
+    for that point while another is reachable."""
+    from .._paths import costs_from
 
     ei = network.edge_index
     heads = np.array([network.head[ei[p.edge]] for p in points], dtype=np.int32)
     uniq, inv = np.unique(heads, return_inverse=True)
-    dist = np.empty((uniq.size, network.n_nodes))
-    shortest_costs(network.indptr, network.head, np.ascontiguousarray(network.length, dtype=np.float64),
-                   network.zone_count, uniq.astype(np.int32), dist)
+    dist = costs_from(network, uniq)
+    finite = dist[np.isfinite(dist)]
+    dist = np.where(np.isfinite(dist), dist, 10.0 * (float(finite.max()) if finite.size else 1.0) + 1.0)
     tails = np.array([network.tail[ei[s.edge]] for s in sites])
     pos = np.array([s.pos_m for s in sites])
     cost = dist[inv][:, tails] + pos[None, :]

@@ -29,6 +29,8 @@ class CandidateEdges(Spec):
     max_points: int = Field(6, ge=1, le=1000, description="charging points a site may hold")
     power_kw: float = Field(50.0, gt=0, le=2000, description="kW per charging point")
     cost: float = Field(1.0, ge=0, description="fixed cost of opening a site")
+    max_speed_m_s: float = Field(16.7, gt=0, le=100, description="only streets with a speed limit up to this "
+                                 "(16.7 m/s = 60 km/h: no kerbside sites on arterials and motorways)")
     include_boundary: bool = Field(False, description="also edges that touch a dead-end node")
 
 
@@ -111,17 +113,21 @@ class DemandPoint:
     weight: float
 
 
-def candidate_sites(spec: ChargingSpec, network) -> list[CandidateSite]:
+def candidate_sites(spec: ChargingSpec, network, vclass: str = "passenger") -> list[CandidateSite]:
     """The study's candidate sites, generated along edges or read from its CSV table
-    (columns ``id, edge, pos_m, power_kw, max_points, cost``)."""
+    (columns ``id, edge, pos_m, power_kw, max_points, cost``), on streets the EVs' class ``vclass`` may
+    use and can both reach and leave."""
+    from ..access import check_place
+
     c = spec.candidates
     if isinstance(c, Path):
         rows = read_csv_rows(c, ("id", "edge", "pos_m", "power_kw", "max_points", "cost"))
         out = []
         for line, r in rows:
             where = f"{c}:{line}"
-            if r["edge"] not in network.edge_index:
-                raise InputError(f"{where}: column 'edge': unknown edge {r['edge']!r} in {network.name}")
+            why = check_place(network, r["edge"], vclass)
+            if why is not None:
+                raise InputError(f"{where}: column 'edge': {why}")
             try:
                 site = CandidateSite(r["id"], r["edge"], float(r["pos_m"]), float(r["power_kw"]), int(r["max_points"]),
                                      float(r["cost"]))
@@ -139,11 +145,14 @@ def candidate_sites(spec: ChargingSpec, network) -> list[CandidateSite]:
     from ..demand import street_edges
 
     sites = []
-    for e in street_edges(network, min_length_m=c.min_length_m, include_boundary=c.include_boundary):
+    for e in street_edges(network, min_length_m=c.min_length_m, include_boundary=c.include_boundary,
+                          vclass=vclass, max_speed_m_s=c.max_speed_m_s):
         eid = str(network.edge_ids[e])
         sites.append(CandidateSite(f"cs_{eid}", eid, float(network.length[e]) / 2.0, c.power_kw, c.max_points, c.cost))
     if not sites:
-        raise InputError(f"no edge of {network.name} is at least {c.min_length_m} m long; lower candidates.min_length_m")
+        raise InputError(f"no street of {network.name} that {vclass} vehicles can reach and leave is at least "
+                         f"{c.min_length_m} m long with a speed limit up to {c.max_speed_m_s:g} m/s; lower "
+                         "candidates.min_length_m or raise candidates.max_speed_m_s")
     return sites
 
 
@@ -171,8 +180,8 @@ def demand_points(spec: ChargingSpec, scenario, network) -> list[DemandPoint]:
     ends: list[tuple[str, str, float]] = []
     dem = scenario.demand
     hours = scenario.duration_s / 3600.0
-    if isinstance(dem, RandomDemand):
-        ends = [(o, de, 1.0 / hours) for _, o, de in random_trips(scenario, network)]
+    if isinstance(dem, RandomDemand):  # the scenario's own EV trips
+        ends = [(o, de, 1.0 / hours / share) for _, o, de, ty in random_trips(scenario, network) if ty == spec.ev_type]
     elif isinstance(dem, ODDemand) and dem.pairs:
         ends = [(p.origin, p.destination, p.flow_veh_h) for p in dem.pairs]
     elif isinstance(dem, RouteDemand):

@@ -97,7 +97,8 @@ KIND = ChargingStudy()
 def sites_of(study: Study) -> list[Any]:
     """The study's candidate sites (derived once)."""
     if "sites" not in study.extras:
-        study.extras["sites"] = candidate_sites(study.spec, study.network)
+        ev = next(t for t in study.scenario.vehicle_types if t.id == study.spec.ev_type)
+        study.extras["sites"] = candidate_sites(study.spec, study.network, ev.vclass)
     return study.extras["sites"]
 
 

@@ -87,7 +87,7 @@ def parking_additional(areas: list[ParkingArea], trips: list[Seeker], *, sigma: 
     """SUMO additional XML: the parking areas, the seekers' vehicle type and their trips."""
     lines = ["<additional>"]
     for a in areas:
-        lane = f"{a.edge}_0"
+        lane = f"{a.edge}_{a.lane}"
         lines.append(f'    <parkingArea id="{a.id}" lane="{lane}" startPos="{a.start_m:.2f}" endPos="{a.end_m:.2f}" '
                      f'roadsideCapacity="{a.capacity}" onRoad="false" friendlyPos="true" name="{a.kind}"/>')
     lines.append(f'    <vType id="{SEEKER_TYPE}" vClass="passenger" length="5" minGap="2.5" accel="2.6" decel="4.5" '
@@ -111,7 +111,7 @@ class _Geometry:
         self.cap = np.array([a.capacity for a in areas], dtype=np.int64)
         self.lot = np.array([a.kind == "lot" for a in areas])
         self.speed = np.maximum(np.asarray(net.free_speed, dtype=float), 0.1)
-        tt = np.asarray(net.length, dtype=float) / self.speed
+        tt = np.asarray(net.length, dtype=float) / self.speed  # costs_to drives only where cars may
         self.to_area = costs_to(net, net.tail[self.edge], tt) + (self.pos / self.speed[self.edge])[:, None]
         # walking: from the area's middle along its edge to either end, across the street graph, to the middle
         # of the destination edge (the same street either way: straight along the kerb)

@@ -25,6 +25,7 @@ from pydantic import Field, model_validator
 from .._errors import InputError
 from ..seeds import rng as sub_rng
 from .._spec import Dist, Spec, read_csv_rows
+from ..access import check_place, check_trip, lane_index, reach
 from ..demand import fringe_nodes, street_edges
 
 __all__ = ["Lot", "OnStreet", "ParkingArea", "ParkingSpec", "Seeker", "SeekerGen", "load_parking",
@@ -40,6 +41,8 @@ class OnStreet(_Spec):
     spaces_per_100m: float = Field(2.0, gt=0, le=25, description="spaces per 100 m of edge (rounded, at least 1 per "
                                    "edge; a car needs at least 4 m of kerb)")
     min_length_m: float = Field(100.0, gt=0)
+    max_speed_m_s: float = Field(16.7, gt=0, le=100, description="only streets with a speed limit up to this "
+                                 "(16.7 m/s = 60 km/h: no kerbside parking on arterials and motorways)")
     include_boundary: bool = Field(False, description="also edges that touch a dead-end node")
 
 
@@ -113,7 +116,8 @@ def parking_scenario(spec: ParkingSpec):
 
 @dataclass(frozen=True)
 class ParkingArea:
-    """A SUMO parkingArea: spaces on ``edge``'s rightmost lane between ``start_m`` and ``end_m``."""
+    """A SUMO parkingArea: spaces beside lane ``lane`` of ``edge`` (the rightmost lane cars may use) between
+    ``start_m`` and ``end_m``."""
 
     id: str
     edge: str
@@ -121,6 +125,7 @@ class ParkingArea:
     end_m: float
     capacity: int
     kind: Literal["on_street", "lot"]
+    lane: int = 0
 
     @property
     def pos_m(self) -> float:
@@ -148,34 +153,41 @@ def parking_areas(spec: ParkingSpec, network) -> list[ParkingArea]:
         return _areas_table(a, network)
     out: list[ParkingArea] = []
     lot_edges: set[str] = set()
+    lane = lane_index(network, "passenger")
     for lot in a.lots:
-        if lot.edge not in network.edge_index:
-            raise InputError(f"{_where(spec)}: field 'areas.lots': lot {lot.id!r}: unknown edge {lot.edge!r} in {network.name}")
-        length = float(network.length[network.edge_index[lot.edge]])
-        out.append(ParkingArea(lot.id, lot.edge, 0.6 * length, 0.9 * length, lot.capacity, "lot"))
+        why = check_place(network, lot.edge)
+        if why is not None:
+            raise InputError(f"{_where(spec)}: field 'areas.lots': lot {lot.id!r}: {why}")
+        e = network.edge_index[lot.edge]
+        length = float(network.length[e])
+        out.append(ParkingArea(lot.id, lot.edge, 0.6 * length, 0.9 * length, lot.capacity, "lot", int(lane[e])))
         lot_edges.add(lot.edge)
     if len({x.id for x in out}) != len(out):
         raise InputError(f"{_where(spec)}: field 'areas.lots': lot ids must be unique")
     if a.on_street is not None:
         c = a.on_street
-        for e in street_edges(network, min_length_m=c.min_length_m, include_boundary=c.include_boundary):
+        for e in street_edges(network, min_length_m=c.min_length_m, include_boundary=c.include_boundary,
+                              max_speed_m_s=c.max_speed_m_s):
             length = float(network.length[e])
             eid = str(network.edge_ids[e])
             end = 0.55 * length if eid in lot_edges else 0.9 * length
             cap = max(1, round(c.spaces_per_100m * length / 100.0))
-            out.append(ParkingArea(f"ps_{eid}", eid, 0.1 * length, end, cap, "on_street"))
+            out.append(ParkingArea(f"ps_{eid}", eid, 0.1 * length, end, cap, "on_street", int(lane[e])))
     if not out:
-        raise InputError(f"{_where(spec)}: field 'areas': no parking areas (no lots, and no edge of {network.name} is at "
-                         "least on_street.min_length_m long)")
+        raise InputError(f"{_where(spec)}: field 'areas': no parking areas (no lots, and no street of {network.name} "
+                         "that cars can reach and leave is at least on_street.min_length_m long with a speed limit "
+                         "up to on_street.max_speed_m_s)")
     return out
 
 
 def _areas_table(path: Path, network) -> list[ParkingArea]:
     out = []
+    lane = lane_index(network, "passenger")
     for line, r in read_csv_rows(path, ("id", "edge", "capacity", "kind")):
         where = f"{path}:{line}"
-        if r["edge"] not in network.edge_index:
-            raise InputError(f"{where}: column 'edge': unknown edge {r['edge']!r} in {network.name}")
+        why = check_place(network, r["edge"], connected=False)  # the seekers' own trips are checked
+        if why is not None:
+            raise InputError(f"{where}: column 'edge': {why}")
         if r["kind"] not in ("on_street", "lot"):
             raise InputError(f"{where}: column 'kind': {r['kind']!r}; use on_street or lot")
         length = float(network.length[network.edge_index[r["edge"]]])
@@ -187,7 +199,8 @@ def _areas_table(path: Path, network) -> list[ParkingArea]:
             raise InputError(f"{where}: {exc}; capacity is an integer, start_m and end_m numbers") from None
         if not 1 <= cap <= 100_000 or not 0 <= s0 < s1 <= length:
             raise InputError(f"{where}: area {r['id']!r}: capacity must be >= 1 and 0 <= start_m < end_m <= {length:.1f}")
-        out.append(ParkingArea(r["id"], r["edge"], s0, s1, cap, r["kind"]))  # type: ignore[arg-type]
+        out.append(ParkingArea(r["id"], r["edge"], s0, s1, cap, r["kind"],  # type: ignore[arg-type]
+                               int(lane[network.edge_index[r["edge"]]])))
     if not out:
         raise InputError(f"{path}: no parking areas in the table")
     if len({x.id for x in out}) != len(out):
@@ -196,9 +209,10 @@ def _areas_table(path: Path, network) -> list[ParkingArea]:
 
 
 def _fringe(network) -> tuple[np.ndarray, np.ndarray]:
-    """Edges entering the network at its boundary, and edges leaving it."""
-    fringe = fringe_nodes(network)
-    return np.flatnonzero(fringe[network.tail]), np.flatnonzero(fringe[network.head])
+    """Edges entering the network at its boundary that lead cars into it, and edges leaving it that cars reach."""
+    fringe = fringe_nodes(network, "passenger")
+    r = reach(network, "passenger")
+    return np.flatnonzero(fringe[network.tail] & r.origins), np.flatnonzero(fringe[network.head] & r.destinations)
 
 
 def seekers(spec: ParkingSpec, network, seed: int) -> list[Seeker]:
@@ -247,9 +261,10 @@ def seekers(spec: ParkingSpec, network, seed: int) -> list[Seeker]:
 def _seekers_table(path: Path, network) -> list[Seeker]:
     out = []
     for line, r in read_csv_rows(path, ("id", "depart_s", "origin", "destination", "exit", "dwell_s")):
-        for col in ("origin", "destination", "exit"):
-            if r[col] not in network.edge_index:
-                raise InputError(f"{path}:{line}: column {col!r}: unknown edge {r[col]!r} in {network.name}")
+        for a, b in (("origin", "destination"), ("destination", "exit")):
+            why = check_trip(network, r[a], r[b])
+            if why is not None:
+                raise InputError(f"{path}:{line}: trip {r['id']!r}: columns {a!r}, {b!r}: {why}")
         try:
             sk = Seeker(r["id"], float(r["depart_s"]), r["origin"], r["destination"], r["exit"], float(r["dwell_s"]))
         except ValueError as exc:

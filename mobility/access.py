@@ -1,0 +1,303 @@
+"""Who may use which road: SUMO's vehicle classes on a network's lanes and turns.
+
+A city's network carries bus lanes, bike paths, footways, tram tracks and one-way dead ends. Demand and
+every application draw places only where the vehicle's class may drive, and only between places that class
+can reach. SUMO networks record permissions per lane (``allow``/``disallow``) and per connection; the reader
+(:func:`mobility.network.network_from_sumo`) keeps them as bit masks, one bit per class of :data:`VCLASSES`:
+``extra["lane_vclass"]`` (edges x lanes, lane 0 the rightmost), ``extra["vclass"]`` (the union over an edge's
+lanes) and ``RoadNetwork.turn_vclass`` (per permitted turn: the classes with a connection from a lane they
+may use to a lane they may use). Networks with no permissions (TNTP, generated arrays) allow every class.
+
+Reachability is by turns, not nodes: origins for a class are the edges from which its largest strongly
+connected set of edges can be reached, destinations the edges that can be reached from it; any origin then
+has a route to any destination (through that set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+import weakref
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._errors import InputError
+
+if TYPE_CHECKING:
+    from .network import RoadNetwork
+
+__all__ = ["VCLASSES", "Reach", "allowed", "check_place", "check_route", "check_route_files", "check_trip", "lane_index",
+           "mask_of", "reach", "turn_graph"]
+
+# SUMO's vehicle classes (sumo/src/utils/common/SUMOVehicleClass.cpp), without the deprecated aliases
+VCLASSES: tuple[str, ...] = (
+    "private", "emergency", "authority", "army", "vip", "passenger", "hov", "taxi", "bus", "coach", "delivery",
+    "truck", "trailer", "tram", "rail_urban", "rail", "rail_electric", "motorcycle", "moped", "bicycle",
+    "pedestrian", "evehicle", "ship", "container", "cable_car", "subway", "aircraft", "wheelchair", "scooter",
+    "drone", "custom1", "custom2",
+)
+_BIT = {v: np.uint64(1) << np.uint64(i) for i, v in enumerate(VCLASSES)}
+ALL = np.uint64((1 << len(VCLASSES)) - 1)
+
+
+def _bit(vclass: str) -> np.uint64:
+    try:
+        return _BIT[vclass]
+    except KeyError:
+        raise InputError(f"unknown vehicle class {vclass!r}; SUMO's classes are {', '.join(VCLASSES)}") from None
+
+
+def mask_of(classes: Iterable[str]) -> np.uint64:
+    """Bit mask of a set of SUMO vehicle class names (unknown and deprecated names are ignored)."""
+    m = np.uint64(0)
+    for c in classes:
+        b = _BIT.get(c)
+        if b is not None:
+            m |= b
+    return m
+
+
+def allowed(network: RoadNetwork, vclass: str = "passenger") -> np.ndarray:
+    """Boolean per edge: some lane of the edge admits ``vclass``."""
+    m = network.extra.get("vclass")
+    if m is None:
+        return np.ones(network.n_edges, dtype=bool)
+    return (np.asarray(m, dtype=np.uint64) & _bit(vclass)) != 0
+
+
+def lane_index(network: RoadNetwork, vclass: str = "passenger") -> np.ndarray:
+    """Per edge, the rightmost lane that admits ``vclass`` (SUMO lane index), or -1 where none does."""
+    lanes = network.extra.get("lane_vclass")
+    if lanes is None:
+        return np.where(allowed(network, vclass), 0, -1)
+    ok = (np.asarray(lanes, dtype=np.uint64) & _bit(vclass)) != 0
+    return np.where(ok.any(axis=1), ok.argmax(axis=1), -1)
+
+
+def turn_graph(network: RoadNetwork, vclass: str = "passenger"):
+    """The edge-to-edge graph of ``vclass`` as a scipy CSR matrix (E x E): turns it may make between edges it
+    may use."""
+    import scipy.sparse as sp
+
+    E = network.n_edges
+    if network.turn_indptr is not None and network.turn_to is not None:
+        indptr, to = np.asarray(network.turn_indptr), np.asarray(network.turn_to)
+        src = np.repeat(np.arange(E), np.diff(indptr))
+        keep = np.ones(to.size, dtype=bool)
+        tm = network.turn_vclass
+        if tm is not None:
+            keep &= (np.asarray(tm, dtype=np.uint64) & _bit(vclass)) != 0
+    else:  # every edge leaving the head node may follow
+        counts = np.diff(network.indptr)[network.head]
+        src = np.repeat(np.arange(E), counts)
+        to = np.concatenate([np.arange(network.indptr[h], network.indptr[h + 1]) for h in network.head]) \
+            if E else np.zeros(0, np.int64)
+        keep = np.ones(to.size, dtype=bool)
+    ok = allowed(network, vclass)
+    keep &= ok[src] & ok[to]
+    return sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.int8), (src[keep], to[keep])), shape=(E, E))
+
+
+class Reach:
+    """Where one vehicle class can go on a network.
+
+    Attributes
+    ----------
+    vclass : str
+    allowed : bool per edge, some lane admits the class
+    core : bool per edge, the largest strongly connected set of the class's edges
+    origins : bool per edge, edges from which ``core`` can be reached (``core`` included)
+    destinations : bool per edge, edges reachable from ``core`` (``core`` included)
+    """
+
+    def __init__(self, network: RoadNetwork, vclass: str) -> None:
+        from scipy.sparse.csgraph import breadth_first_order, connected_components
+
+        self.vclass = vclass
+        self.allowed = allowed(network, vclass)
+        E = network.n_edges
+        g = turn_graph(network, vclass)
+        self._graph = g
+        core = np.zeros(E, dtype=bool)
+        origins = np.zeros(E, dtype=bool)
+        dests = np.zeros(E, dtype=bool)
+        if self.allowed.any():
+            _, labels = connected_components(g, directed=True, connection="strong")
+            sizes = np.bincount(labels[self.allowed], minlength=labels.max() + 1)
+            core = (labels == int(np.argmax(sizes))) & self.allowed
+            # one super-source joined to the core both ways: breadth-first search forwards and backwards from it
+            import scipy.sparse as sp
+
+            k = np.flatnonzero(core)
+            link = sp.csr_matrix((np.ones(k.size, dtype=np.int8), (np.zeros(k.size, dtype=np.int64), k)), shape=(1, E))
+            z1, zE = sp.csr_matrix((1, 1), dtype=np.int8), sp.csr_matrix((E, 1), dtype=np.int8)
+            fwd = sp.bmat([[z1, link], [zE, g]], format="csr")
+            bwd = sp.bmat([[z1, link], [zE, g.T.tocsr()]], format="csr")
+            dests[breadth_first_order(fwd, 0, directed=True, return_predecessors=False)[1:] - 1] = True
+            origins[breadth_first_order(bwd, 0, directed=True, return_predecessors=False)[1:] - 1] = True
+        self.core, self.origins, self.destinations = core, origins, dests
+
+    def summary(self) -> str:
+        n = self.allowed.size
+        return (f"{self.vclass}: {int(self.allowed.sum())} of {n} edges admit it; {int(self.core.sum())} strongly "
+                f"connected, {int(self.origins.sum())} usable as origins, {int(self.destinations.sum())} as destinations")
+
+    def reachable_from(self, edge: int) -> np.ndarray:
+        """Boolean per edge: reachable from ``edge`` by this class's turns (``edge`` included)."""
+        from scipy.sparse.csgraph import breadth_first_order
+
+        out = np.zeros(self.allowed.size, dtype=bool)
+        if self.allowed[edge]:
+            out[breadth_first_order(self._graph, int(edge), directed=True, return_predecessors=False)] = True
+        return out
+
+
+_REACH: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def reach(network: RoadNetwork, vclass: str = "passenger") -> Reach:
+    """The :class:`Reach` of ``vclass`` on ``network`` (computed once per network object and class)."""
+    _bit(vclass)
+    per = _REACH.setdefault(network, {})
+    if vclass not in per:
+        per[vclass] = Reach(network, vclass)
+    return per[vclass]
+
+
+def check_route(network: RoadNetwork, edges: Iterable[str], vclass: str = "passenger") -> str | None:
+    """Why ``vclass`` cannot drive the route ``edges`` (a sentence), or ``None`` when it can."""
+    ei = network.edge_index
+    r = reach(network, vclass)
+    ok, g = r.allowed, r._graph
+    prev = -1
+    for k, eid in enumerate(edges):
+        e = ei.get(eid)
+        if e is None:
+            return f"unknown edge {eid!r} (position {k + 1}; not in the network {network.name})"
+        if not ok[e]:
+            return f"edge {eid!r} (position {k + 1}) admits no {vclass} (no lane allows it)"
+        if prev >= 0 and not g[prev, e]:
+            return f"{vclass} cannot turn from edge {network.edge_ids[prev]!r} into {eid!r} (position {k + 1})"
+        prev = e
+    if prev < 0:
+        return "the route has no edges"
+    return None
+
+
+def check_place(network: RoadNetwork, edge: str, vclass: str = "passenger", *, connected: bool = True) -> str | None:
+    """Why ``vclass`` cannot stop on ``edge`` (a sentence), or ``None`` when it can: the edge must have a lane
+    that admits the class and, when ``connected``, lie in the class's largest strongly connected set of edges
+    (so that every vehicle can reach it and drive on)."""
+    e = network.edge_index.get(edge)
+    if e is None:
+        return f"unknown edge {edge!r} (not in the network {network.name})"
+    r = reach(network, vclass)
+    if not r.allowed[e]:
+        return f"edge {edge!r} admits no {vclass} (no lane allows it); choose a street {vclass} vehicles may use"
+    if connected and not r.core[e]:
+        return (f"edge {edge!r} cannot be both reached and left by {vclass} vehicles (it lies outside the "
+                f"{int(r.core.sum())} edges they can drive between in every direction); choose another edge")
+    return None
+
+
+def check_trip(network: RoadNetwork, origin: str, destination: str, vclass: str = "passenger") -> str | None:
+    """Why ``vclass`` cannot drive from edge ``origin`` to edge ``destination``, or ``None`` when it can."""
+    ei = network.edge_index
+    for what, eid in (("origin", origin), ("destination", destination)):
+        if eid not in ei:
+            return f"unknown {what} edge {eid!r} (not in the network {network.name})"
+    r = reach(network, vclass)
+    o, d = ei[origin], ei[destination]
+    if not r.allowed[o]:
+        return f"origin edge {origin!r} admits no {vclass} (no lane allows it)"
+    if not r.allowed[d]:
+        return f"destination edge {destination!r} admits no {vclass} (no lane allows it)"
+    if r.origins[o] and r.destinations[d]:
+        return None
+    key = ("from", o)
+    cache = r.__dict__.setdefault("_from", {})
+    if key not in cache:
+        cache[key] = r.reachable_from(o)
+    if not cache[key][d]:
+        return f"{vclass} cannot drive from {origin!r} to {destination!r} (no route by the turns it may make)"
+    return None
+
+
+def check_route_files(network: RoadNetwork, files: Iterable[str | Path]) -> None:
+    """Check that every vehicle, trip and flow of SUMO route files can drive its route with its type's vehicle
+    class; raise :class:`DemandError` naming the file, line and first vehicle that cannot (before SUMO starts,
+    which would otherwise stop mid-run with "has no valid route"). Types defined outside these files are not
+    known here and their vehicles are not checked; trips between zones or junctions are left to SUMO."""
+    import gzip
+    import xml.parsers.expat
+
+    from ._errors import DemandError
+
+    types: dict[str, str] = {"DEFAULT_VEHTYPE": "passenger"}
+    routes: dict[str, list[str]] = {}
+    for f in files:
+        f = Path(f)
+        p = xml.parsers.expat.ParserCreate()
+        stack: list[tuple[str, dict[str, str], int]] = []
+        dist: list[tuple[str, set[str | None]]] = []
+
+        def fail(kind: str, a: dict[str, str], line: int, why: str) -> None:
+            raise DemandError(f"{f}:{line}: {kind} {a.get('id', '?')!r}: {why}; fix the route or the vehicle's type "
+                              "(vClass), or draw the demand with the toolkit (demand kind: random or od)")
+
+        def vehicle_class(a: dict[str, str]) -> str | None:
+            return types.get(a.get("type", "DEFAULT_VEHTYPE"))
+
+        def check(kind: str, a: dict[str, str], line: int, edges: list[str] | None) -> None:
+            vc = vehicle_class(a)
+            if vc is None or vc not in _BIT:
+                return
+            if edges is not None:
+                why = check_route(network, edges, vc)
+            elif "from" in a and "to" in a:
+                why = check_trip(network, a["from"], a["to"], vc)
+            else:
+                return
+            if why is not None:
+                fail(kind, a, line, why)
+
+        def start(name: str, a: dict[str, str]) -> None:
+            line = p.CurrentLineNumber
+            if name == "vType":
+                types[a.get("id", "")] = a.get("vClass", "passenger")
+                if dist:
+                    dist[-1][1].add(a.get("vClass", "passenger"))
+            elif name == "vTypeDistribution":
+                dist.append((a.get("id", ""), {types.get(m) for m in a.get("vTypes", "").split()}))
+            elif name == "route" and stack and stack[-1][0] in ("vehicle", "flow"):
+                kind, va, vline = stack[-1]
+                check(kind, va, vline, a.get("edges", "").split())
+                stack[-1] = (kind, {**va, "_checked": "1"}, vline)
+            elif name == "route":
+                routes[a.get("id", "")] = a.get("edges", "").split()
+            if name in ("vehicle", "trip", "flow"):
+                stack.append((name, dict(a), line))
+
+        def end(name: str) -> None:
+            if name == "vTypeDistribution" and dist:
+                did, classes = dist.pop()
+                if len(classes) == 1 and None not in classes:  # a mix of one class is checked as that class
+                    types[did] = str(next(iter(classes)))
+            if name in ("vehicle", "trip", "flow") and stack:
+                kind, a, line = stack.pop()
+                if "_checked" in a:
+                    return
+                rid = a.get("route")
+                if rid is not None:
+                    if rid in routes:
+                        check(kind, a, line, routes[rid])
+                elif "from" in a and "to" in a and not a.get("via"):
+                    check(kind, a, line, None)
+
+        p.StartElementHandler, p.EndElementHandler = start, end
+        try:
+            with (gzip.open(f, "rb") if f.suffix == ".gz" else open(f, "rb")) as fh:
+                p.ParseFile(fh)
+        except xml.parsers.expat.ExpatError as exc:
+            raise DemandError(f"{f}:{exc.lineno}: not a readable SUMO route file ({exc}); check the XML") from None
