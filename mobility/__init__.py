@@ -26,9 +26,9 @@ from .network import (
     generate_corridor,
     generate_grid,
     generate_spider,
-    network_from_osm,
     network_from_sumo,
 )
+from .osm import import_osm, network_from_osm
 from .load import load_network
 from .scenario import Scenario, load_scenario, scenario_from_dict
 from .simulation import Simulation, run_scenario
@@ -80,6 +80,7 @@ __all__ = [
     "load_scenario",
     "load_study",
     "network_from_osm",
+    "import_osm",
     "network_from_sumo",
     "network_from_tntp",
     "od_from_tntp",

@@ -153,6 +153,33 @@ def network_info(
                        f"length={net.length[i]:g}\tlanes={net.lanes[i]:g}\tspeed={net.free_speed[i]:g}")
 
 
+@network_app.command("import")
+def network_import(
+    osm: Annotated[Path, typer.Argument(help="OpenStreetMap extract: .osm or .osm.xml, gzipped or not")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="the .net.xml file to write")],
+    keep_vclasses: Annotated[str, typer.Option(help="comma-separated vehicle classes whose roads are kept")] =
+        "passenger,bus,delivery,truck,evehicle,taxi",
+    signals: Annotated[str, typer.Option(help="osm: the signals OSM tags; guess: also signalise junctions of fast "
+                                              "major roads")] = "osm",
+) -> None:
+    """Convert an OSM extract into a SUMO network you keep (netconvert: junctions joined, ramps and roundabouts
+    guessed, signals from OSM), and print what was kept and dropped per road type."""
+    from .osm import import_osm
+
+    try:
+        writable(output)
+        if not output.name.endswith(".net.xml"):
+            raise MobilityError(f"--output {output}: a SUMO network file name ends in .net.xml")
+        if signals not in ("osm", "guess"):
+            raise MobilityError(f"--signals must be osm or guess, got {signals!r}")
+        classes = [c.strip() for c in keep_vclasses.split(",") if c.strip()]
+        _, rep = import_osm(osm, output, keep_vclasses=classes, signals=signals)  # type: ignore[arg-type]
+    except MobilityError as exc:
+        raise fail(exc) from None
+    typer.echo(rep.table())
+    typer.echo(f"wrote {output}")
+
+
 @network_app.command("build")
 def network_build(
     kind: Annotated[str, typer.Argument(help="grid, corridor or spider")],

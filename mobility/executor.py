@@ -364,7 +364,8 @@ def execute(tasks: Sequence[Task], *, workdir: str | Path, workers: int = 2, cli
             reason = tracker.outcome.failed[tid]
             if err.get("input"):
                 raise InputError(reason) from None
-            raise SimulationError(f"{task.label} failed: {reason} (files in {workdir / tid})") from None
+            what = f" with {err['type']}" if err.get("type") else ""
+            raise SimulationError(f"{task.label} (run {tid}) failed{what}: {reason} (files in {workdir / tid})") from None
     tracker.outcome.seconds = time.perf_counter() - t0
     return tracker.outcome
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ._errors import InputError, NetworkError, missing_file
-from ._io import atomic_path, session_tempdir
+from ._io import atomic_path
 from ._sumo import run_tool
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = [
     "RoadNetwork",
     "network_from_sumo",
-    "network_from_osm",
         "generate_grid",
     "generate_spider",
     "generate_corridor",
@@ -422,47 +421,6 @@ def _permissions(edges: list, pos: dict[str, int]) -> tuple[list[list[int]], lis
         turns.append(t_k)
         masks.append(m_k)
     return turns, masks, lanes
-
-
-OSM_NETCONVERT_ARGS = (
-    "--geometry.remove",
-    "--ramps.guess",
-    "--junctions.join",
-    "--tls.guess-signals",
-    "--tls.discard-simple",
-    "--tls.join",
-    "--tls.default-type", "static",
-    "--remove-edges.isolated",
-    "--keep-edges.by-vclass", "passenger",
-    "--output.street-names",
-)
-
-
-def network_from_osm(
-    path: str | Path,
-    *,
-    output: str | Path | None = None,
-    netconvert_args: Sequence[str] = OSM_NETCONVERT_ARGS,
-    capacity_per_lane_veh_h: float = DEFAULT_CAPACITY_PER_LANE_VEH_H,
-) -> RoadNetwork:
-    """Convert an OpenStreetMap extract (``.osm``/``.osm.xml``) with netconvert and read the result.
-
-    Parameters
-    ----------
-    path : path
-        The OSM XML file.
-    output : path, optional
-        Where to keep the converted ``.net.xml``. When omitted, it goes to a temporary folder removed
-        when the interpreter exits.
-    netconvert_args : sequence of str
-        Options passed to netconvert (defaults: passenger roads, guessed and joined signals, ramps).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise missing_file(path, "OSM file")
-    out = Path(output) if output is not None else session_tempdir() / (path.name.split(".")[0] + ".net.xml")
-    return _build_net("netconvert", ["--osm-files", str(path), *netconvert_args], out,
-                      what=f"converting {path}", capacity_per_lane_veh_h=capacity_per_lane_veh_h)
 
 
 # ---- generated networks ----------------------------------------------------------------------

@@ -269,7 +269,8 @@ def tasks_for(study: Study, alternatives: Mapping[str, Any], seeds: Sequence[int
         for j, s in enumerate(seeds):
             job = {"entry": "mobility.study:run_job", "kind": study.kind, "study": spec_json, "alternative": payload,
                    "alternative_name": name, "seed": int(s)}
-            out.append(Task(task_id(study.kind, h, payload, s), f"{name} seed {s}", job, (i, j)))
+            out.append(Task(task_id(study.kind, h, payload, s), f"{study.kind} study {study.spec.name!r}, "
+                            f"{kind.dim} {name}, seed {s}", job, (i, j)))
     return out
 
 

@@ -287,6 +287,11 @@ def layout_from_spec(text: str, network, points: list[DemandPoint], sites: list[
         raise InputError(f"layout {text!r}: unknown option(s) {sorted(bad)}; known: {sorted(known)}")
     total = int(opts.pop("points", total_points))
     p = int(opts["p"]) if "p" in opts else max(1, total // 2)
+    if not 1 <= p <= len(sites):
+        raise InputError(f"layout {text!r}: p={p} stations, but the study has {len(sites)} candidate site(s); give "
+                         "p=N with N at most that, or more candidates (lower candidates.min_length_m)")
+    if total < p:
+        raise InputError(f"layout {text!r}: {total} charging points cannot fill p={p} stations; give points >= p")
     if head == "optimal":
         return optimal_layout(method, network, points, sites, total_points=total, p=p, radius_m=opts.get("radius_m"),
                               point_capacity=opts.get("point_capacity"),
