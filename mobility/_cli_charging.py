@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._cli_common import CompareOptions, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, fail  # noqa: E501
+from ._cli_common import CompareOptions, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, init_command, fail  # noqa: E501
 from ._errors import InputError, MobilityError
 
 charging_app = typer.Typer(no_args_is_help=True,
@@ -110,3 +110,13 @@ def frlm_cmd(
             g = optimise.greedy_flow_refuelling(rts, flows, k, range_, n_sites=net.n_nodes)
             line += f"  | greedy {g.objective / total:.1%}"
         typer.echo(line)
+
+
+@charging_app.command("init")
+def init_cmd(
+    network: Annotated[Path, typer.Argument(help="the city's network: .net.xml, or an OSM extract")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="the study file to write")] = Path("charging.yaml"),
+    force: Annotated[bool, typer.Option(help="overwrite existing files")] = False,
+) -> None:
+    """Write a charging study and its traffic scenario for NETWORK, with defaults derived from the network."""
+    init_command("charging", network, output, force=force)

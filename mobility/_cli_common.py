@@ -210,3 +210,17 @@ def compare_command(study_file: Path, kind: str, words: Sequence[Any] | tuple[st
     finally:
         if client is not None:
             client.close()
+
+
+def init_command(kind: str, network: Path, output: Path, *, centre: str | None = None, force: bool = False) -> None:
+    """``mobility parking|charging init``: write a study and its traffic scenario with the network's defaults."""
+    from .defaults import write_study
+    from .study import get_kind, load_study
+
+    try:
+        study, traffic = write_study(kind, network, output, centre=centre, force=force)
+        desc = get_kind(kind).describe(load_study(study, kind=kind))  # it reads back, against the network
+    except MobilityError as exc:
+        raise fail(exc) from None
+    typer.echo(f"wrote {study} and {traffic}: {desc}")
+    typer.echo(f"next: mobility {kind} compare {study}")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._cli_common import CompareOptions, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command  # noqa: E501
+from ._cli_common import CompareOptions, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, init_command  # noqa: E501
 from ._errors import InputError
 
 parking_app = typer.Typer(no_args_is_help=True,
@@ -37,3 +37,15 @@ def compare_cmd(
     compare_command(study, "parking", (strategies, "--strategies"),
                     CompareOptions(seeds, workers, output, plots, table, scheduler, time_limit, retries, workdir, quiet),
                     update=update)
+
+
+@parking_app.command("init")
+def init_cmd(
+    network: Annotated[Path, typer.Argument(help="the city's network: .net.xml, or an OSM extract")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="the study file to write")] = Path("parking.yaml"),
+    centre: Annotated[str | None, typer.Option(help="junction id drivers head for [default: the network's middle]")]
+        = None,
+    force: Annotated[bool, typer.Option(help="overwrite existing files")] = False,
+) -> None:
+    """Write a parking study and its traffic scenario for NETWORK, with defaults derived from the network."""
+    init_command("parking", network, output, centre=centre, force=force)

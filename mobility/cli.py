@@ -155,7 +155,7 @@ def network_info(
 
 @network_app.command("import")
 def network_import(
-    osm: Annotated[Path, typer.Argument(help="OpenStreetMap extract: .osm or .osm.xml, gzipped or not")],
+    osm: Annotated[Path, typer.Argument(help="OpenStreetMap extract: .osm or .osm.xml (gzipped or not), or .osm.pbf")],
     output: Annotated[Path, typer.Option("--output", "-o", help="the .net.xml file to write")],
     keep_vclasses: Annotated[str, typer.Option(help="comma-separated vehicle classes whose roads are kept")] =
         "passenger,bus,delivery,truck,evehicle,taxi",

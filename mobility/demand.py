@@ -17,7 +17,7 @@ import numpy as np
 from ._errors import DemandError
 from .seeds import rng as sub_rng
 from ._io import write_text_atomic
-from .access import allowed, reach
+from .access import allowed, reach, turn_graph
 from .network import RoadNetwork
 from .scenario import ODDemand, RandomDemand, RouteDemand, RouteFileDemand, Scenario
 
@@ -98,11 +98,15 @@ def street_edges(network: RoadNetwork, *, min_length_m: float = 0.0, include_bou
 
 
 def _candidates(network: RoadNetwork, d: RandomDemand, vclass: str) -> tuple[np.ndarray, np.ndarray]:
-    """Origin and destination edges of random trips for one vehicle class."""
+    """Origin and destination edges of random trips for one vehicle class: edges it may use with a way on
+    (origins) or a way in (destinations); whether a drawn pair is joined is checked per pair."""
     r = reach(network, vclass)
+    g = turn_graph(network, vclass)
     fringe_node = fringe_nodes(network, vclass)
-    o = r.origins & (fringe_node[network.tail] if d.origins == "fringe" else True)
-    de = r.destinations & (fringe_node[network.head] if d.destinations == "fringe" else True)
+    has_out = np.diff(g.indptr) > 0
+    has_in = np.bincount(g.indices, minlength=network.n_edges) > 0
+    o = r.allowed & (has_out | r.core) & (fringe_node[network.tail] if d.origins == "fringe" else True)
+    de = r.allowed & (has_in | r.core) & (fringe_node[network.head] if d.destinations == "fringe" else True)
     if not o.any() or not de.any():
         raise DemandError(
             f"network {network.name!r} has no {d.origins} origin or {d.destinations} destination edges for vehicle "
@@ -118,9 +122,9 @@ def random_trips(scenario: Scenario, network: RoadNetwork, *, report: dict | Non
     Departures follow a Poisson process at ``trips_veh_h`` times the profile's scale (``uniform``
     arrivals: equal headways). Each trip's vehicle type is drawn by its share, from a stream of its own (a
     vehicle keeps its type whatever else changes: common random numbers across a study's alternatives); its
-    origin and destination are drawn uniformly among the edges that type's class may use, from which the
-    class's largest strongly connected set of edges can be reached and which can be reached from it, so every
-    trip has a route. Draws closer than ``min_distance_m`` or joining an edge to itself are drawn again;
+    origin and destination are drawn uniformly among the edges that type's class may use (with a way on, and a
+    way in), and a pair the class cannot drive between (by the turns it may make) is drawn again, so every
+    trip has a route. Draws closer than ``min_distance_m`` or joining an edge to itself are drawn again too.
     ``report`` (a dict), when given, receives the counts: trips, draws, rejected draws and the share rejected,
     and per vehicle type where its class may go.
     """
@@ -131,6 +135,17 @@ def random_trips(scenario: Scenario, network: RoadNetwork, *, report: dict | Non
     share = np.array([v.share for v in types])
     type_rng = sub_rng(scenario.demand_seed, "demand", "vehicle types")
     cands = {v.vclass: _candidates(network, d, v.vclass) for v in types}
+    reaches = {v.vclass: reach(network, v.vclass) for v in types}
+    joined: dict[tuple[str, int], np.ndarray] = {}
+
+    def connected(vclass: str, o: int, de: int) -> bool:
+        r = reaches[vclass]
+        if r.origins[o] and r.destinations[de]:  # through the class's strongly connected core
+            return True
+        if (vclass, o) not in joined:
+            joined[vclass, o] = r.reachable_from(o)
+        return bool(joined[vclass, o][de])
+
     trips: list[tuple[float, str, str, str]] = []
     draws = 0
     for b, e, scale in demand_windows(scenario, None, None):
@@ -150,6 +165,8 @@ def random_trips(scenario: Scenario, network: RoadNetwork, *, report: dict | Non
                 o = int(o_arr[rng.integers(o_arr.size)])
                 de = int(d_arr[rng.integers(d_arr.size)])
                 if o == de or (network.tail[o] == network.head[de] and network.head[o] == network.tail[de]):
+                    continue
+                if not connected(types[k].vclass, o, de):
                     continue
                 dx = network.node_x[network.tail[o]] - network.node_x[network.head[de]]
                 dy = network.node_y[network.tail[o]] - network.node_y[network.head[de]]

