@@ -286,7 +286,7 @@ def layout_from_spec(text: str, network, points: list[DemandPoint], sites: list[
     if bad:
         raise InputError(f"layout {text!r}: unknown option(s) {sorted(bad)}; known: {sorted(known)}")
     total = int(opts.pop("points", total_points))
-    p = int(opts["p"]) if "p" in opts else max(1, total // 2)
+    p = int(opts["p"]) if "p" in opts else max(1, min(total // 2, len(sites)))  # p=N given: checked below
     if not 1 <= p <= len(sites):
         raise InputError(f"layout {text!r}: p={p} stations, but the study has {len(sites)} candidate site(s); give "
                          "p=N with N at most that, or more candidates (lower candidates.min_length_m)")
