@@ -1,4 +1,4 @@
-"""File helpers: atomic writes and content hashes."""
+"""File helpers: atomic writes, content hashes, gzip-transparent reading."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -41,6 +41,15 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def open_maybe_gzip(path: str | Path) -> IO[bytes]:
+    """Open ``path`` for reading bytes, decompressing it when it is gzipped (SUMO reads ``*.xml.gz`` too)."""
+    import gzip
+
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")  # type: ignore[return-value]
 
 
 def write_text_atomic(target: str | Path, text: str) -> Path:

@@ -21,7 +21,6 @@ Loading an ``.osm`` file with :func:`mobility.load_network` converts it once, in
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import xml.etree.ElementTree as ET
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 from ._errors import InputError, NetworkError, missing_file
-from ._io import atomic_path
+from ._io import atomic_path, open_maybe_gzip
 from ._sumo import run_tool
 from .network import DEFAULT_CAPACITY_PER_LANE_VEH_H, RoadNetwork, network_from_sumo
 
@@ -90,18 +89,12 @@ class ImportReport:
         return "\n".join(rows)
 
 
-def _open(path: Path):
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
-
-
 def _osm_counts(path: Path) -> tuple[Counter, int]:
     """OSM ways by their highway/railway tag, and the number of signal nodes."""
     ways: Counter = Counter()
     signals = 0
     try:
-        with _open(path) as fh:
+        with open_maybe_gzip(path) as fh:
             for _, el in ET.iterparse(fh, events=("end",)):
                 if el.tag == "way":
                     tags = {t.get("k"): t.get("v") for t in el.iter("tag")}
@@ -209,7 +202,7 @@ def import_osm(path: str | Path, output: str | Path, *, keep_vclasses: Sequence[
 def _edge_types(net_file: Path) -> list[tuple[str, int]]:
     """``(type, lanes)`` of every non-internal edge of a SUMO network (types as netconvert writes them)."""
     out = []
-    with _open(net_file) as fh:
+    with open_maybe_gzip(net_file) as fh:
         for _, el in ET.iterparse(fh, events=("end",)):
             if el.tag == "edge":
                 if el.get("function") != "internal":

@@ -31,7 +31,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from .._errors import InputError, missing_file
 from .._spec import Spec
-from .._io import cached_by_file, write_text_atomic
+from .._io import cached_by_file, write_text_atomic, open_maybe_gzip
 
 __all__ = [
     "OffsetReference",
@@ -79,11 +79,11 @@ class Stage(_Model):
     green: tuple[Annotated[int, Field(ge=0)], ...] = Field((), max_length=1024)
     permissive: tuple[Annotated[int, Field(ge=0)], ...] = Field((), max_length=1024)
     stop: tuple[Annotated[int, Field(ge=0)], ...] = Field((), max_length=1024)
-    green_s: float = Field(gt=0, le=3600)
+    green_s: float = Field(gt=0, le=86400, description="s; up to a day (programs switched by hand or by a WAUT hold a phase for hours)")
     yellow_s: float = Field(3.0, ge=0, le=60)
     all_red_s: float = Field(0.0, ge=0, le=60)
-    min_green_s: float = Field(5.0, ge=0, le=3600)
-    max_green_s: float = Field(90.0, gt=0, le=3600)
+    min_green_s: float = Field(5.0, ge=0, le=86400)
+    max_green_s: float = Field(90.0, gt=0, le=86400)
 
     @property
     def served(self) -> frozenset[int]:
@@ -143,6 +143,8 @@ class SignalPlan(_Model):
     stages : tuple of Stage
     off_links : tuple of int
         Links whose signal is switched off (``O``) throughout.
+    closed_links : tuple of int
+        Links kept red throughout (movements the network's own program never serves).
     validity : Validity
     """
 
@@ -150,11 +152,13 @@ class SignalPlan(_Model):
     plan_id: str = Field("mobility", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
     version: int = Field(1, ge=1, le=2**62)
     n_links: int = Field(gt=0, le=1024, description="signal links (SUMO's state string length)")
-    cycle_s: float = Field(gt=0, le=3600, description="cycle time, s (at most an hour)")
-    offset_s: float = Field(0.0, ge=-3600, le=3600)
+    cycle_s: float = Field(gt=0, le=7 * 86400, description="cycle time, s (at most a week: some programs hold phases for hours)")
+    offset_s: float = Field(0.0, ge=-7 * 86400, le=7 * 86400)
     offset_reference: OffsetReference = Field(default_factory=OffsetReference)
     stages: tuple[Stage, ...] = Field(min_length=1, max_length=MAX_STAGES)
     off_links: tuple[int, ...] = Field((), max_length=1024)
+    closed_links: tuple[int, ...] = Field((), max_length=1024, description="links kept red throughout (closed "
+                                          "movements a city's program never serves)")
     validity: Validity = Field(default_factory=Validity)
     metadata: dict[str, Any] = Field(default_factory=dict, description="provenance, KPIs, model status")
 
@@ -169,6 +173,10 @@ class SignalPlan(_Model):
             if bad:
                 raise ValueError(f"junction {self.junction}, stage {k} ({st.name!r}): link indices {bad} "
                                  f"out of range (the signal has {self.n_links} links, 0..{self.n_links - 1})")
+        bad = sorted(i for i in (*self.off_links, *self.closed_links) if not 0 <= i < self.n_links)
+        if bad:
+            raise ValueError(f"junction {self.junction}: off_links/closed_links {bad} out of range (the signal has "
+                             f"{self.n_links} links, 0..{self.n_links - 1})")
         if self.offset_reference.stage >= len(self.stages):
             raise ValueError(f"junction {self.junction}: offset_reference.stage {self.offset_reference.stage} "
                              f"does not exist (the plan has {len(self.stages)} stages)")
@@ -296,6 +304,7 @@ def plan_from_phases(
         else:
             stages[-1]["all_red_s"] += dur
     off_links = tuple(i for i in range(n) if all(p["state"][i] == "O" for p in phases))
+    closed = tuple(i for i in range(n) if i not in off_links and not any(p["state"][i] in "Ggs" for p in phases))
     cycle = sum(float(p["duration"]) for p in phases)
     # SUMO starts phase 0 at ``offset``; stage 0 is phase ``first``, which begins ``lead`` seconds later
     ref = int(fields.pop("reference_stage", 0))
@@ -305,7 +314,7 @@ def plan_from_phases(
             junction=junction, plan_id=plan_id, n_links=n, cycle_s=cycle,
             offset_s=_mod(offset + lead + start, cycle),
             offset_reference=OffsetReference(stage=ref), stages=tuple(Stage(**s) for s in stages),
-            off_links=off_links, **fields,
+            off_links=off_links, closed_links=closed, **fields,
         )
     except ValidationError as exc:
         raise InputError(f"{where}: {_first_error(exc)}") from None
@@ -321,7 +330,10 @@ def _parse_xml(path: Path, what: str) -> ET.Element:
     if not path.is_file():
         raise missing_file(path, what)
     try:
-        return ET.parse(path).getroot()
+        with open_maybe_gzip(path) as fh:
+            return ET.parse(fh).getroot()
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{path}: cannot read the file ({exc})") from None
     except ET.ParseError as exc:
         line, col = exc.position
         raise InputError(f"{path}:{line}:{col}: broken XML ({exc.msg}); fix or regenerate the file") from None

@@ -6,13 +6,16 @@ response=...>``). :func:`validate_plan` checks a :class:`~mobility.signals.Signa
 
 - ``link_count``: the plan has one signal per link of the junction;
 - ``conflict``: no two conflicting movements green together, unless one of them is a permissive
-  (``g``) turn that the network makes yield to the other;
-- ``yellow``: at least ``min_yellow_s`` (3 s) of yellow whenever a movement loses its green;
+  (``g``) turn that the network makes yield to the other, or the two are compatible as a conflict monitor
+  has them (:func:`compatible`: movements of one approach; opposing left turns);
+- ``yellow``: at least ``min_yellow_s`` (3 s) of yellow whenever a vehicle movement loses its green
+  (pedestrian crossings clear without yellow);
 - ``all_red``: all-red time >= 0;
 - ``min_green``: each stage's green at least its minimum (and the minimum not above the maximum);
 - ``cycle``: the stage times sum to the cycle;
 - ``offset``: 0 <= offset < cycle;
-- ``coverage``: every signalled movement gets green in some stage.
+- ``coverage``: every signalled movement gets green in some stage (except the plan's ``closed_links``, which a
+  city's program may keep red throughout).
 
 :func:`check_plan` raises :class:`UnsafePlanError` carrying every violation; each names the junction,
 the stage and the movements, and has a machine-readable form (:meth:`Violation.as_dict`).
@@ -28,10 +31,11 @@ from typing import Any, Literal
 import numpy as np
 
 from .._errors import InputError, missing_file
-from .._io import cached_by_file
+from .._io import cached_by_file, open_maybe_gzip
 from .plan import SignalPlan
 
-__all__ = ["Movement", "SignalModel", "UnsafePlanError", "Violation", "check_plan", "signal_models", "validate_plan"]
+__all__ = ["Movement", "SignalModel", "UnsafePlanError", "Violation", "check_plan", "compatible", "signal_models",
+           "validate_plan"]
 
 ViolationKind = Literal["link_count", "conflict", "yellow", "all_red", "min_green", "cycle", "offset", "coverage"]
 
@@ -48,6 +52,12 @@ class Movement:
     from_lanes: tuple[str, ...]
     to_lanes: tuple[str, ...]
     lane_pairs: tuple[tuple[str, str], ...] = ()
+    approach_deg: float = float("nan")
+
+    @property
+    def pedestrian(self) -> bool:
+        """A pedestrian crossing's signal (SUMO links from a walking area ``:J_w*`` to a crossing ``:J_c*``)."""
+        return self.from_edge.startswith(":") or self.to_edge.startswith(":")
 
     def label(self) -> str:
         return f"{self.index} ({self.from_edge}->{self.to_edge}, {_DIRS.get(self.direction, self.direction)})"
@@ -88,7 +98,9 @@ class SignalModel:
         return {"tls": self.tls, "n_links": self.n_links,
                 "movements": [{"index": m.index, "node": m.node, "from_edge": m.from_edge, "to_edge": m.to_edge,
                                "direction": m.direction, "from_lanes": list(m.from_lanes), "to_lanes": list(m.to_lanes),
-                               "lane_pairs": [list(p) for p in m.lane_pairs]} for _, m in sorted(self.movements.items())],
+                               "lane_pairs": [list(p) for p in m.lane_pairs],
+                               **({"approach_deg": m.approach_deg} if np.isfinite(m.approach_deg) else {})}
+                              for _, m in sorted(self.movements.items())],
                 "foes": pairs(self.foes), "yields": pairs(self.yields)}
 
     @classmethod
@@ -102,7 +114,8 @@ class SignalModel:
             mats[name] = a
         movements = {int(m["index"]): Movement(int(m["index"]), m["node"], m["from_edge"], m["to_edge"], m["direction"],
                                                tuple(m["from_lanes"]), tuple(m["to_lanes"]),
-                                               tuple(tuple(p) for p in m.get("lane_pairs", [])))
+                                               tuple(tuple(p) for p in m.get("lane_pairs", [])),
+                                               float(m.get("approach_deg", float("nan"))))
                      for m in d["movements"]}
         return cls(tls=str(d["tls"]), n_links=n, movements=movements, **mats)
 
@@ -153,10 +166,17 @@ def signal_models(net_file: str | Path) -> dict[str, SignalModel]:
     conns: list[dict[str, str]] = []
     junctions: dict[str, dict[str, Any]] = {}
     state_len: dict[str, int] = {}
+    heading: dict[str, float] = {}
     try:
-        for _, el in ET.iterparse(path, events=("end",)):
+        fh = open_maybe_gzip(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the network ({exc})") from None
+    try:
+        for _, el in ET.iterparse(fh, events=("end",)):
             tag = el.tag
-            if tag == "edge" and el.get("function") != "internal":
+            if tag == "lane":
+                heading[el.get("id", "")] = _end_heading(el.get("shape", ""))
+            elif tag == "edge" and el.get("function") != "internal":
                 edge_to[el.get("id", "")] = el.get("to", "")
                 el.clear()
             elif tag == "connection":
@@ -174,6 +194,10 @@ def signal_models(net_file: str | Path) -> dict[str, SignalModel]:
     except ET.ParseError as exc:
         line, col = exc.position
         raise InputError(f"{path}:{line}:{col}: broken network XML ({exc.msg}); regenerate it with netconvert") from None
+    except EOFError as exc:
+        raise InputError(f"{path}: the compressed network is truncated ({exc}); regenerate it with netconvert") from None
+    finally:
+        fh.close()
 
     # junction request index of each connection: position of its first internal lane in intLanes,
     # or (networks built without internal links) its rank among the junction's connections
@@ -213,7 +237,8 @@ def signal_models(net_file: str | Path) -> dict[str, SignalModel]:
                 index=i, node=cs[0][0], from_edge=c0["from"], to_edge=c0["to"], direction=c0.get("dir", ""),
                 from_lanes=tuple(dict.fromkeys(f"{c['from']}_{c['fromLane']}" for _, _, c in cs)),
                 to_lanes=tuple(dict.fromkeys(f"{c['to']}_{c['toLane']}" for _, _, c in cs)),
-                lane_pairs=tuple(dict.fromkeys((f"{c['from']}_{c['fromLane']}", f"{c['to']}_{c['toLane']}") for _, _, c in cs)))
+                lane_pairs=tuple(dict.fromkeys((f"{c['from']}_{c['fromLane']}", f"{c['to']}_{c['toLane']}") for _, _, c in cs)),
+                approach_deg=heading.get(f"{c0['from']}_{c0['fromLane']}", float("nan")))
         foes = np.zeros((n, n), dtype=bool)
         yields = np.zeros((n, n), dtype=bool)
         for i, ci in grouped.items():
@@ -232,6 +257,59 @@ def signal_models(net_file: str | Path) -> dict[str, SignalModel]:
         foes |= foes.T
         models[tls] = SignalModel(tls=tls, n_links=n, movements=movements, foes=foes, yields=yields)
     return models
+
+
+def _end_heading(shape: str) -> float:
+    """Direction (degrees, 0 = east, counter-clockwise) of a lane's last segment; NaN without a shape."""
+    try:
+        pts = [tuple(map(float, p.split(",")[:2])) for p in shape.split()]
+    except ValueError:
+        return float("nan")
+    for (x0, y0), (x1, y1) in zip(pts[-2::-1], pts[:0:-1], strict=False):
+        if (x1 - x0) ** 2 + (y1 - y0) ** 2 > 1e-6:
+            return float(np.degrees(np.arctan2(y1 - y0, x1 - x0)) % 360.0)
+    return float("nan")
+
+
+def compatible(model: SignalModel, a: int, b: int) -> bool:
+    """Whether two movements that SUMO's foe matrix marks as foes may still be green together, as a conflict
+    monitor's compatibility table has them (the NEMA dual ring):
+
+    - the movements of one approach: a protected left beside a protected through, two left-turn lanes merging
+      into one receiving lane (SUMO marks these as foes at joined junctions and where lanes merge, and cities
+      run them together);
+    - movements of opposite approaches (headings within 30 degrees of opposite) into different roads, unless
+      one turns left (or makes a u-turn) across the other's through: opposing throughs (phases 2 + 6),
+      opposing lefts (1 + 5), a right beside the opposing through.
+
+    Movements of perpendicular approaches, movements into the same road (merging), and a left across the
+    opposing through stay conflicts (a permissive left that yields is allowed by the caller)."""
+    ma, mb = model.movements.get(a), model.movements.get(b)
+    if ma is None or mb is None:
+        return False
+    if ma.from_edge == mb.from_edge:
+        return True
+    if ma.to_edge == mb.to_edge:
+        return False
+    d = abs((ma.approach_deg - mb.approach_deg + 180.0) % 360.0 - 180.0)
+    if not (np.isfinite(d) and d >= 150.0):
+        return False
+    turns_across = {ma.direction[:1] in "lLt", mb.direction[:1] in "lLt"}
+    throughs = {ma.direction[:1] == "s", mb.direction[:1] == "s"}
+    return not (True in turns_across and True in throughs and ma.direction[:1] != mb.direction[:1])
+
+
+def _clear_time(model: SignalModel, plan: SignalPlan, i: int, k: int) -> float:
+    """Seconds from the end of stage ``k``'s green, when movement ``i`` loses its green, until a movement in
+    conflict with it gets green (infinite when none ever does)."""
+    stages = plan.stages
+    t = stages[k].yellow_s + stages[k].all_red_s
+    for step in range(1, len(stages) + 1):
+        st = stages[(k + step) % len(stages)]
+        if any(model.foes[i, j] and not compatible(model, i, j) for j in st.served if j != i):
+            return t
+        t += st.duration_s
+    return float("inf")
 
 
 def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yellow_s: float = 3.0,
@@ -267,7 +345,7 @@ def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yel
             perm = set(st.permissive)
             for a_i, a in enumerate(s):
                 for b in s[a_i + 1:]:
-                    if not model.foes[a, b]:
+                    if not model.foes[a, b] or compatible(model, a, b):
                         continue
                     if (a in perm and model.yields[a, b] and turns(a)) or (b in perm and model.yields[b, a] and turns(b)):
                         continue
@@ -277,6 +355,12 @@ def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yel
         nxt = stages[(k + 1) % len(stages)]
         # a movement losing its green, or its protection (G -> g), needs a yellow
         losing = tuple(sorted((served[k] - nxt.served) | (set(st.green) & set(nxt.permissive))))
+        if model is not None:  # pedestrian signals clear with flashing "don't walk", not yellow (SUMO has none)
+            losing = tuple(i for i in losing if i in model.movements and not model.movements[i].pedestrian)
+        if losing and st.yellow_s < min_yellow_s - 1e-9 and model is not None:
+            # a movement may also end without its yellow when none of its conflicting movements gets green
+            # within min_yellow_s: the intergreen time that European practice times (RiLSA)
+            losing = tuple(i for i in losing if _clear_time(model, plan, i, k) < min_yellow_s - 1e-9)
         if losing and st.yellow_s < min_yellow_s - 1e-9:
             add("yellow", k, losing, f"yellow is {st.yellow_s:g} s but movements {', '.join(label(i) for i in losing)} lose "
                 f"their green; give at least {min_yellow_s:g} s of yellow")
@@ -296,7 +380,8 @@ def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yel
             "take it modulo the cycle")
     if model is not None:
         moving = set().union(*served) | {i for st in stages for i in st.stop}
-        missing = tuple(i for i in sorted(model.movements) if i not in moving and i not in plan.off_links)
+        missing = tuple(i for i in sorted(model.movements)
+                        if i not in moving and i not in plan.off_links and i not in plan.closed_links)
         if missing:
             add("coverage", None, missing, f"movements {', '.join(label(i) for i in missing)} never get green; "
                 "serve each in at least one stage")

@@ -1,0 +1,134 @@
+"""The signal safety model on networks the toolkit did not make: every network's own program validates (as a
+conflict monitor would pass it), and each unsafe kind is still refused."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mobility as mb
+from mobility.signals import plans_from_net, signal_models, validate_plan
+from mobility.signals.safety import compatible
+
+from .conftest import ROOT, shared_path
+
+
+def _sumo_game(rel: str) -> Path:
+    import sumo
+
+    p = Path(sumo.__file__).parent / "tools" / "game" / rel
+    if not p.is_file():
+        pytest.skip(f"{p} is not in this eclipse-sumo wheel")
+    return p
+
+
+OWN = {
+    "district5x5": lambda: ROOT / "networks" / "district5x5.net.xml",
+    "grid3x3": lambda: ROOT / "networks" / "grid3x3.net.xml",
+    "corridor5": lambda: ROOT / "networks" / "corridor5.net.xml",
+    # real programs shipped with SUMO: OSM-derived with pedestrian crossings (DRT), a joined cluster (bs3d),
+    # German real programs with gzip (fkk_in), motorway programs holding phases for hours (A10KW)
+    "sumo_DRT": lambda: _sumo_game("DRT/osm.net.xml"),
+    "sumo_bs3d": lambda: _sumo_game("bs3d/bs.net.xml"),
+    "sumo_ingolstadt": lambda: _sumo_game("fkk_in/ingolstadt.net.xml.gz"),
+    "sumo_kuehne": lambda: _sumo_game("kuehne/kuehne.net.xml"),
+    "sumo_A10KW": lambda: _sumo_game("A10KW/osm.net.xml"),
+    **{f"resco_{n}": (lambda n=n: shared_path("resco", n, f"{n}.net.xml"))
+       for n in ("cologne1", "cologne3", "cologne8", "ingolstadt1", "grid4x4", "arterial4x4")},
+}
+
+
+@pytest.mark.parametrize("name", sorted(OWN))
+def test_every_own_program_validates(name: str) -> None:
+    net = OWN[name]()
+    plans, models = plans_from_net(net), signal_models(net)
+    assert plans
+    for tls, p in plans.items():
+        assert validate_plan(p, models.get(tls)) == [], tls
+
+
+def test_an_imported_citys_own_programs_validate(tmp_path: Path) -> None:
+    from mobility.osm import sample_extract
+
+    try:
+        pbf = sample_extract("Helsinki")
+    except mb.InputError as exc:
+        pytest.skip(str(exc))
+    net, rep = mb.import_osm(pbf, tmp_path / "helsinki.net.xml")
+    assert rep.signals > 10
+    plans, models = plans_from_net(net.net_file), signal_models(net.net_file)
+    assert 10 <= len(plans) <= rep.signals  # a joined traffic light controls several junctions
+    assert all(validate_plan(p, models[t]) == [] for t, p in plans.items())
+
+
+def _pairs(model, pred):
+    return [(a, b) for a, b in itertools.combinations(sorted(model.movements), 2) if model.foes[a, b] and pred(
+        model.movements[a], model.movements[b])]
+
+
+def _angle(ma, mb) -> float:
+    return abs((ma.approach_deg - mb.approach_deg + 180.0) % 360.0 - 180.0)
+
+
+def test_compatibility_follows_the_dual_ring() -> None:
+    """Over every foe pair of the shipped and SUMO networks: one approach's movements and opposing movements
+    that do not cross are compatible; perpendicular approaches, merges into one road and lefts across the
+    opposing through are not."""
+    seen = {"same": 0, "perpendicular": 0, "left_across": 0, "merge": 0}
+    for name in ("district5x5", "grid3x3", "corridor5", "sumo_DRT", "sumo_bs3d"):
+        try:
+            net = OWN[name]()
+        except pytest.skip.Exception:
+            continue
+        for m in signal_models(net).values():
+            for a, b in _pairs(m, lambda x, y: True):
+                ma, mb_ = m.movements[a], m.movements[b]
+                c = compatible(m, a, b)
+                assert c == compatible(m, b, a)
+                if ma.from_edge == mb_.from_edge:
+                    assert c
+                    seen["same"] += 1
+                elif ma.to_edge == mb_.to_edge:
+                    assert not c
+                    seen["merge"] += 1
+                elif np.isfinite(_angle(ma, mb_)) and 60 <= _angle(ma, mb_) <= 120:
+                    assert not c
+                    seen["perpendicular"] += 1
+                elif _angle(ma, mb_) >= 150 and {ma.direction[:1], mb_.direction[:1]} in ({"l", "s"}, {"t", "s"}):
+                    assert not c
+                    seen["left_across"] += 1
+    assert all(v > 0 for v in seen.values()), seen
+
+
+def test_unsafe_plans_on_a_real_network_are_still_refused() -> None:
+    net = OWN["sumo_DRT"]()
+    plans, models = plans_from_net(net), signal_models(net)
+    refused = {"conflict": 0, "yellow": 0}
+    for tls, p in plans.items():
+        m = models[tls]
+        vehicle = [i for i, mv in m.movements.items() if not mv.pedestrian]
+        bad = _pairs(m, lambda x, y: x.from_edge != y.from_edge and not x.pedestrian and not y.pedestrian)
+        bad = [(a, b) for a, b in bad if not compatible(m, a, b)]
+        if not bad or not vehicle:
+            continue
+        a, b = bad[0]
+        st = p.stages[0]
+        green = tuple(sorted({*st.green, a, b}))
+        both = p.model_copy(update={"stages": (st.model_copy(update={
+            "green": green, "permissive": tuple(i for i in st.permissive if i not in green),
+            "stop": tuple(i for i in st.stop if i not in green)}), *p.stages[1:])})
+        v = validate_plan(both, m)
+        assert any(x.kind == "conflict" and set(x.movements) == {a, b} for x in v), tls
+        refused["conflict"] += 1
+        # the stage that ends a vehicle movement's green, with no yellow, before a conflicting movement starts
+        k = next((k for k, s in enumerate(p.stages) if s.yellow_s > 0), None)
+        if k is not None:
+            cut = p.model_copy(update={"stages": tuple(s.model_copy(update={"yellow_s": 0.0, "all_red_s": 0.0,
+                                                                            "green_s": s.green_s + s.yellow_s + s.all_red_s})
+                                                       for s in p.stages)})
+            if any(x.kind == "yellow" for x in validate_plan(cut, m)):
+                refused["yellow"] += 1
+    assert refused["conflict"] >= 5 and refused["yellow"] >= 5, refused
