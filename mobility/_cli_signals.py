@@ -189,10 +189,12 @@ def validate_cmd(
     plans: Annotated[Path, typer.Argument(help="plans JSON (mobility signals optimise) or SUMO additional/network file")],
     network: Annotated[Path, typer.Option("--network", "-n", help="SUMO network the plans are for")],
 ) -> None:
-    """Check plans against the safety rules (conflicts, yellow, minimum green, cycle, offset, coverage)."""
+    """Check plans against the safety rules (conflicts, yellow, minimum green, cycle, offset, coverage, one plan
+    in force per junction at a time)."""
     from rich.console import Console
 
     from .signals import load_plans, plans_from_sumo, signal_models, validate_plan
+    from .signals.safety import overlapping_plans
 
     try:
         items = load_plans(plans) if plans.suffix == ".json" else plans_from_sumo(plans)
@@ -202,6 +204,7 @@ def validate_cmd(
             if p.junction not in models:
                 raise InputError(f"{plans}: plan {p.plan_id} is for junction {p.junction!r}, which has no traffic light in {network}")
             problems += validate_plan(p, models[p.junction])
+        problems += overlapping_plans(items)
     except MobilityError as exc:
         raise fail(exc) from None
     console = Console()

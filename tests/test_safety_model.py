@@ -132,3 +132,23 @@ def test_unsafe_plans_on_a_real_network_are_still_refused() -> None:
             if any(x.kind == "yellow" for x in validate_plan(cut, m)):
                 refused["yellow"] += 1
     assert refused["conflict"] >= 5 and refused["yellow"] >= 5, refused
+
+
+def test_signals_validate_refuses_two_plans_in_force_at_once(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from mobility.cli import app
+
+    net = ROOT / "networks" / "grid3x3.net.xml"
+    p = plans_from_net(net)["A0"]
+    evening = p.model_copy(update={"plan_id": "evening", "validity": p.validity.model_copy(update={"start_s": 61200.0})})
+    f = tmp_path / "plans.json"
+    f.write_text(json.dumps({"plans": [json.loads(p.model_dump_json()), json.loads(evening.model_dump_json())]}))
+    r = CliRunner().invoke(app, ["signals", "validate", str(f), "--network", str(net)])
+    assert r.exit_code == 1 and "both in force" in r.output and "61200" in r.output
+    morning = p.model_copy(update={"validity": p.validity.model_copy(update={"end_s": 61200.0})})
+    f.write_text(json.dumps({"plans": [json.loads(morning.model_dump_json()), json.loads(evening.model_dump_json())]}))
+    r = CliRunner().invoke(app, ["signals", "validate", str(f), "--network", str(net)])
+    assert r.exit_code == 0, r.output

@@ -167,6 +167,30 @@ def test_author_cannot_approve_own_plan_and_workflow_runs_in_order(server: Serve
     assert states == {1: "retired", 2: "published"}
 
 
+def test_two_plans_in_force_at_once_for_one_junction_are_refused(server: Server, tokens: dict[str, str]) -> None:
+    alice, bob = PlanClient(server.url, tokens["alice"]), PlanClient(server.url, tokens["bob"])
+    day, peak = _plan("J4", plan_id="allDay"), _plan("J4", plan_id="amPeak")
+    peak = peak.model_copy(update={"validity": peak.validity.model_copy(update={"start_s": 7 * 3600, "end_s": 9 * 3600})})
+    night = _plan("J4", plan_id="night")
+    night = night.model_copy(update={"validity": night.validity.model_copy(update={"start_s": 0, "end_s": 6 * 3600})})
+    ids = {}
+    for p in (day, peak, night):
+        d = alice.submit(p, {"mean_delay_s": 20.0}, PROV)
+        bob.approve(d["plan"], 1)
+        ids[p.plan_id] = d["plan"]
+    bob.publish(ids["amPeak"], 1)
+    bob.publish(ids["night"], 1)  # 0-6 h and 7-9 h: never both in force
+    with pytest.raises(ServiceError) as e:
+        bob.publish(ids["allDay"], 1)  # in force all day: overlaps both
+    assert e.value.status == 409 and "overlapping-validity" in e.value.problem["type"]
+    assert alice.version(ids["allDay"], 1)["state"] == "approved"
+    # the same check, offline
+    from mobility.signals.safety import overlapping_plans
+
+    assert [v.kind for v in overlapping_plans([day, peak, night])] == ["overlap", "overlap"]
+    assert overlapping_plans([peak, night]) == []
+
+
 def test_transitions_need_a_current_etag(server: Server, tokens: dict[str, str]) -> None:
     alice, bob = PlanClient(server.url, tokens["alice"]), PlanClient(server.url, tokens["bob"])
     d = alice.submit(_plan(plan_id="etag"), {"mean_delay_s": 20.0}, PROV)

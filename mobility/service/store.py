@@ -484,6 +484,19 @@ class PlanStore:
             at = self._stamp(db)
             col = {"approve": "approved_by", "publish": "published_by", "retire": "retired_by"}[action]
             if action == "publish":
+                # one plan in force per junction at a time: a published plan of another name may not overlap it
+                from ..signals.plan import SignalPlan
+                from ..signals.safety import validity_overlaps
+
+                mine = SignalPlan.model_validate(doc["signal_plan"])
+                for other in db.execute(self._SELECT + "WHERE p.junction=? AND v.state='published' AND v.plan<>?",
+                                        (doc["junction"], plan)).fetchall():
+                    o = self._doc(other)
+                    if validity_overlaps(mine, SignalPlan.model_validate(o["signal_plan"])):
+                        raise Conflict(409, "overlapping-validity", "Another plan is in force then",
+                                       f"plans/{o['plan']}/versions/{o['version']} ({o['name']}) is published for junction "
+                                       f"{doc['junction']} with a validity that overlaps this one; retire it or give the "
+                                       "two plans different days or times of day", conflicting=f"plans/{o['plan']}")
                 # one published version per plan: the one it replaces retires in the same transaction
                 for old in db.execute("SELECT number FROM versions WHERE plan=? AND state='published'", (plan,)).fetchall():
                     db.execute("UPDATE versions SET state='retired', retired_by=?, revision=revision+1, updated_at=? "

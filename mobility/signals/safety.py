@@ -34,10 +34,11 @@ from .._errors import InputError, missing_file
 from .._io import cached_by_file, open_maybe_gzip
 from .plan import SignalPlan
 
-__all__ = ["Movement", "SignalModel", "UnsafePlanError", "Violation", "check_plan", "compatible", "signal_models",
-           "validate_plan"]
+__all__ = ["Movement", "SignalModel", "UnsafePlanError", "Violation", "check_plan", "compatible", "overlapping_plans",
+           "signal_models", "validate_plan", "validity_overlaps"]
 
-ViolationKind = Literal["link_count", "conflict", "yellow", "all_red", "min_green", "cycle", "offset", "coverage"]
+ViolationKind = Literal["link_count", "conflict", "yellow", "all_red", "min_green", "cycle", "offset", "coverage",
+                        "overlap"]
 
 
 @dataclass(frozen=True)
@@ -394,3 +395,28 @@ def check_plan(plan: SignalPlan, model: SignalModel | None = None, **kwargs: Any
     if v:
         raise UnsafePlanError(v)
     return plan
+
+
+def validity_overlaps(a: SignalPlan, b: SignalPlan) -> bool:
+    """Whether two plans' validity periods share a moment (a day in common and overlapping times of day)."""
+    va, vb = a.validity, b.validity
+    return bool(set(va.days) & set(vb.days)) and va.start_s < vb.end_s and vb.start_s < va.end_s
+
+
+def overlapping_plans(plans: list[SignalPlan]) -> list[Violation]:
+    """Violations for plans of one junction whose validity periods overlap: only one plan may be in force at a
+    time (the service and ``mobility signals validate`` share this check)."""
+    out = []
+    by_junction: dict[str, list[SignalPlan]] = {}
+    for p in plans:
+        by_junction.setdefault(p.junction, []).append(p)
+    for j, ps in by_junction.items():
+        for a_i, a in enumerate(ps):
+            for b in ps[a_i + 1:]:
+                if validity_overlaps(a, b):
+                    out.append(Violation("overlap", j, None, (), (
+                        f"junction {j}: plans {a.plan_id} v{a.version} and {b.plan_id} v{b.version} are both in force on "
+                        f"{','.join(d for d in a.validity.days if d in b.validity.days)} between "
+                        f"{max(a.validity.start_s, b.validity.start_s):g} and {min(a.validity.end_s, b.validity.end_s):g} s; "
+                        "give each time of day one plan (validity days, start_s, end_s)")))
+    return out
