@@ -287,6 +287,20 @@ def _document_cases() -> list[Case]:
         out.append(Case("csv", f"sites {name}", {**ev_files, "c.yaml": _dump(ev_csv),
                                                  "sites.csv": f"id,edge,pos_m,power_kw,max_points,cost\n{row}\n".encode()},
                         ["scenario", "validate", "c.yaml"], names="sites.csv"))
+    # the user's own route files (demand kind: files), checked against the network before SUMO starts
+    routes = {"unknown edge": '<routes><trip id="a" depart="0" from="NOPE" to="B1C1"/></routes>',
+              "route with a gap": '<routes><vehicle id="v" depart="0"><route edges="A0A1 C2C3"/></vehicle></routes>',
+              "named route with a gap": '<routes><route id="r" edges="A0A1 C2C3"/><vehicle id="v" depart="0" route="r"/></routes>',
+              "flow from a missing edge": '<routes><flow id="f" begin="0" end="9" number="2" from="X" to="A0A1"/></routes>',
+              "not xml": "<routes><trip id='a'", "binary": "\x00\x01\x02"}
+    for name, body in routes.items():
+        sc = {**_abs(_load("scenarios/parking/district_traffic.yaml")), "demand": {"kind": "files", "files": ["r.rou.xml"]}}
+        out.append(Case("routes", name, {"s.yaml": _dump(sc), "r.rou.xml": body.encode()}, ["scenario", "validate", "s.yaml"],
+                        names="r.rou.xml"))
+    # OSM extracts, through `network import`
+    for name, body in {"not xml": b"<osm><node id='1'", "empty": b"", "binary": b"\x00\x01", "gzip truncated": b"\x1f\x8b\x08\x00",
+                       "no roads": b'<osm version="0.6"><node id="1" lat="50" lon="8"/></osm>'}.items():
+        out.append(Case("osm", name, {"c.osm": body}, ["network", "import", "c.osm", "-o", "c.net.xml"], names="c.osm"))
     # OR-Library instances, through the readers (Python API)
     for name, body in {"pmed n huge": "99999999 1 1\n1 2 3\n", "pmed p > n": "3 1 9\n1 2 3\n",
                        "pmed cost nan": "3 1 1\n1 2 nan\n", "pmed words": "three one one\n",
@@ -359,6 +373,16 @@ def _option_cases() -> list[Case]:
         "network build --size 0": ["network", "build", "grid", "g.net.xml", "--size", "0"],
         "network build magic": ["network", "build", "magic", "g.net.xml"],
         "network info missing": ["network", "info", "nope.net.xml"],
+        "network import missing": ["network", "import", "nope.osm", "-o", "n.net.xml"],
+        "network import --output txt": ["network", "import", "nope.osm", "--output", "n.txt"],
+        "network import --keep-vclasses car": ["network", "import", "nope.osm", "-o", "n.net.xml", "--keep-vclasses", "car"],
+        "network import --signals magic": ["network", "import", "nope.osm", "-o", "n.net.xml", "--signals", "magic"],
+        "parking init missing network": ["parking", "init", "nope.net.xml", "-o", "p.yaml"],
+        "parking init --centre unknown": ["parking", "init", str(NETWORKS / "district5x5.net.xml"), "-o", "p.yaml",
+                                          "--centre", "NOPE"],
+        "parking init --output txt": ["parking", "init", str(NETWORKS / "district5x5.net.xml"), "--output", "p.txt"],
+        "charging init --output missing folder": ["charging", "init", str(NETWORKS / "district5x5.net.xml"), "--output",
+                                                  "nope/c.yaml"],
         "sweep run missing": ["sweep", "run", "nope.yaml"],
     }
     return [Case("option", name, {}, argv, names="|".join(_named(name, argv))) for name, argv in argvs.items()]
