@@ -152,3 +152,35 @@ def test_signals_validate_refuses_two_plans_in_force_at_once(tmp_path: Path) -> 
     f.write_text(json.dumps({"plans": [json.loads(morning.model_dump_json()), json.loads(evening.model_dump_json())]}))
     r = CliRunner().invoke(app, ["signals", "validate", str(f), "--network", str(net)])
     assert r.exit_code == 0, r.output
+
+
+@pytest.fixture(scope="module")
+def robustness(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("robustness", ROOT / "networks" / "robustness.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path_factory.mktemp("robustness")
+    dev, rep = mod.halves()
+    assert sorted(dev + rep) == sorted(mod.BUILDERS) and len(mod.BUILDERS) >= 10 and not set(dev) & set(rep)
+    return {name: mod.build(name, out) for name in mod.BUILDERS}
+
+
+def test_every_own_program_of_the_robustness_set_validates(robustness: dict[str, Path]) -> None:
+    for name, net in robustness.items():
+        plans, models = plans_from_net(net), signal_models(net)
+        assert plans, f"{name}: no traffic light"
+        bad = [v.message for t, p in plans.items() for v in validate_plan(p, models[t])]
+        assert bad == [], f"{name}: {bad[:2]}"
+
+
+def test_the_robustness_set_has_its_junction_styles(robustness: dict[str, Path]) -> None:
+    m = next(iter(signal_models(robustness["joined_cluster"]).values()))
+    assert len({mv.node for mv in m.movements.values()}) == 1 and len(signal_models(robustness["joined_cluster"])) == 1
+    dual = next(iter(signal_models(robustness["dual_left_merge"]).values()))
+    into_north = [mv for mv in dual.movements.values() if mv.from_edge == "WC" and mv.to_edge == "CN"]
+    assert {ln for mv in into_north for ln in mv.from_lanes} == {"WC_2", "WC_3"}
+    assert {ln for mv in into_north for ln in mv.to_lanes} == {"CN_0"}
+    assert any(mv.pedestrian for m in signal_models(robustness["pedestrian_crossings"]).values() for mv in m.movements.values())
+    assert len(signal_models(robustness["one_way_grid"])) == 16

@@ -6,7 +6,8 @@ response=...>``). :func:`validate_plan` checks a :class:`~mobility.signals.Signa
 
 - ``link_count``: the plan has one signal per link of the junction;
 - ``conflict``: no two conflicting movements green together, unless one of them is a permissive
-  (``g``) turn that the network makes yield to the other, or the two are compatible as a conflict monitor
+  (``g``) turn that the network makes yield to the other (a permissive through only against a movement from a
+  nearly opposite approach, more than 120 degrees apart), or the two are compatible as a conflict monitor
   has them (:func:`compatible`: movements of one approach; opposing left turns);
 - ``yellow``: at least ``min_yellow_s`` (3 s) of yellow whenever a vehicle movement loses its green
   (pedestrian crossings clear without yellow);
@@ -329,10 +330,18 @@ def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yel
 
     label = model.label if model is not None else str
 
-    def turns(i: int) -> bool:
-        # only turning movements may run permissive against a conflicting green; crossing throughs never do
+    def may_yield(i: int, j: int) -> bool:
+        # turning movements may run permissive against a conflicting green; a through only against a movement
+        # from a nearly opposite approach (more than 120 degrees apart: at five-arm and skewed junctions the
+        # "throughs" cross at a shallow angle, as an opposing left does); crossing throughs never do
         m = model.movements.get(i) if model is not None else None
-        return m is not None and m.direction != "s"
+        if m is None:
+            return False
+        if m.direction != "s":
+            return True
+        o = model.movements.get(j)
+        d = abs((m.approach_deg - o.approach_deg + 180.0) % 360.0 - 180.0) if o is not None else float("nan")
+        return bool(np.isfinite(d) and d > 120.0)
 
     if model is not None and plan.n_links != model.n_links:
         add("link_count", None, (), f"the plan has {plan.n_links} signals but the junction has {model.n_links}; "
@@ -348,7 +357,7 @@ def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yel
                 for b in s[a_i + 1:]:
                     if not model.foes[a, b] or compatible(model, a, b):
                         continue
-                    if (a in perm and model.yields[a, b] and turns(a)) or (b in perm and model.yields[b, a] and turns(b)):
+                    if (a in perm and model.yields[a, b] and may_yield(a, b)) or (b in perm and model.yields[b, a] and may_yield(b, a)):
                         continue
                     how = "both protected" if a not in perm and b not in perm else "and neither permissive movement yields to the other"
                     add("conflict", k, (a, b), f"conflicting movements {label(a)} and {label(b)} are green together ({how}); "

@@ -1,0 +1,217 @@
+"""A robustness set of signalised networks in junction styles the shipped grids lack, built with SUMO's own
+generators (netgenerate, netconvert) from a few lines each: nothing here is copied data.
+
+    python networks/robustness.py OUT_DIR        # builds every network into OUT_DIR, prints the halves
+
+Styles: joined clusters (a divided arterial crossing a street: four nodes, one signal), two left-turn lanes
+merging into one receiving lane, left-turn bays, single shared lanes, closely spaced T-junctions, a one-way
+grid, a signalised roundabout, a spider web with signals, pedestrian crossings with their own signals,
+protected-left programs, a random network and a grid with one signal per approach. The set is split in two
+by ``SPLIT_SEED`` (:func:`halves`): develop on the first, report on the second.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+SPLIT_SEED = 20
+
+_TLS = ["--tls.default-type", "static", "--no-warnings"]
+
+
+def _netconvert(out: Path, nodes: str, edges: str, *, connections: str = "", args: tuple[str, ...] = ()) -> Path:
+    from mobility._sumo import run_tool
+
+    d = out.parent
+    stem = out.name.split(".")[0]
+    (d / f"{stem}.nod.xml").write_text(f"<nodes>\n{nodes}\n</nodes>\n")
+    (d / f"{stem}.edg.xml").write_text(f"<edges>\n{edges}\n</edges>\n")
+    extra = []
+    if connections:
+        (d / f"{stem}.con.xml").write_text(f"<connections>\n{connections}\n</connections>\n")
+        extra = ["-x", str(d / f"{stem}.con.xml")]
+    run_tool("netconvert", ["-n", str(d / f"{stem}.nod.xml"), "-e", str(d / f"{stem}.edg.xml"), *extra, *_TLS, *args,
+                            "-o", str(out)], what=f"building {out.name}")
+    return out
+
+
+def _netgenerate(out: Path, args: list[str]) -> Path:
+    from mobility._sumo import run_tool
+
+    run_tool("netgenerate", [*args, *_TLS, "-o", str(out)], what=f"building {out.name}")
+    return out
+
+
+def _two_way(a: str, b: str, lanes: int = 1, speed: float = 13.89, **attrs: str) -> str:
+    extra = "".join(f' {k}="{v}"' for k, v in attrs.items())
+    return (f'<edge id="{a}{b}" from="{a}" to="{b}" numLanes="{lanes}" speed="{speed}"{extra}/>\n'
+            f'<edge id="{b}{a}" from="{b}" to="{a}" numLanes="{lanes}" speed="{speed}"{extra}/>')
+
+
+def joined_cluster(out: Path) -> Path:
+    """A divided arterial (two carriageways 12 m apart) crossing a street: four nodes joined into one signal."""
+    nodes = "\n".join([
+        '<node id="W" x="-300" y="0"/>', '<node id="E" x="300" y="0"/>', '<node id="N" x="0" y="300"/>',
+        '<node id="S" x="0" y="-300"/>', '<node id="Wn" x="-300" y="6"/>', '<node id="En" x="300" y="6"/>',
+        '<node id="Ws" x="-300" y="-6"/>', '<node id="Es" x="300" y="-6"/>',
+        '<node id="a" x="-6" y="6" type="traffic_light"/>', '<node id="b" x="6" y="6" type="traffic_light"/>',
+        '<node id="c" x="-6" y="-6" type="traffic_light"/>', '<node id="d" x="6" y="-6" type="traffic_light"/>'])
+    edges = "\n".join([
+        # eastbound carriageway in the south, westbound in the north
+        '<edge id="Ws_c" from="Ws" to="c" numLanes="2" speed="16.67"/>', '<edge id="c_d" from="c" to="d" numLanes="2" speed="16.67"/>',
+        '<edge id="d_Es" from="d" to="Es" numLanes="2" speed="16.67"/>', '<edge id="En_b" from="En" to="b" numLanes="2" speed="16.67"/>',
+        '<edge id="b_a" from="b" to="a" numLanes="2" speed="16.67"/>', '<edge id="a_Wn" from="a" to="Wn" numLanes="2" speed="16.67"/>',
+        _two_way("N", "a"), _two_way("a", "c"), _two_way("c", "S"), _two_way("b", "d")])
+    return _netconvert(out, nodes, edges, args=("--junctions.join", "--junctions.join-dist", "20", "--tls.join"))
+
+
+def dual_left_merge(out: Path) -> Path:
+    """A crossroads whose eastbound approach has two left-turn lanes that merge into a one-lane road north."""
+    nodes = "\n".join(['<node id="C" x="0" y="0" type="traffic_light"/>', '<node id="W" x="-250" y="0"/>',
+                       '<node id="E" x="250" y="0"/>', '<node id="N" x="0" y="250"/>', '<node id="S" x="0" y="-250"/>'])
+    edges = "\n".join([
+        '<edge id="WC" from="W" to="C" numLanes="4" speed="13.89"/>', '<edge id="CW" from="C" to="W" numLanes="2" speed="13.89"/>',
+        _two_way("C", "E", 2), '<edge id="CN" from="C" to="N" numLanes="1" speed="13.89"/>',
+        '<edge id="NC" from="N" to="C" numLanes="1" speed="13.89"/>', _two_way("C", "S", 1)])
+    conns = "\n".join([
+        '<connection from="WC" to="CS" fromLane="0" toLane="0"/>', '<connection from="WC" to="CE" fromLane="1" toLane="0"/>',
+        '<connection from="WC" to="CE" fromLane="1" toLane="1"/>', '<connection from="WC" to="CN" fromLane="2" toLane="0"/>',
+        '<connection from="WC" to="CN" fromLane="3" toLane="0"/>'])
+    return _netconvert(out, nodes, edges, connections=conns)
+
+
+def left_bays(out: Path) -> Path:
+    """A 3x3 grid with 40 m left-turn bays on every approach."""
+    return _netgenerate(out, ["--grid", "--grid.number", "3", "--grid.length", "200", "--grid.attach-length", "150",
+                              "--default.lanenumber", "2", "--turn-lanes", "1", "--turn-lanes.length", "40",
+                              "--tls.guess", "true"])
+
+
+def shared_lanes(out: Path) -> Path:
+    """A 4x3 grid of one-lane streets: every movement shares the lane."""
+    return _netgenerate(out, ["--grid", "--grid.x-number", "4", "--grid.y-number", "3", "--grid.length", "150",
+                              "--grid.attach-length", "100", "--default.lanenumber", "1", "--tls.guess", "true",
+                              "--tls.guess.threshold", "0"])
+
+
+def close_tees(out: Path) -> Path:
+    """An arterial with five signalised T-junctions 60 m apart, side streets alternating north and south."""
+    xs = [0, 60, 120, 180, 240]
+    nodes = ['<node id="W" x="-250" y="0"/>', '<node id="E" x="490" y="0"/>']
+    edges, prev = [], "W"
+    for i, x in enumerate(xs):
+        nodes.append(f'<node id="T{i}" x="{x}" y="0" type="traffic_light"/>')
+        side = 200 if i % 2 == 0 else -200
+        nodes.append(f'<node id="S{i}" x="{x}" y="{side}"/>')
+        edges.append(_two_way(prev, f"T{i}", 2))
+        edges.append(_two_way(f"T{i}", f"S{i}", 1))
+        prev = f"T{i}"
+    edges.append(_two_way(prev, "E", 2))
+    return _netconvert(out, "\n".join(nodes), "\n".join(edges))
+
+
+def one_way_grid(out: Path) -> Path:
+    """A 4x4 grid of one-way streets in alternating directions, two lanes each."""
+    n, L = 4, 200
+    nodes, edges = [], []
+    for i in range(n):
+        for j in range(n):
+            nodes.append(f'<node id="n{i}{j}" x="{i * L}" y="{j * L}" type="traffic_light"/>')
+    for j in range(n):  # east-west streets
+        row = [f"n{i}{j}" for i in range(n)]
+        row = row if j % 2 == 0 else row[::-1]
+        nodes.append(f'<node id="in_r{j}" x="{-150 if j % 2 == 0 else (n - 1) * L + 150}" y="{j * L}"/>')
+        nodes.append(f'<node id="out_r{j}" x="{(n - 1) * L + 150 if j % 2 == 0 else -150}" y="{j * L}"/>')
+        chain = [f"in_r{j}", *row, f"out_r{j}"]
+        edges += [f'<edge id="{a}_{b}" from="{a}" to="{b}" numLanes="2" speed="13.89"/>' for a, b in zip(chain, chain[1:])]
+    for i in range(n):  # north-south avenues
+        col = [f"n{i}{j}" for j in range(n)]
+        col = col if i % 2 == 0 else col[::-1]
+        nodes.append(f'<node id="in_c{i}" x="{i * L}" y="{-150 if i % 2 == 0 else (n - 1) * L + 150}"/>')
+        nodes.append(f'<node id="out_c{i}" x="{i * L}" y="{(n - 1) * L + 150 if i % 2 == 0 else -150}"/>')
+        chain = [f"in_c{i}", *col, f"out_c{i}"]
+        edges += [f'<edge id="{a}_{b}" from="{a}" to="{b}" numLanes="2" speed="13.89"/>' for a, b in zip(chain, chain[1:])]
+    return _netconvert(out, "\n".join(nodes), "\n".join(edges))
+
+
+def signalised_roundabout(out: Path) -> Path:
+    """A four-arm roundabout (radius 40 m) with a signal at each entry."""
+    r, arms = 40.0, 4
+    nodes, edges = [], []
+    for k in range(arms):
+        a = 2 * np.pi * k / arms
+        nodes.append(f'<node id="R{k}" x="{r * np.cos(a):.2f}" y="{r * np.sin(a):.2f}" type="traffic_light"/>')
+        nodes.append(f'<node id="A{k}" x="{300 * np.cos(a):.2f}" y="{300 * np.sin(a):.2f}"/>')
+        edges.append(_two_way(f"A{k}", f"R{k}", 1))
+    for k in range(arms):
+        edges.append(f'<edge id="ring{k}" from="R{k}" to="R{(k + 1) % arms}" numLanes="2" speed="8.33"/>')
+    return _netconvert(out, "\n".join(nodes), "\n".join(edges), args=("--roundabouts.guess",))
+
+
+def spider_signals(out: Path) -> Path:
+    """A spider web (5 arms, 3 rings) with guessed signals at its busier junctions."""
+    return _netgenerate(out, ["--spider", "--spider.arm-number", "5", "--spider.circle-number", "3",
+                              "--spider.space-radius", "120", "--default.lanenumber", "2", "--tls.guess", "true",
+                              "--tls.guess.threshold", "0"])
+
+
+def pedestrian_crossings(out: Path) -> Path:
+    """A 3x2 grid with sidewalks and signalised pedestrian crossings at every junction."""
+    return _netgenerate(out, ["--grid", "--grid.x-number", "3", "--grid.y-number", "2", "--grid.length", "180",
+                              "--grid.attach-length", "120", "--default.lanenumber", "2", "--tls.guess", "true",
+                              "--tls.guess.threshold", "0", "--sidewalks.guess", "--crossings.guess"])
+
+
+def protected_lefts(out: Path) -> Path:
+    """A 3x3 grid of three-lane approaches whose programs give the lefts a protected phase."""
+    return _netgenerate(out, ["--grid", "--grid.number", "3", "--grid.length", "220", "--grid.attach-length", "150",
+                              "--default.lanenumber", "3", "--tls.guess", "true", "--tls.guess.threshold", "0",
+                              "--tls.left-green.time", "8"])
+
+
+def random_net(out: Path) -> Path:
+    """A random street network (netgenerate --rand, seed 11) with guessed signals."""
+    return _netgenerate(out, ["--rand", "--rand.iterations", "60", "--seed", "11", "--rand.min-distance", "120",
+                              "--default.lanenumber", "2", "--tls.guess", "true", "--tls.guess.threshold", "0"])
+
+
+def incoming_layout(out: Path) -> Path:
+    """A 3x3 grid whose signals serve one approach at a time (netconvert's 'incoming' layout)."""
+    return _netgenerate(out, ["--grid", "--grid.number", "3", "--grid.length", "200", "--grid.attach-length", "150",
+                              "--default.lanenumber", "2", "--tls.guess", "true", "--tls.guess.threshold", "0",
+                              "--tls.layout", "incoming"])
+
+
+BUILDERS: dict[str, Callable[[Path], Path]] = {f.__name__: f for f in (
+    joined_cluster, dual_left_merge, left_bays, shared_lanes, close_tees, one_way_grid, signalised_roundabout,
+    spider_signals, pedestrian_crossings, protected_lefts, random_net, incoming_layout)}
+
+
+def halves(seed: int = SPLIT_SEED) -> tuple[list[str], list[str]]:
+    """(develop, report): the set shuffled by ``seed`` and cut in two."""
+    names = sorted(BUILDERS)
+    order = np.random.default_rng(seed).permutation(len(names))
+    half = len(names) // 2
+    return sorted(names[i] for i in order[:half]), sorted(names[i] for i in order[half:])
+
+
+def build(name: str, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return BUILDERS[name](out_dir / f"{name}.net.xml")
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0]) if argv else Path("robustness")
+    dev, rep = halves()
+    for name in sorted(BUILDERS):
+        p = build(name, out)
+        print(f"{p}: {'develop' if name in dev else 'report'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
