@@ -84,11 +84,16 @@ def dual_left_merge(out: Path) -> Path:
     return _netconvert(out, nodes, edges, connections=conns)
 
 
+def _grid3(out: Path, *extra: str, length_m: float = 200.0, lanes: int = 2) -> Path:
+    """A 3x3 grid with 150 m boundary roads and a signal at every junction, plus ``extra`` netgenerate options."""
+    return _netgenerate(out, ["--grid", "--grid.number", "3", "--grid.length", f"{length_m:g}", "--grid.attach-length",
+                              "150", "--default.lanenumber", str(lanes), "--tls.guess", "true", "--tls.guess.threshold",
+                              "0", *extra])
+
+
 def left_bays(out: Path) -> Path:
     """A 3x3 grid with 40 m left-turn bays on every approach."""
-    return _netgenerate(out, ["--grid", "--grid.number", "3", "--grid.length", "200", "--grid.attach-length", "150",
-                              "--default.lanenumber", "2", "--turn-lanes", "1", "--turn-lanes.length", "40",
-                              "--tls.guess", "true"])
+    return _grid3(out, "--turn-lanes", "1", "--turn-lanes.length", "40")
 
 
 def shared_lanes(out: Path) -> Path:
@@ -117,24 +122,20 @@ def close_tees(out: Path) -> Path:
 def one_way_grid(out: Path) -> Path:
     """A 4x4 grid of one-way streets in alternating directions, two lanes each."""
     n, L = 4, 200
-    nodes, edges = [], []
-    for i in range(n):
-        for j in range(n):
-            nodes.append(f'<node id="n{i}{j}" x="{i * L}" y="{j * L}" type="traffic_light"/>')
-    for j in range(n):  # east-west streets
-        row = [f"n{i}{j}" for i in range(n)]
-        row = row if j % 2 == 0 else row[::-1]
-        nodes.append(f'<node id="in_r{j}" x="{-150 if j % 2 == 0 else (n - 1) * L + 150}" y="{j * L}"/>')
-        nodes.append(f'<node id="out_r{j}" x="{(n - 1) * L + 150 if j % 2 == 0 else -150}" y="{j * L}"/>')
-        chain = [f"in_r{j}", *row, f"out_r{j}"]
-        edges += [f'<edge id="{a}_{b}" from="{a}" to="{b}" numLanes="2" speed="13.89"/>' for a, b in zip(chain, chain[1:])]
-    for i in range(n):  # north-south avenues
-        col = [f"n{i}{j}" for j in range(n)]
-        col = col if i % 2 == 0 else col[::-1]
-        nodes.append(f'<node id="in_c{i}" x="{i * L}" y="{-150 if i % 2 == 0 else (n - 1) * L + 150}"/>')
-        nodes.append(f'<node id="out_c{i}" x="{i * L}" y="{(n - 1) * L + 150 if i % 2 == 0 else -150}"/>')
-        chain = [f"in_c{i}", *col, f"out_c{i}"]
-        edges += [f'<edge id="{a}_{b}" from="{a}" to="{b}" numLanes="2" speed="13.89"/>' for a, b in zip(chain, chain[1:])]
+    lo, hi = -150, (n - 1) * L + 150
+    nodes = [f'<node id="n{i}{j}" x="{i * L}" y="{j * L}" type="traffic_light"/>' for i in range(n) for j in range(n)]
+    edges = []
+    for axis, tag in ((0, "r"), (1, "c")):  # east-west streets, then north-south avenues
+        for k in range(n):
+            line = [f"n{i}{k}" if axis == 0 else f"n{k}{i}" for i in range(n)]
+            ends = (lo, hi) if k % 2 == 0 else (hi, lo)
+            line = line if k % 2 == 0 else line[::-1]
+            for end, name in zip(ends, (f"in_{tag}{k}", f"out_{tag}{k}"), strict=True):
+                x, y = (end, k * L) if axis == 0 else (k * L, end)
+                nodes.append(f'<node id="{name}" x="{x}" y="{y}"/>')
+            chain = [f"in_{tag}{k}", *line, f"out_{tag}{k}"]
+            edges += [f'<edge id="{a}_{b}" from="{a}" to="{b}" numLanes="2" speed="13.89"/>'
+                      for a, b in zip(chain, chain[1:], strict=False)]
     return _netconvert(out, "\n".join(nodes), "\n".join(edges))
 
 
@@ -168,9 +169,7 @@ def pedestrian_crossings(out: Path) -> Path:
 
 def protected_lefts(out: Path) -> Path:
     """A 3x3 grid of three-lane approaches whose programs give the lefts a protected phase."""
-    return _netgenerate(out, ["--grid", "--grid.number", "3", "--grid.length", "220", "--grid.attach-length", "150",
-                              "--default.lanenumber", "3", "--tls.guess", "true", "--tls.guess.threshold", "0",
-                              "--tls.left-green.time", "8"])
+    return _grid3(out, "--tls.left-green.time", "8", length_m=220.0, lanes=3)
 
 
 def random_net(out: Path) -> Path:
@@ -181,9 +180,7 @@ def random_net(out: Path) -> Path:
 
 def incoming_layout(out: Path) -> Path:
     """A 3x3 grid whose signals serve one approach at a time (netconvert's 'incoming' layout)."""
-    return _netgenerate(out, ["--grid", "--grid.number", "3", "--grid.length", "200", "--grid.attach-length", "150",
-                              "--default.lanenumber", "2", "--tls.guess", "true", "--tls.guess.threshold", "0",
-                              "--tls.layout", "incoming"])
+    return _grid3(out, "--tls.layout", "incoming")
 
 
 BUILDERS: dict[str, Callable[[Path], Path]] = {f.__name__: f for f in (
