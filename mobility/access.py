@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._errors import InputError
 
 if TYPE_CHECKING:
     from .network import RoadNetwork
@@ -30,32 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["VCLASSES", "Reach", "allowed", "check_place", "check_route", "check_route_files", "check_trip", "lane_index",
            "mask_of", "reach", "turn_graph"]
 
-# SUMO's vehicle classes (sumo/src/utils/common/SUMOVehicleClass.cpp), without the deprecated aliases
-VCLASSES: tuple[str, ...] = (
-    "private", "emergency", "authority", "army", "vip", "passenger", "hov", "taxi", "bus", "coach", "delivery",
-    "truck", "trailer", "tram", "rail_urban", "rail", "rail_electric", "motorcycle", "moped", "bicycle",
-    "pedestrian", "evehicle", "ship", "container", "cable_car", "subway", "aircraft", "wheelchair", "scooter",
-    "drone", "custom1", "custom2",
-)
-_BIT = {v: np.uint64(1) << np.uint64(i) for i, v in enumerate(VCLASSES)}
-ALL = np.uint64((1 << len(VCLASSES)) - 1)
-
-
-def _bit(vclass: str) -> np.uint64:
-    try:
-        return _BIT[vclass]
-    except KeyError:
-        raise InputError(f"unknown vehicle class {vclass!r}; SUMO's classes are {', '.join(VCLASSES)}") from None
-
-
-def mask_of(classes: Iterable[str]) -> np.uint64:
-    """Bit mask of a set of SUMO vehicle class names (unknown and deprecated names are ignored)."""
-    m = np.uint64(0)
-    for c in classes:
-        b = _BIT.get(c)
-        if b is not None:
-            m |= b
-    return m
+from ._vclass import _BIT, VCLASSES, _bit, mask_of
 
 
 def allowed(network: RoadNetwork, vclass: str = "passenger") -> np.ndarray:
@@ -109,6 +83,7 @@ class Reach:
     core : bool per edge, the largest strongly connected set of the class's edges
     origins : bool per edge, edges from which ``core`` can be reached (``core`` included)
     destinations : bool per edge, edges reachable from ``core`` (``core`` included)
+    graph : scipy CSR matrix (E x E), the class's turn graph (:func:`turn_graph`)
     """
 
     def __init__(self, network: RoadNetwork, vclass: str) -> None:
@@ -118,7 +93,8 @@ class Reach:
         self.allowed = allowed(network, vclass)
         E = network.n_edges
         g = turn_graph(network, vclass)
-        self._graph = g
+        self.graph = g
+        self._from: dict[int, np.ndarray] = {}
         core = np.zeros(E, dtype=bool)
         origins = np.zeros(E, dtype=bool)
         dests = np.zeros(E, dtype=bool)
@@ -144,13 +120,22 @@ class Reach:
                 f"connected, {int(self.origins.sum())} usable as origins, {int(self.destinations.sum())} as destinations")
 
     def reachable_from(self, edge: int) -> np.ndarray:
-        """Boolean per edge: reachable from ``edge`` by this class's turns (``edge`` included)."""
+        """Boolean per edge: reachable from ``edge`` by this class's turns (``edge`` included; kept per edge)."""
         from scipy.sparse.csgraph import breadth_first_order
 
-        out = np.zeros(self.allowed.size, dtype=bool)
-        if self.allowed[edge]:
-            out[breadth_first_order(self._graph, int(edge), directed=True, return_predecessors=False)] = True
-        return out
+        edge = int(edge)
+        if edge not in self._from:
+            out = np.zeros(self.allowed.size, dtype=bool)
+            if self.allowed[edge]:
+                out[breadth_first_order(self.graph, edge, directed=True, return_predecessors=False)] = True
+            self._from[edge] = out
+        return self._from[edge]
+
+    def joins(self, origin: int, destination: int) -> bool:
+        """Whether the class can drive from edge ``origin`` to edge ``destination``."""
+        if self.origins[origin] and self.destinations[destination]:  # through the strongly connected core
+            return True
+        return bool(self.reachable_from(origin)[destination])
 
 
 _REACH: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -169,7 +154,7 @@ def check_route(network: RoadNetwork, edges: Iterable[str], vclass: str = "passe
     """Why ``vclass`` cannot drive the route ``edges`` (a sentence), or ``None`` when it can."""
     ei = network.edge_index
     r = reach(network, vclass)
-    ok, g = r.allowed, r._graph
+    ok, g = r.allowed, r.graph
     prev = -1
     for k, eid in enumerate(edges):
         e = ei.get(eid)
@@ -213,13 +198,7 @@ def check_trip(network: RoadNetwork, origin: str, destination: str, vclass: str 
         return f"origin edge {origin!r} admits no {vclass} (no lane allows it)"
     if not r.allowed[d]:
         return f"destination edge {destination!r} admits no {vclass} (no lane allows it)"
-    if r.origins[o] and r.destinations[d]:
-        return None
-    key = ("from", o)
-    cache = r.__dict__.setdefault("_from", {})
-    if key not in cache:
-        cache[key] = r.reachable_from(o)
-    if not cache[key][d]:
+    if not r.joins(o, d):
         return f"{vclass} cannot drive from {origin!r} to {destination!r} (no route by the turns it may make)"
     return None
 

@@ -28,7 +28,7 @@ import yaml
 from ._errors import InputError
 from ._io import write_text_atomic
 from .access import reach
-from .demand import fringe_nodes, street_edges
+from .demand import boundary_edges, street_edges
 from .network import RoadNetwork
 
 __all__ = ["central_node", "charging_study", "parking_study", "traffic_scenario", "write_study"]
@@ -61,12 +61,9 @@ def _kerb(network: RoadNetwork) -> dict[str, Any]:
 def traffic_scenario(network: RoadNetwork, network_file: str, *, name: str, end_s: float, seed: int = 42,
                      ev_share: float | None = None) -> dict[str, Any]:
     """A background-traffic scenario for ``network`` (see the module's documentation)."""
-    cars = reach(network, "passenger")
-    fringe = fringe_nodes(network, "passenger")
-    ins = int((fringe[network.tail] & cars.origins).sum())
-    outs = int((fringe[network.head] & cars.destinations).sum())
-    where = "fringe" if min(ins, outs) >= 4 else "all"
-    rate = float(np.clip(round(0.5 * int(cars.core.sum()), -1), 100, 600))
+    ins, outs = boundary_edges(network)
+    where = "fringe" if min(ins.size, outs.size) >= 4 else "all"
+    rate = float(np.clip(round(0.5 * int(reach(network).core.sum()), -1), 100, 600))
     sc: dict[str, Any] = {
         "name": name, "description": f"random background traffic on {Path(network_file).name}",
         "network": network_file, "begin_s": 0, "end_s": end_s, "seed": seed,

@@ -17,11 +17,11 @@ import numpy as np
 from ._errors import DemandError
 from .seeds import rng as sub_rng
 from ._io import write_text_atomic
-from .access import allowed, reach, turn_graph
+from .access import allowed, reach
 from .network import RoadNetwork
 from .scenario import ODDemand, RandomDemand, RouteDemand, RouteFileDemand, Scenario
 
-__all__ = ["demand_windows", "fringe_nodes", "random_trips", "street_edges", "write_routes", "write_zones"]
+__all__ = ["boundary_edges", "demand_windows", "fringe_nodes", "random_trips", "street_edges", "write_routes", "write_zones"]
 
 
 def demand_windows(scenario: Scenario, begin_s: float | None, end_s: float | None) -> Iterator[tuple[float, float, float]]:
@@ -84,6 +84,14 @@ def fringe_nodes(network: RoadNetwork, vclass: str | None = None) -> np.ndarray:
     return (indeg <= 1) & (outdeg <= 1)
 
 
+def boundary_edges(network: RoadNetwork, vclass: str = "passenger") -> tuple[np.ndarray, np.ndarray]:
+    """Edges entering the network at its boundary that lead ``vclass`` into it, and edges leaving it that
+    ``vclass`` reaches (indices)."""
+    fringe = fringe_nodes(network, vclass)
+    r = reach(network, vclass)
+    return np.flatnonzero(fringe[network.tail] & r.origins), np.flatnonzero(fringe[network.head] & r.destinations)
+
+
 def street_edges(network: RoadNetwork, *, min_length_m: float = 0.0, include_boundary: bool = False,
                  vclass: str = "passenger", max_speed_m_s: float = np.inf) -> np.ndarray:
     """Indices of the edges where kerbside parking or charging sites can go: at least ``min_length_m`` long,
@@ -101,7 +109,7 @@ def _candidates(network: RoadNetwork, d: RandomDemand, vclass: str) -> tuple[np.
     """Origin and destination edges of random trips for one vehicle class: edges it may use with a way on
     (origins) or a way in (destinations); whether a drawn pair is joined is checked per pair."""
     r = reach(network, vclass)
-    g = turn_graph(network, vclass)
+    g = r.graph
     fringe_node = fringe_nodes(network, vclass)
     has_out = np.diff(g.indptr) > 0
     has_in = np.bincount(g.indices, minlength=network.n_edges) > 0
@@ -136,16 +144,6 @@ def random_trips(scenario: Scenario, network: RoadNetwork, *, report: dict | Non
     type_rng = sub_rng(scenario.demand_seed, "demand", "vehicle types")
     cands = {v.vclass: _candidates(network, d, v.vclass) for v in types}
     reaches = {v.vclass: reach(network, v.vclass) for v in types}
-    joined: dict[tuple[str, int], np.ndarray] = {}
-
-    def connected(vclass: str, o: int, de: int) -> bool:
-        r = reaches[vclass]
-        if r.origins[o] and r.destinations[de]:  # through the class's strongly connected core
-            return True
-        if (vclass, o) not in joined:
-            joined[vclass, o] = r.reachable_from(o)
-        return bool(joined[vclass, o][de])
-
     trips: list[tuple[float, str, str, str]] = []
     draws = 0
     for b, e, scale in demand_windows(scenario, None, None):
@@ -166,7 +164,7 @@ def random_trips(scenario: Scenario, network: RoadNetwork, *, report: dict | Non
                 de = int(d_arr[rng.integers(d_arr.size)])
                 if o == de or (network.tail[o] == network.head[de] and network.head[o] == network.tail[de]):
                     continue
-                if not connected(types[k].vclass, o, de):
+                if not reaches[types[k].vclass].joins(o, de):
                     continue
                 dx = network.node_x[network.tail[o]] - network.node_x[network.head[de]]
                 dy = network.node_y[network.tail[o]] - network.node_y[network.head[de]]

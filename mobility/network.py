@@ -25,6 +25,7 @@ import numpy as np
 from ._errors import InputError, NetworkError, missing_file
 from ._io import atomic_path
 from ._sumo import run_tool
+from ._vclass import ALL, mask_of, names_of
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -74,7 +75,7 @@ class RoadNetwork:
         Units of the edge attributes, e.g. ``{"length": "m", "free_flow_time": "s", ...}``.
     extra : dict of str to array
         Source-specific edge attributes (TNTP: ``b``, ``power``, ``toll``, ``link_type``;
-        SUMO: ``allows_passenger``, ``vclass``, ``lane_vclass``), in CSR order.
+        SUMO: ``vclass``, ``lane_vclass``), in CSR order.
     toll_weight, distance_weight : float
         Generalized-cost weights (cost = free_flow_time + toll_weight * toll + distance_weight * length).
     net_file : Path or None
@@ -87,7 +88,7 @@ class RoadNetwork:
         Permitted turns as CSR over edges: edge ``e`` may be followed by ``turn_to[turn_indptr[e]:turn_indptr[e+1]]``
         (SUMO networks; ``None`` means every edge leaving the head node may follow).
     turn_vclass : array of uint64, or None
-        Beside ``turn_to``: the vehicle classes that may make each turn, as :mod:`mobility.access` bit masks
+        Beside ``turn_to``: the vehicle classes that may make each turn, as :mod:`mobility._vclass` bit masks
         (``None``: every class). ``extra["vclass"]`` and ``extra["lane_vclass"]`` hold the classes admitted
         per edge and per lane.
     """
@@ -180,13 +181,7 @@ class RoadNetwork:
             g.add_node(str(nid), index=i, x=float(self.node_x[i]), y=float(self.node_y[i]), zone=i < self.zone_count)
         cols = {a: getattr(self, a) for a in EDGE_ATTRIBUTES} | {k: v for k, v in self.extra.items()
                                                                   if np.ndim(v) == 1 and k != "vclass"}
-        classes = None
-        if "vclass" in self.extra:  # the vehicle classes an edge admits, by name
-            from .access import VCLASSES
-
-            m = np.asarray(self.extra["vclass"], dtype=np.uint64)
-            bits = [(m >> np.uint64(i)) & np.uint64(1) for i in range(len(VCLASSES))]
-            classes = [" ".join(v for v, b in zip(VCLASSES, col, strict=True) if b) for col in zip(*bits, strict=True)]
+        classes = names_of(self.extra["vclass"]) if "vclass" in self.extra else None  # the classes an edge admits
         for e in range(self.n_edges):
             data: dict[str, Any] = {k: v[e].item() for k, v in cols.items()}
             if classes is not None:
@@ -247,7 +242,7 @@ def build_network(
     The sort by tail node is stable, so edges leaving one node keep their source order, and
     duplicate edges between the same two nodes are all kept. ``turns[k]`` lists the input positions of
     the edges that may follow input edge ``k``; ``turn_masks[k]`` (optional, beside ``turns``) the vehicle
-    classes (:mod:`mobility.access` bit masks) that may make each of those turns.
+    classes (:mod:`mobility._vclass` bit masks) that may make each of those turns.
     """
     n = len(node_ids)
     tail_a = np.asarray(tail, dtype=np.int64)
@@ -357,7 +352,6 @@ def network_from_sumo(
     length = np.array([e.getLength() for e in edges])
     speed = np.array([e.getSpeed() for e in edges])
     lanes = np.array([e.getLaneNumber() for e in edges], dtype=np.float64)
-    allows = np.array([e.allows("passenger") for e in edges], dtype=bool)
     pos = {e.getID(): k for k, e in enumerate(edges)}
     turns, turn_masks, lane_masks = _permissions(edges, pos)
     return build_network(
@@ -377,7 +371,7 @@ def network_from_sumo(
         units={"length": "m", "free_speed": "m/s", "lanes": "1", "capacity": "veh/h", "free_flow_time": "s"},
         node_x=xy[:, 0],
         node_y=xy[:, 1],
-        extra={"allows_passenger": allows, "vclass": np.bitwise_or.reduce(lane_masks, axis=1),
+        extra={"vclass": np.bitwise_or.reduce(lane_masks, axis=1),
                "lane_vclass": lane_masks},
         net_file=path.resolve(),
         edge_shapes=[np.asarray(e.getShape(), dtype=np.float64)[:, :2] for e in edges],
@@ -389,8 +383,6 @@ def network_from_sumo(
 
 def _permissions(edges: list, pos: dict[str, int]) -> tuple[list[list[int]], list[list[int]], np.ndarray]:
     """Turns per edge, the vehicle-class mask of each turn, and the class mask of each lane (lane 0 rightmost)."""
-    from .access import ALL, mask_of
-
     cache: dict[int, np.uint64] = {}
 
     def m(obj: Any) -> np.uint64:  # lanes and connections share a handful of permission sets

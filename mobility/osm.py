@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 from ._errors import InputError, NetworkError, missing_file
-from ._io import atomic_path, open_maybe_gzip
+from ._io import atomic_path, file_sha256, open_maybe_gzip
 from ._sumo import run_tool
 from .network import DEFAULT_CAPACITY_PER_LANE_VEH_H, RoadNetwork, network_from_sumo
 
@@ -123,8 +123,7 @@ def osm_cache_dir() -> Path:
 
 
 def _convert(path: Path, out: Path, args: Sequence[str]) -> None:
-    if not path.is_file():
-        raise missing_file(path, "OSM file", hint="download an extract (e.g. from openstreetmap.org: Export)")
+    """netconvert ``path`` (an existing OSM XML file) to ``out``, through a temporary file."""
     with atomic_path(out) as tmp:
         tmp_net = tmp.with_name(tmp.name + ".net.xml")  # SUMO tools insist on the suffix
         try:
@@ -168,7 +167,7 @@ def _xml_source(path: Path) -> Path:
     """The OSM XML behind ``path`` (a .pbf is converted once, into the cache)."""
     if not path.name.lower().endswith(".pbf"):
         return path
-    h = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    h = file_sha256(path)[:16]
     out = osm_cache_dir() / f"{path.name.split('.')[0]}-{h}.osm"
     if not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -239,12 +238,8 @@ def network_from_osm(
     if output is None:
         from ._sumo import require_consistent_versions
 
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        h.update("\0".join([*args, require_consistent_versions()]).encode())
-        out = osm_cache_dir() / f"{path.name.split('.')[0]}-{h.hexdigest()[:16]}.net.xml"
+        key = "\0".join([file_sha256(path), *args, require_consistent_versions()])
+        out = osm_cache_dir() / f"{path.name.split('.')[0]}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.net.xml"
         if not out.is_file():
             out.parent.mkdir(parents=True, exist_ok=True)
             _convert(path, out, args)

@@ -172,6 +172,7 @@ class Simulation:
         self._label: str | None = None
         self.closed = False
         self.started = False
+        self.demand_report: dict[str, Any] = {}  # random demand: trips, draws, rejected share
         self.sumo_version = ""
 
     # ---- life cycle --------------------------------------------------------------------------
@@ -197,7 +198,6 @@ class Simulation:
         if not Path(self.scenario.network).is_file():
             raise InputError(f"network file not found: {self.scenario.network}")
         net = self.network
-        self.demand_report: dict[str, Any] = {}
         write_routes(self.scenario, net, self.workdir / FILES["routes"], report=self.demand_report)
         write_zones(self.scenario, self.workdir / FILES["zones"])
         (self.workdir / FILES["outputs"]).write_text(_outputs_additional(self.scenario, self.workdir.resolve()))
@@ -336,7 +336,7 @@ class Simulation:
             self.workdir, self.scenario, self.network, backend=self.backend,
             command=command if command is not None else command_line(),
         )
-        rep = getattr(self, "demand_report", {})
+        rep = self.demand_report
         if rep:  # random demand: how many draws it took to find trips the vehicles' classes can drive
             ds.attrs.update(demand_trips=int(rep["trips"]), demand_draws=int(rep["draws"]),
                             demand_rejected_share=float(rep["rejected_share"]))

@@ -22,18 +22,23 @@ def shared_path(*parts: str) -> Path:
     return p
 
 
+def plain_net(folder: Path, name: str, nodes: str, edges: str, *args: str) -> Path:
+    """``folder/name.net.xml`` built by netconvert from plain ``<nodes>`` and ``<edges>`` XML (and ``args``)."""
+    from mobility._sumo import run_tool
+
+    (folder / "n.nod.xml").write_text(f"<nodes>{nodes}</nodes>")
+    (folder / "n.edg.xml").write_text(f"<edges>{edges}</edges>")
+    out = folder / f"{name}.net.xml"
+    run_tool("netconvert", ["-n", str(folder / "n.nod.xml"), "-e", str(folder / "n.edg.xml"), "-o", str(out),
+                            "--no-warnings", *args], what=f"building the test network {name}")
+    return out
+
+
 @pytest.fixture(scope="session")
 def link_net(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One 1000 m single-lane link 'ab' at 20 m/s, built with netconvert."""
-    from mobility._sumo import run_tool
-
-    d = tmp_path_factory.mktemp("link")
-    (d / "n.nod.xml").write_text('<nodes><node id="a" x="0" y="0"/><node id="b" x="1000" y="0"/></nodes>')
-    (d / "n.edg.xml").write_text('<edges><edge id="ab" from="a" to="b" numLanes="1" speed="20"/></edges>')
-    out = d / "link.net.xml"
-    run_tool("netconvert", ["-n", str(d / "n.nod.xml"), "-e", str(d / "n.edg.xml"), "-o", str(out), "--no-warnings"],
-             what="building the test link")
-    return out
+    return plain_net(tmp_path_factory.mktemp("link"), "link", '<node id="a" x="0" y="0"/><node id="b" x="1000" y="0"/>',
+                     '<edge id="ab" from="a" to="b" numLanes="1" speed="20"/>')
 
 
 @pytest.fixture(scope="session")

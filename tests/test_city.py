@@ -24,21 +24,19 @@ from mobility.access import VCLASSES, check_route_files, lane_index, reach
 from mobility.cli import app
 from mobility.demand import random_trips
 
+from .conftest import plain_net
+
 ROOT = Path(__file__).resolve().parents[1]
 BUS_ONLY, FOOTWAY, DEAD_END = {"XN"}, {"NZ", "ZN"}, "YS"
 
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory) -> Path:
-    from mobility._sumo import run_tool
-
-    d = tmp_path_factory.mktemp("city")
-    (d / "n.nod.xml").write_text(
-        '<nodes><node id="W" x="0" y="0"/><node id="X" x="300" y="0" type="priority"/>'
+    return plain_net(
+        tmp_path_factory.mktemp("city"), "city",
+        '<node id="W" x="0" y="0"/><node id="X" x="300" y="0" type="priority"/>'
         '<node id="Y" x="600" y="0" type="priority"/><node id="Z" x="900" y="0" type="priority"/>'
-        '<node id="N" x="300" y="300" type="priority"/><node id="S" x="600" y="-300"/></nodes>')
-    (d / "n.edg.xml").write_text(
-        '<edges>'
+        '<node id="N" x="300" y="300" type="priority"/><node id="S" x="600" y="-300"/>',
         '<edge id="WX" from="W" to="X" numLanes="1" speed="13.89"/><edge id="XW" from="X" to="W" numLanes="1" speed="13.89"/>'
         '<edge id="XY" from="X" to="Y" numLanes="2" speed="13.89"><lane index="0" allow="bus"/></edge>'
         '<edge id="YX" from="Y" to="X" numLanes="1" speed="13.89"/>'
@@ -47,12 +45,8 @@ def city(tmp_path_factory) -> Path:
         '<edge id="NX" from="N" to="X" numLanes="1" speed="13.89"/>'
         '<edge id="YS" from="Y" to="S" numLanes="1" speed="13.89"/>'
         '<edge id="NZ" from="N" to="Z" numLanes="1" speed="5" allow="pedestrian"/>'
-        '<edge id="ZN" from="Z" to="N" numLanes="1" speed="5" allow="pedestrian"/>'
-        '</edges>')
-    out = d / "city.net.xml"
-    run_tool("netconvert", ["-n", str(d / "n.nod.xml"), "-e", str(d / "n.edg.xml"), "-o", str(out), "--no-warnings",
-                            "--no-turnarounds.except-deadend"], what="building the test city")
-    return out
+        '<edge id="ZN" from="Z" to="N" numLanes="1" speed="5" allow="pedestrian"/>',
+        "--no-turnarounds.except-deadend")
 
 
 def _scenario(tmp_path: Path, net: Path, **demand) -> Path:

@@ -26,6 +26,8 @@ from mobility.parking import (
 )
 from mobility.parking.spec import parking_scenario
 
+from .conftest import plain_net
+
 ROOT = Path(__file__).resolve().parents[1]
 DISTRICT = ROOT / "networks" / "district5x5.net.xml"
 
@@ -170,18 +172,12 @@ def test_guidance_cuts_search_on_the_congested_centre(small):
 
 @pytest.fixture(scope="module")
 def line_net(tmp_path_factory):
-    from mobility._sumo import run_tool
-
-    d = tmp_path_factory.mktemp("line")
-    (d / "n.nod.xml").write_text('<nodes><node id="a" x="0" y="0"/><node id="b" x="500" y="0" type="priority"/>'
-                                 '<node id="c" x="1000" y="0" type="priority"/><node id="d" x="1500" y="0"/></nodes>')
-    (d / "n.edg.xml").write_text('<edges><edge id="ab" from="a" to="b" numLanes="1" speed="13.89"/>'
-                                 '<edge id="bc" from="b" to="c" numLanes="1" speed="13.89"/>'
-                                 '<edge id="cd" from="c" to="d" numLanes="1" speed="13.89"/></edges>')
-    out = d / "line.net.xml"
-    run_tool("netconvert", ["-n", str(d / "n.nod.xml"), "-e", str(d / "n.edg.xml"), "-o", str(out), "--no-warnings",
-                            "--no-turnarounds"], what="building the test line")
-    return out
+    return plain_net(tmp_path_factory.mktemp("line"), "line",
+                     '<node id="a" x="0" y="0"/><node id="b" x="500" y="0" type="priority"/>'
+                     '<node id="c" x="1000" y="0" type="priority"/><node id="d" x="1500" y="0"/>',
+                     '<edge id="ab" from="a" to="b" numLanes="1" speed="13.89"/>'
+                     '<edge id="bc" from="b" to="c" numLanes="1" speed="13.89"/>'
+                     '<edge id="cd" from="c" to="d" numLanes="1" speed="13.89"/>', "--no-turnarounds")
 
 
 @pytest.mark.parametrize("strategy", ["none", "realtime", "optimised"])

@@ -177,20 +177,20 @@ def demand_points(spec: ChargingSpec, scenario, network) -> list[DemandPoint]:
     from ..scenario import ODDemand, RandomDemand, RouteDemand
 
     share = next(t.share for t in scenario.vehicle_types if t.id == spec.ev_type)
-    ends: list[tuple[str, str, float]] = []
+    ends: list[tuple[str, str, float]] = []  # (origin, destination, EVs per hour)
     dem = scenario.demand
     hours = scenario.duration_s / 3600.0
-    if isinstance(dem, RandomDemand):  # the scenario's own EV trips
-        ends = [(o, de, 1.0 / hours / share) for _, o, de, ty in random_trips(scenario, network) if ty == spec.ev_type]
-    elif isinstance(dem, ODDemand) and dem.pairs:
-        ends = [(p.origin, p.destination, p.flow_veh_h) for p in dem.pairs]
+    if isinstance(dem, RandomDemand):  # the scenario's own EV trips, one each
+        ends = [(o, de, 1.0 / hours) for _, o, de, ty in random_trips(scenario, network) if ty == spec.ev_type]
+    elif isinstance(dem, ODDemand) and dem.pairs:  # flows of every type: the EV share of them
+        ends = [(p.origin, p.destination, p.flow_veh_h * share) for p in dem.pairs]
     elif isinstance(dem, RouteDemand):
-        ends = [(f.edges[0], f.edges[-1], f.flow_veh_h) for f in dem.flows]
+        ends = [(f.edges[0], f.edges[-1], f.flow_veh_h * share) for f in dem.flows]
     else:
         raise InputError(f"charging demand from the trips of a '{dem.kind}' scenario is not supported; "
                          "give demand: a CSV table of demand points (edge, weight)")
     weights: dict[str, float] = {}
     for o, de, w in ends:
         for e in ((o,) if d == "origins" else (de,) if d == "destinations" else (o, de)):
-            weights[e] = weights.get(e, 0.0) + w * share
+            weights[e] = weights.get(e, 0.0) + w
     return [DemandPoint(e, w) for e, w in sorted(weights.items())]

@@ -26,7 +26,7 @@ from .._errors import InputError
 from ..seeds import rng as sub_rng
 from .._spec import Dist, Spec, read_csv_rows
 from ..access import check_place, check_trip, lane_index, reach
-from ..demand import fringe_nodes, street_edges
+from ..demand import boundary_edges, street_edges
 
 __all__ = ["Lot", "OnStreet", "ParkingArea", "ParkingSpec", "Seeker", "SeekerGen", "load_parking",
            "parking_areas", "parking_scenario", "seekers"]
@@ -208,20 +208,13 @@ def _areas_table(path: Path, network) -> list[ParkingArea]:
     return out
 
 
-def _fringe(network) -> tuple[np.ndarray, np.ndarray]:
-    """Edges entering the network at its boundary that lead cars into it, and edges leaving it that cars reach."""
-    fringe = fringe_nodes(network, "passenger")
-    r = reach(network, "passenger")
-    return np.flatnonzero(fringe[network.tail] & r.origins), np.flatnonzero(fringe[network.head] & r.destinations)
-
-
 def seekers(spec: ParkingSpec, network, seed: int) -> list[Seeker]:
     """The parking-seeking trips of one run: the study's table, or drawn with ``seed``."""
     s = spec.seekers
     if isinstance(s, Path):
         return _seekers_table(s, network)
     rng = sub_rng(seed, "parking", "seekers")
-    entries, exits = _fringe(network)
+    entries, exits = boundary_edges(network)
     if not entries.size or not exits.size:
         raise InputError(f"{network.name} has no boundary (dead-end) edges by which cars can enter the street network "
                          f"and leave it again ({reach(network).summary()}); give the seekers as a CSV table of trips")

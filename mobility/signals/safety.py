@@ -61,6 +61,10 @@ class Movement:
         """A pedestrian crossing's signal (SUMO links from a walking area ``:J_w*`` to a crossing ``:J_c*``)."""
         return self.from_edge.startswith(":") or self.to_edge.startswith(":")
 
+    def angle_to(self, other: Movement) -> float:
+        """Angle between the two movements' approach headings, degrees in [0, 180] (NaN without geometry)."""
+        return abs((self.approach_deg - other.approach_deg + 180.0) % 360.0 - 180.0)
+
     def label(self) -> str:
         return f"{self.index} ({self.from_edge}->{self.to_edge}, {_DIRS.get(self.direction, self.direction)})"
 
@@ -267,7 +271,8 @@ def _end_heading(shape: str) -> float:
         pts = [tuple(map(float, p.split(",")[:2])) for p in shape.split()]
     except ValueError:
         return float("nan")
-    for (x0, y0), (x1, y1) in zip(pts[-2::-1], pts[:0:-1], strict=False):
+    for k in range(len(pts) - 1, 0, -1):  # the last segment of non-zero length
+        (x0, y0), (x1, y1) = pts[k - 1], pts[k]
         if (x1 - x0) ** 2 + (y1 - y0) ** 2 > 1e-6:
             return float(np.degrees(np.arctan2(y1 - y0, x1 - x0)) % 360.0)
     return float("nan")
@@ -293,12 +298,11 @@ def compatible(model: SignalModel, a: int, b: int) -> bool:
         return True
     if ma.to_edge == mb.to_edge:
         return False
-    d = abs((ma.approach_deg - mb.approach_deg + 180.0) % 360.0 - 180.0)
-    if not (np.isfinite(d) and d >= 150.0):
+    if not ma.angle_to(mb) >= 150.0:  # NaN (no geometry) is not opposite
         return False
-    turns_across = {ma.direction[:1] in "lLt", mb.direction[:1] in "lLt"}
-    throughs = {ma.direction[:1] == "s", mb.direction[:1] == "s"}
-    return not (True in turns_across and True in throughs and ma.direction[:1] != mb.direction[:1])
+    across = ma.direction[:1] in "lLt"
+    across_b = mb.direction[:1] in "lLt"
+    return not ((across and mb.direction == "s") or (across_b and ma.direction == "s"))
 
 
 def _clear_time(model: SignalModel, plan: SignalPlan, i: int, k: int) -> float:
@@ -340,8 +344,7 @@ def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yel
         if m.direction != "s":
             return True
         o = model.movements.get(j)
-        d = abs((m.approach_deg - o.approach_deg + 180.0) % 360.0 - 180.0) if o is not None else float("nan")
-        return bool(np.isfinite(d) and d > 120.0)
+        return o is not None and m.angle_to(o) > 120.0
 
     if model is not None and plan.n_links != model.n_links:
         add("link_count", None, (), f"the plan has {plan.n_links} signals but the junction has {model.n_links}; "
