@@ -109,11 +109,19 @@ def test_capacity_never_exceeded_and_centre_fills(small):
 def test_every_parked_vehicle_counted_once(small):
     spec, d, runs = small
     for st, ds in runs.items():
-        sumo = [(v, a) for v, a, _ in stop_output_parkings(d / st / "stops.xml") if v.startswith("park")]
-        assert len(sumo) == len({v for v, _ in sumo}), f"{st}: a seeker parked twice"
-        ours = {str(v): str(a) for v, a in zip(ds.vehicle.values, ds["parked_area"].values, strict=True) if a}
-        assert ours == dict(sumo), st
-        assert int(ds["parked"]) == len(sumo)
+        sumo = [(v, a, t0, t1) for v, a, t0, t1 in stop_output_parkings(d / st / "stops.xml") if v.startswith("park")]
+        assert len(sumo) == len({v for v, *_ in sumo}), f"{st}: a seeker parked twice"
+        # SUMO reports the parkings that ended, with their times; the study also knows who is still parked
+        ours = {str(v): (str(a), float(t0), float(t1))
+                for v, a, t0, t1 in zip(ds.vehicle.values, ds["parked_area"].values, ds["parked_s"].values,
+                                        ds["left_s"].values, strict=True) if a and np.isfinite(t1)}
+        theirs = {v: (a, t0, t1) for v, a, t0, t1 in sumo}
+        assert {v: (a, t1) for v, (a, _, t1) in ours.items()} == {v: (a, t1) for v, (a, _, t1) in theirs.items()}, st
+        # SUMO's start is the step the vehicle stopped; the parking event is reported by the end of the next one
+        assert all(0 <= ours[v][1] - theirs[v][1] <= 1.0 for v in theirs), st
+        still = (ds["parked_area"] != "") & ds["left_s"].isnull()
+        assert int(ds["parked"]) == len(sumo) + int(still.sum())
+        assert 0 < len(sumo) and 0 < int(still.sum()), f"{st}: the case should have parkings that end and that do not"
         # every seeker that departed is accounted for exactly once
         decided = np.isfinite(ds["decided_s"].values)
         assert int(ds["parked"]) + int(ds["failed_parkings"]) == int(decided.sum()), st
@@ -129,8 +137,9 @@ from mobility.parking import run_parking, stop_output_parkings
 from mobility.parking.spec import load_parking
 study, out = Path(sys.argv[1]), Path(sys.argv[2])
 ds = run_parking(load_parking(study), "optimised", seed=5, workdir=out)
-sumo = {v: a for v, a, _ in stop_output_parkings(out / "stops.xml") if v.startswith("park")}
-ours = {str(v): str(a) for v, a in zip(ds.vehicle.values, ds["parked_area"].values, strict=True) if a}
+sumo = {v: a for v, a, _, _ in stop_output_parkings(out / "stops.xml") if v.startswith("park")}
+ours = {str(v): str(a) for v, a, t in zip(ds.vehicle.values, ds["parked_area"].values, ds["left_s"].values,
+                                         strict=True) if a and t == t}
 assert ours == sumo, (sorted(ours.items() ^ sumo.items()))
 ds.drop_vars(["wall_time_s", "assignment_max_solve_s"]).to_netcdf(out / "result.nc")
 """

@@ -74,6 +74,7 @@ class _Seeker:
     odo0: float = np.nan
     target: int = -1
     parked: float = np.nan
+    left: float = np.nan
     area: int = -1
     odo_park: float = np.nan
     failed: float = np.nan
@@ -182,7 +183,9 @@ def run_parking(spec: ParkingSpec | Study, strategy: str, *, seed: int, workdir:
     wd.mkdir(parents=True, exist_ok=True)
     add = write_text_atomic(wd / "parking.add.xml", parking_additional(areas, trips, sigma=spec.seeker_sigma,
                                                                        speed_dev=spec.seeker_speed_dev))
-    extra = ["--stop-output", str((wd / "stops.xml").resolve()), "--stop-output.write-unfinished", "true"]
+    # stop output of the stops that ended; SUMO 1.28 can crash while writing unfinished stops at the end
+    # (a seeker re-sent while leaving a space), so the study records who is still parked itself (left_s NaN)
+    extra = ["--stop-output", str((wd / "stops.xml").resolve())]
     sc = sc.model_copy(update={
         "additional_files": [*sc.additional_files, add.resolve()],
         "outputs": sc.outputs.model_copy(update={"trips": True}),
@@ -205,7 +208,7 @@ def run_parking(spec: ParkingSpec | Study, strategy: str, *, seed: int, workdir:
         api = sim.api
         ctl.api = api
         api.simulation.subscribe([tc.VAR_DEPARTED_VEHICLES_IDS, tc.VAR_ARRIVED_VEHICLES_IDS,
-                                  tc.VAR_PARKING_STARTING_VEHICLES_IDS])
+                                  tc.VAR_PARKING_STARTING_VEHICLES_IDS, tc.VAR_PARKING_ENDING_VEHICLES_IDS])
         for a in areas:
             api.parkingarea.subscribe(a.id, [tc.VAR_STOP_STARTING_VEHICLES_NUMBER])
         pa_index = {a.id: k for k, a in enumerate(areas)}
@@ -238,6 +241,10 @@ def run_parking(spec: ParkingSpec | Study, strategy: str, *, seed: int, workdir:
                 committed[s.target] -= 1
                 active.pop(vid, None)
                 api.vehicle.unsubscribe(vid)
+            for vid in res[tc.VAR_PARKING_ENDING_VEHICLES_IDS]:
+                s = state.get(vid)
+                if s is not None and s.area >= 0 and np.isnan(s.left):
+                    s.left = now
             for vid in res[tc.VAR_ARRIVED_VEHICLES_IDS]:
                 s = state.get(vid)
                 if s is not None and vid in active:  # reached the end of its route without parking
@@ -517,6 +524,7 @@ def _kpis(spec, strategy, sc, net, wd: Path, areas, state: dict[str, _Seeker], o
     ds["walking_m"] = ("vehicle", walk, {"units": "m", "long_name": "walk to the destination"})
     ds["decided_s"] = ("vehicle", [s.decided for s in S], {"units": "s", "long_name": "time of the decision point"})
     ds["parked_s"] = ("vehicle", [s.parked for s in S], {"units": "s", "long_name": "time parked (NaN: never)"})
+    ds["left_s"] = ("vehicle", [s.left for s in S], {"units": "s", "long_name": "time the space was left (NaN: never parked or still parked at the end)"})
     ds["parked_area"] = ("vehicle", [areas[s.area].id if s.area >= 0 else "" for s in S])
     xy = np.array([edge_point(net, a.edge, a.pos_m, side_m=25.0) for a in areas])
     ds = ds.assign_coords(area=[a.id for a in areas], time=times, vehicle=ids,
@@ -545,11 +553,15 @@ def _centre(spec: ParkingSpec, net) -> tuple[float, float] | None:
     return float(g.centre[0]), float(g.centre[1])
 
 
-def stop_output_parkings(path: str | Path) -> list[tuple[str, str, float]]:
-    """(vehicle, parkingArea, started) for every parking stop SUMO reports as begun in its stop output."""
+def stop_output_parkings(path: str | Path) -> list[tuple[str, str, float, float]]:
+    """(vehicle, parkingArea, started, ended) for every parking stop in SUMO's stop output.
+
+    The studies write the stops that ended (``ended`` is then the time the space was left); a stop output
+    written with ``--stop-output.write-unfinished`` also lists the stops still in progress (``ended`` -1).
+    """
     out = []
     for _, el in ET.iterparse(path):
         if el.tag == "stopinfo" and el.get("parkingArea") and float(el.get("started", "-1")) > 0:
-            out.append((el.get("id"), el.get("parkingArea"), float(el.get("started"))))
+            out.append((el.get("id"), el.get("parkingArea"), float(el.get("started")), float(el.get("ended", "-1"))))
             el.clear()
     return out
