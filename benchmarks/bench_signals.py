@@ -1,10 +1,18 @@
-"""Signal controllers on the RESCO scenarios and the two shipped ones: mean delay over 5 seeds.
+"""Signal controllers on the RESCO scenarios, the two shipped ones and the robustness set's report half.
 
 Runs ``mobility.signals.evaluate`` (no teleporting, RESCO's delay) for every scenario and writes a
-Markdown table with RESCO's published figures beside ours, plus each scenario's Dataset:
+Markdown table with the issue's targets checked per map, RESCO's published figures beside ours, and
+each scenario's Dataset:
 
     python benchmarks/bench_signals.py [--seeds 5] [--processes 2] [--out benchmarks/results]
-    python benchmarks/bench_signals.py --scenarios resco_cologne1,corridor5
+    python benchmarks/bench_signals.py --scenarios resco_cologne1,corridor5 --controllers adaptive
+
+The robustness set (``networks/robustness.py``) is built into a temporary folder: its report half
+(``halves()``, split by ``SPLIT_SEED`` before any controller was tuned) at under, near and over
+saturation. ``--robustness develop`` runs the half the controllers were developed on instead.
+
+Results are merged per scenario and controller with the last run's ``signals_table.json``, so one
+controller can be re-run alone; the table says which date each cell comes from.
 
 RESCO scenarios are read from ../shared/benchmarks/resco (``MOBILITY_SHARED`` overrides ../shared)
 and skipped with a message when absent.
@@ -14,16 +22,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ["resco_cologne1", "resco_cologne3", "resco_cologne8", "resco_ingolstadt1", "resco_grid4x4",
-             "resco_arterial4x4", "grid3x3", "corridor5"]
-CONTROLLERS = ["fixed", "actuated", "webster", "greedy", "maxpressure", "optimised"]
+RESCO = ["resco_cologne1", "resco_cologne3", "resco_cologne8", "resco_ingolstadt1", "resco_grid4x4", "resco_arterial4x4"]
+SHIPPED = ["grid3x3", "corridor5"]
+CONTROLLERS = ["fixed", "actuated", "maxpressure", "adaptive", "optimised"]
 #: RESCO paper (SUMO 1.9), mean delay in s: fixed, max-pressure, greedy, best learned.
 PUBLISHED = {
     "resco_cologne1": (56.61, 65.85, 27.81, "26.05 (IDQN)"),
@@ -33,15 +43,49 @@ PUBLISHED = {
 }
 
 
-def _scenario_path(name: str) -> Path:
-    return ROOT / "scenarios" / "signal_control" / f"{name}.yaml"
+def _robustness_module():
+    spec = importlib.util.spec_from_file_location("robustness", ROOT / "networks" / "robustness.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+def robustness_scenarios(half: str, out: Path) -> dict[str, Path]:
+    """name -> scenario file of every network of the half at each demand level."""
+    rob = _robustness_module()
+    dev, rep = rob.halves()
+    files: dict[str, Path] = {}
+    for name in (rep if half == "report" else dev):
+        files.update(rob.scenarios(name, out))
+    return files
+
+
+def _targets(name: str, t: dict) -> str:
+    """The issue's targets for ``adaptive`` and ``optimised`` on one map: met / not met, with the figures."""
+    out = []
+    if "adaptive" in t and "fixed" in t:
+        a, f = t["adaptive"], t["fixed"]
+        out.append(f"never-departed {a['never_departed']:.1f} <= {f['never_departed']:.1f}: "
+                   f"{'yes' if a['never_departed'] <= f['never_departed'] + 1e-9 else 'NO'}")
+        if "actuated" in t:
+            low = min(f["mean_delay_s"], t["actuated"]["mean_delay_s"])
+            out.append(f"delay <= {low:.1f}: {'yes' if a['mean_delay_s'] <= low + 1e-9 else 'NO'}")
+            if name.startswith("resco_"):
+                cut = a["mean_delay_s"] / t["actuated"]["mean_delay_s"] - 1
+                out.append(f"vs actuated {cut * 100:+.0f}% (<= -15%): {'yes' if cut <= -0.15 else 'NO'}")
+    if "optimised" in t and "fixed" in t:
+        o, f = t["optimised"]["mean_delay_s"], t["fixed"]["mean_delay_s"]
+        out.append(f"optimised <= own: {'yes' if o <= f * 1.0 + 1e-9 else 'NO'} ({(o / f - 1) * 100:+.0f}%)")
+    return "; ".join(out)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--processes", type=int, default=2)
-    ap.add_argument("--scenarios", default=",".join(SCENARIOS))
+    ap.add_argument("--scenarios", default="all",
+                    help="comma-separated names (RESCO, shipped, <robustness net>_<level>), or all")
+    ap.add_argument("--robustness", choices=("report", "develop", "none"), default="report")
     ap.add_argument("--controllers", default=",".join(CONTROLLERS))
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args()
@@ -53,48 +97,64 @@ def main() -> int:
     shared = Path(os.environ.get("MOBILITY_SHARED", ROOT.parent / "shared"))
     args.out.mkdir(parents=True, exist_ok=True)
     controllers = args.controllers.split(",")
+    files = {n: ROOT / "scenarios" / "signal_control" / f"{n}.yaml" for n in RESCO + SHIPPED}
+    tmp = Path(tempfile.mkdtemp(prefix="bench-signals-"))
+    if args.robustness != "none":
+        files.update(robustness_scenarios(args.robustness, tmp))
+    wanted = list(files) if args.scenarios == "all" else args.scenarios.split(",")
+    today = dt.date.today().isoformat()
     rows = []
-    for name in args.scenarios.split(","):
+    for name in wanted:
+        if name not in files:
+            print(f"skip {name}: not a scenario of this benchmark ({', '.join(files)})", flush=True)
+            continue
         if name.startswith("resco_") and not (shared / "benchmarks" / "resco" / name[6:]).is_dir():
             print(f"skip {name}: {shared / 'benchmarks' / 'resco' / name[6:]} not found", flush=True)
             continue
-        sc = mb.load_scenario(_scenario_path(name))
+        sc = mb.load_scenario(files[name])
         sc = sc.model_copy(update={"sumo": sc.sumo.model_copy(update={"time_to_teleport_s": -1.0})})
         t0 = time.perf_counter()
         ds = evaluate(sc, controllers, seeds=list(range(1, args.seeds + 1)), processes=args.processes)
         save_results(ds, args.out / f"signals_{name}.nc")
-        table = {r["controller"]: r for r in summary_table(ds)}
+        table = {r["controller"]: {**r, "date": today} for r in summary_table(ds)}
         rows.append((name, table, time.perf_counter() - t0))
         print(name, {c: round(r["mean_delay_s"], 1) for c, r in table.items()}, f"{time.perf_counter() - t0:.0f} s", flush=True)
     if not rows:
         print("nothing run")
         return 1
-    # scenarios not run this time keep their rows from the last full run
+    # cells not run this time keep their values from the last run (the table gives each cell's date)
     saved = args.out / "signals_table.json"
-    if saved.is_file():
-        ran = {n for n, _, _ in rows}
-        old = json.loads(saved.read_text())
-        rows += [(n, t, 0.0) for n, t in old.items() if n not in ran and set(controllers) <= set(t)]
-        rows.sort(key=lambda r: SCENARIOS.index(r[0]) if r[0] in SCENARIOS else len(SCENARIOS))
+    merged: dict[str, dict] = json.loads(saved.read_text()) if saved.is_file() else {}
+    for name, table, _ in rows:
+        merged.setdefault(name, {}).update(table)
+    order = RESCO + SHIPPED
+    names = sorted(merged, key=lambda n: (order.index(n) if n in order else len(order), n))
+    shown = [c for c in CONTROLLERS if any(c in merged[n] for n in names)]
+    shown += sorted({c for n in names for c in merged[n]} - set(shown))
+    controllers = shown
+    rows = [(n, merged[n], 0.0) for n in names]
     lines = [
-        "# Signal controllers: mean delay (s), 5 seeds",
+        f"# Signal controllers: mean delay (s), {args.seeds} seeds",
         "",
-        (f"Generated by `benchmarks/bench_signals.py` on {dt.date.today().isoformat()}, SUMO {mb.installed_versions().get('eclipse-sumo')}. "
+        (f"Generated by `benchmarks/bench_signals.py`, SUMO {mb.installed_versions().get('eclipse-sumo')}. "
          "Delay as RESCO defines it (timeLoss + departDelay over every scheduled vehicle; never-departed vehicles wait until "
-         "the end), no teleporting. Mean over seeds 1-5 (± sd); in brackets the mean count of never-departed vehicles."),
+         "the end), no teleporting. Mean over seeds (± sd); in brackets the mean count of never-departed vehicles. "
+         "Robustness maps: `<network>_<level>`, the report half of `networks/robustness.py` at under / near / over "
+         "saturation (X 0.6 / 0.95 / 1.25 of the busiest lane under the own programs). Dates of the cells: "
+         + ", ".join(sorted({str(c.get("date", "2026-12-03")) for _, t, _ in rows for c in t.values()})) + "."),
         "",
-        "| scenario | " + " | ".join(controllers) + " | best | best vs fixed | best vs actuated |",
-        "|---|" + ("---|" * (len(controllers) + 3)),
+        "| scenario | " + " | ".join(controllers) + " | best | best vs fixed | best vs actuated | targets |",
+        "|---|" + ("---|" * (len(controllers) + 4)),
     ]
     for name, table, _ in rows:
         cells = [f"{table[c]['mean_delay_s']:.1f} ± {table[c]['mean_delay_sd_s']:.1f} [{table[c]['never_departed']:.1f}]"
-                 for c in controllers]
-        own = [c for c in controllers if c not in ("fixed", "actuated")]
+                 if c in table else "" for c in controllers]
+        own = [c for c in controllers if c not in ("fixed", "actuated") and c in table]
         best = min(own, key=lambda c: table[c]["mean_delay_s"])
         b = table[best]["mean_delay_s"]
         vs_fixed = f"{(b / table['fixed']['mean_delay_s'] - 1) * 100:+.0f}%" if "fixed" in table else "-"
         vs_act = f"{(b / table['actuated']['mean_delay_s'] - 1) * 100:+.0f}%" if "actuated" in table else "-"
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {best} | {vs_fixed} | {vs_act} |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {best} | {vs_fixed} | {vs_act} | {_targets(name, table)} |")
     lines += ["", "RESCO published (SUMO 1.9): fixed / max-pressure / greedy / best learned", ""]
     lines += ["| scenario | fixed | max-pressure | greedy | best learned |", "|---|---|---|---|---|"]
     for name, (f, mp, gr, best) in PUBLISHED.items():

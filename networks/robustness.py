@@ -1,7 +1,7 @@
 """A robustness set of signalised networks in junction styles the shipped grids lack, built with SUMO's own
 generators (netgenerate, netconvert) from a few lines each: nothing here is copied data.
 
-    python networks/robustness.py OUT_DIR        # builds every network into OUT_DIR, prints the halves
+    python networks/robustness.py OUT_DIR        # every network and its scenarios into OUT_DIR, with the halves
 
 Styles: joined clusters (a divided arterial crossing a street: four nodes, one signal), two left-turn lanes
 merging into one receiving lane, left-turn bays, single shared lanes, closely spaced T-junctions, a one-way
@@ -201,12 +201,82 @@ def build(name: str, out_dir: Path) -> Path:
     return BUILDERS[name](out_dir / f"{name}.net.xml")
 
 
+#: Demand levels: degree of saturation of the busiest signalised lane under the network's own programs.
+LEVELS = {"under": 0.6, "near": 0.95, "over": 1.25}
+_BASE_TRIPS_VEH_H = 1000.0
+
+
+def busiest_saturation(scenario_file: Path) -> float:
+    """Highest degree of saturation ``X = q / (s g/C)`` (s = 1800 veh/h per lane) of any approach lane under
+    the network's own programs, for the scenario's demand routed by duarouter (the toolkit's movement flows)."""
+    import mobility as mb
+    from mobility.signals import movement_flows, plans_from_net, signal_models
+    from mobility.signals.timing import timing_problem
+
+    sc = mb.load_scenario(scenario_file)
+    models = signal_models(sc.network)
+    plans = plans_from_net(sc.network)
+    flows = movement_flows(sc, periods=[(sc.begin_s, sc.end_s)], models=models)
+    worst = 0.0
+    for tls, m in models.items():
+        if tls not in plans or not m.movements:
+            continue
+        plan = plans[tls]
+        jt = timing_problem(plan, m, flows.flows[tls][0])
+        g = np.array([st.green_s for st in plan.stages])
+        capacity = jt.serve @ g / plan.cycle_s  # share of an hour each lane is served
+        x = np.where(capacity > 0, jt.y / np.maximum(capacity, 1e-9), np.where(jt.y > 0, np.inf, 0.0))
+        worst = max(worst, float(np.max(x, initial=0.0)))
+    return worst
+
+
+def _scenario_yaml(name: str, net: Path, trips_veh_h: float, level: str, x: float, ends: str = "fringe") -> str:
+    return (f"# {name} at {level} saturation: the busiest signalised lane runs at X = {x:.2f} under the network's own\n"
+            f"# programs (networks/robustness.py writes this file)\n"
+            f"name: {name}_{level}\ndescription: robustness set, {name}, {level} saturation (X = {x:.2f})\n"
+            f"network: {net.name}\nbegin_s: 0\nend_s: 3600\nstep_length_s: 1.0\nseed: 7\n"
+            f"demand:\n  kind: random\n  trips_veh_h: {trips_veh_h:.1f}\n  origins: {ends}\n  destinations: {ends}\n"
+            f"outputs:\n  interval_s: 300\n  summary_period_s: 60\nsumo:\n  time_to_teleport_s: -1\n")
+
+
+def scenarios(name: str, out_dir: Path, levels: dict[str, float] | None = None) -> dict[str, Path]:
+    """Build network ``name`` and write one signal scenario per demand level: random fringe trips scaled so
+    that the busiest lane's degree of saturation under the own programs is the level's X (:data:`LEVELS`).
+
+    Returns ``{"<name>_<level>": scenario file}``.
+    """
+    net = build(name, out_dir)
+    from mobility._errors import DemandError
+
+    base = out_dir / f"{name}_base.yaml"
+    ends = "fringe"  # trips between the boundary roads; anywhere on a network without any (the spider web)
+    try:
+        base.write_text(_scenario_yaml(name, net, _BASE_TRIPS_VEH_H, "base", float("nan"), ends))
+        x0 = busiest_saturation(base)
+    except DemandError:
+        ends = "all"
+        base.write_text(_scenario_yaml(name, net, _BASE_TRIPS_VEH_H, "base", float("nan"), ends))
+        x0 = busiest_saturation(base)
+    finally:
+        base.unlink(missing_ok=True)
+    if not np.isfinite(x0) or x0 <= 0:
+        raise RuntimeError(f"{name}: no finite degree of saturation under its own programs (X = {x0})")
+    out = {}
+    for level, x in (levels or LEVELS).items():
+        p = out_dir / f"{name}_{level}.yaml"
+        tmp = p.with_suffix(".yaml.tmp")
+        tmp.write_text(_scenario_yaml(name, net, _BASE_TRIPS_VEH_H * x / x0, level, x, ends))
+        tmp.replace(p)
+        out[f"{name}_{level}"] = p
+    return out
+
+
 def main(argv: list[str]) -> int:
     out = Path(argv[0]) if argv else Path("robustness")
     dev, rep = halves()
     for name in sorted(BUILDERS):
-        p = build(name, out)
-        print(f"{p}: {'develop' if name in dev else 'report'}")
+        files = scenarios(name, out)
+        print(f"{name} ({'develop' if name in dev else 'report'}): {', '.join(str(f) for f in files.values())}")
     return 0
 
 

@@ -225,7 +225,7 @@ def _red_spells(log_t: np.ndarray, log_j: np.ndarray, log_s: np.ndarray, end: fl
     return spells
 
 
-@pytest.mark.parametrize("kind", ["maxpressure", "greedy"])
+@pytest.mark.parametrize("kind", ["maxpressure", "greedy", "adaptive"])
 def test_adaptive_control_keeps_max_red_min_green_and_yellow(kind: str) -> None:
     sc = _grid_scenario()
     settings = AdaptiveSettings(min_green_s=8.0, max_red_s=70.0)

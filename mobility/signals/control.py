@@ -53,9 +53,9 @@ if TYPE_CHECKING:
 
 __all__ = ["CONTROLLERS", "AdaptiveController", "AdaptiveSettings", "actuated_programs", "controller_payload", "run_controlled"]
 
-ControllerName = Literal["fixed", "actuated", "webster", "greedy", "maxpressure", "optimised"]
-CONTROLLERS: tuple[str, ...] = ("fixed", "actuated", "webster", "greedy", "maxpressure", "optimised")
-ADAPTIVE = ("greedy", "maxpressure")
+ControllerName = Literal["fixed", "actuated", "webster", "greedy", "maxpressure", "adaptive", "optimised"]
+CONTROLLERS: tuple[str, ...] = ("fixed", "actuated", "webster", "greedy", "maxpressure", "adaptive", "optimised")
+ADAPTIVE = ("greedy", "maxpressure", "adaptive")
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,17 @@ class AdaptiveSettings:
         Road length a stopped vehicle takes (length + gap).
     min_yellow_s : float, s
         Yellow used where the network's program has a shorter one.
+    max_green_s : float, s
+        ``adaptive``: longest green of a stage while another stage has vehicles waiting (at least the
+        stage's own green in the network's program).
+    hold_ratio : float
+        ``adaptive``: the green stays while its stage's pressure is at least this share of the highest
+        pressure of the other stages.
+    feeder_m : float, m
+        ``adaptive``: vehicles waiting to be inserted on the approach edge, or on edges up to this far
+        upstream with no signal between, count in the approach's queue.
+    group_link_m : float, m
+        ``adaptive``: signals joined by a link shorter than this switch together as a group (0: never).
     """
 
     min_green_s: float = 10.0
@@ -83,6 +94,10 @@ class AdaptiveSettings:
     spillback_share: float = 0.9
     jam_spacing_m: float = 7.5
     min_yellow_s: float = 3.0
+    max_green_s: float = 60.0
+    hold_ratio: float = 0.5
+    feeder_m: float = 300.0
+    group_link_m: float = 75.0
 
     def __post_init__(self) -> None:
         if self.min_green_s <= 0 or (self.max_red_s is not None and self.max_red_s <= 0):
@@ -140,6 +155,8 @@ class _Junction:
             for p in np.flatnonzero(self.serves[k]):
                 self.lane_served[k, pos[int(self.in_lane[p])]] = True
         self.controlled = self.link_served.any(axis=0)
+        self.max_green = np.array([max(settings.max_green_s, st.green_s, settings.min_green_s) for st in plan.stages])
+        self.grouped = False
         self.stage = 0
         self.target = 0
         self.mode: Literal["green", "yellow", "red"] = "green"
@@ -156,13 +173,22 @@ class _Junction:
             self.max_red_s = float(settings.max_red_s)
 
 
+@dataclass
+class _Group:
+    """Signals that switch together: ``combos[g, m]`` is member ``m``'s stage in joint stage ``g``."""
+
+    members: list[_Junction]
+    combos: np.ndarray
+    stage: int = 0
+
+
 class AdaptiveController:
     """Greedy or max-pressure control of every signal in a running simulation.
 
     Used by :func:`run_controlled`; ``log`` keeps ``(time_s, junction, state)`` for every state set.
     """
 
-    def __init__(self, api: Any, net_file: str | Path, kind: Literal["greedy", "maxpressure"], *,
+    def __init__(self, api: Any, net_file: str | Path, kind: Literal["greedy", "maxpressure", "adaptive"], *,
                  settings: AdaptiveSettings | None = None, junctions: Sequence[str] | None = None,
                  models: dict[str, SignalModel] | None = None) -> None:
         if kind not in ADAPTIVE:
@@ -186,17 +212,36 @@ class AdaptiveController:
                     lanes.setdefault(b, len(lanes))
         self.lane_ids = list(lanes)
         self.junctions = [_Junction(plans[j], models[j], lanes, self.settings) for j in ids]
-        self.capacity = np.array([api.lane.getLength(ln) / self.settings.jam_spacing_m for ln in self.lane_ids])
+        self.capacity = np.array([max(api.lane.getLength(ln) / self.settings.jam_spacing_m, 1.0) for ln in self.lane_ids])
         self._vars = (tc.LAST_STEP_VEHICLE_NUMBER, tc.LAST_STEP_VEHICLE_HALTING_NUMBER)
         for ln in self.lane_ids:
             api.lane.subscribe(ln, list(self._vars))
+        self._feeders: dict[str, list[int]] = {}
+        self.groups: list[_Group] = []
+        if kind == "adaptive":
+            from .adaptive import feeder_lanes, junction_groups
+
+            approaches: dict[str, list[int]] = {}
+            for jn in self.junctions:
+                for ln in jn.lanes.tolist():
+                    approaches.setdefault(self.lane_ids[ln].rsplit("_", 1)[0], []).append(ln)
+            self._feeders = feeder_lanes(net_file, approaches, self.settings.feeder_m)
+            for e in self._feeders:
+                api.edge.subscribe(e, [tc.VAR_PENDING_VEHICLES])
+            by_id = {jn.id: jn for jn in self.junctions}
+            for members, combos in junction_groups(net_file, plans, models, ids, self.settings.group_link_m):
+                self.groups.append(_Group([by_id[j] for j in members], np.array(combos, dtype=np.int64)))
         self.log: list[tuple[float, str, str]] = []
         self.step_s = float(api.simulation.getDeltaT())
         now = float(api.simulation.getTime())
+        for g in self.groups:
+            for m, jn in enumerate(g.members):
+                jn.stage = jn.target = int(g.combos[0, m])
+                jn.grouped = True
         for jn in self.junctions:
             jn.since = now
             jn.last_green[:] = now
-            self._set(jn, jn.states[0], now)
+            self._set(jn, jn.states[jn.stage], now)
 
     def _set(self, jn: _Junction, state: str, now: float) -> None:
         self.api.trafficlight.setRedYellowGreenState(jn.id, state)
@@ -209,9 +254,24 @@ class AdaptiveController:
         h = np.fromiter((res[ln][vhalt] for ln in self.lane_ids), dtype=np.float64, count=len(self.lane_ids))
         return n, h
 
+    def _backlog(self) -> np.ndarray:
+        """Vehicles waiting to be inserted, per approach lane (on its edge or its feeders, split over its lanes)."""
+        out = np.zeros(len(self.lane_ids))
+        if not self._feeders:
+            return out
+        import traci.constants as tc
+
+        res = self.api.edge.getAllSubscriptionResults()
+        for e, lanes in self._feeders.items():
+            k = len(res.get(e, {}).get(tc.VAR_PENDING_VEHICLES, ()))
+            if k:
+                out[lanes] += k / len(lanes)
+        return out
+
     def step(self, now: float) -> None:
         """Update every signal after a simulation step ending at ``now``."""
         n, halt = self._counts()
+        self._queue = halt + self._backlog() if self.kind == "adaptive" else halt
         full = n >= self.settings.spillback_share * self.capacity
         s = self.settings
         for jn in self.junctions:
@@ -219,19 +279,14 @@ class AdaptiveController:
             elapsed = now - jn.since
             if jn.mode == "green":
                 jn.last_green[jn.link_served[k]] = now
-                if elapsed + 1e-9 < s.min_green_s:
+                if elapsed + 1e-9 < s.min_green_s or jn.grouped:
                     continue
                 nxt = self._choose(jn, n, halt, full, now)
                 if nxt == k:
                     continue
-                jn.target = nxt
-                clearance = _clearance_state(jn.states[k], jn.states[nxt], yellow=True)
-                if "y" in clearance:
-                    jn.mode, jn.since = "yellow", now
-                    self._set(jn, clearance, now)
+                if self._switch(jn, nxt, now):
                     continue
-                # no movement loses its green: straight to the next stage
-                jn.mode, elapsed = "red", jn.all_red[k]
+                elapsed = jn.all_red[k]
             if jn.mode == "yellow" and elapsed + 1e-9 >= jn.yellow[k]:
                 if jn.all_red[k] > 0:
                     jn.mode, jn.since = "red", now
@@ -243,6 +298,44 @@ class AdaptiveController:
                 jn.stage, jn.mode, jn.since = jn.target, "green", now
                 jn.last_green[jn.link_served[jn.stage]] = now
                 self._set(jn, jn.states[jn.stage], now)
+        for g in self.groups:
+            self._step_group(g, n, now)
+
+    def _switch(self, jn: _Junction, nxt: int, now: float) -> bool:
+        """Start the clearance from the current stage to ``nxt``; False if no movement loses its green (the
+        caller goes straight on to the all-red or the next green)."""
+        jn.target = nxt
+        clearance = _clearance_state(jn.states[jn.stage], jn.states[nxt], yellow=True)
+        if "y" in clearance:
+            jn.mode, jn.since = "yellow", now
+            self._set(jn, clearance, now)
+            return True
+        jn.mode = "red"
+        return False
+
+    def _step_group(self, g: _Group, n: np.ndarray, now: float) -> None:
+        """A coordinated group switches when every member is green and the minimum green has passed."""
+        if any(jn.mode != "green" for jn in g.members):
+            return
+        elapsed = now - max(jn.since for jn in g.members)
+        if elapsed + 1e-9 < self.settings.min_green_s:
+            return
+        pressure = np.zeros(len(g.combos))
+        for m, jn in enumerate(g.members):
+            pressure += self._pressure(jn, n)[g.combos[:, m]]
+        max_green = max(float(jn.max_green[g.combos[g.stage, m]]) for m, jn in enumerate(g.members))
+        nxt = self._next_stage(g.stage, pressure, elapsed, max_green, group=True)
+        if nxt == g.stage:
+            return
+        g.stage = nxt
+        for m, jn in enumerate(g.members):
+            target = int(g.combos[nxt, m])
+            if target == jn.stage:
+                jn.since = now  # stays green; the group's minimum green restarts with it
+                continue
+            if not self._switch(jn, target, now):  # no yellow needed: all-red (if any), then green
+                jn.since = now - jn.yellow[jn.stage]
+                jn.mode = "yellow"
 
     def _deadline_stage(self, jn: _Junction, now: float, clear: float) -> int | None:
         """The stage to start now so that no movement's red exceeds ``max_red_s``, or None if waiting is safe.
@@ -281,6 +374,8 @@ class AdaptiveController:
         forced = self._deadline_stage(jn, now, clear)
         if forced is not None:  # a movement would wait longer than max_red_s: serve it, whatever the queues say
             return forced
+        if self.kind == "adaptive":
+            return self._choose_adaptive(jn, n, now)
         if self.kind == "maxpressure":
             pressure = n[jn.in_lane] - n[jn.out_lane]
             score = jn.serves.astype(np.float64) @ pressure
@@ -293,6 +388,36 @@ class AdaptiveController:
             return k
         best = float(np.max(score))
         return k if np.isfinite(score[k]) and score[k] >= best - 1e-9 else int(np.argmax(score))
+
+
+    def _pressure(self, jn: _Junction, n: np.ndarray) -> np.ndarray:
+        """``adaptive``: per stage, the queued vehicles (halting, or waiting to be inserted) of its movements
+        that fit into their exit lanes (capacity-aware; a full exit gives nothing)."""
+        room = np.maximum(self.capacity[jn.out_lane] - n[jn.out_lane], 0.0)
+        return jn.serves.astype(np.float64) @ np.minimum(self._queue[jn.in_lane], room)
+
+    def _next_stage(self, k: int, pressure: np.ndarray, elapsed: float, max_green: float, *, group: bool = False) -> int:
+        """A junction holds stage ``k`` while it keeps ``hold_ratio`` of the best other pressure, then takes the
+        stage of highest pressure (its maximum red is guarded by :meth:`_deadline_stage`). A group serves its
+        joint stages exhaustively (while any member's stage has pressure) in the programs' order, which bounds
+        every red by one pass at maximum green. Either way a green ends at ``max_green``."""
+        others = np.delete(pressure, k)
+        if others.size == 0 or float(others.max()) <= 0.0:
+            return k
+        hold = 0.0 if group else self.settings.hold_ratio
+        if elapsed + 1e-9 < max_green and pressure[k] > 0 and pressure[k] >= hold * float(others.max()):
+            return k
+        if not group:
+            return int(np.argmax(np.where(np.arange(len(pressure)) == k, -np.inf, pressure)))
+        for step in range(1, len(pressure)):
+            j = (k + step) % len(pressure)
+            if pressure[j] > 0:
+                return j
+        return k
+
+    def _choose_adaptive(self, jn: _Junction, n: np.ndarray, now: float) -> int:
+        """Capacity-aware pressure in the program's own stage order (see :mod:`mobility.signals.adaptive`)."""
+        return self._next_stage(jn.stage, self._pressure(jn, n), now - jn.since, float(jn.max_green[jn.stage]))
 
 
 def _model_plans(plans: Sequence[SignalPlan], models: dict[str, SignalModel], net_file: Path) -> None:
@@ -327,7 +452,7 @@ def run_controlled(
     Parameters
     ----------
     scenario : Scenario
-    controller : {"fixed", "actuated", "greedy", "maxpressure"}
+    controller : {"fixed", "actuated", "greedy", "maxpressure", "adaptive"}
         ``fixed`` runs ``plans`` when given (checked for safety first), else the network's programs.
     seed : int, optional
         SUMO seed (the scenario's when omitted); recorded in the Dataset.
@@ -343,7 +468,7 @@ def run_controlled(
     from ..simulation import Simulation
 
     if controller not in ("fixed", "actuated", *ADAPTIVE):
-        raise InputError(f"run_controlled: controller must be fixed, actuated, greedy or maxpressure, got {controller!r}"
+        raise InputError(f"run_controlled: controller must be fixed, actuated, greedy, maxpressure or adaptive, got {controller!r}"
                          " (webster and optimised plans run as controller='fixed' with plans=...)")
     if plans is not None and controller != "fixed":
         raise InputError("plans= is only used with controller='fixed'")

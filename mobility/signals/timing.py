@@ -364,9 +364,16 @@ def optimise_plans(
     time_limit_s: float = 10.0,
     seed: int = 0,
     name: str = "optimised",
+    max_critical_ratio: float = 0.95,
     **problem: Any,
 ) -> list[SignalPlan]:
     """Optimised fixed-time plans (cycle, splits, offsets) for every signal and period, by CP-SAT.
+
+    Where the fixed-time model does not hold, the junction keeps its current plan for that period and the
+    plan's metadata says why (``kept_current``: ``reason``): its lane groups cannot be built, it is
+    oversaturated (critical flow ratio ``Y >= max_critical_ratio``: no cycle serves the demand, and the
+    model's delay formula has no meaning there) or the solver found no plan for its group. The rest of the
+    network is timed; a network is never refused as a whole.
 
     Junctions joined by signalised roads shorter than ``max_coordination_length_m`` carrying at least
     ``min_coordination_flow_veh_h`` share a cycle and get offsets for progression; the others are timed
@@ -374,7 +381,7 @@ def optimise_plans(
     around it); ``base_cycle`` fixes it at the longest cycle of the group's current plans (the
     splits and offsets are still optimised). Each plan's ``metadata`` holds the model's status, objective, bound, gap and solve time.
     """
-    from optimise.signal_timing import CoordinationLink, optimise_timing
+    from optimise.signal_timing import CoordinationLink, critical_ratios, optimise_timing
 
     from ..load import load_network
 
@@ -387,11 +394,37 @@ def optimise_plans(
         lf = {t: flows.flows[t][k] for t in ids}
         links = _coordination(ids, base_plans, models, lf, net, min_flow_veh_h=min_coordination_flow_veh_h,
                               max_length_m=max_coordination_length_m) if coordinate else []
-        for group in _groups(len(ids), links):
+        def keep(tls: str, reason: str) -> None:
+            p = base_plans[tls]
+            out.append(p.model_copy(update={**_period_plan(p, period, k, len(flows.periods), name),
+                                            "metadata": {**p.metadata, "method": "kept_current", "kept_current": True,
+                                                         "reason": reason, "period_s": list(period)}}))
+
+        for whole in _groups(len(ids), links):
+            group, probs = [], []
+            for g in whole:
+                try:
+                    prob = timing_problem(base_plans[ids[g]], models[ids[g]], lf[ids[g]], **problem)
+                except InputError as e:
+                    keep(ids[g], f"no lane-group model: {e}")
+                    continue
+                y_crit = float(critical_ratios(prob.y, prob.serve).sum())
+                if y_crit >= max_critical_ratio:
+                    keep(ids[g], f"oversaturated: critical flow ratio Y = {y_crit:.2f} >= {max_critical_ratio:g}")
+                    continue
+                group.append(g)
+                probs.append(prob)
+            if not group:
+                continue
             local = {g: n for n, g in enumerate(group)}
-            probs = [timing_problem(base_plans[ids[g]], models[ids[g]], lf[ids[g]], **problem) for g in group]
-            glinks = [CoordinationLink(local[u], su, local[d], sd, tt, f) for u, su, d, sd, tt, f in links if u in local]
-            res = optimise_timing(probs, glinks, cycle_bounds_s=cycle_bounds_s, time_limit_s=time_limit_s, seed=seed)
+            glinks = [CoordinationLink(local[u], su, local[d], sd, tt, f) for u, su, d, sd, tt, f in links
+                      if u in local and d in local]
+            try:
+                res = optimise_timing(probs, glinks, cycle_bounds_s=cycle_bounds_s, time_limit_s=time_limit_s, seed=seed)
+            except (RuntimeError, InputError) as e:
+                for g in group:
+                    keep(ids[g], f"no plan from the solver: {e}")
+                continue
             fixed = None
             if base_cycle:
                 fixed = max(base_plans[ids[g]].cycle_s for g in group)
@@ -400,8 +433,11 @@ def optimise_plans(
             if fixed is not None:
                 lo = max(p.min_green_s.sum() + p.lost_s.sum() for p in probs)
                 fixed = float(np.clip(fixed, max(cycle_bounds_s[0], lo), cycle_bounds_s[1]))
-                res = optimise_timing(probs, glinks, cycle_bounds_s=cycle_bounds_s, cycle_s=fixed,
-                                      time_limit_s=time_limit_s, seed=seed)
+                try:
+                    res = optimise_timing(probs, glinks, cycle_bounds_s=cycle_bounds_s, cycle_s=fixed,
+                                          time_limit_s=time_limit_s, seed=seed)
+                except RuntimeError:  # no plan at that cycle: the free optimum stands
+                    fixed = None
             for n, g in enumerate(group):
                 tls = ids[g]
                 p = base_plans[tls]

@@ -1,0 +1,154 @@
+"""The ``adaptive`` controller's network model: insertion backlogs and coordinated junction groups.
+
+``adaptive`` (run by :class:`~mobility.signals.control.AdaptiveController`) is built against the ways plain
+max-pressure and longest-queue-first fail on real networks:
+
+- **Capacity-aware pressure** (Gregoire et al. 2015, *Capacity-aware backpressure traffic signal control*,
+  IEEE TCNS): a movement's pressure is the number of its queued vehicles that fit into its exit lane,
+  ``min(queue, room)``. A full exit gives no pressure, so no green feeds spill-back into the junction, and a
+  long queue behind a short exit does not outbid movements that can move.
+- **Entry starvation**: vehicles SUMO could not insert yet (on the approach edge, or on edges up to
+  ``feeder_m`` upstream with no signal between) join the approach's queue (:func:`feeder_lanes`), so a
+  boundary road that backs up out of the network is served like a queue that can be seen.
+- **Cyclic service** (Levin, Hu & Odell 2020, *Max-pressure signal control with cyclical phase structure*,
+  TR-C): stages follow the network's own order, skipping those with no pressure, so every movement is
+  served within one pass; a green holds while its pressure is at least ``hold_ratio`` of the best other
+  stage's and ends at ``max_green_s`` (exhaustive service, the stable policy of polling systems, with fewer
+  lost times than switching to the arg-max every few seconds).
+- **Coordinated groups**: junctions joined by a signalised link shorter than ``group_link_m`` (closely spaced
+  T-junctions, a divided arterial's two crossings) act as one (:func:`junction_groups`): their stages switch
+  together in the combinations their own programs run at the same time, so a green wave along the short
+  links survives and one junction does not fill the link its neighbour must empty.
+
+The guarantees of every adaptive controller stay: minimum green, the program's yellow and all-red, and a
+maximum red (for a group, one pass through its stages at maximum green bounds every red).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .plan import SignalPlan
+from .safety import SignalModel
+
+__all__ = ["feeder_lanes", "junction_groups"]
+
+
+def feeder_lanes(net_file: str | Path, approaches: dict[str, list[int]], reach_m: float) -> dict[str, list[int]]:
+    """Edge -> approach lanes whose queue its insertion backlog joins.
+
+    ``approaches``: approach edge -> its lanes (any indices). Each approach edge feeds its own lanes, and so
+    does every edge upstream of it within ``reach_m`` (summed length) reached without passing a signal or
+    turning back.
+    """
+    from ..load import load_network
+
+    net = load_network(net_file)
+    eidx = net.edge_index
+    into: dict[int, list[int]] = {}
+    for e in range(net.n_edges):
+        into.setdefault(int(net.head[e]), []).append(e)
+    signalised = net.node_signalised if net.node_signalised is not None else np.zeros(net.n_nodes, dtype=bool)
+    out: dict[str, set[int]] = {}
+    for edge, lanes in approaches.items():
+        if edge not in eidx:
+            continue
+        seen = {eidx[edge]: 0.0}
+        todo = [eidx[edge]]
+        while todo:
+            e = todo.pop()
+            if signalised[net.tail[e]]:  # further upstream is another signal's queue
+                continue
+            for f in into.get(int(net.tail[e]), []):
+                d = seen[e] + float(net.length[f])
+                if f not in seen and int(net.tail[f]) != int(net.head[e]) and d <= reach_m:
+                    seen[f] = d
+                    todo.append(f)
+        for e in seen:
+            out.setdefault(str(net.edge_ids[e]), set()).update(lanes)
+    return {e: sorted(v) for e, v in out.items()}
+
+
+def _stage_at(plan: SignalPlan, t: float) -> int | None:
+    """The stage whose green runs at time ``t`` under the plan (None in a clearance)."""
+    u = (t - plan.sumo_offset_s) % plan.cycle_s
+    for k, st in enumerate(plan.stages):
+        if u < st.green_s:
+            return k
+        u -= st.duration_s
+        if u < 0:
+            return None
+    return None
+
+
+def _joint_stages(plans: Sequence[SignalPlan]) -> list[tuple[int, ...]] | None:
+    """Combinations of the members' stages that their own programs run at the same time, in program order;
+    None if the programs do not share a cycle or some stage never runs with all the others green."""
+    cycle = plans[0].cycle_s
+    if any(abs(p.cycle_s - cycle) > 0.5 for p in plans):
+        return None
+    combos: list[tuple[int, ...]] = []
+    for t in np.arange(0.0, cycle, 0.5):
+        ks = [_stage_at(p, float(t)) for p in plans]
+        if all(k is not None for k in ks):
+            c = tuple(int(k) for k in ks)  # type: ignore[arg-type]
+            if c not in combos:
+                combos.append(c)
+    for m, p in enumerate(plans):
+        if {c[m] for c in combos} != set(range(len(p.stages))):
+            return None
+    return combos
+
+
+#: A group of more signals than this is a street grid, not a cluster: its junctions are controlled one by one.
+MAX_GROUP = 6
+
+
+def junction_groups(net_file: str | Path, plans: dict[str, SignalPlan], models: dict[str, SignalModel],
+                    ids: Sequence[str], link_m: float) -> list[tuple[list[str], list[tuple[int, ...]]]]:
+    """Groups of signals joined by links shorter than ``link_m``, each with its joint stages
+    (:func:`_joint_stages`). Groups whose programs cannot be put in step, or of more than :data:`MAX_GROUP`
+    signals, are left out (their junctions are controlled one by one)."""
+    from ..load import load_network
+
+    if link_m <= 0:
+        return []
+    net = load_network(net_file)
+    eidx = net.edge_index
+    ids = list(ids)
+    pos = {j: k for k, j in enumerate(ids)}
+    parent = list(range(len(ids)))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    enters = {}
+    for j in ids:
+        for mv in models[j].movements.values():
+            if not mv.pedestrian:
+                enters.setdefault(mv.from_edge, set()).add(j)
+    for j in ids:
+        for mv in models[j].movements.values():
+            e = mv.to_edge
+            if mv.pedestrian or e not in eidx or float(net.length[eidx[e]]) >= link_m:
+                continue
+            for other in enters.get(e, ()):
+                if other != j:
+                    parent[root(pos[j])] = root(pos[other])
+    members: dict[int, list[str]] = {}
+    for j in ids:
+        members.setdefault(root(pos[j]), []).append(j)
+    out = []
+    for group in members.values():
+        if not 2 <= len(group) <= MAX_GROUP:
+            continue
+        combos = _joint_stages([plans[j] for j in group])
+        if combos is not None and len(combos) > 1:
+            out.append((group, combos))
+    return out

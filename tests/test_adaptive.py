@@ -1,0 +1,106 @@
+"""The ``adaptive`` controller's network model (backlog feeders, coordinated groups) and the optimiser keeping
+current programs where its model does not hold."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mobility as mb
+from mobility.signals import plans_from_net, signal_models
+from mobility.signals.adaptive import _joint_stages, feeder_lanes, junction_groups
+from mobility.signals.control import AdaptiveSettings, run_controlled
+from mobility.signals.timing import movement_flows, optimise_plans
+
+from .conftest import ROOT, plain_net
+
+
+@pytest.fixture(scope="module")
+def robustness_mod():
+    spec = importlib.util.spec_from_file_location("robustness", ROOT / "networks" / "robustness.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+@pytest.fixture(scope="module")
+def tees(tmp_path_factory: pytest.TempPathFactory, robustness_mod) -> Path:
+    return robustness_mod.build("close_tees", tmp_path_factory.mktemp("tees"))
+
+
+def test_close_junctions_form_one_group_in_step_with_their_programs(tees: Path) -> None:
+    plans, models = plans_from_net(tees), signal_models(tees)
+    groups = junction_groups(tees, plans, models, sorted(plans), 75.0)
+    assert [sorted(g) for g, _ in groups] == [["T0", "T1", "T2", "T3", "T4"]]
+    # the programs all start at 0 with one cycle: stage k of every member runs with stage k of the others
+    assert groups[0][1] == [(0, 0, 0, 0, 0), (1, 1, 1, 1, 1)]
+    assert junction_groups(tees, plans, models, sorted(plans), 30.0) == []  # the links are longer than 30 m
+    # shift one member by half a cycle: its stages now run with the others' opposite stages
+    shifted = plans["T2"].model_copy(update={"offset_s": plans["T2"].offset_s + plans["T2"].cycle_s / 2})
+    assert _joint_stages([plans["T1"], shifted]) == [(0, 1), (1, 0)]
+    # programs of different cycles are not put in step
+    assert _joint_stages([plans["T1"], plans["T2"].with_timing([30.0, 42.0])]) is None
+
+
+def test_feeders_reach_upstream_until_a_signal(tmp_path: Path) -> None:
+    # a -> b (no signal) -> c (signal) -> d; the entry a-b is 200 m, b-c 100 m
+    net = plain_net(tmp_path, "feed",
+                    '<node id="a" x="-300" y="0"/><node id="b" x="-100" y="0"/><node id="c" x="0" y="0" type="traffic_light"/>'
+                    '<node id="d" x="200" y="0"/><node id="n" x="0" y="200"/><node id="s" x="0" y="-200"/>',
+                    '<edge id="ab" from="a" to="b" numLanes="1"/><edge id="bc" from="b" to="c" numLanes="2"/>'
+                    '<edge id="cd" from="c" to="d" numLanes="1"/><edge id="nc" from="n" to="c" numLanes="1"/>'
+                    '<edge id="cs" from="c" to="s" numLanes="1"/>')
+    f = feeder_lanes(net, {"bc": [0, 1], "nc": [2]}, 300.0)
+    assert f == {"bc": [0, 1], "ab": [0, 1], "nc": [2]}
+    assert feeder_lanes(net, {"bc": [0, 1]}, 150.0) == {"bc": [0, 1]}  # ab lies beyond 150 m
+
+
+def test_a_group_switches_together_and_keeps_the_safety_rules(tees: Path, tmp_path: Path, robustness_mod) -> None:
+    files = robustness_mod.scenarios("close_tees", tmp_path, {"under": 0.6})
+    sc = mb.load_scenario(files["close_tees_under"]).model_copy(update={"end_s": 900})
+    settings = AdaptiveSettings(min_green_s=8.0, max_green_s=45.0)  # at least the programs' own 42 s
+    ds = run_controlled(sc, "adaptive", seed=2, settings=settings, keep_log=True)
+    t, j, s = ds["signal_log_time"].values, ds["signal_log_junction"].values, ds["signal_log_state"].values
+    yellow_at = {str(jn): {float(x) for x, st in zip(t[j == jn], s[j == jn], strict=True) if "y" in st} for jn in np.unique(j)}
+    assert len(yellow_at) == 5 and len(yellow_at["T0"]) >= 5
+    assert all(v == yellow_at["T0"] for v in yellow_at.values()), "the group's members clear at the same moments"
+    for jn in np.unique(j):
+        tt, ss = t[j == jn], s[j == jn]
+        for k in range(1, len(ss) - 1):
+            dur = tt[k + 1] - tt[k]
+            if "y" not in ss[k]:
+                assert settings.min_green_s - 1e-9 <= dur <= settings.max_green_s + 1e-9
+            for a, b in zip(ss[k], ss[k + 1], strict=True):
+                assert not (a in "Gg" and b == "r"), "a green must pass through yellow"
+    assert int(ds.vehicles_arrived) > 0
+
+
+def _iso_scenario(iso: Path, main: float, side: float) -> mb.Scenario:
+    return mb.scenario_from_dict({"name": "iso", "network": str(iso), "end_s": 1800, "outputs": {"interval_s": 300},
+                                  "demand": {"kind": "od", "pairs": [
+                                      {"origin": "W_J1", "destination": "J1_E", "flow_veh_h": main},
+                                      {"origin": "E_J1", "destination": "J1_W", "flow_veh_h": main},
+                                      {"origin": "N1_J1", "destination": "J1_S1", "flow_veh_h": side},
+                                      {"origin": "S1_J1", "destination": "J1_N1", "flow_veh_h": side}]}})
+
+
+def test_optimiser_keeps_the_current_plan_of_an_oversaturated_junction(tmp_path: Path) -> None:
+    iso = tmp_path / "iso.net.xml"
+    mb.generate_corridor(iso, junctions=1)
+    base = plans_from_net(iso)
+    # main road 2 lanes: at 1100 veh/h per direction and 420 on the side roads the junction is undersaturated
+    ok = optimise_plans(_iso_scenario(iso, 1100.0, 420.0), time_limit_s=5.0)
+    assert {p.metadata["method"] for p in ok} == {"cp-sat"}
+    # 3000 veh/h per direction on the side roads (one lane): Y > 1, no fixed-time plan serves it
+    sc = _iso_scenario(iso, 1100.0, 3000.0)
+    kept = optimise_plans(sc, time_limit_s=5.0)
+    assert {p.junction for p in kept} == set(base)
+    for p in kept:
+        assert p.metadata["kept_current"] is True and "oversaturated" in p.metadata["reason"]
+        assert [st.green_s for st in p.stages] == [st.green_s for st in base[p.junction].stages]
+        assert p.cycle_s == base[p.junction].cycle_s
+    flows = movement_flows(sc)
+    assert all(flows.flows[j].sum() > 0 for j in base)
