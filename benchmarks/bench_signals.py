@@ -79,6 +79,15 @@ def _targets(name: str, t: dict) -> str:
     return "; ".join(out)
 
 
+def _save_cells(path: Path, name: str, table: dict) -> None:
+    """Merge one scenario's cells into the saved table as soon as they are measured (temporary file, rename)."""
+    merged: dict[str, dict] = json.loads(path.read_text()) if path.is_file() else {}
+    merged.setdefault(name, {}).update(table)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(merged, indent=1, default=float))
+    tmp.replace(path)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=5)
@@ -118,15 +127,13 @@ def main() -> int:
         save_results(ds, args.out / f"signals_{name}.nc")
         table = {r["controller"]: {**r, "date": today} for r in summary_table(ds)}
         rows.append((name, table, time.perf_counter() - t0))
+        _save_cells(args.out / "signals_table.json", name, table)
         print(name, {c: round(r["mean_delay_s"], 1) for c, r in table.items()}, f"{time.perf_counter() - t0:.0f} s", flush=True)
     if not rows:
         print("nothing run")
         return 1
     # cells not run this time keep their values from the last run (the table gives each cell's date)
-    saved = args.out / "signals_table.json"
-    merged: dict[str, dict] = json.loads(saved.read_text()) if saved.is_file() else {}
-    for name, table, _ in rows:
-        merged.setdefault(name, {}).update(table)
+    merged: dict[str, dict] = json.loads((args.out / "signals_table.json").read_text())
     order = RESCO + SHIPPED
     names = sorted(merged, key=lambda n: (order.index(n) if n in order else len(order), n))
     shown = [c for c in CONTROLLERS if any(c in merged[n] for n in names)]
@@ -160,7 +167,6 @@ def main() -> int:
     for name, (f, mp, gr, best) in PUBLISHED.items():
         lines.append(f"| {name} | {f if f is not None else 'n/a'} | {mp} | {gr} | {best} |")
     (args.out / "signals_table.md").write_text("\n".join(lines) + "\n")
-    (args.out / "signals_table.json").write_text(json.dumps({n: t for n, t, _ in rows}, indent=1, default=float))
     print("\n".join(lines))
     print(f"total {sum(t for *_, t in rows):.0f} s", file=sys.stderr)
     return 0

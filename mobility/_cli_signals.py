@@ -23,8 +23,8 @@ def _no_teleport(teleport: bool):  # noqa: ANN202
 @signals_app.command("compare")
 def compare_cmd(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
-    controllers: Annotated[str, typer.Option(help="comma-separated: fixed,actuated,webster,greedy,maxpressure,optimised")]
-    = "fixed,actuated,webster,greedy,maxpressure,optimised",
+    controllers: Annotated[str, typer.Option(help="comma-separated: fixed,actuated,webster,greedy,maxpressure,adaptive (recommended),optimised")]
+    = "fixed,actuated,maxpressure,adaptive,optimised",
     teleport: Annotated[bool, typer.Option(help="let SUMO teleport jammed vehicles (default: never, as RESCO)")] = False,
     min_green_s: Annotated[float, typer.Option(min=1.0, max=300.0, help="adaptive controllers' minimum green, s")] = 10.0,
     seeds: SeedsOpt = "5", workers: WorkersOpt = 2, output: OutputOpt = None, plots: PlotsOpt = None,
@@ -42,8 +42,8 @@ def compare_cmd(
 @signals_app.command("evaluate")
 def evaluate_cmd(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
-    controllers: Annotated[str, typer.Option(help="comma-separated: fixed,actuated,webster,greedy,maxpressure,optimised")]
-    = "fixed,actuated,webster,greedy,maxpressure,optimised",
+    controllers: Annotated[str, typer.Option(help="comma-separated: fixed,actuated,webster,greedy,maxpressure,adaptive (recommended),optimised")]
+    = "fixed,actuated,maxpressure,adaptive,optimised",
     seeds: Annotated[str, typer.Option(help="number of seeds (1..N) or a comma-separated list")] = "5",
     processes: Annotated[int, typer.Option(min=1, help="simulations run in parallel (one process each)")] = 2,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="netCDF file with dims controller and seed")] = None,

@@ -7,6 +7,9 @@ max-pressure and longest-queue-first fail on real networks:
   IEEE TCNS): a movement's pressure is the number of its queued vehicles that fit into its exit lane,
   ``min(queue, room)``. A full exit gives no pressure, so no green feeds spill-back into the junction, and a
   long queue behind a short exit does not outbid movements that can move.
+- **Position weighting** (after Li & Jabari 2019, *Position weighted backpressure intersection control for
+  urban networks*, TR-B): a queue counts halting vehicles fully and moving ones at ``moving_weight``; the
+  lane counts SUMO reports carry no positions, and moving vehicles are on average further from the stop line.
 - **Entry starvation**: vehicles SUMO could not insert yet (on the approach edge, or on edges up to
   ``feeder_m`` upstream with no signal between) join the approach's queue (:func:`feeder_lanes`), so a
   boundary road that backs up out of the network is served like a queue that can be seen.

@@ -13,11 +13,15 @@ Controllers (:data:`CONTROLLERS`):
 ``maxpressure``
     Varaiya (2013): the stage with the largest sum, over its movements, of vehicles on the approach lane
     minus vehicles on the exit lane.
+``adaptive`` (recommended)
+    capacity-aware, position-weighted pressure with insertion backlogs, coordinated groups of closely
+    spaced signals; built against the ways the two above fail on real networks (see
+    :mod:`mobility.signals.adaptive`).
 
 ``webster`` and ``optimised`` produce fixed-time plans (see :mod:`mobility.signals.timing`) that run as
 ``fixed`` with ``plans=``.
 
-The adaptive controllers (greedy, max-pressure) choose among the stages of the network's own program
+The adaptive controllers (greedy, max-pressure, adaptive) choose among the stages of the network's own program
 and keep the rules of :class:`AdaptiveSettings`: a minimum green, the program's yellow and all-red
 clearance between stages, a maximum red per movement (no starvation), and a spill-back guard (no
 green into a full exit lane). They read lane counts through one TraCI subscription per lane and set
@@ -87,6 +91,9 @@ class AdaptiveSettings:
         upstream with no signal between, count in the approach's queue.
     group_link_m : float, m
         ``adaptive``: signals joined by a link shorter than this switch together as a group (0: never).
+    moving_weight : float
+        ``adaptive``: weight of a moving vehicle on an approach lane against a halting one (1) in the
+        queue; moving vehicles are on average further from the stop line (position weighting).
     """
 
     min_green_s: float = 10.0
@@ -98,12 +105,20 @@ class AdaptiveSettings:
     hold_ratio: float = 0.5
     feeder_m: float = 300.0
     group_link_m: float = 75.0
+    moving_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if self.min_green_s <= 0 or (self.max_red_s is not None and self.max_red_s <= 0):
             raise InputError("AdaptiveSettings: min_green_s and max_red_s must be positive")
         if not 0 < self.spillback_share <= 1:
             raise InputError(f"AdaptiveSettings: spillback_share must be in (0, 1], got {self.spillback_share}")
+        for name in ("hold_ratio", "moving_weight"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise InputError(f"AdaptiveSettings: {name} must be in [0, 1], got {getattr(self, name)}")
+        if not self.max_green_s >= self.min_green_s:
+            raise InputError(f"AdaptiveSettings: max_green_s {self.max_green_s:g} is below min_green_s {self.min_green_s:g}")
+        if self.feeder_m < 0 or self.group_link_m < 0:
+            raise InputError("AdaptiveSettings: feeder_m and group_link_m must be >= 0")
 
 
 def actuated_programs(net_file: str | Path, *, min_dur_s: float = 5.0, max_dur_s: float = 50.0) -> str:
@@ -271,7 +286,8 @@ class AdaptiveController:
     def step(self, now: float) -> None:
         """Update every signal after a simulation step ending at ``now``."""
         n, halt = self._counts()
-        self._queue = halt + self._backlog() if self.kind == "adaptive" else halt
+        if self.kind == "adaptive":  # halting vehicles, moving ones at a weight, and those not yet inserted
+            self._queue = halt + self.settings.moving_weight * (n - halt) + self._backlog()
         full = n >= self.settings.spillback_share * self.capacity
         s = self.settings
         for jn in self.junctions:

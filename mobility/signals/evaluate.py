@@ -18,6 +18,7 @@ measured delay in the plans' metadata.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -90,18 +91,38 @@ def recommend_plans(
     tried: list[dict[str, Any]] = []
     cands: dict[str, list[SignalPlan]] = {}
     scores: dict[str, float] = {}
+    never: dict[str, float] = {}
+    seen_payloads: dict[str, str] = {}
 
     def measure(new: dict[str, list[SignalPlan]]) -> None:
         from ..study import compare
         from .control import controller_payload
 
         new = {k: v for k, v in new.items() if k not in scores}
-        ds = compare(study, {name: controller_payload("fixed", plans=plans) for name, plans in new.items()}, seeds=seeds,
-                     workers=processes, progress=progress)
+        # candidates with the same plans (e.g. every junction kept on its current plan) run once
+        payloads = {name: controller_payload("fixed", plans=plans) for name, plans in new.items()}
+        first: dict[str, str] = {}
+        same: dict[str, str] = {}
+        for name, pl in payloads.items():
+            key = json.dumps(pl, sort_keys=True, default=str)
+            if key in seen_payloads:
+                same[name] = seen_payloads[key]
+            elif key in first:
+                same[name] = first[key]
+            else:
+                first[key] = name
+        run = {first[k]: payloads[first[k]] for k in first}
+        if run:
+            ds = compare(study, run, seeds=seeds, workers=processes, progress=progress)
+            for name in run:
+                scores[name] = float(ds["mean_delay_s"].sel(controller=name).mean())
+                never[name] = float(ds["never_departed"].sel(controller=name).mean())
+        seen_payloads.update(first)
         for name in new:
-            scores[name] = float(ds["mean_delay_s"].sel(controller=name).mean())
-            tried.append({"candidate": name, "mean_delay_s": scores[name],
-                          "never_departed": float(ds["never_departed"].sel(controller=name).mean())})
+            if name in same:
+                scores[name], never[name] = scores[same[name]], never[same[name]]
+            tried.append({"candidate": name, "mean_delay_s": scores[name], "never_departed": never[name],
+                          **({"same_plans_as": same[name]} if name in same else {})})
         cands.update(new)
 
     def search(values: list[float], make: Callable[[float], list[SignalPlan]], label: Callable[[float], str],
@@ -197,7 +218,7 @@ def controller_plans(scenario: Scenario, controller: str, **options: Any) -> lis
 
 def evaluate(
     scenario: Scenario,
-    controllers: Sequence[str] = ("fixed", "actuated", "webster", "maxpressure", "optimised"),
+    controllers: Sequence[str] = ("fixed", "actuated", "maxpressure", "adaptive", "optimised"),
     *,
     seeds: Sequence[int] = (1, 2, 3, 4, 5),
     processes: int = 2,

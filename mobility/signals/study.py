@@ -40,7 +40,7 @@ class SignalsStudy(StudyKind):
     name = "signals"
     dim = "controller"
     what = "controllers"
-    default_alternatives = ("fixed", "actuated", "webster", "maxpressure", "optimised")
+    default_alternatives = ("fixed", "actuated", "maxpressure", "adaptive", "optimised")
     baseline = "fixed"
     preload = ("mobility.signals.control",)
     table = (
