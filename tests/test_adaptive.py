@@ -4,6 +4,7 @@ current programs where its model does not hold."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +105,37 @@ def test_optimiser_keeps_the_current_plan_of_an_oversaturated_junction(tmp_path:
         assert p.cycle_s == base[p.junction].cycle_s
     flows = movement_flows(sc)
     assert all(flows.flows[j].sum() > 0 for j in base)
+
+
+_REPORT = ["dual_left_merge", "incoming_layout", "joined_cluster", "one_way_grid", "protected_lefts", "signalised_roundabout"]
+_LONG = os.environ.get("MOBILITY_LONG") == "1"
+
+
+@pytest.mark.parametrize("name", [n if k == 0 else pytest.param(n, marks=[pytest.mark.slow, pytest.mark.skipif(
+    not _LONG, reason="long case (a minute each): MOBILITY_LONG=1 runs every network of the report half")])
+    for k, n in enumerate(_REPORT)])
+def test_optimised_plans_of_the_report_half_are_accepted_by_the_service(name: str, tmp_path: Path, robustness_mod) -> None:
+    """``mobility signals optimise --publish`` on a network of the robustness set's report half: the service
+    (a real server on 127.0.0.1 with a real SQLite file) accepts every plan, the kept current ones included."""
+    import subprocess
+    import sys
+
+    from mobility.service import PlanStore
+
+    from .test_service import Server
+
+    assert _REPORT == robustness_mod.halves()[1]
+    sc = robustness_mod.scenarios(name, tmp_path / name, {"near": 0.95})[f"{name}_near"]
+    net = tmp_path / name / f"{name}.net.xml"
+    s = Server(tmp_path / name / "plans.db", net)
+    s.start()
+    try:
+        token = PlanStore(s.db).create_token("planner", ["plans:read", "plans:draft"])[0]
+        r = subprocess.run([sys.executable, "-m", "mobility.cli", "signals", "optimise", str(sc), "--no-refine",
+                            "--time-limit-s", "5", "--output", str(tmp_path / name / "plans"), "--publish", s.url, "--quiet"],
+                           capture_output=True, text=True, env={**os.environ, "MOBILITY_TOKEN": token}, timeout=600)
+        assert r.returncode == 0, f"{name}: {r.stderr}"
+        n_plans = len(plans_from_net(net))
+        assert r.stdout.count("submitted") == n_plans, f"{name}: {r.stdout}"
+    finally:
+        s.stop()

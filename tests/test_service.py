@@ -36,8 +36,9 @@ def _free_port() -> int:
 class Server:
     """``mobility serve`` in a subprocess; ``kill()`` is SIGKILL, ``start()`` again reopens the same file."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, network: Path = NET) -> None:
         self.db = db
+        self.network = network
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -45,7 +46,7 @@ class Server:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mobility.cli", "serve", "--db", str(self.db), "--port", str(self.port),
-             "--network", str(NET), "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             "--network", str(self.network), "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
