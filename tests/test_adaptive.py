@@ -17,6 +17,7 @@ from mobility.signals.control import AdaptiveSettings, run_controlled
 from mobility.signals.timing import movement_flows, optimise_plans
 
 from .conftest import ROOT, plain_net
+from .test_signals import crossing_scenario
 
 
 @pytest.fixture(scope="module")
@@ -79,24 +80,15 @@ def test_a_group_switches_together_and_keeps_the_safety_rules(tees: Path, tmp_pa
     assert int(ds.vehicles_arrived) > 0
 
 
-def _iso_scenario(iso: Path, main: float, side: float) -> mb.Scenario:
-    return mb.scenario_from_dict({"name": "iso", "network": str(iso), "end_s": 1800, "outputs": {"interval_s": 300},
-                                  "demand": {"kind": "od", "pairs": [
-                                      {"origin": "W_J1", "destination": "J1_E", "flow_veh_h": main},
-                                      {"origin": "E_J1", "destination": "J1_W", "flow_veh_h": main},
-                                      {"origin": "N1_J1", "destination": "J1_S1", "flow_veh_h": side},
-                                      {"origin": "S1_J1", "destination": "J1_N1", "flow_veh_h": side}]}})
-
-
 def test_optimiser_keeps_the_current_plan_of_an_oversaturated_junction(tmp_path: Path) -> None:
     iso = tmp_path / "iso.net.xml"
     mb.generate_corridor(iso, junctions=1)
     base = plans_from_net(iso)
     # main road 2 lanes: at 1100 veh/h per direction and 420 on the side roads the junction is undersaturated
-    ok = optimise_plans(_iso_scenario(iso, 1100.0, 420.0), time_limit_s=5.0)
+    ok = optimise_plans(crossing_scenario(iso, 1100.0, 420.0, end_s=1800), time_limit_s=5.0)
     assert {p.metadata["method"] for p in ok} == {"cp-sat"}
     # 3000 veh/h per direction on the side roads (one lane): Y > 1, no fixed-time plan serves it
-    sc = _iso_scenario(iso, 1100.0, 3000.0)
+    sc = crossing_scenario(iso, 1100.0, 3000.0, end_s=1800)
     kept = optimise_plans(sc, time_limit_s=5.0)
     assert {p.junction for p in kept} == set(base)
     for p in kept:

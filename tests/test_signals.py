@@ -40,6 +40,17 @@ def iso_net(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def crossing_scenario(net: Path, main: float, side: float, *, end_s: float) -> mb.Scenario:
+    """OD demand through the crossing of a one-junction corridor: ``main`` veh/h each way on the main road,
+    ``side`` on the side road."""
+    return mb.scenario_from_dict({"name": "iso", "network": str(net), "end_s": end_s, "outputs": {"interval_s": 300},
+                                  "demand": {"kind": "od", "pairs": [
+                                      {"origin": "W_J1", "destination": "J1_E", "flow_veh_h": main},
+                                      {"origin": "E_J1", "destination": "J1_W", "flow_veh_h": main},
+                                      {"origin": "N1_J1", "destination": "J1_S1", "flow_veh_h": side},
+                                      {"origin": "S1_J1", "destination": "J1_N1", "flow_veh_h": side}]}})
+
+
 def _nets() -> list[Path]:
     return [ROOT / "networks" / "grid3x3.net.xml", ROOT / "networks" / "corridor5.net.xml"]
 
@@ -173,12 +184,7 @@ def test_optimiser_matches_webster_on_an_isolated_junction_and_sumo_agrees(iso_n
     assert abs(res.cycle_s - c0) <= 1.0
     np.testing.assert_allclose(res.greens_s[0], g0, atol=1.0)
 
-    sc = mb.scenario_from_dict({"name": "iso", "network": str(iso_net), "end_s": 3600, "outputs": {"interval_s": 300},
-                                "demand": {"kind": "od", "pairs": [
-                                    {"origin": "W_J1", "destination": "J1_E", "flow_veh_h": main},
-                                    {"origin": "E_J1", "destination": "J1_W", "flow_veh_h": main},
-                                    {"origin": "N1_J1", "destination": "J1_S1", "flow_veh_h": side},
-                                    {"origin": "S1_J1", "destination": "J1_N1", "flow_veh_h": side}]}})
+    sc = crossing_scenario(iso_net, main, side, end_s=3600)
 
     def delay(scale: float) -> float:
         g = res.greens_s[0] * (res.cycle_s * scale - lost) / (res.cycle_s - lost)
