@@ -131,3 +131,17 @@ def test_optimised_plans_of_the_report_half_are_accepted_by_the_service(name: st
         assert r.stdout.count("submitted") == n_plans, f"{name}: {r.stdout}"
     finally:
         s.stop()
+
+
+def test_a_cycle_scaled_beyond_the_maximum_greens_is_cut_to_them(tmp_path: Path) -> None:
+    iso = tmp_path / "iso.net.xml"
+    mb.generate_corridor(iso, junctions=1)
+    base = {j: p.model_copy(update={"stages": tuple(st.model_copy(update={"max_green_s": 30.0}) for st in p.stages)})
+            for j, p in plans_from_net(iso).items()}
+    sc = crossing_scenario(iso, 1100.0, 420.0, end_s=1800)
+    free = optimise_plans(sc, base=base, time_limit_s=5.0)
+    scaled = optimise_plans(sc, base=base, cycle_scale=3.0, time_limit_s=5.0)  # 3x the optimum is beyond 2 x 30 s
+    for p, q in zip(free, scaled, strict=True):
+        longest = sum(st.max_green_s + st.yellow_s + st.all_red_s for st in base[p.junction].stages)
+        assert p.cycle_s < q.cycle_s <= longest + 0.05
+        assert q.metadata["cycle_fixed_s"] == pytest.approx(longest)

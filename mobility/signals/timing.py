@@ -421,7 +421,7 @@ def optimise_plans(
                       if u in local and d in local]
             try:
                 res = optimise_timing(probs, glinks, cycle_bounds_s=cycle_bounds_s, time_limit_s=time_limit_s, seed=seed)
-            except (RuntimeError, InputError) as e:
+            except (RuntimeError, ValueError, InputError) as e:
                 for g in group:
                     keep(ids[g], f"no plan from the solver: {e}")
                 continue
@@ -431,12 +431,14 @@ def optimise_plans(
             elif cycle_scale is not None:
                 fixed = res.cycle_s * cycle_scale
             if fixed is not None:
+                # a cycle every member's minimum and maximum greens can fill
                 lo = max(p.min_green_s.sum() + p.lost_s.sum() for p in probs)
-                fixed = float(np.clip(fixed, max(cycle_bounds_s[0], lo), cycle_bounds_s[1]))
+                hi = min(p.max_green_s.sum() + p.lost_s.sum() for p in probs)
+                fixed = float(np.clip(fixed, max(cycle_bounds_s[0], lo), max(min(cycle_bounds_s[1], hi), lo)))
                 try:
                     res = optimise_timing(probs, glinks, cycle_bounds_s=cycle_bounds_s, cycle_s=fixed,
                                           time_limit_s=time_limit_s, seed=seed)
-                except RuntimeError:  # no plan at that cycle: the free optimum stands
+                except (RuntimeError, ValueError):  # no plan at that cycle (greens cannot fill it): the free optimum stands
                     fixed = None
             for n, g in enumerate(group):
                 tls = ids[g]
