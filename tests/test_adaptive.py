@@ -35,11 +35,12 @@ def tees(tmp_path_factory: pytest.TempPathFactory, robustness_mod) -> Path:
 
 def test_close_junctions_form_one_group_in_step_with_their_programs(tees: Path) -> None:
     plans, models = plans_from_net(tees), signal_models(tees)
-    groups = junction_groups(tees, plans, models, sorted(plans), 75.0)
+    net = mb.load_network(tees)
+    groups = junction_groups(net, plans, models, sorted(plans), 75.0)
     assert [sorted(g) for g, _ in groups] == [["T0", "T1", "T2", "T3", "T4"]]
     # the programs all start at 0 with one cycle: stage k of every member runs with stage k of the others
     assert groups[0][1] == [(0, 0, 0, 0, 0), (1, 1, 1, 1, 1)]
-    assert junction_groups(tees, plans, models, sorted(plans), 30.0) == []  # the links are longer than 30 m
+    assert junction_groups(net, plans, models, sorted(plans), 30.0) == []  # the links are longer than 30 m
     # shift one member by half a cycle: its stages now run with the others' opposite stages
     shifted = plans["T2"].model_copy(update={"offset_s": plans["T2"].offset_s + plans["T2"].cycle_s / 2})
     assert _joint_stages([plans["T1"], shifted]) == [(0, 1), (1, 0)]
@@ -55,9 +56,10 @@ def test_feeders_reach_upstream_until_a_signal(tmp_path: Path) -> None:
                     '<edge id="ab" from="a" to="b" numLanes="1"/><edge id="bc" from="b" to="c" numLanes="2"/>'
                     '<edge id="cd" from="c" to="d" numLanes="1"/><edge id="nc" from="n" to="c" numLanes="1"/>'
                     '<edge id="cs" from="c" to="s" numLanes="1"/>')
-    f = feeder_lanes(net, {"bc": [0, 1], "nc": [2]}, 300.0)
+    rn = mb.load_network(net)
+    f = feeder_lanes(rn, {"bc": [0, 1], "nc": [2]}, 300.0)
     assert f == {"bc": [0, 1], "ab": [0, 1], "nc": [2]}
-    assert feeder_lanes(net, {"bc": [0, 1]}, 150.0) == {"bc": [0, 1]}  # ab lies beyond 150 m
+    assert feeder_lanes(rn, {"bc": [0, 1]}, 150.0) == {"bc": [0, 1]}  # ab lies beyond 150 m
 
 
 def test_a_group_switches_together_and_keeps_the_safety_rules(tees: Path, tmp_path: Path, robustness_mod) -> None:

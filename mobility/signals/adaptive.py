@@ -13,15 +13,15 @@ max-pressure and longest-queue-first fail on real networks:
 - **Entry starvation**: vehicles SUMO could not insert yet (on the approach edge, or on edges up to
   ``feeder_m`` upstream with no signal between) join the approach's queue (:func:`feeder_lanes`), so a
   boundary road that backs up out of the network is served like a queue that can be seen.
-- **Cyclic service** (Levin, Hu & Odell 2020, *Max-pressure signal control with cyclical phase structure*,
-  TR-C): stages follow the network's own order, skipping those with no pressure, so every movement is
-  served within one pass; a green holds while its pressure is at least ``hold_ratio`` of the best other
-  stage's and ends at ``max_green_s`` (exhaustive service, the stable policy of polling systems, with fewer
-  lost times than switching to the arg-max every few seconds).
+- **Holding a green**: a green holds while its pressure is at least ``hold_ratio`` of the best other stage's
+  and ends at ``max_green_s`` (fewer lost times than switching to the arg-max every few seconds); then the
+  stage of highest pressure follows, the maximum red guarding every movement.
 - **Coordinated groups**: junctions joined by a signalised link shorter than ``group_link_m`` (closely spaced
   T-junctions, a divided arterial's two crossings) act as one (:func:`junction_groups`): their stages switch
   together in the combinations their own programs run at the same time, so a green wave along the short
-  links survives and one junction does not fill the link its neighbour must empty.
+  links survives and one junction does not fill the link its neighbour must empty. A group serves its joint
+  stages exhaustively in the programs' order, skipping those with no pressure (cyclic max-pressure, Levin,
+  Hu & Odell 2020, TR-C), so every movement is served within one pass.
 
 The guarantees of every adaptive controller stay: minimum green, the program's yellow and all-red, and a
 maximum red (for a group, one pass through its stages at maximum green bounds every red).
@@ -30,26 +30,26 @@ maximum red (for a group, one pass through its stages at maximum green bounds ev
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .plan import SignalPlan
 from .safety import SignalModel
 
+if TYPE_CHECKING:
+    from ..network import RoadNetwork
+
 __all__ = ["feeder_lanes", "junction_groups"]
 
 
-def feeder_lanes(net_file: str | Path, approaches: dict[str, list[int]], reach_m: float) -> dict[str, list[int]]:
+def feeder_lanes(net: RoadNetwork, approaches: dict[str, list[int]], reach_m: float) -> dict[str, list[int]]:
     """Edge -> approach lanes whose queue its insertion backlog joins.
 
     ``approaches``: approach edge -> its lanes (any indices). Each approach edge feeds its own lanes, and so
     does every edge upstream of it within ``reach_m`` (summed length) reached without passing a signal or
     turning back.
     """
-    from ..load import load_network
-
-    net = load_network(net_file)
     eidx = net.edge_index
     into: dict[int, list[int]] = {}
     for e in range(net.n_edges):
@@ -110,16 +110,13 @@ def _joint_stages(plans: Sequence[SignalPlan]) -> list[tuple[int, ...]] | None:
 MAX_GROUP = 6
 
 
-def junction_groups(net_file: str | Path, plans: dict[str, SignalPlan], models: dict[str, SignalModel],
+def junction_groups(net: RoadNetwork, plans: dict[str, SignalPlan], models: dict[str, SignalModel],
                     ids: Sequence[str], link_m: float) -> list[tuple[list[str], list[tuple[int, ...]]]]:
     """Groups of signals joined by links shorter than ``link_m``, each with its joint stages
     (:func:`_joint_stages`). Groups whose programs cannot be put in step, or of more than :data:`MAX_GROUP`
     signals, are left out (their junctions are controlled one by one)."""
-    from ..load import load_network
-
     if link_m <= 0:
         return []
-    net = load_network(net_file)
     eidx = net.edge_index
     ids = list(ids)
     pos = {j: k for k, j in enumerate(ids)}

@@ -198,7 +198,7 @@ class _Group:
 
 
 class AdaptiveController:
-    """Greedy or max-pressure control of every signal in a running simulation.
+    """Greedy, max-pressure or adaptive control of every signal in a running simulation.
 
     Used by :func:`run_controlled`; ``log`` keeps ``(time_s, junction, state)`` for every state set.
     """
@@ -234,17 +234,19 @@ class AdaptiveController:
         self._feeders: dict[str, list[int]] = {}
         self.groups: list[_Group] = []
         if kind == "adaptive":
+            from ..load import load_network
             from .adaptive import feeder_lanes, junction_groups
 
+            net = load_network(net_file)
             approaches: dict[str, list[int]] = {}
             for jn in self.junctions:
                 for ln in jn.lanes.tolist():
                     approaches.setdefault(self.lane_ids[ln].rsplit("_", 1)[0], []).append(ln)
-            self._feeders = feeder_lanes(net_file, approaches, self.settings.feeder_m)
+            self._feeders = feeder_lanes(net, approaches, self.settings.feeder_m)
             for e in self._feeders:
                 api.edge.subscribe(e, [tc.VAR_PENDING_VEHICLES])
             by_id = {jn.id: jn for jn in self.junctions}
-            for members, combos in junction_groups(net_file, plans, models, ids, self.settings.group_link_m):
+            for members, combos in junction_groups(net, plans, models, ids, self.settings.group_link_m):
                 self.groups.append(_Group([by_id[j] for j in members], np.array(combos, dtype=np.int64)))
         self.log: list[tuple[float, str, str]] = []
         self.step_s = float(api.simulation.getDeltaT())
@@ -405,10 +407,9 @@ class AdaptiveController:
         best = float(np.max(score))
         return k if np.isfinite(score[k]) and score[k] >= best - 1e-9 else int(np.argmax(score))
 
-
     def _pressure(self, jn: _Junction, n: np.ndarray) -> np.ndarray:
-        """``adaptive``: per stage, the queued vehicles (halting, or waiting to be inserted) of its movements
-        that fit into their exit lanes (capacity-aware; a full exit gives nothing)."""
+        """``adaptive``: per stage, the queued vehicles of its movements (halting, moving at a weight, waiting
+        to be inserted) that fit into their exit lanes (capacity-aware; a full exit gives nothing)."""
         room = np.maximum(self.capacity[jn.out_lane] - n[jn.out_lane], 0.0)
         return jn.serves.astype(np.float64) @ np.minimum(self._queue[jn.in_lane], room)
 
@@ -432,7 +433,7 @@ class AdaptiveController:
         return k
 
     def _choose_adaptive(self, jn: _Junction, n: np.ndarray, now: float) -> int:
-        """Capacity-aware pressure in the program's own stage order (see :mod:`mobility.signals.adaptive`)."""
+        """``adaptive`` at a junction outside any group (see :mod:`mobility.signals.adaptive`)."""
         return self._next_stage(jn.stage, self._pressure(jn, n), now - jn.since, float(jn.max_green[jn.stage]))
 
 

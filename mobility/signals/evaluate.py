@@ -100,24 +100,21 @@ def recommend_plans(
 
         new = {k: v for k, v in new.items() if k not in scores}
         # candidates with the same plans (e.g. every junction kept on its current plan) run once
-        payloads = {name: controller_payload("fixed", plans=plans) for name, plans in new.items()}
-        first: dict[str, str] = {}
+        run: dict[str, dict[str, Any]] = {}
         same: dict[str, str] = {}
-        for name, pl in payloads.items():
-            key = json.dumps(pl, sort_keys=True, default=str)
+        for name, plans in new.items():
+            payload = controller_payload("fixed", plans=plans)
+            key = json.dumps(payload, sort_keys=True, default=str)
             if key in seen_payloads:
                 same[name] = seen_payloads[key]
-            elif key in first:
-                same[name] = first[key]
             else:
-                first[key] = name
-        run = {first[k]: payloads[first[k]] for k in first}
+                seen_payloads[key] = name
+                run[name] = payload
         if run:
             ds = compare(study, run, seeds=seeds, workers=processes, progress=progress)
             for name in run:
                 scores[name] = float(ds["mean_delay_s"].sel(controller=name).mean())
                 never[name] = float(ds["never_departed"].sel(controller=name).mean())
-        seen_payloads.update(first)
         for name in new:
             if name in same:
                 scores[name], never[name] = scores[same[name]], never[same[name]]
