@@ -119,6 +119,10 @@ class AssignmentResult:
     seconds: float
     history: dict[str, list[float]] = field(default_factory=dict)  # iteration, rgap, objective, seconds
     paths: int = 0  # paths in use at the end (gp)
+    #: with ``keep=True``: gp's path store, or the Frank-Wolfe family's ``(costs (K, E), weights (K,))`` of
+    #: its all-or-nothing loadings, ``flow = sum_k weights[k] * AON(costs[k])`` (see :mod:`numba_kernels.odme`)
+    store: pb.PathStore | None = None
+    directions: tuple[np.ndarray, np.ndarray] | None = None
 
 
 Callback = Callable[[int, float, float], None]  # (iteration, rgap, objective)
@@ -135,11 +139,12 @@ class UnreachableDemand(ValueError):
 
 
 def solve(problem: AssignmentProblem, method: str = "gp", *, rgap: float = 1e-6, max_iter: int | None = None,
-          callback: Callback | None = None, inner: int = 2) -> AssignmentResult:
+          callback: Callback | None = None, inner: int = 2, keep: bool = False) -> AssignmentResult:
     """Solve user equilibrium to relative gap ``rgap`` (or ``max_iter`` iterations).
 
     ``callback(iteration, rgap, objective)`` is called after every iteration (progress displays).
-    ``inner`` is the number of extra re-balancing passes per origin in ``gp``.
+    ``inner`` is the number of extra re-balancing passes per origin in ``gp``. ``keep`` returns what the
+    flows are made of (gp's paths; the Frank-Wolfe loadings and their weights) for matrix estimation.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -148,8 +153,8 @@ def solve(problem: AssignmentProblem, method: str = "gp", *, rgap: float = 1e-6,
     if problem.demand.sum() - np.trace(problem.demand) <= 0:
         raise ValueError("the demand matrix is empty (no flow between distinct zones)")
     if method == "gp":
-        return _solve_gp(problem, rgap, max_iter or 500, callback, inner)
-    return _solve_fw(problem, method, rgap, max_iter or 10_000, callback)
+        return _solve_gp(problem, rgap, max_iter or 500, callback, inner, keep)
+    return _solve_fw(problem, method, rgap, max_iter or 10_000, callback, keep)
 
 
 def _gap(tstt: float, sptt: float) -> float:
@@ -168,7 +173,8 @@ def _record(hist: dict[str, list[float]], pr: AssignmentProblem, k: int, c: np.n
     return gap
 
 
-def _solve_fw(pr: AssignmentProblem, method: str, rgap: float, max_iter: int, callback) -> AssignmentResult:
+def _solve_fw(pr: AssignmentProblem, method: str, rgap: float, max_iter: int, callback,
+              keep: bool = False) -> AssignmentResult:
     t0 = time.perf_counter()
     E = pr.n_links
     buf = np.empty((threads(), E))
@@ -176,6 +182,13 @@ def _solve_fw(pr: AssignmentProblem, method: str, rgap: float, max_iter: int, ca
     x, _, lost = pr.aon(c, buf)
     if lost > 0:
         raise UnreachableDemand(pr.unreachable_pairs())
+    # weights of the loadings in x and in the last two directions, when keep: x = sum_k wx[k] AON(costs[k])
+    costs = [c.copy()] if keep else []
+    wx = np.zeros(max_iter + 2) if keep else np.zeros(0)
+    w1 = np.zeros_like(wx)
+    w2 = np.zeros_like(wx)
+    if keep:
+        wx[0] = 1.0
     dc = np.empty(E)
     hist: dict[str, list[float]] = {"iteration": [], "rgap": [], "objective": [], "seconds": []}
     s_prev = s_prev2 = None
@@ -190,31 +203,50 @@ def _solve_fw(pr: AssignmentProblem, method: str, rgap: float, max_iter: int, ca
         if gap <= rgap:
             converged = True
             break
-        s = y
+        coef = (1.0, 0.0, 0.0)  # s = coef . (y, s_prev, s_prev2)
         if method != "fw" and s_prev is not None:
             bpr_derivative(pr.free_flow_time, pr.capacity, pr.b, pr.power, x, dc)
             if method == "bfw" and s_prev2 is not None and 0.0 < tau_prev < 1.0:
-                s = _biconjugate(x, y, s_prev, s_prev2, tau_prev, dc)
+                coef = _biconjugate(x, y, s_prev, s_prev2, tau_prev, dc)
             else:
-                s = _conjugate(x, y, s_prev, dc)
+                coef = _conjugate(x, y, s_prev, dc)
+        s = coef[0] * y
+        if coef[1]:
+            s = s + coef[1] * s_prev
+        if coef[2]:
+            s = s + coef[2] * s_prev2
         d = s - x
         tau = float(line_search(pr.free_flow_time, pr.capacity, pr.b, pr.power, pr.fixed, x, d, 1.0))
         x = x + tau * d
+        if keep:
+            costs.append(c.copy())
+            ws = coef[1] * w1 + coef[2] * w2
+            ws[len(costs) - 1] += coef[0]
+            wx = (1.0 - tau) * wx + tau * ws
+            w2, w1 = w1, ws
         s_prev2, s_prev, tau_prev = s_prev, s, tau
     c = pr.cost(x)
-    return AssignmentResult(method, x, c, gap, pr.objective(x), k, converged, time.perf_counter() - t0, hist)
+    directions = None
+    if keep:
+        w = wx[:len(costs)]
+        use = np.flatnonzero(w > 1e-12 * w.max())
+        directions = (np.array([costs[i] for i in use]), w[use] / w[use].sum())
+    return AssignmentResult(method, x, c, gap, pr.objective(x), k, converged, time.perf_counter() - t0, hist,
+                            directions=directions)
 
 
 def _conjugate(x, y, s_prev, dc):
+    """Weights of ``(y, s_prev, -)`` in the conjugate direction."""
     a = s_prev - x
     num = float(np.sum(a * dc * (y - x)))
     den = float(np.sum(a * dc * (y - s_prev)))
     alpha = num / den if den != 0.0 else 0.0
     alpha = min(max(alpha, 0.0), CONJUGATE_MAX)
-    return alpha * s_prev + (1.0 - alpha) * y
+    return 1.0 - alpha, alpha, 0.0
 
 
 def _biconjugate(x, y, s_prev, s_prev2, tau, dc):
+    """Weights of ``(y, s_prev, s_prev2)`` in the bi-conjugate direction."""
     dbar = s_prev - x  # direction of the last step, seen from here
     dbarbar = tau * s_prev + (1.0 - tau) * s_prev2 - x
     yx = y - x
@@ -223,7 +255,7 @@ def _biconjugate(x, y, s_prev, s_prev2, tau, dc):
     nu_den = float(np.sum(dbar * dc * dbar))
     nu = max(0.0, -float(np.sum(dbar * dc * yx)) / nu_den + mu * tau / (1.0 - tau)) if nu_den != 0.0 else 0.0
     b0 = 1.0 / (1.0 + mu + nu)
-    return b0 * y + nu * b0 * s_prev + mu * b0 * s_prev2
+    return b0, nu * b0, mu * b0
 
 
 def od_pairs(demand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -236,7 +268,8 @@ def od_pairs(demand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.cumsum(ptr), t.astype(np.int32), d[o, t]
 
 
-def _solve_gp(pr: AssignmentProblem, rgap: float, max_iter: int, callback, inner: int) -> AssignmentResult:
+def _solve_gp(pr: AssignmentProblem, rgap: float, max_iter: int, callback, inner: int,
+              keep: bool = False) -> AssignmentResult:
     t0 = time.perf_counter()
     E = pr.n_links
     od_ptr, od_dest, od_demand = od_pairs(pr.demand)
@@ -274,7 +307,7 @@ def _solve_gp(pr: AssignmentProblem, rgap: float, max_iter: int, callback, inner
             store.grow(0)  # compaction only
     live = int(sum(1 for _ in _live_paths(store)))
     return AssignmentResult("gp", x, c.copy(), gap, pr.objective(x), k, converged, time.perf_counter() - t0, hist,
-                            paths=live)
+                            paths=live, store=store if keep else None)
 
 
 def _live_paths(store: pb.PathStore):

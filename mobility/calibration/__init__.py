@@ -1,0 +1,8 @@
+"""Calibration to counts: count readers, OD matrix estimation, route-flow calibration for SUMO, the fit report."""
+
+from .counts import Counts, CountsError, counts_from_rows, read_counts
+from .fit import fit_dataset, fit_summary, format_fit, geh, plot_fit, plot_geh_map
+from .odme import ODME_METHODS, estimate_od, od_matrix
+
+__all__ = ["Counts", "CountsError", "ODME_METHODS", "counts_from_rows", "estimate_od", "fit_dataset", "fit_summary",
+           "format_fit", "geh", "od_matrix", "plot_fit", "plot_geh_map", "read_counts"]

@@ -1,0 +1,166 @@
+"""Calibration to counts: readers and their errors, OD estimation against known matrices, the fit report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mobility as mb
+from mobility.calibration import CountsError, counts_from_rows, estimate_od, geh, read_counts
+
+from .conftest import shared_path
+
+
+def _hub(name="hub"):
+    """Zones 1, 2, 3 feed hub node 5 by their own connectors; 5 reaches zone 4 by two congestible links
+    (through nodes 6 and 7). Link ids are their end nodes."""
+    ends = [(1, 5), (2, 5), (3, 5), (5, 6), (6, 4), (5, 7), (7, 4)]
+    fft = [1.0, 2.0, 1.5, 5.0, 1.0, 7.0, 1.0]
+    cap = [1e9, 1e9, 1e9, 400.0, 1e9, 600.0, 1e9]
+    E = len(ends)
+    return mb.network.build_network(
+        name=name, source="test", node_ids=[str(i) for i in range(1, 8)], tail=[a - 1 for a, _ in ends],
+        head=[b - 1 for _, b in ends], edge_ids=[f"{a}-{b}" for a, b in ends],
+        attributes={"length": np.ones(E), "free_speed": np.ones(E), "lanes": np.ones(E), "capacity": cap,
+                    "free_flow_time": fft},
+        units={"length": "km", "free_speed": "km/min", "free_flow_time": "min", "capacity": "veh/h"},
+        zone_count=4, extra={"b": np.full(E, 0.15), "power": np.full(E, 4.0)})
+
+
+def _counts_of(net, flows, edges, begin=0.0, end=3600.0):
+    idx = net.edge_index
+    return [dict(location=e, kind="edge", edges=(e,), begin_s=begin, end_s=end,
+                 count_veh=float(flows[idx[e]]) * (end - begin) / 3600.0, source=f"test:{i}")
+            for i, e in enumerate(edges)]
+
+
+def _zones(flows):
+    return mb.ODMatrix(np.array(["1", "2", "3", "4"], dtype=object), flows)
+
+
+@pytest.mark.parametrize("method", ["gp", "bfw"])
+def test_counts_that_determine_the_matrix_give_it_back(method):
+    net = _hub()
+    truth = np.zeros((4, 4))
+    truth[0, 3], truth[1, 3], truth[2, 3] = 300.0, 450.0, 200.0
+    x = mb.assign(net, _zones(truth), rgap=1e-10).flow.values
+    assert x[net.edge_index["5-6"]] > 0 and x[net.edge_index["5-7"]] > 0  # both routes used: congestion matters
+    # each connector's count is one pair's demand; the two parallel links split by equilibrium
+    counts = counts_from_rows(_counts_of(net, x, ["1-5", "2-5", "3-5", "5-6", "6-4"]))
+    seed = truth * np.array([[1, 1, 1, 1.5], [1, 1, 1, 0.6], [1, 1, 1, 1.3], [1, 1, 1, 1]])
+    ds = estimate_od(net, counts, _zones(seed), method=method, regularisation=1e-9, rgap=1e-10, tol=1e-14,
+                     max_outer=40)
+    est = ds.demand.values[0]
+    np.testing.assert_allclose(est[:3, 3], truth[:3, 3], rtol=1e-5)
+    assert est.sum() == pytest.approx(truth.sum(), rel=1e-5)
+    assert ds.attrs["fitted_share_geh5"] == 1.0 and ds.attrs["fitted_mean_geh"] < 1e-2
+
+
+def test_turn_counts_and_periods():
+    net = _hub()
+    truth = np.zeros((4, 4))
+    truth[0, 3], truth[1, 3], truth[2, 3] = 300.0, 450.0, 200.0
+    rows = []
+    for k, scale in enumerate((1.0, 0.5)):  # two quarter-hour periods with different demand
+        x = mb.assign(net, _zones(truth * scale), rgap=1e-10).flow.values
+        b, e = 900.0 * k, 900.0 * (k + 1)
+        rows += _counts_of(net, x, ["1-5", "2-5", "3-5"], b, e)
+        rows.append(dict(location="5-6>6-4", kind="turn", edges=("5-6", "6-4"), begin_s=b, end_s=e,
+                         count_veh=float(x[net.edge_index["5-6"]]) / 4, source="test:turn"))
+    ds = estimate_od(net, counts_from_rows(rows), _zones(truth * 0.8), regularisation=1e-9, rgap=1e-10, tol=1e-14,
+                     max_outer=40)
+    assert ds.sizes["period"] == 2
+    np.testing.assert_allclose(ds.demand.values[0][:3, 3], truth[:3, 3], rtol=1e-5)
+    np.testing.assert_allclose(ds.demand.values[1][:3, 3], truth[:3, 3] * 0.5, rtol=1e-5)
+    turn = ds.modelled.values[ds.kind.values == "turn"]
+    assert np.all(geh(turn, ds.observed.values[ds.kind.values == "turn"]) < 1e-2)
+
+
+@pytest.mark.parametrize("method", ["gp", "bfw"])
+def test_counts_from_a_known_matrix_are_reproduced(method):
+    folder = shared_path("tntp", "SiouxFalls")
+    net = mb.network_from_tntp(folder / "SiouxFalls_net.tntp")
+    od = mb.od_from_tntp(folder / "SiouxFalls_trips.tntp")
+    x = mb.assign(net, od, rgap=1e-9).flow.values
+    counts = counts_from_rows(_counts_of(net, x, list(net.edge_ids)))
+    rng = np.random.default_rng(5)
+    seed = mb.ODMatrix(od.zone_ids, od.flows * rng.uniform(0.5, 1.5, od.flows.shape))
+    ds = estimate_od(net, counts, seed, method=method, rgap=1e-6)
+    g = ds.geh.values
+    assert g.size == net.n_edges and g.max() < 1.0, f"worst GEH {g.max():.2f} at {ds.location.values[g.argmax()]}"
+    # and the fit report agrees with the GEH it holds
+    assert ds.attrs["fitted_share_geh5"] == 1.0 and ds.attrs["held_out_n"] == 0
+
+
+def test_held_out_locations_are_never_fitted():
+    net = _hub()
+    truth = np.zeros((4, 4))
+    truth[0, 3], truth[1, 3], truth[2, 3] = 300.0, 450.0, 200.0
+    x = mb.assign(net, _zones(truth), rgap=1e-10).flow.values
+    edges = ["1-5", "2-5", "3-5", "5-6", "6-4", "5-7", "7-4"]
+    counts = counts_from_rows(_counts_of(net, x, edges))
+    fit, held = counts.split(0.3, seed=4)
+    assert len(held) == 2 and not set(fit.locations) & set(held.locations)
+    assert counts.split(0.3, seed=4)[1].locations == held.locations  # the draw is the seed's
+    wrong = counts_from_rows([{**r, "count_veh": r["count_veh"] * 3 if r["location"] in held.locations else r["count_veh"]}
+                              for r in _counts_of(net, x, edges)])
+    ds = estimate_od(net, wrong, _zones(truth), regularisation=1e-3, holdout=0.3, holdout_seed=4)
+    # tripled counts at the held-out locations do not move the estimate, and show up as misfits there
+    np.testing.assert_allclose(ds.demand.values[0][:3, 3], truth[:3, 3], rtol=1e-3)
+    assert ds.attrs["held_out_share_geh5"] == 0.0 and ds.attrs["fitted_share_geh5"] == 1.0
+
+
+# ---- readers -------------------------------------------------------------------------------------------
+def _write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_edge_data_e1_and_csv_readers(tmp_path):
+    net = _hub()
+    ed = _write(tmp_path, "ed.xml", """<meandata>
+  <interval begin="0" end="900" id="a">
+    <edge id="1-5" entered="30" speed="12.5"/>
+    <edge id="2-5" sampledSeconds="3"/>
+    <edgeRelation from="5-6" to="6-4" count="7"/>
+  </interval>
+  <interval begin="900" end="1800" id="a"><edge id="1-5" entered="20"/></interval>
+</meandata>""")
+    defs = _write(tmp_path, "det.add.xml", """<additional>
+  <inductionLoop id="d1" lane="5-7_0" pos="10" period="900" file="e1.xml"/>
+</additional>""")
+    e1 = _write(tmp_path, "e1.xml", """<detector>
+  <interval begin="0" end="900" id="d1" nVehContrib="11" flow="44" speed="9.0"/>
+</detector>""")
+    table = _write(tmp_path, "c.csv", "location,begin_s,end_s,count_veh,speed_m_s\n3-5,0,900,5,\n1-5>5-6,0,900,4,8\n")
+    c = read_counts([ed, defs, e1, table], net)
+    got = {(loc, b): (k, n) for loc, k, b, n in zip(c.location, c.kind, c.begin_s, c.count_veh)}
+    assert got == {("1-5", 0): ("edge", 30), ("1-5", 900): ("edge", 20), ("5-6>6-4", 0): ("turn", 7),
+                   ("d1", 0): ("detector", 11), ("3-5", 0): ("edge", 5), ("1-5>5-6", 0): ("turn", 4)}
+    assert c.edges[c.location.index("d1")] == ("5-7",)
+    assert c.flow_veh_h[c.location.index("d1")] == pytest.approx(44.0)
+    assert c.speed_m_s[0] == 12.5 and np.isnan(c.speed_m_s[c.location.index("3-5")])
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("neg.csv", "location,begin_s,end_s,count_veh\n1-5,0,900,-3\n", "neg.csv:2: location '1-5': negative count"),
+    ("unk.csv", "location,begin_s,end_s,count_veh\n1-5,0,900,3\n9-9,0,900,3\n", "unk.csv:3: location '9-9': edge '9-9' is not in network"),
+    ("ovl.csv", "location,begin_s,end_s,count_veh\n1-5,0,900,3\n1-5,600,1200,3\n", "ovl.csv:3: location '1-5': interval [600, 1200) overlaps [0, 900)"),
+    ("turn.csv", "location,begin_s,end_s,count_veh\n1-5>6-4,0,900,3\n", "turn.csv:2: location '1-5>6-4': edge '6-4' does not follow '1-5'"),
+    ("empty.csv", "location,begin_s,end_s,count_veh\n", "empty.csv: the table has a header but no rows"),
+    ("nan.csv", "location,begin_s,end_s,count_veh\n1-5,0,900,nan\n", "nan.csv:2: location '1-5': count_veh='nan' is not finite"),
+    ("back.csv", "location,begin_s,end_s,count_veh\n1-5,900,0,1\n", "back.csv:2: location '1-5': the interval [900, 0) is empty"),
+    ("none.xml", "<data><interval begin='0' end='60'></interval></data>", "none.xml: no counts in the file"),
+    ("bad.xml", "<data><interval begin='0' end='60'>\n<edge id='1-5' entered='3'></data>", "bad.xml:2: not well-formed XML"),
+    ("e1.xml", "<detector><interval begin='0' end='60' id='dx' nVehContrib='3'/></detector>",
+     "detector 'dx' is not defined in the loop definitions; give the <additional> file"),
+    ("net.xml", "<net version='1'/>", "net.xml:1: <net> is not a count file"),
+    ("ent.xml", "<!DOCTYPE d [<!ENTITY a 'x'>]><data/>", "ent.xml:1: XML entity declarations are not accepted"),
+])
+def test_bad_count_files_name_file_line_and_location(tmp_path, name, text, message):
+    p = _write(tmp_path, name, text)
+    with pytest.raises(CountsError) as err:
+        read_counts(p, _hub())
+    assert message in str(err.value)
+    assert str(p) in str(err.value) and "\n" not in str(err.value)
