@@ -333,6 +333,15 @@ def _add_parking() -> None:
 _add_parking()
 
 
+def _add_calibrate() -> None:
+    from ._cli_calibrate import register
+
+    register(app)
+
+
+_add_calibrate()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

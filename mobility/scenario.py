@@ -47,6 +47,7 @@ __all__ = [
     "scenario_from_dict",
     "check_demand_against_network",
     "scenario_network",
+    "save_scenario",
 ]
 
 
@@ -463,3 +464,30 @@ def _check_classes(scenario: Scenario, network: Any) -> None:
                 why = check_route(network, f.edges, vc)
                 if why is not None:
                     raise DemandError(f"field 'demand.flows.{i}.edges': {why}")
+
+
+def save_scenario(scenario: Scenario, path: str | Path, *, header: str = "") -> Path:
+    """Write ``scenario`` as a YAML file that :func:`load_scenario` reads back to an equal spec (atomically).
+
+    Paths (network, route and additional files) are written relative to the file's folder where they can be.
+    """
+    import os
+
+    from ._io import write_text_atomic
+
+    target = Path(path)
+    base = target.parent.resolve()
+    data = scenario.model_dump(mode="json", exclude={"source_file"}, exclude_none=True)
+
+    def rel(p: str) -> str:
+        try:
+            return os.path.relpath(Path(p).resolve(), base)
+        except ValueError:  # another drive
+            return str(Path(p).resolve())
+
+    data["network"] = rel(data["network"])
+    data["additional_files"] = [rel(p) for p in data.get("additional_files", [])]
+    if data["demand"].get("kind") == "files":
+        data["demand"]["files"] = [rel(p) for p in data["demand"]["files"]]
+    text = "".join(f"# {line}\n" for line in header.splitlines()) + yaml.safe_dump(data, sort_keys=False)
+    return write_text_atomic(target, text)

@@ -37,7 +37,7 @@ from .demand import write_routes, write_zones
 from .load import load_network
 from .network import RoadNetwork
 from .provenance import command_line
-from .scenario import ODDemand, RouteFileDemand, Scenario
+from .scenario import _WRITES, ODDemand, RouteFileDemand, Scenario
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -113,7 +113,21 @@ def sumo_args(scenario: Scenario, workdir: str | Path, *, seed: int, net_file: P
     if s.outputs.trips:
         args += ["--tripinfo-output", str(w / FILES["trips"]), "--tripinfo-output.write-unfinished", "true",
                  "--tripinfo-output.write-undeparted", "true"]
-    return args + list(s.sumo.extra_args)
+    return args + _in_run_folder(list(s.sumo.extra_args), w)
+
+
+def _in_run_folder(extra: list[str], w: Path) -> list[str]:
+    """``extra_args`` with the files SUMO writes placed in the run's folder (the spec allows relative names only)."""
+    out = list(extra)
+    for i, arg in enumerate(out):
+        name, eq, value = arg.partition("=")
+        if not name.startswith("-") or not _WRITES.search(name) or "." in name:
+            continue  # sub-options such as --vehroute-output.exit-times take values, not files
+        if eq:
+            out[i] = f"{name}={w / value}"
+        elif i + 1 < len(out) and not out[i + 1].startswith("-"):
+            out[i + 1] = str(w / out[i + 1])
+    return out
 
 
 class Simulation:

@@ -22,7 +22,7 @@ import numpy as np
 from ._errors import NetworkError, missing_file
 from .network import RoadNetwork, build_network
 
-__all__ = ["ODMatrix", "network_from_tntp", "od_from_tntp", "read_tntp_flows", "tntp_cost_weights"]
+__all__ = ["ODMatrix", "network_from_tntp", "od_from_tntp", "read_tntp_flows", "tntp_cost_weights", "write_tntp_trips"]
 
 _META = re.compile(r"^\s*<([^>]+)>\s*(.*?)\s*$")
 
@@ -307,3 +307,18 @@ def read_tntp_flows(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
         raise NetworkError(f"{path}: no flow rows found (expected 'from to volume cost' lines)")
     a = np.array(rows, dtype=np.float64)
     return a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2], a[:, 3]
+
+
+def write_tntp_trips(od: ODMatrix, path: str | Path) -> Path:
+    """Write ``od`` as a TNTP ``*_trips.tntp`` file that :func:`od_from_tntp` reads back (atomically)."""
+    from ._io import write_text_atomic
+
+    flows = np.asarray(od.flows, dtype=float)
+    lines = [f"<NUMBER OF ZONES> {flows.shape[0]}", f"<TOTAL OD FLOW> {flows.sum():.6f}", "<END OF METADATA>", ""]
+    for i, z in enumerate(od.zone_ids):
+        lines.append(f"Origin {z}")
+        row = [f"{od.zone_ids[j]} : {flows[i, j]:.6f};" for j in range(flows.shape[1]) if flows[i, j] > 0]
+        for k in range(0, len(row), 5):
+            lines.append("    " + "  ".join(row[k:k + 5]))
+        lines.append("")
+    return write_text_atomic(path, "\n".join(lines) + "\n")
