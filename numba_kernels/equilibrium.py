@@ -139,12 +139,15 @@ class UnreachableDemand(ValueError):
 
 
 def solve(problem: AssignmentProblem, method: str = "gp", *, rgap: float = 1e-6, max_iter: int | None = None,
-          callback: Callback | None = None, inner: int = 2, keep: bool = False) -> AssignmentResult:
+          callback: Callback | None = None, inner: int = 2, keep: bool = False,
+          warm: pb.PathStore | None = None) -> AssignmentResult:
     """Solve user equilibrium to relative gap ``rgap`` (or ``max_iter`` iterations).
 
     ``callback(iteration, rgap, objective)`` is called after every iteration (progress displays).
     ``inner`` is the number of extra re-balancing passes per origin in ``gp``. ``keep`` returns what the
     flows are made of (gp's paths; the Frank-Wolfe loadings and their weights) for matrix estimation.
+    ``warm`` (gp): a path store from an earlier solve with the same OD pairs (demand may differ); its paths
+    are scaled to the new demand and the iterations start there. The store is updated in place.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -153,7 +156,7 @@ def solve(problem: AssignmentProblem, method: str = "gp", *, rgap: float = 1e-6,
     if problem.demand.sum() - np.trace(problem.demand) <= 0:
         raise ValueError("the demand matrix is empty (no flow between distinct zones)")
     if method == "gp":
-        return _solve_gp(problem, rgap, max_iter or 500, callback, inner, keep)
+        return _solve_gp(problem, rgap, max_iter or 500, callback, inner, keep, warm)
     return _solve_fw(problem, method, rgap, max_iter or 10_000, callback, keep)
 
 
@@ -269,13 +272,18 @@ def od_pairs(demand: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _solve_gp(pr: AssignmentProblem, rgap: float, max_iter: int, callback, inner: int,
-              keep: bool = False) -> AssignmentResult:
+              keep: bool = False, warm: pb.PathStore | None = None) -> AssignmentResult:
     t0 = time.perf_counter()
     E = pr.n_links
     od_ptr, od_dest, od_demand = od_pairs(pr.demand)
     n_od = od_dest.shape[0]
-    store = pb.PathStore(n_od, 2 * n_od, 16 * n_od)
     x = np.zeros(E)
+    if warm is not None and warm.od_head.shape[0] == n_od:
+        store = warm
+        pb.rescale_paths(store.od_head, store.p_next, store.p_flow, od_demand)
+        pb.link_flows_from_paths(*store.arrays(), x)
+    else:
+        store = pb.PathStore(n_od, 2 * n_od, 16 * n_od)
     c = np.empty(E)
     dc = np.empty(E)
     mark = np.zeros(E, dtype=np.int64)

@@ -238,6 +238,23 @@ def gp_sweep(indptr, tail, head, zone_count, zone_node, od_ptr, od_dest, od_dema
 
 
 @njit
+def rescale_paths(od_head, p_next, p_flow, od_demand):
+    """Scale each OD pair's path flows to its (new) demand, keeping the split: a warm start for new demand."""
+    for k in range(od_head.shape[0]):
+        total = 0.0
+        p = od_head[k]
+        while p >= 0:
+            total += p_flow[p]
+            p = p_next[p]
+        if total > 0.0:
+            f = od_demand[k] / total
+            p = od_head[k]
+            while p >= 0:
+                p_flow[p] *= f
+                p = p_next[p]
+
+
+@njit
 def rebalance(od_demand, od_head, p_next, p_start, p_len, p_flow, p_links, meta, mark,
               x, c, dc, fft, cap, b, power, fixed, passes):
     """``passes`` Newton shifts over every OD pair on its current paths (no shortest-path search)."""

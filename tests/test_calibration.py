@@ -164,3 +164,103 @@ def test_bad_count_files_name_file_line_and_location(tmp_path, name, text, messa
         read_counts(p, _hub())
     assert message in str(err.value)
     assert str(p) in str(err.value) and "\n" not in str(err.value)
+
+
+# ---- route flows and the SUMO check ------------------------------------------------------------------------
+def test_route_flow_lp_recovers_flows_the_counts_determine():
+    import scipy.sparse as sp
+
+    from optimise.route_flows import route_flows
+
+    # routes a-b, a-c, d-c over counted edges a, b, c, d: counts fix every route flow
+    A = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [0, 1, 1], [0, 0, 1]], dtype=float))
+    truth = np.array([30.0, 12.0, 7.0])
+    res = route_flows(A, A @ truth, np.array([10.0, 10.0, 10.0]), regularisation=1e-3)
+    assert res.status == "OPTIMAL"
+    np.testing.assert_allclose(res.flows, truth, atol=1e-6)
+    # counts that contradict each other: a = 30 but b = 20 and a-c routes must pass c = 0 -> residual stays
+    bad = route_flows(A, np.array([30.0, 20.0, 0.0, 0.0]), np.zeros(3), regularisation=0.0)
+    assert bad.modelled[0] == pytest.approx(20.0, abs=1e-6)
+
+
+def _short_grid(tmp_path, end_s=1800.0):
+    sc = mb.load_scenario("scenarios/signal_control/grid3x3.yaml")
+    return sc.model_copy(update={"end_s": end_s, "outputs": sc.outputs.model_copy(update={"interval_s": 900.0})})
+
+
+def test_routes_calibration_fits_counts_in_sumo(tmp_path):
+    from mobility.calibration.routes import _run, calibrate_routes, read_vehroutes, routes_scenario, simulated_counts
+
+    sc = _short_grid(tmp_path)
+    net = mb.load_network(sc.network)
+    truth = _run(sc, 1, tmp_path / "truth", net)
+    counts = read_counts(tmp_path / "truth" / "edgedata.xml", net)
+    # our own count of the truth run agrees with SUMO's edge data at every edge and interval
+    np.testing.assert_array_equal(simulated_counts(truth, counts), counts.count_veh)
+    # start from the truth's routes at half their flow: every fitted count is far off (GEH > 5 where busy)
+    routes = list(dict.fromkeys(t.edges for t in truth))
+    bins = np.array([0.0, 900.0, 1800.0])
+    x = np.zeros(len(routes) * 2)
+    for t in truth:
+        x[routes.index(t.edges) * 2 + int(t.depart // 900)] += 0.5
+    start = routes_scenario(sc, routes, bins, x)
+    cal, ds = calibrate_routes(start, counts, network=net, holdout=0.2, holdout_seed=1, iterations=2, seed=2,
+                               workdir=tmp_path / "cal")
+    assert ds.attrs["seed_fitted_share_geh5"] < 0.9
+    assert ds.attrs["fitted_share_geh5"] >= 0.95, mb.calibration.format_fit(ds)
+    # the report's simulated counts are the calibrated scenario's own, re-read from its SUMO run's routes
+    best = tmp_path / "cal" / f"check{ds.attrs['best_check']}" / "calibration-vehroutes.xml"
+    np.testing.assert_allclose(ds.simulated.values, simulated_counts(read_vehroutes(best), counts) * 4.0)
+    # the calibrated scenario is a plain routes scenario that saves and loads back
+    from mobility.scenario import save_scenario
+
+    path = save_scenario(cal, tmp_path / "cal.yaml")
+    again = mb.load_scenario(path)
+    assert again.demand.kind == "routes" and len(again.demand.flows) == len(cal.demand.flows)
+    assert again.network.resolve() == cal.network.resolve()
+
+
+def test_count_no_route_reaches_is_an_error(tmp_path):
+    from mobility.calibration.routes import _unreached
+
+    c = counts_from_rows([dict(location="x", kind="edge", edges=("x",), begin_s=0, end_s=60, count_veh=3,
+                               source="c.csv:2")])
+    with pytest.raises(CountsError, match="c.csv:2: location 'x': no route of the scenario or its alternatives"):
+        _unreached(c, [("a", "b")])
+
+
+def test_tntp_trips_round_trip(tmp_path):
+    from mobility.tntp import write_tntp_trips
+
+    flows = np.array([[0, 1.5, 0], [2.25, 0, 3], [0, 0, 0]])
+    od = mb.ODMatrix(np.array(["1", "2", "3"], dtype=object), flows)
+    back = mb.od_from_tntp(write_tntp_trips(od, tmp_path / "t_trips.tntp"))
+    np.testing.assert_allclose(back.flows, flows)
+
+
+def test_calibrate_cli_on_tntp(tmp_path):
+    import subprocess
+    import sys
+
+    folder = shared_path("tntp", "SiouxFalls")
+    net = mb.network_from_tntp(folder / "SiouxFalls_net.tntp")
+    od = mb.od_from_tntp(folder / "SiouxFalls_trips.tntp")
+    x = mb.assign(net, od, rgap=1e-8).flow.values
+    table = tmp_path / "c.csv"
+    table.write_text("location,begin_s,end_s,count_veh\n" + "".join(f"{e},0,3600,{v:.3f}\n" for e, v in zip(net.edge_ids, x)))
+    out = tmp_path / "est_trips.tntp"
+    cmd = [sys.executable, "-m", "mobility.cli", "calibrate", str(folder / "SiouxFalls_net.tntp"), "--method", "odme",
+           "--trips", str(folder / "SiouxFalls_trips.tntp"), "--counts", str(table), "-o", str(out),
+           "--holdout", "0.2", "--seed", "3", "--report", str(tmp_path / "r.nc"), "--plot", str(tmp_path / "f.png"), "-q"]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "| fitted | 61 | 100.0%" in res.stdout and "| held out | 15 |" in res.stdout
+    est = mb.od_from_tntp(out)
+    assert est.flows.sum() == pytest.approx(od.flows.sum(), rel=0.02)
+    assert (tmp_path / "f.png").stat().st_size > 0
+    # a bad count file: one line, exit code 2, nothing written
+    table.write_text("location,begin_s,end_s,count_veh\n1,0,3600,-5\n")
+    out.unlink()
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 2 and "c.csv:2: location '1': negative count" in res.stderr
+    assert "Traceback" not in res.stderr and not out.exists()

@@ -249,23 +249,26 @@ def estimate_od(network: RoadNetwork, counts: Counts, seed: ODMatrix | None = No
         w = 1.0 / np.maximum(c, 1.0)
         prior = base[pair_o, pair_d].copy()
 
-        def run(q: np.ndarray) -> tuple[Any, Any, Any]:
+        warm: list[Any] = [None]  # gp's paths, carried from one assignment to the next
+
+        def run(q: np.ndarray) -> tuple[Any, Any]:
             dem = np.zeros((Z, Z))
             dem[pair_o, pair_d] = np.maximum(q, _ALIVE)
             pr = dataclasses.replace(problem0, demand=dem)
-            res = solve(pr, method, rgap=rgap, keep=True)
-            P = _proportions(pr, res, locs, pair_o, pair_d)
-            return res, P, pr
+            res = solve(pr, method, rgap=rgap, keep=True, warm=warm[0])
+            if res.store is not None:
+                warm[0] = res.store
+            return res, _proportions(pr, res, locs, pair_o, pair_d)
 
         q = prior.copy()
-        res, P, pr = run(q)
+        res, P = run(q)
         A = P[row_loc[fit_rows]].multiply(share[:, None]).tocsr()
         if seed is None:  # scale the uniform start to the counts (least squares on the weighted residual)
             m = A @ q
             alpha = float(np.sum(w * m * c) / max(np.sum(w * m * m), 1e-300))
             prior *= alpha
             q = prior.copy()
-            res, P, pr = run(q)
+            res, P = run(q)
             A = P[row_loc[fit_rows]].multiply(share[:, None]).tocsr()
         floor = max(float(prior[prior > 0].mean()) * 1e-2, 1e-6) if (prior > 0).any() else 1.0
         reg_w = regularisation / np.maximum(prior, floor)
@@ -282,7 +285,7 @@ def estimate_od(network: RoadNetwork, counts: Counts, seed: ODMatrix | None = No
             accepted = False
             for theta in (1.0, 0.5, 0.25, 0.125):
                 qt = q + theta * (target - q)
-                res_t, P_t, pr_t = run(qt)
+                res_t, P_t = run(qt)
                 A_t = P_t[row_loc[fit_rows]].multiply(share[:, None]).tocsr()
                 obj_t = objective(qt, A_t)
                 if obj_t < obj:
@@ -291,7 +294,7 @@ def estimate_od(network: RoadNetwork, counts: Counts, seed: ODMatrix | None = No
             if not accepted:
                 break
             rel = (obj - obj_t) / max(obj, 1e-300)
-            q, res, P, pr, A, obj = qt, res_t, P_t, pr_t, A_t, obj_t
+            q, res, P, A, obj = qt, res_t, P_t, A_t, obj_t
             h.append((obj, res.rgap))
             say(f"period [{pb:g}, {pe:g}) s: iteration {it}, objective {obj:.6g}, assignment gap {res.rgap:.1e}")
             if rel < tol:
