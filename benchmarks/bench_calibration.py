@@ -145,13 +145,13 @@ def _write_edge_counts(counts, path: Path) -> None:
                                         for (b, e), v in sorted(ivs.items())) + "</data>\n")
 
 
-def sumo_case(name: str, work: Path) -> dict:
+def sumo_case(name: str, work: Path, start_kind: str = "pairs") -> dict:
     sc = mb.load_scenario(ROOT / "scenarios" / "signal_control" / f"{name}.yaml")
     span = sc.end_s - sc.begin_s
     end = sc.begin_s + min(span, 7200.0) if span >= 3600 else sc.end_s
     sc = sc.model_copy(update={"end_s": end, "outputs": sc.outputs.model_copy(update={"interval_s": min(3600.0, end - sc.begin_s)})})
     net = mb.load_network(sc.network)
-    w = work / name
+    w = work / f"{name}-{start_kind}"
     shutil.rmtree(w, ignore_errors=True)
     w.mkdir(parents=True)
     truth = _run(sc, 1, w / "truth", net)
@@ -169,7 +169,8 @@ def sumo_case(name: str, work: Path) -> dict:
         j = min(max(int(np.searchsorted(bins, t.depart, "right")) - 1, 0), nb - 1)
         x[r_of[t.edges] * nb + j] += 1.0
     pairs = sorted({(r[0], r[-1]) for r in routes})
-    fac = dict(zip(pairs, rng.uniform(0.5, 1.5, len(pairs)), strict=True))
+    fac = dict(zip(pairs, rng.uniform(0.5, 1.5, len(pairs)) if start_kind == "pairs" else np.full(len(pairs), 0.5),
+                   strict=True))
     for r, i in r_of.items():
         x[i * nb:(i + 1) * nb] *= fac[(r[0], r[-1])]
     start = routes_scenario(sc, routes, bins, x)
@@ -179,7 +180,7 @@ def sumo_case(name: str, work: Path) -> dict:
     ours_s = time.perf_counter() - t0
     fitted = ds.fitted.values
     obs = counts.flow_veh_h
-    out = {"scenario": name, "edges": net.n_edges, "count_locations": len(counts.locations), "counts": len(counts),
+    out = {"scenario": name, "start": start_kind, "edges": net.n_edges, "count_locations": len(counts.locations), "counts": len(counts),
            "fitted_locations": int(len(set(np.asarray(counts.location)[fitted]))), "vehicles_truth": len(truth),
            "ours_s": ours_s, "ours_fitted": ds.attrs["fitted_share_geh5"], "ours_held_out": ds.attrs["held_out_share_geh5"],
            "ours_fitted_mean_geh": ds.attrs["fitted_mean_geh"], "ours_held_out_mean_geh": ds.attrs["held_out_mean_geh"],
@@ -229,12 +230,13 @@ def table(static: list[dict], sumo_rows: list[dict]) -> str:
         lines.append("")
     if sumo_rows:
         lines += ["### Route flows checked in SUMO (synthetic truth; GEH < 5 share after simulation, mean GEH)", "",
-                  "| scenario | locations (fitted) | start fitted / held out | toolkit fitted / held out | toolkit mean GEH | toolkit s | routeSampler fitted / held out | routeSampler mean GEH |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| scenario | start | locations (fitted) | start fitted / held out | toolkit fitted / held out | toolkit mean GEH | toolkit s | routeSampler fitted / held out | routeSampler mean GEH |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in sumo_rows:
             rs = (f"{_pct(r.get('rs_fitted'))} / {_pct(r.get('rs_held_out'))}" if "rs_fitted" in r else str(r.get("rs_error", "-")))
             rsg = f"{r['rs_fitted_mean_geh']:.2f}" if "rs_fitted_mean_geh" in r else "-"
-            lines.append(f"| {r['scenario']} | {r['count_locations']} ({r['fitted_locations']}) | {_pct(r['seed_fitted'])} / "
+            start = {"pairs": "pairs x U(0.5, 1.5)", "half": "all x 0.5"}.get(r.get("start", "pairs"))
+            lines.append(f"| {r['scenario']} | {start} | {r['count_locations']} ({r['fitted_locations']}) | {_pct(r['seed_fitted'])} / "
                          f"{_pct(r['seed_held_out'])} | {_pct(r['ours_fitted'])} / {_pct(r['ours_held_out'])} | "
                          f"{r['ours_fitted_mean_geh']:.2f} | {r['ours_s']:.1f} | {rs} | {rsg} |")
     return "\n".join(lines) + "\n"
@@ -259,10 +261,10 @@ def main() -> None:
         print(f"skipping the static cases: {TNTP} not found")
     if args.sumo or both:
         work = Path(tempfile.mkdtemp(prefix="bench-calibration-"))
-        for name in (["grid3x3"] if args.quick else SUMO_SCENARIOS):
-            print(f"sumo: {name}", flush=True)
+        for name, start_kind in [(n, k) for n in (["grid3x3"] if args.quick else SUMO_SCENARIOS) for k in ("pairs", "half")]:
+            print(f"sumo: {name} ({start_kind})", flush=True)
             try:
-                sumo_rows.append(sumo_case(name, work))
+                sumo_rows.append(sumo_case(name, work, start_kind))
             except mb.MobilityError as exc:
                 print(f"  {name}: {exc}")
                 continue

@@ -20,6 +20,7 @@ from ._errors import (
 )
 from ._sumo import installed_versions, warn_on_version_problem
 from .assignment import assign, compare_flows
+from .calibration import calibrate_routes, estimate_od, read_counts
 from .ctm import run_ctm
 from .network import (
     RoadNetwork,
@@ -67,6 +68,9 @@ __all__ = [
     "SumoVersionError",
     "SumoVersionWarning",
     "assign",
+    "calibrate_routes",
+    "estimate_od",
+    "read_counts",
     "compare",
     "compare_flows",
     "format_table",

@@ -200,7 +200,41 @@ def cases() -> list[Case]:
         out.append(Case("sweep", name, {"w.yaml": _dump({**sweep, **over})}, ["scenario", "validate", "w.yaml"]))
     out += _option_cases()
     out += _tntp_cases()
+    out += _count_cases()
     out += _document_cases()
+    return out
+
+
+def _count_cases() -> list[Case]:
+    """Malformed count files, through ``mobility calibrate`` (edge data, E1 output, CSV) on a small TNTP network."""
+    head = ("<NUMBER OF ZONES> 2\n<NUMBER OF NODES> 3\n<FIRST THRU NODE> 1\n<NUMBER OF LINKS> 2\n<END OF METADATA>\n"
+            "~ init term capacity length fft b power speed toll type ;\n")
+    net = (head + "1 2 100 1 1 0.15 4 0 0 1 ;\n2 3 100 1 1 0.15 4 0 0 1 ;\n").encode()
+    csv_head = "location,begin_s,end_s,count_veh\n"
+    bodies = {
+        "c.csv": {
+            "negative": csv_head + "1,0,3600,-4\n", "nan": csv_head + "1,0,3600,nan\n", "inf": csv_head + "1,0,3600,inf\n",
+            "unknown edge": csv_head + "9,0,3600,4\n", "overlap": csv_head + "1,0,3600,4\n1,1800,5400,4\n",
+            "empty interval": csv_head + "1,3600,3600,4\n", "no rows": csv_head, "missing column": "location,count_veh\n1,4\n",
+            "text count": csv_head + "1,0,3600,many\n", "empty location": csv_head + ",0,3600,4\n",
+            "turn not consecutive": csv_head + "2>1,0,3600,4\n", "not utf8": csv_head + "1,0,3600,4\udce9\n",
+            "binary": "\x00\x01\x02",
+        },
+        "c.xml": {
+            "not xml": "<data><interval begin='0' end='60'>", "no counts": "<data><interval begin='0' end='60'/></data>",
+            "edge outside interval": "<data><edge id='1' entered='3'/></data>",
+            "entity": "<!DOCTYPE d [<!ENTITY x 'y'>]><data/>", "wrong root": "<net/>",
+            "bad begin": "<data><interval begin='x' end='60'><edge id='1' entered='3'/></interval></data>",
+            "e1 without definitions": "<detector><interval begin='0' end='60' id='d' nVehContrib='3'/></detector>",
+            "relation without to": "<data><interval begin='0' end='60'><edgeRelation from='1' count='2'/></interval></data>",
+        },
+    }
+    out = []
+    for fname, cases in bodies.items():
+        for name, text in cases.items():
+            out.append(Case("counts", name, {"n_net.tntp": net, fname: text.encode("utf-8", "surrogateescape")},
+                            ["calibrate", "n_net.tntp", "--method", "odme", "--counts", fname, "-o", "o_trips.tntp"],
+                            names=fname))
     return out
 
 

@@ -225,7 +225,7 @@ def test_count_no_route_reaches_is_an_error(tmp_path):
 
     c = counts_from_rows([dict(location="x", kind="edge", edges=("x",), begin_s=0, end_s=60, count_veh=3,
                                source="c.csv:2")])
-    with pytest.raises(CountsError, match="c.csv:2: location 'x': no route of the scenario or its alternatives"):
+    with pytest.raises(CountsError, match="c.csv:2: location 'x': no route from the scenario's origins to its destinations"):
         _unreached(c, [("a", "b")])
 
 
@@ -264,3 +264,18 @@ def test_calibrate_cli_on_tntp(tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 2 and "c.csv:2: location '1': negative count" in res.stderr
     assert "Traceback" not in res.stderr and not out.exists()
+
+
+def test_counted_edges_no_route_passes_get_a_route_through_them():
+    from mobility.access import check_route
+    from mobility.calibration.routes import _cover
+
+    net = mb.load_network("networks/grid3x3.net.xml")
+    routes = [("left0A0", "A0B0", "B0C0", "C0right0")]
+    c = counts_from_rows([dict(location="B1B2", kind="edge", edges=("B1B2",), begin_s=0, end_s=60, count_veh=3,
+                               source="c:1"),
+                          dict(location="A0B0", kind="edge", edges=("A0B0",), begin_s=0, end_s=60, count_veh=3,
+                               source="c:2")])
+    new = _cover(net, routes, c)
+    assert len(new) == 1 and "B1B2" in new[0]
+    assert new[0][0] == "left0A0" and new[0][-1] == "C0right0" and check_route(net, new[0]) is None

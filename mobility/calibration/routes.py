@@ -4,7 +4,9 @@
    times (``--vehroute-output.exit-times``) give the candidate routes (those SUMO's router chose), each
    route's flow per departure interval (the prior), and the time from departure to each edge.
 2. **Candidates.** Per origin-destination edge pair, ``alternatives`` more routes from the toolkit's
-   shortest paths on the turn graph of passenger cars, with the pair's seed routes penalised (x 1.5 cost).
+   shortest paths on the turn graph of passenger cars, with the pair's seed routes penalised (x 1.5 cost);
+   and for a counted edge or turn that no route passes, the shortest route through it from one of the
+   routes' origin edges to one of their destination edges.
 3. **LP.** Route flows per departure interval fit the counts in a weighted least-absolute-deviation LP
    (:func:`optimise.route_flows.route_flows`); a vehicle departing in ``[b, e)`` on a route reaches a
    counted edge ``tau`` later, so it counts in the intervals ``[b + tau, e + tau)`` overlaps.
@@ -166,6 +168,54 @@ def _candidates(network: Any, routes: list[tuple[str, ...]], alternatives: int) 
     return out
 
 
+def _cover(network: Any, routes: list[tuple[str, ...]], counts: Counts) -> list[tuple[str, ...]]:
+    """Routes through the counted edges and turns that no route passes: the shortest one from an origin edge of
+    ``routes`` through the location to one of their destination edges (counts with nothing on them are skipped)."""
+    import scipy.sparse.csgraph as csg
+
+    from ..access import turn_graph
+
+    on = {e for r in routes for e in r}
+    turns = {(a, b) for r in routes for a, b in zip(r, r[1:], strict=False)}
+    index = network.edge_index
+    todo = []
+    for kind, ed, n in zip(counts.kind, counts.edges, counts.count_veh, strict=True):
+        if n <= 0 or any(e not in index for e in ed):
+            continue
+        if (kind == "turn" and tuple(ed) not in turns) or (kind != "turn" and ed[0] not in on):
+            todo.append(tuple(ed))
+    todo = list(dict.fromkeys(todo))
+    if not todo:
+        return []
+    g = turn_graph(network).tocsr().astype(float)
+    g.data = np.asarray(network.free_flow_time, dtype=float)[g.indices] + 1e-3  # the cost of entering the next edge
+    origins = sorted({index[r[0]] for r in routes if r[0] in index})
+    dests = np.array(sorted({index[r[-1]] for r in routes if r[-1] in index}))
+    if not origins or dests.size == 0:
+        return []
+    d_o, p_o = csg.dijkstra(g, indices=origins, return_predecessors=True)
+    out = []
+
+    def walk(pred: np.ndarray, src: int, dst: int) -> list[int]:
+        path = [dst]
+        while path[-1] != src:
+            path.append(int(pred[path[-1]]))
+        return path[::-1]
+
+    for ed in todo:
+        first, last = index[ed[0]], index[ed[-1]]
+        k = int(np.argmin(d_o[:, first]))
+        if not np.isfinite(d_o[k, first]):
+            continue
+        d_d, p_d = csg.dijkstra(g, indices=last, return_predecessors=True)
+        j = int(dests[np.argmin(d_d[dests])])
+        if not np.isfinite(d_d[j]):
+            continue
+        path = walk(p_o[k], origins[k], first) + ([last] if last != first else []) + walk(p_d, last, j)[1:]
+        out.append(tuple(str(network.edge_ids[i]) for i in path))
+    return list(dict.fromkeys(out))
+
+
 # ---- the incidence of route flows on counts --------------------------------------------------------------
 def _bins(counts: Counts, begin: float, end: float) -> np.ndarray:
     edges = {begin, end} | {float(x) for x in counts.begin_s} | {float(x) for x in counts.end_s}
@@ -288,7 +338,9 @@ def calibrate_routes(scenario: Any, counts: Counts, *, network: Any = None, hold
     bins = _bins(counts, scenario.begin_s, scenario.end_s)
     nb = len(bins) - 1
     seed_routes = list(dict.fromkeys(t.edges for t in trips))
-    routes = _candidates(net, seed_routes, alternatives)
+    declared = [tuple(f.edges) for f in scenario.demand.flows] if scenario.demand.kind == "routes" else []
+    routes = _candidates(net, list(dict.fromkeys(seed_routes + declared)), alternatives)
+    routes += [r for r in _cover(net, routes, counts) if r not in set(routes)]
     _unreached(counts, routes)
     r_of = {r: i for i, r in enumerate(routes)}
     prior = np.zeros(len(routes) * nb)
@@ -356,8 +408,8 @@ def _unreached(counts: Counts, routes: list[tuple[str, ...]]) -> None:
         ok = (tuple(ed) in turns) if kind == "turn" else (ed[0] in on)
         if not ok and n > 0:
             what = "turn" if kind == "turn" else "edge"
-            raise CountsError(f"{src}: location {loc!r}: no route of the scenario or its alternatives passes this "
-                              f"{what}; its demand never reaches it (check the scenario's origins, or drop the count)")
+            raise CountsError(f"{src}: location {loc!r}: no route from the scenario's origins to its destinations can "
+                              f"pass this {what} (check the network's turns and the scenario's origins, or drop the count)")
 
 
 def _conflicts(solve: Callable, A: Any, c: np.ndarray, names: list[str], begins: list[float]) -> list[str]:
