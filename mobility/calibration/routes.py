@@ -7,7 +7,9 @@
    shortest paths on the turn graph of passenger cars, with the pair's seed routes penalised (x 1.5 cost);
    and for a counted edge or turn that no route passes, the shortest route through it from one of the
    routes' origin edges to one of their destination edges.
-3. **LP.** Route flows per departure interval fit the counts in a weighted least-absolute-deviation LP
+3. **LP.** The prior (the seed run's flows) is first scaled by the one factor that fits the counts best, so
+   routes no count sees follow the counted demand level (``prior_level`` in the report). Route flows per
+   departure interval then fit the counts in a weighted least-absolute-deviation LP
    (:func:`optimise.route_flows.route_flows`); a vehicle departing in ``[b, e)`` on a route reaches a
    counted edge ``tau`` later, so it counts in the intervals ``[b + tau, e + tau)`` overlaps.
 4. **Check in SUMO.** The calibrated scenario (``kind: routes``) runs; its counts are read at the same
@@ -353,7 +355,10 @@ def calibrate_routes(scenario: Any, counts: Counts, *, network: Any = None, hold
     c = counts.count_veh
     fit_rows = np.flatnonzero(fitted)
     target = c[fit_rows].copy()
-    conflicts = _conflicts(route_flows, _incidence(routes, tau, bins, counts)[fit_rows], c[fit_rows],
+    A0 = _incidence(routes, tau, bins, counts)[fit_rows]
+    level = _level(A0 @ prior, c[fit_rows])
+    prior = prior * level  # the prior at the counts' demand level: routes no count sees follow the level
+    conflicts = _conflicts(route_flows, A0, c[fit_rows],
                            [counts.location[i] for i in fit_rows], [counts.begin_s[i] for i in fit_rows])
     best: tuple[float, Any, np.ndarray, int] | None = None
     checks = []
@@ -389,10 +394,17 @@ def calibrate_routes(scenario: Any, counts: Counts, *, network: Any = None, hold
     ds.attrs.update(method="routes", scenario=scenario.name, best_check=it_best, candidate_routes=len(routes),
                     seed_routes=len(seed_routes), route_flows=len(cal.demand.flows), lp_status=lp.status,
                     lp_solver=lp.solver, regularisation=float(regularisation), holdout=float(holdout),
-                    holdout_seed=int(holdout_seed), seconds=time.perf_counter() - t0, conflicts="; ".join(conflicts),
+                    holdout_seed=int(holdout_seed), prior_level=level, seconds=time.perf_counter() - t0, conflicts="; ".join(conflicts),
                     seed_fitted_share_geh5=float(np.mean(ds.seed_geh.values[fitted] < GEH_ACCEPT)),
                     counts_files=";".join(counts.files))
     return cal, stamp(ds, spec_hash=scenario.spec_hash, seeds=sumo_seed)
+
+
+def _level(modelled: np.ndarray, counts: np.ndarray) -> float:
+    """The factor on the prior that fits the counts best in weighted least squares (weights 1 / max(c, 1))."""
+    w = 1.0 / np.maximum(counts, 1.0)
+    den = float(np.sum(w * modelled * modelled))
+    return float(np.sum(w * modelled * counts) / den) if den > 0 else 1.0
 
 
 def _hourly(veh: np.ndarray, counts: Counts) -> np.ndarray:
