@@ -33,6 +33,18 @@ def _turn(a, b, turn_ptr, turn_to, turn_loc):
 
 
 @njit
+def _emit(loc, k, w, n, rows, cols, vals):
+    """Write triplet ``n`` when ``loc`` is a location and there is room; the count of triplets after it."""
+    if loc < 0:
+        return n
+    if n < rows.shape[0]:
+        rows[n] = loc
+        cols[n] = k
+        vals[n] = w
+    return n + 1
+
+
+@njit
 def path_store_proportions(od_head, p_next, p_start, p_len, p_flow, p_links, od_demand, link_loc, turn_ptr,
                            turn_to, turn_loc, rows, cols, vals):
     """Fill ``rows/cols/vals`` with ``(loc, od, f_p / q_od)`` for every counted location on every path.
@@ -54,21 +66,9 @@ def path_store_proportions(od_head, p_next, p_start, p_len, p_flow, p_links, od_
                 prev = -1
                 for i in range(s, s + p_len[p]):
                     a = p_links[i]
-                    loc = link_loc[a]
-                    if loc >= 0:
-                        if n < cap:
-                            rows[n] = loc
-                            cols[n] = k
-                            vals[n] = w
-                        n += 1
+                    n = _emit(link_loc[a], k, w, n, rows, cols, vals)
                     if prev >= 0:
-                        loc = _turn(prev, a, turn_ptr, turn_to, turn_loc)
-                        if loc >= 0:
-                            if n < cap:
-                                rows[n] = loc
-                                cols[n] = k
-                                vals[n] = w
-                            n += 1
+                        n = _emit(_turn(prev, a, turn_ptr, turn_to, turn_loc), k, w, n, rows, cols, vals)
                     prev = a
             p = p_next[p]
     return n if n <= cap else -n
