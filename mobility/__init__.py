@@ -31,7 +31,8 @@ from .network import (
 )
 from .osm import import_osm, network_from_osm
 from .load import load_network
-from .scenario import Scenario, load_scenario, scenario_from_dict
+from .scenario import Scenario, load_scenario, save_scenario, scenario_from_dict
+from .sumocfg import import_sumocfg, save_sumocfg, scenario_detectors
 from .simulation import Simulation, run_scenario
 from .study import Study, StudyKind, compare, format_table, load_study, study_table
 from .tntp import ODMatrix, network_from_tntp, od_from_tntp, read_tntp_flows
@@ -53,6 +54,10 @@ def __getattr__(name: str):  # results and plots pull in xarray/matplotlib: load
 
 
 __all__ = [
+    "import_sumocfg",
+    "save_scenario",
+    "save_sumocfg",
+    "scenario_detectors",
     "DemandError",
     "InputError",
     "MobilityError",

@@ -69,8 +69,11 @@ def calibrate(
             from .calibration.routes import calibrate_routes
             from .scenario import load_scenario_with_network, save_scenario
 
+            from .sumocfg import scenario_detectors
+
             sc, net = load_scenario_with_network(scenario)
-            cs = read_counts(list(counts), net, attribute=attribute)
+            # the scenario's own loops define its E1 outputs: the output file can be given alone
+            cs = read_counts(list(counts), net, attribute=attribute, definitions=scenario_detectors(sc))
             cal, ds = calibrate_routes(sc, cs, network=net, holdout=holdout, holdout_seed=seed, iterations=iterations,
                                        alternatives=alternatives, regularisation=regularisation, progress=say)
             save_scenario(cal, output, header=f"{cal.name}: {sc.name} calibrated to {', '.join(map(str, counts))} by "

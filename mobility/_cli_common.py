@@ -49,6 +49,18 @@ def figure_path(*paths: Path | None) -> None:
                              + ", ".join(FIGURE_SUFFIXES))
 
 
+def can_write_in(folder: Path) -> bool:
+    """True when a file can really be created in ``folder`` (a probe file, removed at once): root may pass
+    ``os.access`` in folders no file can be written to (``/proc``, ``/sys``, read-only mounts)."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".mobility-probe-"):
+            return True
+    except OSError:
+        return False
+
+
 def writable(*paths: Path | None, suffix: str | None = None, what: str = "results") -> None:
     """Refuse, before any work, an output path whose folder is missing, that names a folder, or has the wrong suffix."""
     for p in paths:
@@ -59,7 +71,7 @@ def writable(*paths: Path | None, suffix: str | None = None, what: str = "result
         folder = p.parent if str(p.parent) else Path(".")
         if not folder.is_dir():
             raise InputError(f"cannot write {p}: folder {p.parent} does not exist; create it first")
-        if not os.access(folder, os.W_OK):
+        if not os.access(folder, os.W_OK) or not can_write_in(folder):
             raise InputError(f"cannot write {p}: folder {folder} is not writable; choose another place")
     if suffix is not None and paths and paths[0] is not None and paths[0].suffix != suffix:
         raise InputError(f"--output {paths[0]}: {what} are {suffix} files; use a {suffix} file name")

@@ -54,8 +54,10 @@ def plan_cmd(sweep: Annotated[Path, typer.Argument(help="sweep YAML file")]) -> 
 def run_cmd(
     sweep: Annotated[Path, typer.Argument(help="sweep YAML file")],
     scheduler: Annotated[str | None, typer.Option(help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786")] = None,
-    workers: Annotated[int | None, typer.Option(help="local worker processes [default: the sweep file's]")] = None,
-    retries: Annotated[int | None, typer.Option(help="re-runs of a crashed or killed run [default: the sweep file's]")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=4096, help="local worker processes [default: the sweep "
+                                                "file's]")] = None,
+    retries: Annotated[int | None, typer.Option(min=0, max=100, help="re-runs of a crashed or killed run [default: the "
+                                                "sweep file's]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Run the runs that are not finished yet and combine every run into one Dataset.

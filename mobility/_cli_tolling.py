@@ -112,7 +112,7 @@ def optimise_cmd(
     max_changes: Annotated[int, typer.Option(help="booths that may change type at one period boundary (-1: any)")] = 4,
     max_switches: Annotated[int, typer.Option(help="period boundaries with a change (-1: any)")] = -1,
     seeds: Annotated[str, typer.Option(help="seeds to re-measure the schedule against the best fixed mix and the plaza's own booths (0: no)")] = "3",
-    processes: Annotated[int, typer.Option()] = 2,
+    processes: Annotated[int, typer.Option(min=1, max=4096, help="SUMO processes in parallel")] = 2,
     nc: Annotated[Path | None, typer.Option("--results", help="also save the re-measurement Dataset (netCDF)")] = None,
 ) -> None:
     """Booth mix per period (queueing surrogate + CP-SAT), re-measured in SUMO; writes the schedule as JSON."""
@@ -127,8 +127,11 @@ def optimise_cmd(
         if output.suffix != ".json":
             raise InputError(f"--output {output}: the schedule is JSON; use a .json file name")
         spec = load_plaza(plaza)
-        cfg = optimise_mix(spec, max_changes=None if max_changes < 0 else max_changes,
-                           max_switches=None if max_switches < 0 else max_switches)
+        try:
+            cfg = optimise_mix(spec, max_changes=None if max_changes < 0 else max_changes,
+                               max_switches=None if max_switches < 0 else max_switches)
+        except InputError as exc:
+            raise InputError(f"{plaza}: {exc}") from None
         sd = [] if seeds.strip() == "0" else parse_seeds(seeds)
         if sd:
             mixes: dict[str, Any] = {"optimised": cfg.schedule(), "as_built": None}

@@ -28,7 +28,13 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         from ._errors import InputError
 
         raise InputError(f"cannot write {target}: folder {parent.resolve()} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=parent)
+    except OSError as exc:
+        from ._errors import InputError
+
+        raise InputError(f"cannot write {target}: {exc.strerror or exc} in folder {parent.resolve()}; choose "
+                         "another place") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -208,16 +208,13 @@ def check_route_files(network: RoadNetwork, files: Iterable[str | Path]) -> None
     class; raise :class:`DemandError` naming the file, line and first vehicle that cannot (before SUMO starts,
     which would otherwise stop mid-run with "has no valid route"). Types defined outside these files are not
     known here and their vehicles are not checked; trips between zones or junctions are left to SUMO."""
-    import gzip
-    import xml.parsers.expat
-
-    from ._errors import DemandError
+    from ._errors import DemandError, InputError
+    from ._sumoxml import walk
 
     types: dict[str, str] = {"DEFAULT_VEHTYPE": "passenger"}
     routes: dict[str, list[str]] = {}
     for f in files:
         f = Path(f)
-        p = xml.parsers.expat.ParserCreate()
         stack: list[tuple[str, dict[str, str], int]] = []
         dist: list[tuple[str, set[str | None]]] = []
 
@@ -241,8 +238,7 @@ def check_route_files(network: RoadNetwork, files: Iterable[str | Path]) -> None
             if why is not None:
                 fail(kind, a, line, why)
 
-        def start(name: str, a: dict[str, str]) -> None:
-            line = p.CurrentLineNumber
+        def start(name: str, a: dict[str, str], line: int) -> None:
             if name == "vType":
                 types[a.get("id", "")] = a.get("vClass", "passenger")
                 if dist:
@@ -274,9 +270,9 @@ def check_route_files(network: RoadNetwork, files: Iterable[str | Path]) -> None
                 elif "from" in a and "to" in a and not a.get("via"):
                     check(kind, a, line, None)
 
-        p.StartElementHandler, p.EndElementHandler = start, end
         try:
-            with (gzip.open(f, "rb") if f.suffix == ".gz" else open(f, "rb")) as fh:
-                p.ParseFile(fh)
-        except xml.parsers.expat.ExpatError as exc:
-            raise DemandError(f"{f}:{exc.lineno}: not a readable SUMO route file ({exc}); check the XML") from None
+            walk(f, kind="routes", what="SUMO route file", start=start, end=end)
+        except DemandError:
+            raise
+        except InputError as exc:
+            raise DemandError(str(exc)) from None

@@ -114,6 +114,12 @@ def assign(
         raise InputError(f"unknown assignment method {method!r}; choose one of {', '.join(METHODS)}")
     if not (isinstance(rgap, (int, float)) and rgap > 0):
         raise InputError(f"rgap must be a positive number, got {rgap!r}")
+    between = np.asarray(demand.flows, dtype=np.float64).copy()
+    np.fill_diagonal(between, 0.0)
+    if not (between > 0).any():
+        raise DemandError(f"the demand matrix holds no trips between distinct zones ({len(demand.zone_ids)} zones, "
+                          f"{demand.total:g} trips in all, intra-zonal ones are not loaded); give an OD matrix with "
+                          "flow between zones")
     problem, _ = _problem(network, demand, b, power)
     old = numba.get_num_threads()
     if threads is not None:

@@ -22,7 +22,7 @@ app.add_typer(network_app, name="network")
 
 @app.command()
 def run(
-    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file, or a SUMO configuration (.sumocfg)")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="results netCDF file [default: <name>.nc]")] = None,
     seed: Annotated[int | None, typer.Option(min=0, max=2**31 - 1, help="override the scenario's seed")] = None,
     backend: Annotated[str, typer.Option(help="libsumo (in-process) or traci")] = "libsumo",
@@ -49,6 +49,7 @@ def run(
         if backend not in ("libsumo", "traci"):
             raise MobilityError(f"--backend must be libsumo or traci, got {backend!r}")
         sc, net = load_scenario_with_network(scenario)  # the network is read once, here
+        _print_import_notes(scenario, console)
         out = output or Path(f"{sc.name}.nc")
         writable(out, suffix=".nc")
         figure_path(plot)
@@ -86,6 +87,60 @@ def run(
     console.print(f"results: {out}" + (f"   plot: {plot}" if plot else ""))
 
 
+def _print_import_notes(path: Path, console: Any) -> None:
+    """For a SUMO configuration: what became of its options, said once (nothing is dropped silently)."""
+    from .sumocfg import import_sumocfg, is_sumocfg
+
+    if is_sumocfg(path):
+        for line in import_sumocfg(path).summary():
+            console.print(f"{path.name}: {line}", highlight=False, soft_wrap=True)
+
+
+@scenario_app.command("import")
+def scenario_import(
+    config: Annotated[Path, typer.Argument(help="SUMO configuration (.sumocfg)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="scenario YAML file to write")],
+    end_s: Annotated[float | None, typer.Option("--end", min=0, help="end of the simulated window, s (where the "
+                                                "configuration has none, or to override it)")] = None,
+) -> None:
+    """Read a SUMO configuration as SUMO reads it and write it as a scenario YAML file. Options the toolkit
+    does not model are kept and passed on to SUMO; what was passed on and what was left out is listed."""
+    from .scenario import save_scenario, scenario_network
+    from .sumocfg import import_sumocfg
+
+    try:
+        writable(output, suffix=".yaml", what="scenarios")
+        imp = import_sumocfg(config, end_s=end_s)
+        net = scenario_network(imp.scenario)
+        save_scenario(imp.scenario, output, header=f"Imported from {config.name} by `mobility scenario import`.")
+    except MobilityError as exc:
+        raise fail(exc) from None
+    for line in imp.summary():
+        typer.echo(f"{config.name}: {line}")
+    typer.echo(f"ok: {output} ({imp.scenario.name}: {net.n_edges} edges, {len(imp.scenario.demand.files)} route "
+               f"file(s), {len(imp.scenario.additional_files)} additional file(s), {imp.scenario.begin_s:g}-"
+               f"{imp.scenario.end_s:g} s, seed {imp.scenario.seed})")
+
+
+@scenario_app.command("export")
+def scenario_export(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="SUMO configuration to write (.sumocfg); the "
+                                         "demand is written beside it")],
+) -> None:
+    """Write a scenario as a SUMO configuration that `sumo -c` runs as the toolkit runs it."""
+    from .scenario import load_scenario_with_network
+    from .sumocfg import save_sumocfg
+
+    try:
+        writable(output, suffix=".sumocfg", what="SUMO configurations")
+        sc, net = load_scenario_with_network(scenario)
+        path = save_sumocfg(sc, output, network=net)
+    except MobilityError as exc:
+        raise fail(exc) from None
+    typer.echo(f"ok: {path} (run it with: sumo -c {path})")
+
+
 def _write_run_plot(ds: Any, net: Any, path: Path) -> None:
     import matplotlib
 
@@ -104,7 +159,8 @@ def _write_run_plot(ds: Any, net: Any, path: Path) -> None:
 
 @scenario_app.command("validate")
 def scenario_validate(
-    files: Annotated[list[Path], typer.Argument(help="scenario, study, plaza or sweep YAML file(s)")],
+    files: Annotated[list[Path], typer.Argument(help="scenario, study, plaza or sweep YAML file(s), or SUMO "
+                                                     "configurations (.sumocfg)")],
 ) -> None:
     """Check scenario and study files: every field, the network, the edges the demand names, and what a study
     derives from them (parking areas, candidate sites). The kind of a file is its ``kind:`` key, else the one
@@ -116,6 +172,18 @@ def scenario_validate(
     failed = 0
     for f in files:
         try:
+            from .sumocfg import is_sumocfg
+
+            if is_sumocfg(f):
+                from .scenario import load_scenario_with_network
+                from .sumocfg import import_sumocfg
+
+                notes = import_sumocfg(f).summary()
+                sc, net = load_scenario_with_network(f)
+                typer.echo(f"ok: {f} (SUMO configuration: {sc.name}, {net.n_edges} edges, {sc.begin_s:g}-{sc.end_s:g} s)")
+                for line in notes:
+                    typer.echo(f"  {line}")
+                continue
             head, _ = read_mapping(f, what="scenario or study file")
             if "base" in head and ("vary" in head or "seeds" in head) and "network" not in head:
                 from .sweep import load_sweep, plan_runs
@@ -236,6 +304,9 @@ def assign(
         kw = {"first_thru_node": first_thru_node} if first_thru_node is not None else {}
         net = load_network(network, **kw)
         od = od_from_tntp(trips)
+        if not od.total - float(od.flows.trace()) > 0:
+            raise MobilityError(f"{trips}: the OD matrix holds no trips between distinct zones (intra-zonal trips are "
+                                "not loaded); give a matrix with flow between zones")
         if quiet:
             ds = run_assign(net, od, method=method, rgap=rgap, max_iter=max_iter, threads=threads)
         else:

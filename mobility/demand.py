@@ -8,7 +8,7 @@ its vehicle class may use and can drive between (see :mod:`mobility.access`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -45,10 +45,44 @@ def demand_windows(scenario: Scenario, begin_s: float | None, end_s: float | Non
             yield lo, hi, step.scale
 
 
+def defined_types(files: Sequence[str | Path]) -> set[str]:
+    """Ids of the vehicle types (and type distributions) that SUMO files define.
+
+    Parameters
+    ----------
+    files : list of path
+        Additional or route files.
+
+    Returns
+    -------
+    set of str
+    """
+    from ._sumoxml import walk
+
+    ids: set[str] = set()
+
+    def start(name: str, a: dict[str, str], line: int) -> None:
+        if name in ("vType", "vTypeDistribution") and "id" in a:
+            ids.add(a["id"])
+
+    for f in files:
+        walk(f, kind="additional", what="SUMO additional file", start=start)
+    return ids
+
+
 def _vtype_xml(scenario: Scenario) -> tuple[str, str]:
-    """vType definitions and the type id vehicles should use."""
+    """vType definitions and the type id vehicles should use. A type the scenario's additional files define
+    (a city's own vehicle types) is used as they define it, not written again."""
+    defined = defined_types(scenario.additional_files) if scenario.additional_files else set()
+    types = scenario.vehicle_types
+    if len(types) == 1 and types[0].id in defined:
+        return "", types[0].id
+    clash = sorted(defined & {v.id for v in types})
+    if clash:
+        raise DemandError(f"vehicle type(s) {clash} are defined both by the scenario's vehicle_types and by its "
+                          "additional files; give the scenario's types other ids, or keep one type defined there")
     rows = []
-    for v in scenario.vehicle_types:
+    for v in types:
         prob = f' probability="{v.share:g}"' if len(scenario.vehicle_types) > 1 else ""
         rows.append(
             f'    <vType id={quoteattr(v.id)} vClass="{v.vclass}" length="{v.length_m:g}" minGap="{v.min_gap_m:g}" '

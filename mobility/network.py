@@ -303,6 +303,15 @@ def build_network(
 def _read_sumo_net(path: Path) -> Any:
     import sumolib
 
+    from ._sumoxml import check_network_file
+
+    try:
+        check_network_file(path)  # every attribute the toolkit reads, typed, with file:line
+    except NetworkError:
+        raise
+    except InputError as exc:
+        raise NetworkError(str(exc)) from None
+
     try:
         return sumolib.net.readNet(str(path), withPrograms=False, withConnections=True)
     except xml.sax.SAXParseException as exc:

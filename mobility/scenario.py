@@ -27,7 +27,8 @@ import yaml
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .access import allowed, check_route, check_route_files, check_trip
-from ._errors import DemandError, ScenarioError, missing_file
+from ._errors import DemandError, InputError, ScenarioError, missing_file
+from ._sumoxml import check_sumo_file
 from ._spec import Spec, node_line, read_mapping, validate
 
 __all__ = [
@@ -194,7 +195,8 @@ class RouteFileDemand(_DemandBase):
     """Demand from existing SUMO route files (``kind: files``), e.g. a benchmark's ``.rou.xml``."""
 
     kind: Literal["files"]
-    files: list[Path] = Field(min_length=1)
+    files: list[Path] = Field(default_factory=list, description="route files (SUMO's route-files); vehicles may "
+                              "also come from the additional files")
 
     @field_validator("files", mode="before")
     @classmethod
@@ -217,7 +219,26 @@ class Outputs(_Spec):
 
 
 #: SUMO options whose value is a file SUMO writes.
-_WRITES = re.compile(r"(output|^--?log$|^-l$|error-log|message-log|save-|^--?C$|^--?output-prefix$)")
+_WRITES = re.compile(r"(output|^--?log$|^-l$|error-log|message-log|save-|^--?C$|^--?output-prefix$|netstate-dump)")
+#: Options (without dashes) naming a file SUMO writes that do not end in "output".
+_WRITTEN_FILES = frozenset({"netstate-dump", "save-state.files", "save-state.prefix", "log", "l", "message-log",
+                            "error-log", "output-prefix", "save-configuration", "C", "save-template", "save-commented"})
+
+
+def writes_file(option: str) -> bool:
+    """True when the SUMO option ``option`` (with or without leading dashes) names a file SUMO writes.
+
+    Parameters
+    ----------
+    option : str
+        E.g. ``"--fcd-output"``, ``"device.rerouting.output"``, ``"save-state.files"``.
+
+    Returns
+    -------
+    bool
+    """
+    name = option.lstrip("-")
+    return name.endswith("output") or name in _WRITTEN_FILES
 
 
 class SumoOptions(_Spec):
@@ -291,13 +312,14 @@ class Scenario(_Spec):
             if getattr(self.outputs, f) < self.step_length_s:
                 raise ValueError(f"outputs.{f} ({getattr(self.outputs, f):g} s) is shorter than step_length_s "
                                  f"({self.step_length_s:g} s); give at least one step")
+        validation = _option_value(self.sumo.extra_args, "xml-validation") or "auto"
         for i, f in enumerate(self.additional_files):
             if not f.is_file():
                 raise ValueError(f"additional_files.{i}: file not found: {f}")
-            head = f.read_bytes()[:4096]
-            if b"<additional" not in head:
-                raise ValueError(f"additional_files.{i}: {f} is not a SUMO additional file (no <additional> element); "
-                                 "give .add.xml files")
+            try:  # judged by content, as SUMO loads it: any root, SUMO's element vocabulary
+                check_sumo_file(f, kind="additional", validation=validation)
+            except InputError as exc:
+                raise ValueError(f"additional_files.{i}: {exc}") from None
         shares = sum(v.share for v in self.vehicle_types)
         if abs(shares - 1.0) > 1e-6:
             raise ValueError(f"vehicle_types shares sum to {shares:g}; make them sum to 1")
@@ -353,12 +375,13 @@ def scenario_from_dict(data: dict[str, Any], *, base_dir: str | Path | None = No
 
 
 def load_scenario(path: str | Path, *, check_network: bool = True) -> Scenario:
-    """Read and validate a scenario YAML file.
+    """Read and validate a scenario: a YAML file, or a SUMO configuration (``.sumocfg``) read as SUMO reads it
+    (see :func:`mobility.sumocfg.import_sumocfg`).
 
     Parameters
     ----------
     path : path
-        The YAML file.
+        The YAML file or ``.sumocfg``.
     check_network : bool
         Also check that the network file exists and that every edge the demand names is in it.
 
@@ -393,10 +416,26 @@ def scenario_network(scenario: Scenario, *, root: yaml.Node | None = None) -> An
     return net
 
 
+def _option_value(args: list[str], option: str) -> str | None:
+    """The value of SUMO option ``option`` in an argument list (``--x v`` or ``--x=v``), the last one given."""
+    value = None
+    for i, a in enumerate(args):
+        name, eq, v = a.partition("=")
+        if name.lstrip("-") == option:
+            value = v if eq else (args[i + 1] if i + 1 < len(args) else "")
+    return value
+
+
 def _load(path: str | Path, *, check_network: bool) -> tuple[Scenario, Any]:
     path = Path(path)
     if not path.is_file():
-        raise missing_file(path, "scenario file", hint="scenarios live in scenarios/<application>/*.yaml")
+        raise missing_file(path, "scenario file", hint="scenarios live in scenarios/<application>/*.yaml; a SUMO "
+                           "configuration (.sumocfg) is read as it is")
+    from .sumocfg import is_sumocfg, scenario_from_sumocfg
+
+    if is_sumocfg(path):
+        sc = scenario_from_sumocfg(path)
+        return sc, (scenario_network(sc) if check_network else None)
     data, root = read_mapping(path, what="scenario", hint="scenario fields (network, demand, end_s, ...)",
                               error=ScenarioError)
     sc = scenario_from_dict(data, base_dir=path.parent, source=str(path), _root=root, source_file=path.resolve())
@@ -440,7 +479,10 @@ def check_demand_against_network(scenario: Scenario, network: Any) -> None:
         for i, route_file in enumerate(d.files):
             if not Path(route_file).is_file():
                 raise DemandError(f"field 'demand.files.{i}': route file not found: {route_file}")
-        check_route_files(network, d.files)
+        ignore = (_option_value(scenario.sumo.extra_args, "ignore-route-errors") or "false").lower()
+        if ignore not in ("true", "1", "on", "yes", "x"):  # SUMO skips broken routes when told to
+            # additional files first: SUMO loads them before the routes, and the vehicle types they define apply
+            check_route_files(network, [*scenario.additional_files, *d.files])
     _check_classes(scenario, network)
 
 

@@ -32,12 +32,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from ._errors import InputError, SimulationError
 from ._io import session_tempdir
+from ._sumoxml import rebase_outputs
 from ._sumo import FILES, binary, require_consistent_versions, sumo_error_text
 from .demand import write_routes, write_zones
 from .load import load_network
 from .network import RoadNetwork
 from .provenance import command_line
-from .scenario import _WRITES, ODDemand, RouteFileDemand, Scenario
+from .scenario import ODDemand, RouteFileDemand, Scenario, writes_file
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -77,10 +78,12 @@ def _outputs_additional(scenario: Scenario, workdir: Path) -> str:
     return "<additional>\n" + "\n".join(rows) + "\n</additional>\n"
 
 
-def sumo_args(scenario: Scenario, workdir: str | Path, *, seed: int, net_file: Path | None = None) -> list[str]:
+def sumo_args(scenario: Scenario, workdir: str | Path, *, seed: int, net_file: Path | None = None,
+              additional_files: list[Path] | None = None) -> list[str]:
     """SUMO command-line options (without the binary) for ``scenario``, with outputs in ``workdir``.
 
     The demand and output-definition files must already exist in ``workdir`` (see :class:`Simulation`).
+    ``additional_files`` replaces the scenario's (the copies whose outputs are written in ``workdir``).
     """
     w = Path(workdir)
     s = scenario
@@ -88,7 +91,8 @@ def sumo_args(scenario: Scenario, workdir: str | Path, *, seed: int, net_file: P
     if isinstance(s.demand, RouteFileDemand):
         routes = [str(p) for p in s.demand.files] + routes
     zones = [str(w / FILES["zones"])] if isinstance(s.demand, ODDemand) and s.demand.zones else []
-    adds = zones + [str(p) for p in s.additional_files] + [str(w / FILES["outputs"])]
+    own = s.additional_files if additional_files is None else additional_files
+    adds = zones + [str(p) for p in own] + [str(w / FILES["outputs"])]
     args = [
         "-n", str(net_file or s.network),
         "-r", ",".join(routes),
@@ -121,7 +125,7 @@ def _in_run_folder(extra: list[str], w: Path) -> list[str]:
     out = list(extra)
     for i, arg in enumerate(out):
         name, eq, value = arg.partition("=")
-        if not name.startswith("-") or not _WRITES.search(name) or "." in name:
+        if not name.startswith("-") or not writes_file(name):
             continue  # sub-options such as --vehroute-output.exit-times take values, not files
         if eq:
             out[i] = f"{name}={w / value}"
@@ -217,7 +221,13 @@ class Simulation:
         (self.workdir / FILES["outputs"]).write_text(_outputs_additional(self.scenario, self.workdir.resolve()))
         for name in ("edges", "trips", "summary", "statistics", "signals", "errors", "stderr"):
             (self.workdir / FILES[name]).unlink(missing_ok=True)
-        args = sumo_args(self.scenario, self.workdir.resolve(), seed=self.seed, net_file=net.net_file)
+        # additional files that write outputs (detectors, meandata) run as copies writing into the run's folder
+        adds = []
+        for f in self.scenario.additional_files:
+            rebased = rebase_outputs(f, self.workdir)
+            adds.append(rebased[0].resolve() if rebased else Path(f))
+        args = sumo_args(self.scenario, self.workdir.resolve(), seed=self.seed, net_file=net.net_file,
+                         additional_files=adds)
         self.started = True
         try:
             if self.backend == "libsumo":

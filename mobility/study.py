@@ -209,7 +209,10 @@ def detect_kind(path: str | Path) -> str:
     When no reader accepts it, raises the errors of the reader that found the fewest problems.
     """
     from ._spec import read_mapping
+    from .sumocfg import is_sumocfg
 
+    if is_sumocfg(path):  # a SUMO configuration is a traffic scenario: a signal-control study of it
+        return "signals"
     data, _ = read_mapping(path, what="study or scenario file")
     declared = data.get("kind")
     if isinstance(declared, str) and declared in KINDS:

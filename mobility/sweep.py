@@ -35,6 +35,7 @@ import itertools
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -303,10 +304,20 @@ def run_sweep(
     progress : callable, optional
         ``progress(done, failed, remaining, seconds_left, event)`` after every run.
     """
+    if workers is not None and not (isinstance(workers, int) and 1 <= workers <= 4096):
+        raise InputError(f"workers must be a whole number in 1..4096, got {workers!r}")
+    if retries is not None and not (isinstance(retries, int) and 0 <= retries <= 100):
+        raise InputError(f"retries must be a whole number in 0..100, got {retries!r}")
     if not isinstance(spec, SweepSpec):
         spec = load_sweep(spec)
     t0 = time.perf_counter()
-    spec.output.mkdir(parents=True, exist_ok=True)
+    try:
+        spec.output.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=spec.output, prefix=".mobility-probe-"):
+            pass
+    except OSError as exc:
+        raise InputError(f"{spec.source_file or spec.name}: field 'output': cannot write in {spec.output} "
+                         f"({exc.strerror or exc}); choose a folder you can write to") from None
     runs = plan_runs(spec)
     tasks = [r.task for r in runs if r.task is not None]
     todo = [t for t in tasks if not (only_missing and is_finished(spec.output / t.id))]

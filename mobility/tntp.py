@@ -218,7 +218,14 @@ def _read_nodes(path: Path, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
             i = int(parts[0])
             if not 1 <= i <= n_nodes:
                 raise NetworkError(f"{path}:{lineno}: node {i} outside 1..{n_nodes}")
-            x[i - 1], y[i - 1] = float(parts[1]), float(parts[2])
+            try:
+                xi, yi = float(parts[1]), float(parts[2])
+            except ValueError:
+                raise NetworkError(f"{path}:{lineno}: node {i}: coordinates {parts[1]!r}, {parts[2]!r} are not numbers; "
+                                   "give 'node x y ;'") from None
+            if not (np.isfinite(xi) and np.isfinite(yi)):
+                raise NetworkError(f"{path}:{lineno}: node {i}: coordinates must be finite, got {parts[1]}, {parts[2]}")
+            x[i - 1], y[i - 1] = xi, yi
     return x, y
 
 

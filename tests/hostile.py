@@ -202,6 +202,121 @@ def cases() -> list[Case]:
     out += _tntp_cases()
     out += _count_cases()
     out += _document_cases()
+    out += _sumo_file_cases()
+    return out
+
+
+def _network_attribute_cases() -> list[Case]:
+    """Every attribute of a SUMO network that the toolkit reads, malformed in turn (through `network info` and
+    `signals validate`), and every required one removed."""
+    import re as _re
+
+    from mobility._sumoxml import NETWORK_ATTRIBUTES, NETWORK_REQUIRED
+    from mobility.signals.plan import plans_from_net
+
+    net = NETWORKS / "grid3x3.net.xml"
+    text = net.read_text()
+    plans = [p.model_dump(mode="json") for p in plans_from_net(net).values()]
+    doc = json.dumps({"format": "mobility.signal_plans", "format_version": 1, "plans": plans[:1]}).encode()
+    out: list[Case] = []
+    for element, attrs in NETWORK_ATTRIBUTES.items():
+        for att, typ in attrs.items():
+            bad_values = ["x1"] if typ == "integer" else ["fast", "nan", "inf"] if typ == "number" else []
+            for v in bad_values:
+                pat = _re.compile(rf'(<{element} [^>]*?\b{_re.escape(att)}=")[^"]*"')
+                if element == "connection" and att.startswith("linkIndex"):
+                    pat = _re.compile(rf'(<connection [^>]*?tl="[^"]*"[^>]*?\b{_re.escape(att)}=")[^"]*"')
+                new = pat.sub(rf'\g<1>{v}"', text, count=1)
+                if new == text:
+                    continue
+                for argv in (["network", "info", "n.net.xml"],
+                             ["signals", "validate", "plans.json", "--network", "n.net.xml"]):
+                    out.append(Case("network", f"{element}.{att}={v} ({argv[0]})", {"n.net.xml": new.encode(),
+                                                                                     "plans.json": doc},
+                                    argv, names="n.net.xml"))
+        for att in NETWORK_REQUIRED.get(element, ()):
+            pat = _re.compile(rf'(<{element} [^>]*?)\s{_re.escape(att)}="[^"]*"')
+            new = pat.sub(r"\1", text, count=1)
+            if new != text:
+                out.append(Case("network", f"{element} without {att}", {"n.net.xml": new.encode()},
+                                ["network", "info", "n.net.xml"]))
+    return out
+
+
+def _sumo_file_cases() -> list[Case]:
+    """Additional and route files judged by content, SUMO configurations, and the classes of defect found in
+    use: system folders as outputs, a layout report that is a scalar, a plaza no booth mix can carry, a TNTP
+    node file with a word for a coordinate, sweep options out of range."""
+    grid = _abs(_load("scenarios/signal_control/grid3x3.yaml"))
+    net = str(NETWORKS / "grid3x3.net.xml")
+    out = _network_attribute_cases()
+    adds = {
+        "doctype": '<!DOCTYPE add [<!ENTITY x "y">]><add><vType id="a"/></add>',
+        "entity bomb": '<!DOCTYPE a [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><add>&b;</add>',
+        "deep": "<add>" + "<x>" * 500 + "</x>" * 500 + "</add>",
+        "schema and unknown element": '<additional xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                                      'xsi:noNamespaceSchemaLocation="http://sumo.dlr.de/xsd/additional_file.xsd">'
+                                      '<vType id="a"/><bogus/></additional>',
+        "a network": (NETWORKS / "grid3x3.net.xml").read_text(),
+        "not xml": "hello",
+        "truncated": '<add><busStop id="s" lane="A0A1_0" startPos="1" endPos="20"',
+        "binary": "\x00\x01\x02",
+    }
+    for name, body in adds.items():
+        out.append(Case("additional", name, {"s.yaml": _dump({**grid, "additional_files": ["a.add.xml"]}),
+                                             "a.add.xml": body.encode()}, ["scenario", "validate", "s.yaml"],
+                        names="a.add.xml"))
+    for name in ("doctype", "deep", "not xml", "truncated"):
+        body = adds[name].replace("<add>", "<routes>").replace("</add>", "</routes>")
+        sc = {**grid, "demand": {"kind": "files", "files": ["r.rou.xml"]}}
+        out.append(Case("routes", f"content {name}", {"s.yaml": _dump(sc), "r.rou.xml": body.encode()},
+                        ["scenario", "validate", "s.yaml"], names="r.rou.xml"))
+    cfg_ok = (f'<configuration><input><net-file value="{net}"/><route-files value="r.rou.xml"/></input>'
+              '<time><end value="60"/></time></configuration>')
+    route = b'<routes><trip id="a" depart="0" from="left0A0" to="C2right2"/></routes>'
+    cfgs = {
+        "unknown option": cfg_ok.replace("<time>", '<time><no-such-option value="1"/>'),
+        "no network": cfg_ok.replace(f'<net-file value="{net}"/>', ""),
+        "missing route file": cfg_ok.replace("r.rou.xml", "nowhere.rou.xml"),
+        "missing network": cfg_ok.replace(net, "nowhere.net.xml"),
+        "doctype": '<!DOCTYPE c [<!ENTITY x "y">]>' + cfg_ok,
+        "html root": "<html><body>hi</body></html>",
+        "not xml": "hello",
+        "end not a time": cfg_ok.replace('<end value="60"/>', '<end value="soon"/>'),
+        "additional not xml": cfg_ok.replace("</input>", '<additional-files value="a.add.xml"/></input>'),
+    }
+    for name, body in cfgs.items():
+        for argv in (["run", "c.sumocfg", "-o", "c.nc"], ["scenario", "validate", "c.sumocfg"]):
+            out.append(Case("sumocfg", f"{name} ({argv[0]})", {"c.sumocfg": body.encode(), "r.rou.xml": route,
+                                                               "a.add.xml": b"hello"}, argv, names="c.sumocfg"))
+    grid_yaml = str(ROOT / "scenarios" / "signal_control" / "grid3x3.yaml")
+    sweep_file = str(ROOT / "scenarios" / "sweeps" / "parking.yaml")
+    sweep = {**_load("scenarios/sweeps/parking.yaml"), "base": str(ROOT / "scenarios" / "parking" / "district.yaml"),
+             "output": "/proc/mobility-sweep"}
+    out += [
+        Case("option", "run --output in /proc", {}, ["run", grid_yaml, "--output", "/proc/x.nc"], names="/proc/x.nc"),
+        Case("option", "run --output in /sys", {}, ["run", grid_yaml, "--output", "/sys/x.nc"], names="/sys/x.nc"),
+        Case("option", "sweep run --workers 0", {}, ["sweep", "run", sweep_file, "--workers", "0"], names="--workers"),
+        Case("option", "sweep run --retries -1", {}, ["sweep", "run", sweep_file, "--retries", "-1"], names="--retries"),
+        Case("sweep", "output in /proc", {"w.yaml": _dump(sweep)}, ["sweep", "run", "w.yaml"]),
+    ]
+    plaza = _load("scenarios/tolling/plaza8.yaml")
+    big = {**plaza, "demand": [{**d, "flow_veh_h": d["flow_veh_h"] * 20} for d in plaza["demand"]]}
+    out.append(Case("plaza", "no mix carries the flow", {"t.yaml": _dump(big)},
+                    ["tolling", "optimise", "t.yaml", "--seeds", "0", "-o", "s.json"]))
+    ev_traffic = _abs(_load("scenarios/ev_charging/district.yaml"))
+    ev = {**_load("scenarios/ev_charging/district_ev.yaml"), "scenario": "traffic.yaml"}
+    lay = {"name": "mine", "stations": [{"site": "cs_B1C1", "points": 2}]}
+    for name, report in {"report a number": 42, "report a list": [1, 2], "report text": "fine"}.items():
+        out.append(Case("layout", name, {"c.yaml": _dump(ev), "traffic.yaml": _dump(ev_traffic),
+                                         "lay.yaml": _dump({**lay, "report": report})},
+                        ["charging", "compare", "c.yaml", "--layouts", "lay.yaml", "--seeds", "1"], names="lay.yaml"))
+    head = ("<NUMBER OF ZONES> 2\n<NUMBER OF NODES> 3\n<FIRST THRU NODE> 1\n<NUMBER OF LINKS> 2\n<END OF METADATA>\n"
+            "~ init term capacity length fft b power speed toll type ;\n1 2 100 1 1 0.15 4 0 0 1 ;\n2 3 100 1 1 0.15 4 0 0 1 ;\n")
+    for name, nodes in {"coordinate a word": "Node X Y ;\n1 0 0 ;\n2 abc 1 ;\n3 2 2 ;\n",
+                        "coordinate inf": "Node X Y ;\n1 0 0 ;\n2 inf 1 ;\n3 2 2 ;\n"}.items():
+        out.append(Case("tntp", f"nodes {name}", {"n_net.tntp": head.encode(), "n_node.tntp": nodes.encode()},
+                        ["network", "info", "n_net.tntp"], names="n_node.tntp"))
     return out
 
 

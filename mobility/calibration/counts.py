@@ -239,19 +239,37 @@ def _csv(path: Path) -> list[Row]:
 
 
 # ---- the reader ----------------------------------------------------------------------------------------
-def read_counts(paths: str | Path | list[str | Path], network: Any = None, *, attribute: str = "entered") -> Counts:
+def read_counts(paths: str | Path | list[str | Path], network: Any = None, *, attribute: str = "entered",
+                definitions: Any = ()) -> Counts:
     """Read count files (edge data, E1 output + loop definitions, CSV) into one :class:`Counts` table.
 
     With ``network`` (a :class:`~mobility.RoadNetwork`), edges, turns and detector lanes are checked against
     it. Every problem is an error naming the file, line and location: unknown edges or detectors, negative
     or non-finite counts, an interval that ends before it begins, two counts of one location whose
     intervals overlap, a file without a single count.
+
+    Parameters
+    ----------
+    paths : path or list of paths
+        Count files; an additional file (any root) holding ``<inductionLoop>`` definitions is read as the
+        definitions of the loops of E1 outputs.
+    network : RoadNetwork, optional
+    attribute : str
+        The edge-data attribute that counts vehicles (``entered``, as SUMO's routeSampler reads it).
+    definitions : list of Detector, optional
+        Induction loops already known, e.g. a scenario's own (:func:`mobility.scenario_detectors`), so that
+        its E1 output can be given alone.
+
+    Returns
+    -------
+    Counts
     """
     files = [Path(p) for p in (paths if isinstance(paths, list | tuple) else [paths])]
     if not files:
         raise CountsError("no count file given; pass at least one with --counts FILE")
     rows: list[Row] = []
-    loops: dict[str, tuple[str, str]] = {}
+    loops: dict[str, tuple[str, str]] = {d.id: (d.lanes[0], d.source) for d in definitions
+                                         if d.kind == "e1" and d.lanes}
     loop_rows: list[tuple[Path, list]] = []
     for p in files:
         if not p.is_file():
@@ -263,15 +281,11 @@ def read_counts(paths: str | Path | list[str | Path], network: Any = None, *, at
             root, elements = _xml_elements(p, text)
             if root in ("data", "meandata"):
                 got = _edge_data(p, elements, attribute)
-            elif root == "additional":
-                defs = _loop_definitions(p, elements)
-                if not defs:
-                    raise CountsError(f"{p}: an additional file without <inductionLoop> definitions; "
-                                      "give edge data, E1 output, loop definitions or a CSV table")
-                loops.update(defs)
-                continue
             elif root == "detector":
                 loop_rows.append((p, _loop_output(p, elements)))
+                continue
+            elif defs := _loop_definitions(p, elements):  # loop definitions, whatever the root (<additional>, <add>)
+                loops.update(defs)
                 continue
             else:
                 raise CountsError(f"{p}:1: <{root}> is not a count file; give SUMO edge data (<data>/<meandata>), "

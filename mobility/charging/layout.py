@@ -15,7 +15,10 @@ from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
+from pydantic import Field
+
 from .._errors import InputError
+from .._spec import Spec
 from ..seeds import rng as sub_rng
 from .._io import write_text_atomic
 from .spec import CandidateSite, DemandPoint
@@ -105,44 +108,69 @@ class ChargingLayout:
         return "\n".join(rows) + "\n"
 
 
+class _StationRow(Spec):
+    """A station of a layout file."""
+
+    site: str = Field(min_length=1)
+    points: int = Field(ge=1, le=1000, description="charging points")
+    edge: str | None = None
+    pos_m: float | None = Field(None, ge=0, description="position along the edge, m")
+    power_kw: float | None = Field(None, gt=0, le=2000, description="power of each point, kW")
+
+
+class _LayoutFile(Spec):
+    """A layout file: a name, the stations, and how it was made."""
+
+    name: str | None = Field(None, min_length=1)
+    method: str = "file"
+    report: dict[str, Any] = Field(default_factory=dict, description="the solver's status, objective, bound, gap")
+    stations: list[_StationRow] = Field(min_length=1)
+
+
 def load_layout(path: str | Path, sites: list[CandidateSite] | None = None) -> ChargingLayout:
     """Read a layout file (YAML or JSON): ``name`` and ``stations``, each with ``site`` (a candidate id)
-    and ``points`` (edge, pos_m and power_kw default to the candidate's)."""
-    from .._spec import read_mapping
+    and ``points`` (edge, pos_m and power_kw default to the candidate's).
+
+    Parameters
+    ----------
+    path : path
+        The YAML or JSON file.
+    sites : list of CandidateSite, optional
+        The study's candidate sites; a station names one, or gives edge, pos_m and power_kw itself.
+
+    Returns
+    -------
+    ChargingLayout
+
+    Raises
+    ------
+    InputError
+        ``file:line: field 'stations.0.points': problem; fix`` for every problem of the file at once, and
+        for sites that are no candidate, points above the site's maximum, a site named twice.
+    """
+    from .._spec import read_spec
 
     p = Path(path)
-    data, _ = read_mapping(p, what="layout file", hint="'name' and a list 'stations'")
-    if not isinstance(data.get("stations"), list) or not data["stations"]:
-        raise InputError(f"{p}: a layout is a mapping with 'name' and a non-empty list 'stations'")
+    spec, _, _ = read_spec(p, _LayoutFile, what="layout file", hint="'name' and a list 'stations'")
     by_id = {s.id: s for s in sites or []}
     stations = []
-    for i, row in enumerate(data["stations"]):
+    for i, row in enumerate(spec.stations):
         where = f"{p}: field 'stations.{i}'"
-        if not isinstance(row, dict) or "site" not in row or "points" not in row:
-            raise InputError(f"{where}: each station needs 'site' and 'points'")
-        cand = by_id.get(str(row["site"]))
-        if cand is None and not {"edge", "pos_m", "power_kw"} <= set(row):
+        cand = by_id.get(row.site)
+        if cand is None and (row.edge is None or row.pos_m is None or row.power_kw is None):
             close = sorted(by_id)[:5]
-            raise InputError(f"{where}: site {row['site']!r} is not a candidate site (e.g. {close}); "
+            raise InputError(f"{where}: site {row.site!r} is not a candidate site (e.g. {close}); "
                              "name a candidate or give edge, pos_m and power_kw")
-        try:
-            points = int(row["points"])
-            st = Station(str(row["site"]), str(row.get("edge", cand.edge if cand else "")),
-                         float(row.get("pos_m", cand.pos_m if cand else 0.0)), points,
-                         float(row.get("power_kw", cand.power_kw if cand else 0.0)))
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise InputError(f"{where}: {exc}; points is a whole number, pos_m and power_kw numbers") from None
-        if not (np.isfinite(st.pos_m) and st.pos_m >= 0 and 0 < st.power_kw <= 2000):
-            raise InputError(f"{where}: pos_m must be finite and >= 0 (m along the edge) and power_kw in (0, 2000], "
-                             f"got pos_m {st.pos_m:g}, power_kw {st.power_kw:g}")
-        if points < 1 or (cand is not None and points > cand.max_points) or points > 1000:
-            raise InputError(f"{where}: points must be between 1 and the site's max_points "
-                             f"({cand.max_points if cand else '-'}), got {points}")
+        st = Station(row.site, row.edge if row.edge is not None else cand.edge,  # type: ignore[union-attr]
+                     row.pos_m if row.pos_m is not None else cand.pos_m, row.points,  # type: ignore[union-attr]
+                     row.power_kw if row.power_kw is not None else cand.power_kw)  # type: ignore[union-attr]
+        if cand is not None and row.points > cand.max_points:
+            raise InputError(f"{where}: points must be between 1 and the site's max_points ({cand.max_points}), "
+                             f"got {row.points}")
         stations.append(st)
     if len({s.site for s in stations}) != len(stations):
         raise InputError(f"{p}: a site appears twice in 'stations'")
-    return ChargingLayout(str(data.get("name", p.stem)), tuple(stations), str(data.get("method", "file")),
-                          dict(data.get("report", {})))
+    return ChargingLayout(spec.name or p.stem, tuple(stations), spec.method, dict(spec.report))
 
 
 def access_costs(network, points: list[DemandPoint], sites: list[CandidateSite]) -> np.ndarray:

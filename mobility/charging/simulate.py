@@ -31,7 +31,7 @@ from .._io import session_tempdir, write_text_atomic
 from ..seeds import rng as sub_rng
 from .._paths import costs_from, costs_to
 from .layout import ChargingLayout
-from .spec import ChargingSpec, charging_scenario
+from .spec import ChargingSpec, charging_scenario, own_ev_type
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -57,6 +57,22 @@ class _EV:
     stranded: float = np.nan
 
 
+def _equip_own_ev_type(sc: Any, spec: ChargingSpec, wd: Path) -> Any:
+    """A city's own scenario whose EV type its files define: that type, in a copy of its file in the run's
+    folder, gets the battery device and the energy model (nothing else in the files changes)."""
+    from .._routefiles import equip_vtype, file_vtypes
+    if not own_ev_type(sc, spec.ev_type):
+        return sc
+    own = file_vtypes([*sc.additional_files, *sc.demand.files])
+    src = own[spec.ev_type][0]
+    attrs = {"emissionClass": "Energy/unknown", "mass": f"{spec.mass_kg:g}"}
+    params = {"has.battery.device": "true", "device.battery.capacity": "40000", **spec.energy_model}
+    copy = equip_vtype(src, wd / f"ev_{src.name.removesuffix('.gz')}", spec.ev_type, attrs, params).resolve()
+    swap = [copy if Path(f).resolve() == src.resolve() else f for f in sc.additional_files]
+    files = [copy if Path(f).resolve() == src.resolve() else f for f in sc.demand.files]
+    return sc.model_copy(update={"additional_files": swap, "demand": sc.demand.model_copy(update={"files": files})})
+
+
 def run_charging(spec: ChargingSpec | Study, layout: ChargingLayout, *, seed: int, workdir: str | Path | None = None,
                  backend: str = "libsumo", bin_s: float = 60.0) -> xr.Dataset:
     """Run the study's scenario with ``layout`` and return its KPIs as a Dataset (one layout, one seed).
@@ -80,6 +96,7 @@ def run_charging(spec: ChargingSpec | Study, layout: ChargingLayout, *, seed: in
     scenario_hash = sc.spec_hash
     wd = Path(workdir) if workdir is not None else session_tempdir("mobility-charging-")
     wd.mkdir(parents=True, exist_ok=True)
+    sc = _equip_own_ev_type(sc, spec, wd)
     add = write_text_atomic(wd / "charging.add.xml", layout.to_additional(net, spec.efficiency))
     extra = ["--stop-output", str((wd / "stops.xml").resolve()), "--stop-output.write-unfinished", "true",
              "--chargingstations-output", str((wd / "charging.xml").resolve()),

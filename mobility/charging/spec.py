@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from .._errors import InputError
+from .._routefiles import file_vtypes, trip_ends
 from .._spec import Dist, Spec, read_csv_rows
+from ..scenario import RouteFileDemand
 
 __all__ = ["CandidateEdges", "CandidateSite", "ChargingSpec", "DemandPoint", "Dist", "candidate_sites",
            "charging_scenario", "demand_points", "load_charging"]
@@ -78,6 +80,13 @@ def load_charging(path: str | Path) -> ChargingSpec:
     return read_study(path, ChargingSpec, what="charging file", hint="ChargingSpec fields (scenario, initial_soc, ...)")
 
 
+def own_ev_type(scenario: Any, ev_type: str) -> bool:
+    """True when ``ev_type`` is a vehicle type the files of a city's own scenario (demand ``kind: files``) define."""
+    if not isinstance(scenario.demand, RouteFileDemand):
+        return False
+    return ev_type in file_vtypes([*scenario.additional_files, *scenario.demand.files])
+
+
 def charging_scenario(spec: ChargingSpec):
     """The traffic scenario with its EV type equipped with a battery device and the energy model."""
     from ..scenario import load_scenario_with_network
@@ -85,6 +94,12 @@ def charging_scenario(spec: ChargingSpec):
     sc, net = load_scenario_with_network(spec.scenario)
     types = list(sc.vehicle_types)
     ids = [t.id for t in types]
+    if isinstance(sc.demand, RouteFileDemand):
+        # a city's own scenario: the EV type is one its files define, equipped for each run (run_charging)
+        own = file_vtypes([*sc.additional_files, *sc.demand.files])
+        if spec.ev_type in own:
+            return sc, net
+        ids = sorted(own)
     if spec.ev_type not in ids:
         raise InputError(f"{spec.source_file or spec.name}: field 'ev_type': {spec.ev_type!r} is not a vehicle type of "
                          f"{spec.scenario.name} (types: {ids})")
@@ -176,11 +191,21 @@ def demand_points(spec: ChargingSpec, scenario, network) -> list[DemandPoint]:
     from ..demand import random_trips
     from ..scenario import ODDemand, RandomDemand, RouteDemand
 
-    share = next(t.share for t in scenario.vehicle_types if t.id == spec.ev_type)
-    ends: list[tuple[str, str, float]] = []  # (origin, destination, EVs per hour)
     dem = scenario.demand
     hours = scenario.duration_s / 3600.0
-    if isinstance(dem, RandomDemand):  # the scenario's own EV trips, one each
+    if own_ev_type(scenario, spec.ev_type):
+        ends = [(o, de, n / hours) for o, de, n in trip_ends([*scenario.additional_files, *dem.files], {spec.ev_type},
+                                                               begin_s=scenario.begin_s, end_s=scenario.end_s)]
+        if not ends:
+            raise InputError(f"the scenario's files hold no trip of vehicle type {spec.ev_type!r} between edges; "
+                             "give demand: a CSV table of demand points (edge, weight)")
+        share = 1.0
+    else:
+        share = next(t.share for t in scenario.vehicle_types if t.id == spec.ev_type)
+        ends = []  # (origin, destination, EVs per hour)
+    if ends:
+        pass  # from the scenario's own files
+    elif isinstance(dem, RandomDemand):  # the scenario's own EV trips, one each
         ends = [(o, de, 1.0 / hours) for _, o, de, ty in random_trips(scenario, network) if ty == spec.ev_type]
     elif isinstance(dem, ODDemand) and dem.pairs:  # flows of every type: the EV share of them
         ends = [(p.origin, p.destination, p.flow_veh_h * share) for p in dem.pairs]

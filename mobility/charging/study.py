@@ -94,11 +94,20 @@ class ChargingStudy(StudyFileKind):
 KIND = ChargingStudy()
 
 
+def ev_vclass(scenario: Any, ev_type: str) -> str:
+    """The SUMO vehicle class of the EV type: the scenario's, or (a city's own scenario) as its files define it."""
+    from .._routefiles import file_vtypes
+    from .spec import own_ev_type
+
+    if own_ev_type(scenario, ev_type):
+        return file_vtypes([*scenario.additional_files, *scenario.demand.files])[ev_type][1].get("vClass", "passenger")
+    return next(t for t in scenario.vehicle_types if t.id == ev_type).vclass
+
+
 def sites_of(study: Study) -> list[Any]:
     """The study's candidate sites (derived once)."""
     if "sites" not in study.extras:
-        ev = next(t for t in study.scenario.vehicle_types if t.id == study.spec.ev_type)
-        study.extras["sites"] = candidate_sites(study.spec, study.network, ev.vclass)
+        study.extras["sites"] = candidate_sites(study.spec, study.network, ev_vclass(study.scenario, study.spec.ev_type))
     return study.extras["sites"]
 
 

@@ -168,6 +168,9 @@ def signal_models(net_file: str | Path) -> dict[str, SignalModel]:
     path = Path(net_file)
     if not path.is_file():
         raise missing_file(path, "SUMO network")
+    from .._sumoxml import check_network_file
+
+    check_network_file(path)  # linkIndex, request index and every other attribute read below, typed
     edge_to: dict[str, str] = {}
     conns: list[dict[str, str]] = []
     junctions: dict[str, dict[str, Any]] = {}

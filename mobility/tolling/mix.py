@@ -189,6 +189,11 @@ def optimise_mix(spec: PlazaSpec, *, model: BoothModel | None = None, max_change
                 cost[i, c] = d * per.flow_veh_h * hours / 3600.0  # vehicle-hours of delay
     for i in range(len(periods)):
         if not np.isfinite(cost[i]).any():  # nothing keeps up: take the least bad and say so
+            if not np.isfinite(mean[i]).any():
+                per = periods[i]
+                raise InputError(f"plaza {spec.name}: field 'demand.{i}': {per.flow_veh_h:g} veh/h "
+                                 f"({per.begin_s:g}-{per.end_s:g} s, ETC share {shares[i]:g}) is more than any mix of "
+                                 f"its {n} booths can carry; add booths or lower the flow")
             c = int(np.argmin(mean[i]))
             cost[i, c] = mean[i, c] * periods[i].flow_veh_h * (periods[i].end_s - periods[i].begin_s) / 3600.0 / 3600.0
     layouts = [layout(tuple(int(v) for v in c)) for c in cfg]
