@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +12,13 @@ from typer.testing import CliRunner
 
 import mobility as mb
 from mobility.signals import (
+    Actuation,
     SignalPlan,
     Stage,
     UnsafePlanError,
     Validity,
     check_plan,
+    current_plans,
     load_plans,
     plans_from_net,
     plans_from_sumo,
@@ -23,7 +27,7 @@ from mobility.signals import (
     signal_models,
     validate_plan,
 )
-from mobility.signals.control import AdaptiveSettings, actuated_programs, run_controlled
+from mobility.signals.control import AdaptiveSettings, run_controlled, sumo_actuated
 from mobility.signals.timing import timing_problem
 from optimise.signal_timing import critical_ratios, optimise_timing, webster_cycle
 
@@ -260,13 +264,16 @@ def test_max_red_too_short_for_the_stages_is_refused() -> None:
         run_controlled(_grid_scenario(60), "maxpressure", seed=1, settings=AdaptiveSettings(min_green_s=10, max_red_s=20))
 
 
-def test_actuated_programs_keep_the_phases(tmp_path: Path) -> None:
+def test_sumo_actuated_keeps_the_current_programs_stages(tmp_path: Path) -> None:
     net = ROOT / "networks" / "corridor5.net.xml"
-    xml = actuated_programs(net)
-    assert xml.count('type="actuated"') == 5 and 'minDur="5" maxDur="50"' in xml
+    sc = mb.load_scenario(ROOT / "scenarios" / "signal_control" / "corridor5.yaml")
+    plans = sumo_actuated(current_plans(sc, default_max_green_s=50.0))
+    xml = plans_to_sumo(plans)
+    assert xml.count('type="actuated"') == 5 and 'minDur="5" maxDur="50"' in xml and 'key="max-gap" value="3"' in xml
     (tmp_path / "a.add.xml").write_text(xml)
     for p in plans_from_sumo(tmp_path / "a.add.xml"):
         assert validate_plan(p, signal_models(net)[p.junction]) == []
+        assert [st.green for st in p.stages] == [st.green for st in current_plans(sc)[p.junction].stages]
 
 
 def test_evaluate_gives_controller_by_seed_dataset_and_cli_writes_it(tmp_path: Path) -> None:
@@ -317,3 +324,74 @@ def test_optimise_cli_writes_safe_plans(tmp_path: Path) -> None:
     assert v.exit_code == 0 and "safe" in v.output
     # the corridor's junctions share a cycle (they are coordinated)
     assert len({p.cycle_s for p in plans if p.plan_id == plans[0].plan_id}) == 1
+
+
+# ---- actuated and coordinated-actuated plans ------------------------------------------------------------
+def _coordinated(plan: SignalPlan, *, offset_s: float = 0.0, passage_s: float = 2.5) -> SignalPlan:
+    """``plan`` as a coordinated-actuated plan on its own cycle and splits, stage 0 coordinated."""
+    others = sum(st.min_green_s + st.yellow_s + st.all_red_s for st in plan.stages[1:])
+    need = plan.cycle_s - others - plan.stages[0].yellow_s - plan.stages[0].all_red_s
+    stages = (plan.stages[0].model_copy(update={"max_green_s": max(need, plan.stages[0].green_s)}), *plan.stages[1:])
+    return plan.model_copy(update={"stages": stages, "offset_s": offset_s,
+                                   "actuation": Actuation(passage_s=passage_s, coordinated=True, coordinated_stage=0)})
+
+
+def test_actuated_plans_round_trip_json_and_sumo_and_validate(tmp_path: Path) -> None:
+    net = ROOT / "networks" / "corridor5.net.xml"
+    models = signal_models(net)
+    plans = [_coordinated(p, offset_s=7.0 * k) for k, p in enumerate(plans_from_net(net).values())]
+    plans.append(plans_from_net(net)["J1"].model_copy(update={"plan_id": "iso", "actuation": Actuation(passage_s=2.0),
+                                                             "validity": Validity(start_s=0, end_s=3600)}))
+    plans[0] = plans[0].model_copy(update={"validity": Validity(start_s=3600, end_s=86400)})
+    for p in plans:
+        assert validate_plan(p, models[p.junction]) == []
+    save_plans(plans, tmp_path / "a.json")
+    assert load_plans(tmp_path / "a.json") == plans
+    xml = plans_to_sumo(plans, tmp_path / "a.add.xml")
+    assert plans_from_sumo(tmp_path / "a.add.xml") == plans
+    assert xml.count('type="actuated"') == 6 and 'key="coordinated" value="true"' in xml and "latestEnd=" in xml
+    assert {p.kind for p in plans} == {"actuated", "actuated-coordinated"}
+
+
+def test_unsafe_actuated_plans_are_refused() -> None:
+    net = ROOT / "networks" / "corridor5.net.xml"
+    model = signal_models(net)["J2"]
+    good = _coordinated(plans_from_net(net)["J2"])
+    assert validate_plan(good, model) == []
+    st = list(good.stages)
+
+    def with_stage(k: int, **change: float) -> SignalPlan:
+        s = list(st)
+        s[k] = s[k].model_copy(update=change)
+        return good.with_timing([x.green_s for x in s]).model_copy(update={"stages": tuple(s), "cycle_s": sum(
+            x.duration_s for x in s)})
+
+    cases = {
+        "maximum green .* shorter than the minimum": with_stage(1, max_green_s=4.0, min_green_s=6.0, green_s=6.0),
+        "yellow is 1 s": with_stage(1, yellow_s=1.0),
+        "cannot reach its yield point": with_stage(0, max_green_s=10.0, green_s=10.0),
+        "minimum green 1 s is below": with_stage(1, min_green_s=1.0),
+    }
+    for match, plan in cases.items():
+        with pytest.raises(UnsafePlanError):
+            check_plan(plan, model)
+        assert any(re.search(match, v.message) for v in validate_plan(plan, model)), match
+
+
+def test_a_coordinated_actuated_plan_keeps_its_cycle_and_yield_point_in_sumo() -> None:
+    sc = mb.load_scenario(ROOT / "scenarios" / "signal_control" / "corridor5.yaml").model_copy(update={"end_s": 900.0})
+    plans = [_coordinated(p, offset_s=11.0 * k) for k, p in enumerate(plans_from_net(sc.network).values())]
+    ds = run_controlled(sc, "fixed", plans=plans, seed=3)
+    t, tls, state = ds["signal_switch_time"].values, ds["signal_switch_tls"].values, ds["signal_switch_state"].values
+    for p in plans:
+        coord = p.state(0)
+        # every end of the coordinated stage's green falls on its yield point (offset + end of split) in the cycle
+        ends = [float(t[i]) for i in range(1, len(t)) if tls[i] == p.junction and
+                [float(t[j]) for j in range(i) if tls[j] == p.junction] and
+                state[max(j for j in range(i) if tls[j] == p.junction)] == coord]
+        assert len(ends) >= 8, p.junction
+        yield_s = (p.sumo_offset_s + p.green_ends()[0]) % p.cycle_s
+        assert all(min((e - yield_s) % p.cycle_s, (yield_s - e) % p.cycle_s) <= 1.0 for e in ends), (p.junction, ends)
+        # and the side stages gap out before their force-off: the plan adapts inside the cycle
+        greens = [float(t[i + 1] - t[i]) for i in range(len(t) - 1) if tls[i] == p.junction and state[i] == p.state(1)]
+        assert min(greens) < p.stages[1].green_s

@@ -218,3 +218,50 @@ def test_sumo_times() -> None:
         with pytest.raises(ValueError):
             parse_sumo_time(bad)
     assert np.isclose(parse_sumo_time("7:00"), 420)
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory, city_mod) -> Path:
+    return city_mod.build("grid3x3", tmp_path_factory.mktemp("city"), seed=2, end_s=420, trips=90)
+
+
+def test_every_application_runs_on_a_sumocfg_study(city: Path, tmp_path: Path) -> None:
+    """signals, parking, charging and calibration on a scenario that is a .sumocfg with <add>-rooted files."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from mobility.cli import app
+
+    runner = CliRunner()
+    folder = city.parent
+    # signals: the configuration itself is the study
+    r = runner.invoke(app, ["signals", "compare", str(city), "--controllers", "fixed,actuated", "--seeds", "1", "-q",
+                            "--workers", "1", "--output", str(tmp_path / "sig.nc")])
+    assert r.exit_code == 0, r.output
+    sig = mb.load_results(tmp_path / "sig.nc")
+    assert float(sig["vehicles_arrived"].sel(controller="fixed").sum()) > 50
+    # parking and charging: study files whose scenario is the configuration
+    park = {"name": "p", "scenario": city.name, "seekers": {"veh_h": 120, "begin_s": 0, "end_s": 300, "centre": "B1",
+                                                            "spread_m": 150}, "max_search_s": 300}
+    (folder / "p.yaml").write_text(yaml.safe_dump(park))
+    ds = mb.compare(mb.load_study(folder / "p.yaml"), ["none", "realtime"], seeds=[1], workers=1)
+    assert float(ds["parked"].sum()) > 0
+    ev = {"name": "c", "scenario": city.name, "ev_type": "car", "initial_soc": {"kind": "uniform", "low": 0.001,
+                                                                                 "high": 0.05},
+          "threshold_soc": 0.1, "max_charge_s": 120, "points": 6, "candidates": {"min_length_m": 100.0}}
+    (folder / "c.yaml").write_text(yaml.safe_dump(ev))
+    study = mb.load_study(folder / "c.yaml")
+    from mobility import charging
+
+    layouts = charging.build_layouts(study, ["optimal:pmedian:p=3"])
+    ds = mb.compare(study, layouts, seeds=[1], workers=1)
+    assert float(ds["needing_charge"].sum()) > 5 and float(ds["energy_delivered_kwh"].sum()) > 0
+    # calibration: the scenario's own E1 output as counts, its loops defined by the scenario
+    run = tmp_path / "run"
+    run.mkdir()
+    mb.run_scenario(mb.load_scenario(city), seed=5, workdir=run)
+    assert (run / "e1.out.xml").is_file() and not (folder / "e1.out.xml").exists()  # outputs stay in the run folder
+    r = runner.invoke(app, ["calibrate", str(city), "--counts", str(run / "e1.out.xml"), "--iterations", "1",
+                            "-o", str(tmp_path / "cal.yaml"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert mb.load_scenario(tmp_path / "cal.yaml").demand.kind == "routes"

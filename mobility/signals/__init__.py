@@ -1,12 +1,14 @@
 """Signal control: stage-based plans, safety validation, controllers and their evaluation in SUMO."""
 
-from .control import AdaptiveSettings, run_controlled
+from .control import AdaptiveSettings, run_controlled, sumo_actuated
 from .evaluate import evaluate, recommend_plans, summary_table
 from .plan import (
+    Actuation,
     OffsetReference,
     SignalPlan,
     Stage,
     Validity,
+    current_plans,
     load_plans,
     phase_states,
     plans_from_net,
@@ -26,6 +28,7 @@ from .safety import (
 from .timing import movement_flows, optimise_plans, webster_plans, write_plan_files
 
 __all__ = [
+    "Actuation",
     "AdaptiveSettings",
     "Movement",
     "OffsetReference",
@@ -36,6 +39,7 @@ __all__ = [
     "Validity",
     "Violation",
     "check_plan",
+    "current_plans",
     "evaluate",
     "load_plans",
     "movement_flows",
@@ -48,6 +52,7 @@ __all__ = [
     "run_controlled",
     "save_plans",
     "signal_models",
+    "sumo_actuated",
     "summary_table",
     "validate_plan",
     "webster_plans",

@@ -30,7 +30,7 @@ signal states only when they change.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -41,10 +41,11 @@ from .._errors import InputError
 from .._io import session_tempdir
 from .plan import (
     GREEN,
+    Actuation,
     SignalPlan,
     _clearance_state,
     _green_state,
-    plans_from_net,
+    current_plans,
     plans_to_sumo,
 )
 from .safety import SignalModel, check_plan, signal_models
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
     from ..network import RoadNetwork
     from ..scenario import Scenario
 
-__all__ = ["CONTROLLERS", "AdaptiveController", "AdaptiveSettings", "actuated_programs", "controller_payload", "run_controlled"]
+__all__ = ["CONTROLLERS", "AdaptiveController", "AdaptiveSettings", "sumo_actuated", "controller_payload", "run_controlled"]
 
 ControllerName = Literal["fixed", "actuated", "webster", "greedy", "maxpressure", "adaptive", "optimised"]
 CONTROLLERS: tuple[str, ...] = ("fixed", "actuated", "webster", "greedy", "maxpressure", "adaptive", "optimised")
@@ -121,25 +122,23 @@ class AdaptiveSettings:
             raise InputError("AdaptiveSettings: feeder_m and group_link_m must be >= 0")
 
 
-def actuated_programs(net_file: str | Path, *, min_dur_s: float = 5.0, max_dur_s: float = 50.0) -> str:
-    """SUMO additional XML turning every static program of the network into an actuated one."""
-    import xml.etree.ElementTree as ET
+def sumo_actuated(plans: Mapping[str, SignalPlan]) -> list[SignalPlan]:
+    """SUMO's default actuated control on the stages of ``plans`` (the programs the scenario runs): gap-based
+    actuation with SUMO's defaults (passage 3 s, detectors 2 s before the stop line), each stage's minimum
+    and maximum green from its program (``minDur``/``maxDur``; read with SUMO's 5 s / 50 s where the program
+    gives none), the program's offset.
 
-    root = ET.parse(net_file).getroot()
-    lines = ["<additional>"]
-    for tl in root.iter("tlLogic"):
-        lines.append(f'  <tlLogic id="{tl.get("id")}" type="actuated" programID="mobility_actuated" offset="0">')
-        for ph in tl.iter("phase"):
-            state, dur = ph.get("state", ""), float(ph.get("duration", 0))
-            extra = ""
-            if any(c in GREEN for c in state) and not any(c in "yYu" for c in state):
-                mn = float(ph.get("minDur") or min(min_dur_s, dur))
-                mx = float(ph.get("maxDur") or max(max_dur_s, dur))
-                extra = f' minDur="{mn:g}" maxDur="{max(mx, mn):g}"'
-            lines.append(f'    <phase duration="{dur:g}" state="{state}"{extra}/>')
-        lines.append("  </tlLogic>")
-    lines.append("</additional>")
-    return "\n".join(lines) + "\n"
+    Parameters
+    ----------
+    plans : dict of str to SignalPlan
+        ``{tls id: plan}``, e.g. :func:`~mobility.signals.plan.current_plans` with ``default_max_green_s=50``.
+
+    Returns
+    -------
+    list of SignalPlan
+    """
+    return [p if p.actuation is not None else p.model_copy(update={"actuation": Actuation(), "plan_id": "sumo_actuated"})
+            for _, p in sorted(plans.items())]
 
 
 class _Junction:
@@ -205,7 +204,7 @@ class AdaptiveController:
 
     def __init__(self, api: Any, net_file: str | Path, kind: Literal["greedy", "maxpressure", "adaptive"], *,
                  settings: AdaptiveSettings | None = None, junctions: Sequence[str] | None = None,
-                 models: dict[str, SignalModel] | None = None) -> None:
+                 models: dict[str, SignalModel] | None = None, plans: Mapping[str, SignalPlan] | None = None) -> None:
         if kind not in ADAPTIVE:
             raise InputError(f"unknown adaptive controller {kind!r}; choose one of {', '.join(ADAPTIVE)}")
         import traci.constants as tc
@@ -213,7 +212,10 @@ class AdaptiveController:
         self.api = api
         self.kind = kind
         self.settings = settings or AdaptiveSettings()
-        plans = plans_from_net(net_file)
+        if plans is None:
+            from .plan import plans_from_net
+
+            plans = plans_from_net(net_file)
         models = models if models is not None else signal_models(net_file)
         ids = list(junctions) if junctions is not None else sorted(plans)
         missing = [j for j in ids if j not in plans or j not in models]
@@ -499,14 +501,16 @@ def run_controlled(
         plans_to_sumo(plans, extra[-1], provenance=f"mobility signal plans for {scenario.name}")
     elif controller == "actuated":
         extra.append(folder / "actuated.add.xml")
-        extra[-1].write_text(actuated_programs(net_file))
+        plans_to_sumo(sumo_actuated(current_plans(scenario, default_max_green_s=50.0)), extra[-1],
+                      provenance=f"SUMO actuated control on the programs of {scenario.name}")
     sc = scenario.model_copy(update={"additional_files": [*scenario.additional_files, *extra]}) if extra else scenario
     sim = Simulation(sc, seed=seed, workdir=workdir, network=network, backend=backend)
     log: list[tuple[float, str, str]] = []
     try:
         with sim:
             if controller in ADAPTIVE:
-                ctl = AdaptiveController(sim.api, net_file, controller, settings=settings, models=models)  # type: ignore[arg-type]
+                ctl = AdaptiveController(sim.api, net_file, controller, settings=settings, models=models,  # type: ignore[arg-type]
+                                         plans=current_plans(scenario))
                 end = sc.end_s
                 now = sim.time
                 while now < end - 1e-9:

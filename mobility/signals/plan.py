@@ -34,9 +34,11 @@ from .._spec import Spec
 from .._io import cached_by_file, write_text_atomic, open_maybe_gzip
 
 __all__ = [
+    "Actuation",
     "OffsetReference",
     "SignalPlan",
     "Stage",
+    "current_plans",
     "Validity",
     "load_plans",
     "phase_states",
@@ -84,6 +86,8 @@ class Stage(_Model):
     all_red_s: float = Field(0.0, ge=0, le=60)
     min_green_s: float = Field(5.0, ge=0, le=86400)
     max_green_s: float = Field(90.0, gt=0, le=86400)
+    passage_s: float | None = Field(None, gt=0, le=10, description="actuated plans: this stage's passage (gap) "
+                                    "time, s (default: the plan's)")
 
     @property
     def served(self) -> frozenset[int]:
@@ -115,6 +119,43 @@ class Validity(_Model):
     days: tuple[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ...] = DAYS
     start_s: float = Field(0.0, ge=0, le=86400)
     end_s: float = Field(86400.0, ge=0, le=86400)
+
+
+class Actuation(_Model):
+    """How an actuated plan extends its greens, as a field controller's timing sheet gives it.
+
+    A stage's green runs at least ``min_green_s``; it is extended while vehicles keep crossing its detectors
+    no more than ``passage_s`` apart (the passage or gap time; a stage's own ``passage_s`` overrides the
+    plan's), and at most to ``max_green_s``. With ``coordinated``, the plan keeps its cycle, splits and
+    offset as a coordinated-actuated controller does: every other stage is forced off at the end of its
+    split, and the coordinated stage holds its green to the end of its split (its yield point), taking the
+    time the others gave up by gapping out early.
+
+    Attributes
+    ----------
+    passage_s : float, s
+        Passage (gap) time: the largest gap between vehicles at a detector that keeps a green.
+    detector_gap_s : float, s
+        Detector placement: its distance from the stop line in seconds of travel at the lane's speed.
+    detector_length_m : float, m
+        Detection zone length (0: a point detector).
+    jam_threshold_s : float, s
+        A vehicle standing on a detector this long no longer extends the green (-1: off).
+    coordinated : bool
+        Hold the plan's cycle, splits and offset (force-offs and the coordinated stage's yield point).
+    coordinated_stage : int
+        The stage that carries the coordination (the main street's through movements).
+    detectors : dict of str to str
+        Detectors of the scenario to use instead of generated ones: approach lane id -> induction loop id.
+    """
+
+    passage_s: float = Field(3.0, gt=0, le=10)
+    detector_gap_s: float = Field(2.0, ge=0, le=20)
+    detector_length_m: float = Field(0.0, ge=0, le=100)
+    jam_threshold_s: float = Field(-1.0, ge=-1, le=3600)
+    coordinated: bool = False
+    coordinated_stage: int = Field(0, ge=0)
+    detectors: dict[str, str] = Field(default_factory=dict, max_length=1024)
 
 
 class OffsetReference(_Model):
@@ -160,6 +201,7 @@ class SignalPlan(_Model):
     closed_links: tuple[int, ...] = Field((), max_length=1024, description="links kept red throughout (closed "
                                           "movements a city's program never serves)")
     validity: Validity = Field(default_factory=Validity)
+    actuation: Actuation | None = Field(None, description="actuated (and coordinated) control; None: fixed time")
     metadata: dict[str, Any] = Field(default_factory=dict, description="provenance, KPIs, model status")
 
     @model_validator(mode="after")
@@ -180,7 +222,23 @@ class SignalPlan(_Model):
         if self.offset_reference.stage >= len(self.stages):
             raise ValueError(f"junction {self.junction}: offset_reference.stage {self.offset_reference.stage} "
                              f"does not exist (the plan has {len(self.stages)} stages)")
+        if self.actuation is not None and self.actuation.coordinated_stage >= len(self.stages):
+            raise ValueError(f"junction {self.junction}: actuation.coordinated_stage {self.actuation.coordinated_stage} "
+                             f"does not exist (the plan has {len(self.stages)} stages)")
         return self
+
+    @property
+    def kind(self) -> str:
+        """``fixed``, ``actuated`` or ``actuated-coordinated``."""
+        if self.actuation is None:
+            return "fixed"
+        return "actuated-coordinated" if self.actuation.coordinated else "actuated"
+
+    def green_ends(self) -> list[float]:
+        """Per stage, the end of its green in the cycle (s after the program's start, modulo the cycle): for a
+        coordinated plan the force-off of every other stage and the yield point of the coordinated stage."""
+        starts = self.stage_starts()
+        return [round((starts[k] + st.green_s) % self.cycle_s, 3) for k, st in enumerate(self.stages)]
 
     # ---- derived timing ----------------------------------------------------------------------
     def stage_starts(self) -> list[float]:
@@ -269,6 +327,7 @@ def plan_from_phases(
     plan_id: str = "mobility",
     offset: float = 0.0,
     where: str = "",
+    default_max_green_s: float = 90.0,
     **fields: Any,
 ) -> SignalPlan:
     """Build a plan from SUMO phases (dicts with ``state``, ``duration`` and optional ``minDur``,
@@ -296,7 +355,7 @@ def plan_from_phases(
             pm = tuple(i for i, c in enumerate(state) if c == "g")
             sp = tuple(i for i, c in enumerate(state) if c == "s")
             mn = float(p["minDur"]) if p.get("minDur") not in (None, "") else min(5.0, dur)
-            mx = float(p["maxDur"]) if p.get("maxDur") not in (None, "") else max(90.0, dur)
+            mx = float(p["maxDur"]) if p.get("maxDur") not in (None, "") else max(default_max_green_s, dur)
             stages.append({"name": p.get("name") or "", "green": g, "permissive": pm, "stop": sp, "green_s": dur,
                            "yellow_s": 0.0, "all_red_s": 0.0, "min_green_s": min(mn, dur), "max_green_s": max(mx, dur)})
         elif any(c in YELLOW for c in state):
@@ -344,10 +403,12 @@ def _phases(tl: ET.Element) -> list[dict[str, Any]]:
 
 
 @cached_by_file
-def plans_from_net(net_file: str | Path, *, plan_id: str | None = None) -> dict[str, SignalPlan]:
+def plans_from_net(net_file: str | Path, *, plan_id: str | None = None,
+                   default_max_green_s: float = 90.0) -> dict[str, SignalPlan]:
     """The network's own program of every traffic light, as plans (``{tls id: plan}``).
 
-    Only static (fixed-time) programs are read; ``plan_id`` defaults to SUMO's ``programID``.
+    ``plan_id`` defaults to SUMO's ``programID``; a phase without ``maxDur`` gets ``default_max_green_s``
+    (at least its duration) as its maximum green.
     """
     path = Path(net_file)
     root = _parse_xml(path, "SUMO network")
@@ -358,8 +419,98 @@ def plans_from_net(net_file: str | Path, *, plan_id: str | None = None) -> dict[
             continue  # SUMO uses the first program of a signal unless told otherwise
         out[tid] = plan_from_phases(
             tid, _phases(tl), plan_id=plan_id or _safe_id(tl.get("programID", "0")),
-            offset=float(tl.get("offset", 0)), where=f"{path}: tlLogic {tid!r}",
+            offset=float(tl.get("offset", 0)), where=f"{path}: tlLogic {tid!r}", default_max_green_s=default_max_green_s,
         )
+    return out
+
+
+def current_plans(scenario: Any, *, at_s: float | None = None, default_max_green_s: float = 90.0
+                  ) -> dict[str, SignalPlan]:
+    """The program SUMO runs at each traffic light of ``scenario``: ``{tls id: plan}``.
+
+    A ``tlLogic`` in the scenario's additional files replaces the network's own program of that signal (the
+    last one loaded is the one SUMO runs), and a ``WAUT`` switches a signal between programs by time of day:
+    its program in force at ``at_s`` (default: the scenario's begin) is taken. Real scenarios ship their
+    cities' timing plans this way; every controller, the optimiser's baseline and the reports use these.
+    Actuated programs keep their actuation (minimum and maximum greens, passage time).
+
+    Parameters
+    ----------
+    scenario : Scenario
+    at_s : float, s, optional
+        Time of day whose WAUT program is taken.
+    default_max_green_s : float, s
+        Maximum green of a phase that gives no ``maxDur`` (at least its duration).
+
+    Returns
+    -------
+    dict of str to SignalPlan
+    """
+    from .._sumoxml import walk
+
+    out = dict(plans_from_net(scenario.network, default_max_green_s=default_max_green_s))
+    programs: dict[tuple[str, str], SignalPlan] = {}
+    wauts: dict[str, tuple[str, list[tuple[float, str]]]] = {}
+    waut_of: dict[str, str] = {}
+    for f in scenario.additional_files:
+        f = Path(f)
+        cur: dict[str, Any] = {}
+
+        def start(name: str, a: dict[str, str], line: int, f: Path = f) -> None:
+            nonlocal cur
+            if name == "tlLogic":
+                cur = {"attrs": dict(a), "phases": [], "params": {}, "line": line}
+            elif name == "phase" and cur:
+                cur["phases"].append(dict(a))
+            elif name == "param" and cur:
+                cur["params"][a.get("key", "")] = a.get("value", "")
+            elif name == "WAUT":
+                wauts[a.get("id", "")] = (a.get("startProg", ""), [])
+                cur_waut[0] = a.get("id", "")
+            elif name == "wautSwitch" and cur_waut[0] in wauts:
+                wauts[cur_waut[0]][1].append((float(a.get("time", 0)), a.get("to", "")))
+            elif name == "wautJunction":
+                waut_of[a.get("junctionID", "")] = a.get("wautID", "")
+
+        def end(name: str, f: Path = f) -> None:
+            nonlocal cur
+            if name != "tlLogic" or not cur:
+                return
+            a, tid = cur["attrs"], cur["attrs"].get("id", "")
+            where = f"{f}:{cur['line']}: tlLogic {tid!r}"
+            try:
+                offset = float(a.get("offset", 0))
+            except ValueError:
+                raise InputError(f"{where}: offset {a.get('offset')!r} is not a number") from None
+            act = None
+            if a.get("type") == "actuated":
+                el = ET.Element("tlLogic", a)
+                for k, v in cur["params"].items():
+                    ET.SubElement(el, "param", {"key": k, "value": v})
+                act = _actuation_from_sumo(el)
+            try:
+                plan = plan_from_phases(tid, cur["phases"], plan_id=_safe_id(a.get("programID", "0")), offset=offset,
+                                        where=where, default_max_green_s=default_max_green_s,
+                                        **({"actuation": act} if act is not None else {}))
+            except InputError:
+                cur = {}
+                return  # not stage-based (NEMA, rail signals...): SUMO runs it; the toolkit keeps the network's view
+            programs[(tid, a.get("programID", ""))] = plan
+            out[tid] = plan  # the last program loaded is the one SUMO runs
+            cur = {}
+
+        cur_waut = [""]
+        walk(f, kind="additional", what="SUMO additional file", start=start, end=end)
+    t = (scenario.begin_s if at_s is None else at_s) % 86400.0
+    for tid, wid in waut_of.items():
+        if wid not in wauts:
+            continue
+        prog, switches = wauts[wid]
+        for when, to in sorted(switches):
+            if when % 86400.0 <= t:
+                prog = to
+        if (tid, prog) in programs:
+            out[tid] = programs[(tid, prog)]
     return out
 
 
@@ -390,15 +541,15 @@ def plans_to_sumo(plans: Iterable[SignalPlan], path: str | Path | None = None, *
         lines.append(f"<!-- {provenance.replace('--', '-')} -->")
     lines.append("<additional>")
     for p in plans:
-        lines.append(f'    <tlLogic id={quoteattr(p.junction)} type="static" programID={quoteattr(_sumo_program_id(p))} '
-                     f'offset="{p.sumo_offset_s:g}">')
-        for state, dur, st in phase_states(p):
-            extra = ""
-            if st is not None:
-                extra = f' minDur="{st.min_green_s:g}" maxDur="{st.max_green_s:g}"'
-                if st.name:
-                    extra += f" name={quoteattr(st.name)}"
-            lines.append(f'        <phase duration="{dur:g}" state="{state}"{extra}/>')
+        act = p.actuation
+        lines.append(f'    <tlLogic id={quoteattr(p.junction)} type="{"static" if act is None else "actuated"}" '
+                     f'programID={quoteattr(_sumo_program_id(p))} offset="{p.sumo_offset_s:g}">')
+        if act is not None:
+            lines += _actuation_params(p, act)
+        lines += _phase_lines(p)
+        if act is not None:
+            meta_act = act.model_dump(mode="json")
+            lines.append(f'        <param key="mobility.actuation" value={quoteattr(json.dumps(meta_act, sort_keys=True))}/>')
         meta = {"plan_id": p.plan_id, "version": p.version, "offset_s": p.offset_s,
                 "offset_reference_stage": p.offset_reference.stage, "days": ",".join(p.validity.days),
                 "start_s": p.validity.start_s, "end_s": p.validity.end_s}
@@ -425,6 +576,52 @@ def plans_to_sumo(plans: Iterable[SignalPlan], path: str | Path | None = None, *
     if path is not None:
         write_text_atomic(path, xml)
     return xml
+
+
+def _phase_lines(p: SignalPlan) -> list[str]:
+    """The ``<phase>`` elements of a plan. A coordinated-actuated plan forces every other stage off at the end
+    of its split (``latestEnd``) and ends the coordinated stage at its yield point: the phase after it may only
+    begin in the two seconds after the yield point (``earlyTarget`` on SUMO's cycle clock ``c:``), so the
+    coordinated stage holds its green, whenever it started, until its yield point comes round (its maximum
+    green must reach it: the safety check makes sure)."""
+    act = p.actuation
+    phases = phase_states(p)
+    coord = act is not None and act.coordinated
+    ends = p.green_ends() if coord else []
+    greens = [i for i, (_, _, st) in enumerate(phases) if st is not None]
+    after = (greens[act.coordinated_stage] + 1) % len(phases) if coord and act is not None else -1
+    out = []
+    k = -1
+    for i, (state, dur, st) in enumerate(phases):
+        extra = ""
+        if st is not None:
+            k += 1
+            hold = coord and act is not None and k == act.coordinated_stage
+            extra = f' minDur="{st.min_green_s:g}" maxDur="{st.max_green_s:g}"'
+            if coord and not hold:
+                extra += f' latestEnd="{ends[k]:g}"'
+            if act is not None and st.passage_s is not None:
+                extra += f' vehext="{st.passage_s:g}"'
+            if st.name:
+                extra += f" name={quoteattr(st.name)}"
+        if i == after:
+            y = ends[act.coordinated_stage]  # type: ignore[union-attr]
+            hi = y + 2.0
+            cond = (f"c: &gt;= {y:g} and c: &lt; {hi:g}" if hi <= p.cycle_s
+                    else f"c: &gt;= {y:g} or c: &lt; {hi - p.cycle_s:g}")
+            extra += f' earlyTarget="{cond}"'
+        out.append(f'        <phase duration="{dur:g}" state="{state}"{extra}/>')
+    return out
+
+
+def _actuation_params(p: SignalPlan, act: Actuation) -> list[str]:
+    """SUMO's parameters of an actuated tlLogic for ``act``."""
+    params = {"max-gap": f"{act.passage_s:g}", "detector-gap": f"{act.detector_gap_s:g}",
+              "detector-length": f"{act.detector_length_m:g}", "jam-threshold": f"{act.jam_threshold_s:g}"}
+    if act.coordinated:
+        params.update({"coordinated": "true", "cycleTime": f"{p.cycle_s:g}"})
+    params.update(act.detectors)  # custom detectors: lane -> induction loop
+    return [f"        <param key={quoteattr(k)} value={quoteattr(v)}/>" for k, v in params.items()]
 
 
 def _check_day_cover(junction: str, ps: list[SignalPlan]) -> None:
@@ -457,8 +654,12 @@ def plans_from_sumo(path: str | Path) -> list[SignalPlan]:
                           "reference_stage": int(params.get("offset_reference_stage", 0))}
                 if "metadata" in params:
                     fields["metadata"] = json.loads(params["metadata"])
+                if "actuation" in params:
+                    fields["actuation"] = Actuation.model_validate(json.loads(params["actuation"]))
             offset = float(tl.get("offset", 0))
             exact = float(params["offset_s"]) if "offset_s" in params else None
+            if "actuation" not in fields and tl.get("type") == "actuated":
+                fields["actuation"] = _actuation_from_sumo(tl)
         except (ValueError, ValidationError) as exc:
             msg = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
             raise InputError(f"{where}: a mobility parameter or the offset is not valid ({msg}); "
@@ -471,6 +672,18 @@ def plans_from_sumo(path: str | Path) -> list[SignalPlan]:
     if not out:
         raise InputError(f"{path}: no tlLogic element found; is this a SUMO additional file with signal programs?")
     return out
+
+
+def _actuation_from_sumo(tl: ET.Element) -> Actuation:
+    """The actuation of a SUMO actuated tlLogic not written by the toolkit (SUMO's defaults where unset)."""
+    params = {p.get("key", ""): p.get("value", "") for p in tl.iter("param")}
+    named = {"max-gap", "detector-gap", "detector-length", "jam-threshold", "coordinated", "cycleTime", "file", "freq",
+             "vTypes", "show-detectors", "passing-time", "inactive-threshold"}
+    detectors = {k: v for k, v in params.items() if k not in named and ":" not in k and not k.startswith("mobility.")}
+    return Actuation(passage_s=float(params.get("max-gap", 3.0)), detector_gap_s=float(params.get("detector-gap", 2.0)),
+                     detector_length_m=float(params.get("detector-length", 0.0)),
+                     jam_threshold_s=float(params.get("jam-threshold", -1.0)),
+                     coordinated=params.get("coordinated", "false").lower() == "true", detectors=detectors)
 
 
 # ---- JSON -----------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -39,7 +40,7 @@ __all__ = ["Movement", "SignalModel", "UnsafePlanError", "Violation", "check_pla
            "signal_models", "validate_plan", "validity_overlaps"]
 
 ViolationKind = Literal["link_count", "conflict", "yellow", "all_red", "min_green", "cycle", "offset", "coverage",
-                        "overlap"]
+                        "overlap", "actuation"]
 
 
 @dataclass(frozen=True)
@@ -387,6 +388,8 @@ def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yel
                 f"{st.min_green_s:g} s; lengthen the green")
         if st.min_green_s > st.max_green_s + 1e-9:
             add("min_green", k, (), f"minimum green {st.min_green_s:g} s exceeds maximum green {st.max_green_s:g} s")
+    if plan.actuation is not None:
+        _check_actuation(plan, add)
     total = sum(st.duration_s for st in stages)
     if abs(total - plan.cycle_s) > tolerance_s:
         add("cycle", None, (), f"stage times sum to {total:g} s but the cycle is {plan.cycle_s:g} s; "
@@ -402,6 +405,40 @@ def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yel
             add("coverage", None, missing, f"movements {', '.join(label(i) for i in missing)} never get green; "
                 "serve each in at least one stage")
     return out
+
+
+#: Shortest minimum green an actuated stage may have, s (a field controller's floor for vehicle phases).
+MIN_ACTUATED_GREEN_S = 3.0
+
+
+def _check_actuation(plan: SignalPlan, add: Callable[..., None]) -> None:
+    """The timing rules of actuated and coordinated-actuated plans."""
+    act = plan.actuation
+    assert act is not None
+    stages = plan.stages
+    for k, st in enumerate(stages):
+        if st.min_green_s < MIN_ACTUATED_GREEN_S - 1e-9:
+            add("actuation", k, (), f"minimum green {st.min_green_s:g} s is below {MIN_ACTUATED_GREEN_S:g} s; an "
+                "actuated stage may end after its minimum green, so give it at least that")
+        if st.max_green_s < st.min_green_s - 1e-9:
+            add("actuation", k, (), f"maximum green {st.max_green_s:g} s is shorter than the minimum green "
+                f"{st.min_green_s:g} s; make the maximum at least the minimum")
+        elif not st.min_green_s - 1e-9 <= st.green_s <= st.max_green_s + 1e-9:
+            add("actuation", k, (), f"green {st.green_s:g} s lies outside [minimum {st.min_green_s:g}, maximum "
+                f"{st.max_green_s:g}] s; an actuated stage's nominal green must lie between them")
+    if act.coordinated:
+        c = act.coordinated_stage
+        others = sum(st.min_green_s + st.yellow_s + st.all_red_s for k, st in enumerate(stages) if k != c)
+        own = stages[c].yellow_s + stages[c].all_red_s
+        if others + own + stages[c].min_green_s > plan.cycle_s + 1e-6:
+            add("actuation", None, (), f"the stages' minimum greens and clearances take {others + own + stages[c].min_green_s:g} s, "
+                f"more than the cycle of {plan.cycle_s:g} s: a coordinated plan cannot keep its cycle; lengthen the "
+                "cycle or shorten minimum greens")
+        need = plan.cycle_s - others - own
+        if stages[c].max_green_s < need - 1e-6:
+            add("actuation", c, (), f"the coordinated stage's maximum green {stages[c].max_green_s:g} s cannot reach its "
+                f"yield point when the other stages gap out at their minimum (up to {need:g} s of green); raise it "
+                f"to at least {need:g} s")
 
 
 def check_plan(plan: SignalPlan, model: SignalModel | None = None, **kwargs: Any) -> SignalPlan:
