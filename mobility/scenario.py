@@ -28,6 +28,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .access import allowed, check_route, check_route_files, check_trip
 from ._errors import DemandError, InputError, ScenarioError, missing_file
+from ._sumocfg import is_sumocfg, read_sumocfg, writes_file
 from ._sumoxml import check_sumo_file
 from ._spec import Spec, node_line, read_mapping, validate
 
@@ -220,27 +221,6 @@ class Outputs(_Spec):
 
 #: SUMO options whose value is a file SUMO writes.
 _WRITES = re.compile(r"(output|^--?log$|^-l$|error-log|message-log|save-|^--?C$|^--?output-prefix$|netstate-dump)")
-#: Options (without dashes) naming a file SUMO writes that do not end in "output".
-_WRITTEN_FILES = frozenset({"netstate-dump", "save-state.files", "save-state.prefix", "log", "l", "message-log",
-                            "error-log", "output-prefix", "save-configuration", "C", "save-template", "save-commented"})
-
-
-def writes_file(option: str) -> bool:
-    """True when the SUMO option ``option`` (with or without leading dashes) names a file SUMO writes.
-
-    Parameters
-    ----------
-    option : str
-        E.g. ``"--fcd-output"``, ``"device.rerouting.output"``, ``"save-state.files"``.
-
-    Returns
-    -------
-    bool
-    """
-    name = option.lstrip("-")
-    return name.endswith("output") or name in _WRITTEN_FILES
-
-
 class SumoOptions(_Spec):
     """Settings passed to SUMO."""
 
@@ -431,10 +411,9 @@ def _load(path: str | Path, *, check_network: bool) -> tuple[Scenario, Any]:
     if not path.is_file():
         raise missing_file(path, "scenario file", hint="scenarios live in scenarios/<application>/*.yaml; a SUMO "
                            "configuration (.sumocfg) is read as it is")
-    from .sumocfg import is_sumocfg, scenario_from_sumocfg
-
-    if is_sumocfg(path):
-        sc = scenario_from_sumocfg(path)
+    if is_sumocfg(path):  # a city's SUMO configuration, read as SUMO reads it
+        fields = read_sumocfg(path)["data"]
+        sc = scenario_from_dict(fields, base_dir=path.parent, source=str(path), source_file=path.resolve())
         return sc, (scenario_network(sc) if check_network else None)
     data, root = read_mapping(path, what="scenario", hint="scenario fields (network, demand, end_s, ...)",
                               error=ScenarioError)

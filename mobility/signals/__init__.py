@@ -1,6 +1,7 @@
 """Signal control: stage-based plans, safety validation, controllers and their evaluation in SUMO."""
 
 from .control import AdaptiveSettings, run_controlled, sumo_actuated
+from .current import current_plans
 from .evaluate import evaluate, recommend_plans, summary_table
 from .plan import (
     Actuation,
@@ -8,7 +9,6 @@ from .plan import (
     SignalPlan,
     Stage,
     Validity,
-    current_plans,
     load_plans,
     phase_states,
     plans_from_net,

@@ -45,9 +45,9 @@ from .plan import (
     SignalPlan,
     _clearance_state,
     _green_state,
-    current_plans,
     plans_to_sumo,
 )
+from .current import current_plans
 from .safety import SignalModel, check_plan, signal_models
 
 if TYPE_CHECKING:
