@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import mobility as mb
-from mobility.signals import plans_from_net, signal_models
+from mobility.signals import phase_states, plans_from_net, signal_models
 from mobility.signals.adaptive import _joint_stages, feeder_lanes, junction_groups
 from mobility.signals.control import AdaptiveSettings, run_controlled
 from mobility.signals.timing import movement_flows, optimise_plans
@@ -147,3 +147,44 @@ def test_a_cycle_scaled_beyond_the_maximum_greens_is_cut_to_them(tmp_path: Path)
         longest = sum(st.max_green_s + st.yellow_s + st.all_red_s for st in base[p.junction].stages)
         assert p.cycle_s < q.cycle_s <= longest + 0.05
         assert q.metadata["cycle_fixed_s"] == pytest.approx(longest)
+
+
+def test_the_watchdog_hands_back_with_hysteresis_and_takes_again_after_the_window() -> None:
+    from mobility.signals.adaptive import Watchdog
+
+    w = Watchdog(["a", "b", "c"], np.array([10.0, 10.0, 10.0]), [[0, 1], [2]], step_s=1.0, window_s=10.0,
+                 release_share=0.5)
+    trips, ready = [], []
+    load = np.array([0.0, 0.0, 0.0])
+    for t in range(200):
+        load[0] = 40.0 if 20 <= t < 80 else 2.0      # junction a overloads for a minute, then clears
+        tr, rd = w.update(float(t), load, 1.0)
+        for g in tr:
+            w.mark(g, float(t), True)
+            trips.append((t, g))
+        for g in rd:
+            w.mark(g, float(t), False)
+            ready.append((t, g))
+    assert [g for _, g in trips] == [0] and [g for _, g in ready] == [0]   # a's group (a and b) only, once
+    t_trip, t_back = trips[0][0], ready[0][0]
+    assert 20 < t_trip < 30                      # the smoothed load passes the limit a few seconds in
+    assert t_back >= 80 + 10                     # back only after the load stayed low for the window
+    assert w.seconds[0] == w.seconds[1] == pytest.approx(t_back - t_trip, abs=1.0) and w.seconds[2] == 0
+
+
+def test_adaptive_falls_back_to_the_citys_program_and_says_so(tees: Path, tmp_path: Path, robustness_mod) -> None:
+    files = robustness_mod.scenarios("close_tees", tmp_path, {"near": 0.95})
+    sc = mb.load_scenario(files["close_tees_near"]).model_copy(update={"end_s": 900})
+    plans = plans_from_net(tees)
+    low = {j: 0.5 for j in plans}    # any queue at all passes this limit: the program takes over at once
+    ds = run_controlled(sc, "adaptive", seed=2, settings=AdaptiveSettings(watchdog_limits=low), keep_log=True)
+    assert int(ds["watchdog_fallbacks"]) >= len(plans) and float(ds["watchdog_share"]) > 0.3
+    assert "fallback" in ds.attrs["watchdog_events"]
+    # under the program the signals switch as the program does: its states, in its order
+    for j, p in plans.items():
+        states = [str(s) for t, tl, s in zip(ds["signal_switch_time"].values, ds["signal_switch_tls"].values,
+                                             ds["signal_switch_state"].values, strict=True) if tl == j]
+        own = {st for st, _, _ in phase_states(p)}
+        assert sum(s in own for s in states) > 0.8 * len(states)
+    off = run_controlled(sc, "adaptive", seed=2, settings=AdaptiveSettings(watchdog=False))
+    assert "watchdog_fallbacks" not in off

@@ -40,7 +40,7 @@ from .safety import SignalModel
 if TYPE_CHECKING:
     from ..network import RoadNetwork
 
-__all__ = ["feeder_lanes", "junction_groups"]
+__all__ = ["Watchdog", "feeder_lanes", "junction_groups"]
 
 
 def feeder_lanes(net: RoadNetwork, approaches: dict[str, list[int]], reach_m: float) -> dict[str, list[int]]:
@@ -152,3 +152,74 @@ def junction_groups(net: RoadNetwork, plans: dict[str, SignalPlan], models: dict
         if combos is not None and len(combos) > 1:
             out.append((group, combos))
     return out
+
+
+class Watchdog:
+    """Hands a junction (or a coordinated group) back to the program the city runs when adaptive control loses it.
+
+    Field adaptive systems fall back to a safe plan when they lose control; so does ``adaptive``. Each step,
+    a junction's **load** is the number of vehicles halting on its approach lanes plus those waiting to be
+    inserted into them (its feeders' backlog), smoothed over ``window_s``. When the load passes the
+    junction's **limit**, what the city's program holds there (the largest queue its approaches held in a run
+    of that program, times ``margin``, plus ``slack_veh``; without such a run, ``storage_share`` of the
+    approach lanes' storage), the junction and every member of its group go back to the program, in step
+    with its cycle and offset. Adaptive control takes them again once their loads have stayed below
+    ``release_share`` of their limits for ``window_s`` and the program is in a green stage.
+
+    Parameters
+    ----------
+    ids : list of str
+        The junctions.
+    limits : array, veh
+        Each junction's limit.
+    groups : list of list of int
+        Junctions (indices into ``ids``) that fall back together; every junction is in one group.
+    step_s : float, s
+        Simulation step.
+    window_s : float, s
+        Smoothing window of the load, and how long it must stay low before control is taken again.
+    release_share : float
+        Share of the limit the load must stay below.
+    """
+
+    def __init__(self, ids: Sequence[str], limits: np.ndarray, groups: Sequence[Sequence[int]], *, step_s: float,
+                 window_s: float = 60.0, release_share: float = 0.5) -> None:
+        self.ids = list(ids)
+        self.limits = np.asarray(limits, dtype=np.float64)
+        self.group_of = np.zeros(len(ids), dtype=np.int64)
+        self.groups = [list(g) for g in groups]
+        for k, g in enumerate(self.groups):
+            self.group_of[g] = k
+        self.alpha = min(1.0, step_s / max(window_s, step_s))
+        self.window_s = window_s
+        self.release_share = release_share
+        self.load = np.zeros(len(ids))
+        self.fallback = np.zeros(len(ids), dtype=bool)
+        self.calm_since = np.full(len(ids), np.nan)
+        self.events: list[tuple[float, str, str]] = []  # (time, junction, "fallback" | "resume")
+        self.seconds = np.zeros(len(ids))
+
+    def update(self, now: float, load: np.ndarray, step_s: float) -> tuple[list[int], list[int]]:
+        """Feed the raw loads (veh) after a step; return the groups to hand back and the groups that may be taken
+        again (indices into :attr:`groups`)."""
+        self.load += self.alpha * (np.asarray(load, dtype=np.float64) - self.load)
+        self.seconds[self.fallback] += step_s
+        over = self.load > self.limits
+        trip = sorted({int(self.group_of[j]) for j in np.flatnonzero(over & ~self.fallback)})
+        calm = self.load < self.release_share * self.limits
+        self.calm_since[~calm] = np.nan
+        start = calm & np.isnan(self.calm_since)
+        self.calm_since[start] = now
+        ready = []
+        for k, g in enumerate(self.groups):
+            if self.fallback[g].all() and calm[g].all() and (now - np.nanmax(self.calm_since[g])) >= self.window_s:
+                ready.append(k)
+        return trip, ready
+
+    def mark(self, group: int, now: float, fallback: bool) -> None:
+        """Record that ``group`` was handed back (``fallback``) or taken again."""
+        for j in self.groups[group]:
+            self.fallback[j] = fallback
+            self.events.append((now, self.ids[j], "fallback" if fallback else "resume"))
+        if not fallback:
+            self.calm_since[self.groups[group]] = np.nan

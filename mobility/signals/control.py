@@ -56,7 +56,8 @@ if TYPE_CHECKING:
     from ..network import RoadNetwork
     from ..scenario import Scenario
 
-__all__ = ["CONTROLLERS", "AdaptiveController", "AdaptiveSettings", "sumo_actuated", "controller_payload", "run_controlled"]
+__all__ = ["CONTROLLERS", "AdaptiveController", "AdaptiveSettings", "sumo_actuated", "controller_payload", "run_controlled",
+           "watchdog_limits"]
 
 ControllerName = Literal["fixed", "actuated", "webster", "greedy", "maxpressure", "adaptive", "optimised"]
 CONTROLLERS: tuple[str, ...] = ("fixed", "actuated", "webster", "greedy", "maxpressure", "adaptive", "optimised")
@@ -95,6 +96,19 @@ class AdaptiveSettings:
     moving_weight : float
         ``adaptive``: weight of a moving vehicle on an approach lane against a halting one (1) in the
         queue; moving vehicles are on average further from the stop line (position weighting).
+    watchdog : bool
+        ``adaptive``: hand a junction back to the program the city runs when its queues pass what that
+        program holds, and take it again when they have cleared (:class:`~mobility.signals.adaptive.Watchdog`).
+    watchdog_limits : dict of str to float, veh, optional
+        Per junction, the load at which it falls back: what the city's program holds
+        (:func:`watchdog_limits` measures it). Junctions not given: ``watchdog_storage_share`` of the storage
+        of their approach lanes.
+    watchdog_storage_share : float
+        See ``watchdog_limits``.
+    watchdog_window_s : float, s
+        Smoothing of the load, and how long it must stay low before control is taken again.
+    watchdog_release_share : float
+        Share of its limit a junction's load must stay below to be taken again.
     """
 
     min_green_s: float = 10.0
@@ -107,6 +121,11 @@ class AdaptiveSettings:
     feeder_m: float = 300.0
     group_link_m: float = 75.0
     moving_weight: float = 0.5
+    watchdog: bool = True
+    watchdog_limits: dict[str, float] | None = None
+    watchdog_storage_share: float = 0.6
+    watchdog_window_s: float = 60.0
+    watchdog_release_share: float = 0.5
 
     def __post_init__(self) -> None:
         if self.min_green_s <= 0 or (self.max_red_s is not None and self.max_red_s <= 0):
@@ -120,6 +139,41 @@ class AdaptiveSettings:
             raise InputError(f"AdaptiveSettings: max_green_s {self.max_green_s:g} is below min_green_s {self.min_green_s:g}")
         if self.feeder_m < 0 or self.group_link_m < 0:
             raise InputError("AdaptiveSettings: feeder_m and group_link_m must be >= 0")
+        if not (0 < self.watchdog_storage_share <= 1 and 0 < self.watchdog_release_share < 1 and self.watchdog_window_s > 0):
+            raise InputError("AdaptiveSettings: watchdog_storage_share must be in (0, 1], watchdog_release_share in "
+                             "(0, 1) and watchdog_window_s > 0")
+        if self.watchdog_limits is not None and any(not (v > 0) for v in self.watchdog_limits.values()):
+            raise InputError("AdaptiveSettings: watchdog_limits must be positive numbers of vehicles")
+
+
+def watchdog_limits(study: Any, *, seed: int = 900_000, margin: float = 1.25, slack_veh: float = 5.0,
+                    processes: int = 1) -> dict[str, float]:
+    """What the program the city runs holds at each junction: the largest queue on its approaches (halting
+    vehicles, per output interval) in a run of that program, times ``margin``, plus ``slack_veh``.
+
+    Parameters
+    ----------
+    study : Study or Scenario
+        The signals study (or its scenario).
+    seed : int
+        SUMO seed of the reference run (a tuning seed, never an evaluation's).
+    margin : float
+    slack_veh : float, veh
+    processes : int
+
+    Returns
+    -------
+    dict of str to float, veh
+        The adaptive controller's watchdog limits (:attr:`AdaptiveSettings.watchdog_limits`).
+    """
+    from ..study import Study, compare, get_kind
+
+    st = study if isinstance(study, Study) else get_kind("signals").resolve(study)
+    ds = compare(st, {"current": controller_payload("fixed")}, seeds=[seed], workers=processes)
+    if "queue" not in ds:
+        return {}
+    peak = ds["queue"].sel(controller="current").max(("seed", "time"))
+    return {str(j): float(margin * v + slack_veh) for j, v in zip(peak["junction"].values, peak.values, strict=True)}
 
 
 def sumo_actuated(plans: Mapping[str, SignalPlan]) -> list[SignalPlan]:
@@ -253,6 +307,21 @@ class AdaptiveController:
         self.log: list[tuple[float, str, str]] = []
         self.step_s = float(api.simulation.getDeltaT())
         now = float(api.simulation.getTime())
+        self.watchdog = None
+        self._pos = {jn.id: k for k, jn in enumerate(self.junctions)}
+        self._programs = {jn.id: api.trafficlight.getProgram(jn.id) for jn in self.junctions}
+        if kind == "adaptive" and self.settings.watchdog:
+            from .adaptive import Watchdog
+
+            lim = self.settings.watchdog_limits or {}
+            limits = np.array([lim.get(jn.id, self.settings.watchdog_storage_share * float(self.capacity[jn.lanes].sum()))
+                               for jn in self.junctions])
+            pos = {jn.id: k for k, jn in enumerate(self.junctions)}
+            grouped = [[pos[m.id] for m in g.members] for g in self.groups]
+            alone = [[k] for k, jn in enumerate(self.junctions) if not any(k in g for g in grouped)]
+            self.watchdog = Watchdog([jn.id for jn in self.junctions], limits, grouped + alone, step_s=self.step_s,
+                                     window_s=self.settings.watchdog_window_s,
+                                     release_share=self.settings.watchdog_release_share)
         for g in self.groups:
             for m, jn in enumerate(g.members):
                 jn.stage = jn.target = int(g.combos[0, m])
@@ -291,10 +360,16 @@ class AdaptiveController:
         """Update every signal after a simulation step ending at ``now``."""
         n, halt = self._counts()
         if self.kind == "adaptive":  # halting vehicles, moving ones at a weight, and those not yet inserted
-            self._queue = halt + self.settings.moving_weight * (n - halt) + self._backlog()
+            backlog = self._backlog()
+            self._queue = halt + self.settings.moving_weight * (n - halt) + backlog
+            if self.watchdog is not None:
+                self._watch(now, np.array([float(halt[jn.lanes].sum() + backlog[jn.lanes].sum()) for jn in self.junctions]))
         full = n >= self.settings.spillback_share * self.capacity
         s = self.settings
-        for jn in self.junctions:
+        off = self.watchdog.fallback if self.watchdog is not None else np.zeros(len(self.junctions), dtype=bool)
+        for j_i, jn in enumerate(self.junctions):
+            if off[j_i]:
+                continue  # the city's program runs it
             k = jn.stage
             elapsed = now - jn.since
             if jn.mode == "green":
@@ -319,7 +394,53 @@ class AdaptiveController:
                 jn.last_green[jn.link_served[jn.stage]] = now
                 self._set(jn, jn.states[jn.stage], now)
         for g in self.groups:
-            self._step_group(g, n, now)
+            if not any(off[self._pos[m.id]] for m in g.members):
+                self._step_group(g, n, now)
+
+    def _watch(self, now: float, load: np.ndarray) -> None:
+        """The watchdog: hand groups back to their programs, or take them again (see :class:`AdaptiveSettings`)."""
+        assert self.watchdog is not None
+        trip, ready = self.watchdog.update(now, load, self.step_s)
+        for g in trip:
+            for j in self.watchdog.groups[g]:
+                self._hand_back(self.junctions[j], now)
+            self.watchdog.mark(g, now, True)
+        for g in ready:
+            members = [self.junctions[j] for j in self.watchdog.groups[g]]
+            states = [self.api.trafficlight.getRedYellowGreenState(jn.id) for jn in members]
+            if not all(st in jn.states for st, jn in zip(states, members, strict=True)):
+                continue  # take control in a green stage only (no clearance is cut short)
+            for st, jn in zip(states, members, strict=True):
+                jn.stage = jn.target = jn.states.index(st)
+                jn.mode, jn.since = "green", now
+                jn.last_green[jn.link_served[jn.stage]] = now
+                self._set(jn, st, now)
+            for grp in self.groups:  # a group's joint stage follows its members'
+                if grp.members[0] in members:
+                    combo = [m.stage for m in grp.members]
+                    hits = [k for k, c in enumerate(grp.combos.tolist()) if c == combo]
+                    grp.stage = hits[0] if hits else 0
+            self.watchdog.mark(g, now, False)
+
+    def _hand_back(self, jn: _Junction, now: float) -> None:
+        """Run the junction's own program again, at the point of its cycle its offset gives (in step with its
+        neighbours)."""
+        api = self.api
+        program = self._programs[jn.id]
+        api.trafficlight.setProgram(jn.id, program)
+        logic = next((lg for lg in api.trafficlight.getAllProgramLogics(jn.id) if lg.programID == program), None)
+        if logic is not None and logic.phases:
+            durations = [float(ph.duration) for ph in logic.phases]
+            cycle = sum(durations)
+            if cycle > 0:
+                t = (now - jn.plan.sumo_offset_s) % cycle
+                k, acc = 0, 0.0
+                while k < len(durations) - 1 and acc + durations[k] <= t:
+                    acc += durations[k]
+                    k += 1
+                api.trafficlight.setPhase(jn.id, k)
+                api.trafficlight.setPhaseDuration(jn.id, max(durations[k] - (t - acc), self.step_s))
+        self.log.append((now, jn.id, "program " + program))
 
     def _switch(self, jn: _Junction, nxt: int, now: float) -> bool:
         """Start the clearance from the current stage to ``nxt``; False if no movement loses its green (the
@@ -506,6 +627,7 @@ def run_controlled(
     sc = scenario.model_copy(update={"additional_files": [*scenario.additional_files, *extra]}) if extra else scenario
     sim = Simulation(sc, seed=seed, workdir=workdir, network=network, backend=backend)
     log: list[tuple[float, str, str]] = []
+    watch = None
     try:
         with sim:
             if controller in ADAPTIVE:
@@ -517,6 +639,7 @@ def run_controlled(
                     now = sim.step()
                     ctl.step(now)
                 log = ctl.log
+                watch = ctl.watchdog
             else:
                 sim.run()
         ds = sim.results()
@@ -526,6 +649,12 @@ def run_controlled(
     ds.attrs["controller"] = controller
     if plans:
         ds.attrs["plans"] = ",".join(sorted({f"{p.junction}:{p.plan_id}.v{p.version}" for p in plans}))
+    if watch is not None:  # how often, and for how long, the city's program took over
+        ds["watchdog_fallbacks"] = ((), np.int64(sum(1 for _, _, e in watch.events if e == "fallback")),
+                                    {"units": "1", "long_name": "junctions handed back to their program by the watchdog"})
+        ds["watchdog_share"] = ((), float(watch.seconds.sum() / max(len(watch.ids) * (sc.end_s - sc.begin_s), 1e-9)),
+                                {"units": "1", "long_name": "share of junction-time run by the city's program"})
+        ds.attrs["watchdog_events"] = "; ".join(f"{t:g} {j} {e}" for t, j, e in watch.events[:200])
     if keep_log and log:
         ds["signal_log_time"] = ("signal_event", np.array([t for t, _, _ in log]), {"units": "s", "long_name": "time a state was set"})
         ds["signal_log_junction"] = ("signal_event", np.array([j for _, j, _ in log], dtype=object), {"units": "1", "long_name": "signal"})

@@ -203,13 +203,23 @@ def _keep_current_groups(best: str, cands: dict[str, list[SignalPlan]], scores: 
 
 
 def controller_plans(scenario: Scenario, controller: str, **options: Any) -> list[SignalPlan] | None:
-    """The fixed-time plans a controller runs (None for the network's own programs and adaptive control)."""
+    """The plans a controller runs (None for the scenario's own programs and adaptive control).
+
+    ``optimised`` runs :func:`~mobility.signals.actuated.recommend_actuated` (actuated-coordinated plans
+    checked against the current program on seeds they were not chosen on); ``webster`` Webster's plans.
+    Plans that keep a junction's current program (``kept_current``) are left out: that junction runs the
+    program of the scenario itself.
+    """
+    from .actuated import recommend_actuated
     from .timing import webster_plans
 
     if controller == "webster":
         return webster_plans(scenario, **{k: v for k, v in options.items() if k in ("saturation_veh_h", "permissive_credit")})
     if controller == "optimised":
-        return recommend_plans(scenario, **options)
+        known = ("training_seeds", "check_seeds", "passages_s", "max_green_factor", "saturation_veh_h", "processes",
+                 "time_limit_s", "network", "progress")
+        plans = recommend_actuated(scenario, **{k: v for k, v in options.items() if k in known})
+        return [p for p in plans if not p.metadata.get("kept_current")]
     return None
 
 

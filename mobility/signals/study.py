@@ -99,7 +99,15 @@ class SignalsStudy(StudyKind):
                     opts.setdefault("progress", plan_progress)
                 plans[c] = controller_plans(study.spec, c, **opts) or []
             run_as = c if c in ("fixed", "actuated", *ADAPTIVE) and c not in plans else "fixed"
-            out[c] = controller_payload(run_as, plans=plans.get(c), settings=settings, backend=backend)
+            rules = settings
+            if c == "adaptive" and (settings is None or (settings.watchdog and settings.watchdog_limits is None)):
+                # the watchdog's limits: what the city's program holds, measured once on a tuning seed
+                from dataclasses import replace
+
+                from .control import watchdog_limits
+
+                rules = replace(settings or AdaptiveSettings(), watchdog_limits=watchdog_limits(study, processes=1))
+            out[c] = controller_payload(run_as, plans=plans.get(c), settings=rules, backend=backend)
         return out
 
     def check_alternatives(self, study: Study, words: Sequence[Any]) -> None:
@@ -136,6 +144,10 @@ class SignalsStudy(StudyKind):
         k = kpis(ds)
         out = xr.Dataset({n: ((), np.float64(v), {"units": KPI_UNITS.get(n, "1")}) for n, v in k.items()})
         out["sumo_wall_s"] = ((), time.perf_counter() - t0, {"units": "s", "long_name": "wall time of the SUMO run and reading its outputs"})
+        for var, long_name in (("watchdog_share", "share of junction-time the adaptive controller's watchdog gave back "
+                                                  "to the city's program (NaN: no watchdog)"),
+                               ("watchdog_fallbacks", "junctions handed back to their program by the watchdog")):
+            out[var] = ((), float(ds[var]) if var in ds else np.nan, {"units": "1", "long_name": long_name})
         if "tls_queue" in ds:
             q = ds["tls_queue"]
             out["queue"] = (q.dims, q.values.astype(float), {"units": "veh", "long_name": "mean halting vehicles on the signal's approaches"})
