@@ -79,72 +79,107 @@ def evaluate_cmd(
 
 @signals_app.command("optimise")
 def optimise_cmd(
-    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file or SUMO configuration (.sumocfg)")],
     output: Annotated[Path, typer.Option("--output", "-o", help="file stem: writes STEM.json and STEM.add.xml")] = Path("plans"),
-    method: Annotated[str, typer.Option(help="optimised (CP-SAT, refined in SUMO) or webster")] = "optimised",
+    method: Annotated[str, typer.Option(help="optimised (actuated-coordinated plans checked against the current "
+                                              "program), fixed-time (CP-SAT, refined in SUMO) or webster")] = "optimised",
     refine: Annotated[bool, typer.Option(help="measure candidate plans in SUMO and keep the best")] = True,
-    processes: Annotated[int, typer.Option(help="simulations run in parallel while refining")] = 2,
-    time_limit_s: Annotated[float, typer.Option(help="CP-SAT time limit per model, s")] = 10.0,
+    processes: Annotated[int, typer.Option(min=1, max=4096, help="simulations run in parallel while refining")] = 2,
+    time_limit_s: Annotated[float, typer.Option(min=0.1, max=3600, help="CP-SAT time limit per model, s")] = 10.0,
     publish: Annotated[str | None, typer.Option(help="submit the plans as drafts to the plan service at this URL")] = None,
     token: Annotated[str | None, typer.Option(envvar="MOBILITY_TOKEN", help="bearer token with plans:draft "
                                               "(or the MOBILITY_TOKEN environment variable)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Recommend fixed-time plans for a scenario; write them as JSON and as a SUMO additional file.
+    """Recommend signal plans for a scenario; write them as JSON and as a SUMO additional file.
 
-    With ``--publish URL`` each plan is also submitted to the command-centre plan service as a draft,
-    with the KPIs measured in SUMO and the run's provenance; an approver then reviews it there.
+    By default (``optimised``) the plans are actuated-coordinated timing sheets, chosen in SUMO among
+    candidates that always include the program the scenario runs and SUMO's default actuated control, and
+    recommended only where they also beat the current program on seeds they were not chosen on; elsewhere
+    the current program stays and the output says why. With ``--publish URL`` each recommended plan is
+    submitted to the command-centre plan service as a draft, with its measured KPIs and provenance.
     """
     from rich.console import Console
     from rich.table import Table
 
     from .scenario import load_scenario
+    from .signals.actuated import actuated_from, recommend_actuated
+    from .signals.current import current_plans
     from .signals.evaluate import recommend_plans
+    from .signals.safety import signal_models
     from .signals.timing import optimise_plans, webster_plans, write_plan_files
 
     console = Console()
     try:
-        if method not in ("optimised", "webster"):
-            raise InputError(f"--method must be optimised or webster, got {method!r}")
+        if method not in ("optimised", "fixed-time", "webster"):
+            raise InputError(f"--method must be optimised, fixed-time or webster, got {method!r}")
         if publish and not token:
             raise InputError("--publish needs a token with plans:draft: --token or the MOBILITY_TOKEN environment variable")
         writable(output)
         sc = load_scenario(scenario)
         sc = sc.model_copy(update={"sumo": sc.sumo.model_copy(update={"time_to_teleport_s": -1.0})})
+        kw: dict[str, Any] = {"processes": processes, "time_limit_s": time_limit_s}
         if method == "webster":
-            plans = webster_plans(sc)
-        elif refine:
+            plans = webster_plans(sc, base=current_plans(sc))
+        elif not refine:
+            fixed = optimise_plans(sc, base=current_plans(sc), time_limit_s=time_limit_s)
+            plans = fixed if method == "fixed-time" else actuated_from(fixed, signal_models(sc.network))
+        else:
+            run = recommend_actuated if method == "optimised" else recommend_plans
             if quiet:
-                plans = recommend_plans(sc, processes=processes, time_limit_s=time_limit_s)
+                plans = run(sc, **kw)
             else:
                 with progress_bar(console) as bar:
-                    task = bar.add_task(f"{sc.name}: refining in SUMO", total=None, last="")
-                    plans = recommend_plans(sc, processes=processes, time_limit_s=time_limit_s,
-                                            progress=lambda n, total, label: bar.update(task, completed=n, total=total, last=label))
+                    task = bar.add_task(f"{sc.name}: measuring candidates in SUMO", total=None, last="")
+                    plans = run(sc, **kw, progress=lambda n, total, label: bar.update(task, completed=n, total=total,
+                                                                                       last=label))
+        deploy = [p for p in plans if not p.metadata.get("kept_current")]
+        js = output.with_name(output.name + ".json")
+        if deploy:
+            js, xml = write_plan_files(deploy, output)
         else:
-            plans = optimise_plans(sc, time_limit_s=time_limit_s)
-        js, xml = write_plan_files(plans, output)
+            from .signals import save_plans
+
+            save_plans(plans, js)
+            xml = None
     except MobilityError as exc:
         raise fail(exc) from None
     t = Table(title=f"{sc.name}: {method} plans")
-    for col in ("junction", "plan", "cycle (s)", "offset (s)", "greens (s)", "model status", "gap"):
+    for col in ("junction", "plan", "kind", "cycle (s)", "offset (s)", "greens (s)", "decision"):
         t.add_column(col)
     for p in plans:
         m = p.metadata
-        t.add_row(p.junction, p.plan_id, f"{p.cycle_s:.1f}", f"{p.offset_s:.1f}", " ".join(f"{st.green_s:g}" for st in p.stages),
-                  str(m.get("status", "-")), f"{m['gap']:.2%}" if "gap" in m else "-")
+        t.add_row(p.junction, p.plan_id, p.kind, f"{p.cycle_s:.1f}", f"{p.offset_s:.1f}",
+                  " ".join(f"{st.green_s:g}" for st in p.stages),
+                  "current program kept" if m.get("kept_current") else "recommended")
     console.print(t)
+    rec = plans[0].metadata.get("recommendation") if plans else None
+    if rec:
+        cands = ", ".join(f"{n} {c['mean_delay_s']:.1f} s [{c['never_departed']:g}]" for n, c in rec["candidates"].items())
+        console.print(f"measured in SUMO on the training seeds {rec['training_seeds']} (mean delay [never departed]): "
+                      f"{cands}; chosen {rec['chosen']}", highlight=False, markup=False)
+        if "check" in rec:
+            chk = ", ".join(f"{n} {c['mean_delay_s']:.1f} s [{c['never_departed']:g}]" for n, c in rec["check"].items())
+            console.print(f"checked on the seeds {rec['check_seeds']}: {chk}", highlight=False, markup=False)
+        if rec["decision"] == "kept":
+            console.print(f"the current program stays: {rec['reason']}", highlight=False, markup=False)
+        else:
+            console.print(f"recommended: {100 * rec['improvement_vs_current']:.0f}% less delay than the current program "
+                          "on the check seeds", highlight=False)
     ref = plans[0].metadata.get("refinement") if plans else None
     if ref:
         console.print("measured in SUMO (tuning seeds " + ", ".join(map(str, ref["tuning_seeds"])) + "): " +
                       ", ".join(f"{c['candidate']} {c['mean_delay_s']:.1f} s" for c in ref["candidates"]) +
                       f"; chosen {ref['chosen']}; the network's current plans: {ref['current_mean_delay_s']:.1f} s "
                       f"({ref['improvement_vs_current']:+.0%} saved)")
-    console.print(f"plans: {js} and {xml}")
+    console.print(f"plans: {js}" + (f" and {xml}" if xml else " (no plan to deploy: the current program stays)"))
     if publish:
+        if not deploy:
+            console.print("nothing submitted: every junction keeps its current program")
+            return
         try:
-            kpis, provenance = _measured(sc, plans, method, processes)
-            docs = _submit(publish, token or "", plans, kpis, provenance, comment=f"mobility signals optimise {scenario}")
+            kpis, provenance = _measured(sc, deploy, method, processes)
+            docs = _submit(publish, token or "", deploy, kpis, provenance, comment=f"mobility signals optimise {scenario}")
         except MobilityError as exc:
             raise fail(exc) from None
         for d in docs:
@@ -153,21 +188,30 @@ def optimise_cmd(
 
 
 def _measured(sc: Any, plans: list[Any], method: str, processes: int) -> tuple[dict[str, float], dict[str, Any]]:
-    """KPIs of ``plans`` on the tuning seeds (from the refinement when it measured them) and provenance."""
+    """KPIs of ``plans`` on the seeds they were checked on (from the recommendation or refinement when it measured
+    them) and provenance."""
     from .provenance import record
     from .signals.evaluate import TUNING_SEED_BASE, evaluate
 
+    rec = plans[0].metadata.get("recommendation") if plans else None
     ref = plans[0].metadata.get("refinement") if plans else None
-    if ref:
+    if rec and "check" in rec:
+        seeds = list(rec["check_seeds"])
+        new, cur = rec["check"][rec["chosen"]], rec["check"]["current"]
+        kpis = {"mean_delay_s": float(new["mean_delay_s"]), "current_mean_delay_s": float(cur["mean_delay_s"]),
+                "improvement_vs_current": float(rec["improvement_vs_current"]),
+                "never_departed": float(new["never_departed"]), "current_never_departed": float(cur["never_departed"])}
+    elif ref:
         seeds = list(ref["tuning_seeds"])
         kpis = {"mean_delay_s": float(ref["measured_mean_delay_s"]), "current_mean_delay_s": float(ref["current_mean_delay_s"]),
                 "improvement_vs_current": float(ref["improvement_vs_current"])}
     else:
         seeds = [TUNING_SEED_BASE, TUNING_SEED_BASE + 1]
-        ds = evaluate(sc, [method, "fixed"], seeds=seeds, processes=processes, plans={method: list(plans)})
-        d, cur = (float(ds["mean_delay_s"].sel(controller=c).mean()) for c in (method, "fixed"))
+        name = "measured"
+        ds = evaluate(sc, [name, "fixed"], seeds=seeds, processes=processes, plans={name: list(plans)})
+        d, cur = (float(ds["mean_delay_s"].sel(controller=c).mean()) for c in (name, "fixed"))
         kpis = {"mean_delay_s": d, "current_mean_delay_s": cur, "improvement_vs_current": 1.0 - d / cur if cur > 0 else 0.0,
-                "never_departed": float(ds["never_departed"].sel(controller=method).mean())}
+                "never_departed": float(ds["never_departed"].sel(controller=name).mean())}
     provenance = {"scenario_hash": sc.spec_hash, "scenario_name": sc.name, "scenario_file": str(sc.source_file or ""),
                   "method": method, **record(spec_hash=sc.spec_hash, seeds=seeds)}
     return kpis, provenance

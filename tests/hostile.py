@@ -229,8 +229,10 @@ def _network_attribute_cases() -> list[Case]:
                 new = pat.sub(rf'\g<1>{v}"', text, count=1)
                 if new == text:
                     continue
-                for argv in (["network", "info", "n.net.xml"],
-                             ["signals", "validate", "plans.json", "--network", "n.net.xml"]):
+                commands = [["network", "info", "n.net.xml"]]
+                if element in ("connection", "request", "tlLogic", "phase", "lane"):  # what the signal models read
+                    commands.append(["signals", "validate", "plans.json", "--network", "n.net.xml"])
+                for argv in commands:
                     out.append(Case("network", f"{element}.{att}={v} ({argv[0]})", {"n.net.xml": new.encode(),
                                                                                      "plans.json": doc},
                                     argv, names="n.net.xml"))

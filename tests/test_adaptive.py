@@ -63,7 +63,7 @@ def test_feeders_reach_upstream_until_a_signal(tmp_path: Path) -> None:
 
 
 def test_a_group_switches_together_and_keeps_the_safety_rules(tees: Path, tmp_path: Path, robustness_mod) -> None:
-    files = robustness_mod.scenarios("close_tees", tmp_path, {"under": 0.6})
+    files = robustness_mod.scenarios("close_tees", tmp_path, {"under": 0.6}, basis="programs")
     sc = mb.load_scenario(files["close_tees_under"]).model_copy(update={"end_s": 900})
     settings = AdaptiveSettings(min_green_s=8.0, max_green_s=45.0)  # at least the programs' own 42 s
     ds = run_controlled(sc, "adaptive", seed=2, settings=settings, keep_log=True)
@@ -119,7 +119,7 @@ def test_optimised_plans_of_the_report_half_are_accepted_by_the_service(name: st
     from .test_service import Server
 
     assert _REPORT == robustness_mod.halves()[1]
-    sc = robustness_mod.scenarios(name, tmp_path / name, {"near": 0.95})[f"{name}_near"]
+    sc = robustness_mod.scenarios(name, tmp_path / name, {"near": 0.95}, basis="programs")[f"{name}_near"]
     net = tmp_path / name / f"{name}.net.xml"
     s = Server(tmp_path / name / "plans.db", net)
     s.start()
@@ -173,7 +173,7 @@ def test_the_watchdog_hands_back_with_hysteresis_and_takes_again_after_the_windo
 
 
 def test_adaptive_falls_back_to_the_citys_program_and_says_so(tees: Path, tmp_path: Path, robustness_mod) -> None:
-    files = robustness_mod.scenarios("close_tees", tmp_path, {"near": 0.95})
+    files = robustness_mod.scenarios("close_tees", tmp_path, {"near": 0.95}, basis="programs")
     sc = mb.load_scenario(files["close_tees_near"]).model_copy(update={"end_s": 900})
     plans = plans_from_net(tees)
     low = {j: 0.5 for j in plans}    # any queue at all passes this limit: the program takes over at once

@@ -1,5 +1,6 @@
 """Signal control: stage-based plans, safety validation, controllers and their evaluation in SUMO."""
 
+from .actuated import recommend_actuated
 from .control import AdaptiveSettings, run_controlled, sumo_actuated
 from .current import current_plans
 from .evaluate import evaluate, recommend_plans, summary_table
@@ -48,6 +49,7 @@ __all__ = [
     "plans_from_net",
     "plans_from_sumo",
     "plans_to_sumo",
+    "recommend_actuated",
     "recommend_plans",
     "run_controlled",
     "save_plans",
