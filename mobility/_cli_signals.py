@@ -107,7 +107,7 @@ def optimise_cmd(
     from .signals.current import current_plans
     from .signals.evaluate import recommend_plans
     from .signals.safety import signal_models
-    from .signals.timing import optimise_plans, webster_plans, write_plan_files
+    from .signals.timing import optimise_plans, webster_plans
 
     console = Console()
     try:
@@ -133,15 +133,14 @@ def optimise_cmd(
                     task = bar.add_task(f"{sc.name}: measuring candidates in SUMO", total=None, last="")
                     plans = run(sc, **kw, progress=lambda n, total, label: bar.update(task, completed=n, total=total,
                                                                                        last=label))
-        deploy = [p for p in plans if not p.metadata.get("kept_current")]
-        js = output.with_name(output.name + ".json")
-        if deploy:
-            js, xml = write_plan_files(deploy, output)
-        else:
-            from .signals import save_plans
+        from .signals import plans_to_sumo, save_plans
 
-            save_plans(plans, js)
-            xml = None
+        deploy = [p for p in plans if not p.metadata.get("kept_current")]
+        js = save_plans(plans, output.with_name(output.name + ".json"))  # every junction, the kept ones flagged
+        xml = None
+        if deploy:  # what SUMO runs: the recommended plans (the kept junctions run the scenario's own program)
+            xml = output.with_name(output.name + ".add.xml")
+            plans_to_sumo(deploy, xml, provenance="mobility signal plans")
     except MobilityError as exc:
         raise fail(exc) from None
     t = Table(title=f"{sc.name}: {method} plans")

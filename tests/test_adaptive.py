@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import mobility as mb
-from mobility.signals import phase_states, plans_from_net, signal_models
+from mobility.signals import load_plans, phase_states, plans_from_net, signal_models
 from mobility.signals.adaptive import _joint_stages, feeder_lanes, junction_groups
 from mobility.signals.control import AdaptiveSettings, run_controlled
 from mobility.signals.timing import movement_flows, optimise_plans
@@ -129,8 +129,12 @@ def test_optimised_plans_of_the_report_half_are_accepted_by_the_service(name: st
                             "--time-limit-s", "5", "--output", str(tmp_path / name / "plans"), "--publish", s.url, "--quiet"],
                            capture_output=True, text=True, env={**os.environ, "MOBILITY_TOKEN": token}, timeout=600)
         assert r.returncode == 0, f"{name}: {r.stderr}"
-        n_plans = len(plans_from_net(net))
-        assert r.stdout.count("submitted") == n_plans, f"{name}: {r.stdout}"
+        plans = load_plans(tmp_path / name / "plans.json")
+        assert len(plans) == len(plans_from_net(net))                   # every junction, kept ones flagged
+        deploy = [p for p in plans if not p.metadata.get("kept_current")]
+        assert deploy and r.stdout.count("submitted") == len(deploy), f"{name}: {r.stdout}"
+        assert all(p.kind != "fixed" for p in deploy)                    # actuated timing sheets
+        assert all(p.metadata.get("reason") for p in plans if p.metadata.get("kept_current"))
     finally:
         s.stop()
 

@@ -395,3 +395,40 @@ def test_a_coordinated_actuated_plan_keeps_its_cycle_and_yield_point_in_sumo() -
         # and the side stages gap out before their force-off: the plan adapts inside the cycle
         greens = [float(t[i + 1] - t[i]) for i in range(len(t) - 1) if tls[i] == p.junction and state[i] == p.state(1)]
         assert min(greens) < p.stages[1].green_s
+
+
+def test_the_choice_never_takes_more_never_departed_and_a_tie_keeps_the_current_program() -> None:
+    from mobility.signals.actuated import beats, choose
+
+    scores = {"current": (3.0, 80.0), "a": (5.0, 40.0), "b": (3.0, 60.0), "c": (0.0, 70.0)}
+    assert choose(scores) == "b"                          # "a" is faster but strands more vehicles
+    assert choose({"current": (0.0, 50.0), "x": (0.0, 50.0)}) == "current"
+    assert beats((0.0, 49.9), (0.0, 50.0)) and not beats((0.0, 50.0), (0.0, 50.0))
+    assert not beats((1.0, 10.0), (0.0, 50.0))            # faster, but a vehicle more never departed
+    with pytest.raises(mb.InputError):
+        choose({"a": (0.0, 1.0)})
+
+
+def test_recommended_plans_beat_the_current_program_on_seeds_they_were_not_chosen_on() -> None:
+    from mobility.signals.actuated import recommend_actuated
+
+    sc = mb.load_scenario(ROOT / "scenarios" / "signal_control" / "corridor5.yaml")
+    sc = sc.model_copy(update={"end_s": 900.0, "sumo": sc.sumo.model_copy(update={"time_to_teleport_s": -1.0})})
+    plans = recommend_actuated(sc, passages_s=(3.0,), processes=2, time_limit_s=5.0)
+    rec = plans[0].metadata["recommendation"]
+    assert {"current", "sumo_actuated", "fixed_optimised", "actuated_p3"} <= set(rec["candidates"])
+    cand = rec["candidates"]
+    assert cand[rec["chosen"]]["never_departed"] <= cand["current"]["never_departed"]
+    assert cand[rec["chosen"]]["mean_delay_s"] == min(c["mean_delay_s"] for c in cand.values()
+                                                      if c["never_departed"] <= cand["current"]["never_departed"])
+    models = signal_models(sc.network)
+    if rec["decision"] == "recommended":
+        new, cur = rec["check"][rec["chosen"]], rec["check"]["current"]
+        assert new["mean_delay_s"] < cur["mean_delay_s"] and new["never_departed"] <= cur["never_departed"]
+        assert set(rec["check_seeds"]).isdisjoint(rec["training_seeds"]) and min(rec["check_seeds"]) > 1000
+        deploy = [p for p in plans if not p.metadata.get("kept_current")]
+        assert deploy
+        for p in deploy:
+            assert validate_plan(p, models[p.junction]) == []
+    else:
+        assert all(p.metadata.get("kept_current") and p.metadata.get("reason") for p in plans)

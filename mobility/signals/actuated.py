@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from ..network import RoadNetwork
     from ..scenario import Scenario
 
-__all__ = ["TRAINING_SEEDS", "CHECK_SEEDS", "actuated_from", "arterial_offsets", "recommend_actuated"]
+__all__ = ["TRAINING_SEEDS", "CHECK_SEEDS", "actuated_from", "arterial_offsets", "beats", "choose",
+           "recommend_actuated"]
 
 #: Seeds the candidates are chosen on, and the seeds the choice is checked on: apart from each other and from
 #: the seeds of an evaluation (1, 2, 3, ...).
@@ -208,6 +209,31 @@ def _scenario_loops(scenario: Scenario) -> dict[str, str]:
 
 
 # ---- steps 3 and 4: candidates in SUMO, the choice checked on other seeds -----------------------------------
+def choose(scores: Mapping[str, tuple[float, float]]) -> str:
+    """The candidate to check: the least mean delay among those that leave no more vehicles never departed
+    than the current program (``scores``: name -> (never departed, mean delay s); ``current`` among them).
+
+    Parameters
+    ----------
+    scores : dict of str to (float, float)
+
+    Returns
+    -------
+    str
+    """
+    if "current" not in scores:
+        raise InputError("the current program must be among the candidates")
+    base = scores["current"][0]
+    eligible = [n for n in scores if scores[n][0] <= base + 1e-9]
+    return min(eligible, key=lambda n: (scores[n][1], scores[n][0], n != "current"))
+
+
+def beats(new: tuple[float, float], current: tuple[float, float]) -> bool:
+    """Whether a candidate's (never departed, mean delay s) on the check seeds beats the current program's: less
+    delay, and no more vehicles never departed."""
+    return new[1] < current[1] and new[0] <= current[0]
+
+
 def _score(ds: Any, name: str) -> tuple[float, float]:
     return (float(ds["never_departed"].sel(controller=name).mean()), float(ds["mean_delay_s"].sel(controller=name).mean()))
 
@@ -306,9 +332,7 @@ def recommend_actuated(
         cands["mixed"] = mix
         more = compare(study, payloads(["mixed"]), seeds=list(training_seeds), workers=processes, progress=progress)
         scores["mixed"] = _score(more, "mixed")
-    base_never = scores["current"][0]
-    eligible = [n for n in scores if scores[n][0] <= base_never + 1e-9]
-    best = min(eligible, key=lambda n: (scores[n][1], scores[n][0]))
+    best = choose(scores)
     record: dict[str, Any] = {
         "training_seeds": list(training_seeds), "check_seeds": list(check_seeds),
         "candidates": {n: {"mean_delay_s": s[1], "never_departed": s[0]} for n, s in scores.items()},
@@ -322,7 +346,7 @@ def recommend_actuated(
     cur, new = _score(check, "current"), _score(check, best)
     record["check"] = {"current": {"mean_delay_s": cur[1], "never_departed": cur[0]},
                        best: {"mean_delay_s": new[1], "never_departed": new[0]}}
-    if not (new[1] < cur[1] and new[0] <= cur[0]):
+    if not beats(new, cur):
         return _keep(current, {**record, "decision": "kept",
                                "reason": f"{best} was best on the training seeds but not on the check seeds: "
                                          f"{new[1]:.1f} s mean delay and {new[0]:g} never departed against the current "
