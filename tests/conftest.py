@@ -14,6 +14,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MOBILITY_SHARED", ROOT.parent / "shared")) / "benchmarks"
 
 
+def networks_script(name: str):
+    """A script of ``networks/`` (``robustness``, ``sumo_city``) loaded as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "networks" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
 def shared_path(*parts: str) -> Path:
     """A path under ../shared/benchmarks, or skip the test with the reason."""
     p = SHARED.joinpath(*parts)

@@ -3,7 +3,6 @@ current programs where its model does not hold."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -16,16 +15,13 @@ from mobility.signals.adaptive import _joint_stages, feeder_lanes, junction_grou
 from mobility.signals.control import AdaptiveSettings, run_controlled
 from mobility.signals.timing import movement_flows, optimise_plans
 
-from .conftest import ROOT, plain_net
+from .conftest import ROOT, networks_script, plain_net
 from .test_signals import crossing_scenario
 
 
 @pytest.fixture(scope="module")
 def robustness_mod():
-    spec = importlib.util.spec_from_file_location("robustness", ROOT / "networks" / "robustness.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
+    return networks_script("robustness")
 
 
 @pytest.fixture(scope="module")

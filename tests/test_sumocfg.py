@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import importlib.util
 import re
 import subprocess
 import xml.etree.ElementTree as ET
@@ -19,7 +18,8 @@ from mobility._sumoxml import check_network_file, check_sumo_file
 from mobility.signals.safety import signal_models
 from mobility.sumocfg import import_sumocfg, is_sumocfg, parse_sumo_time, save_sumocfg, scenario_detectors
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import ROOT, networks_script
+
 RESCO = ROOT.parent / "shared" / "benchmarks" / "resco"
 
 
@@ -36,16 +36,9 @@ def _root(path: Path) -> str:
     return m.group(1) if m else ""
 
 
-def _city_mod():
-    spec = importlib.util.spec_from_file_location("sumo_city", ROOT / "networks" / "sumo_city.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
-
-
 @pytest.fixture(scope="module")
 def city_mod():
-    return _city_mod()
+    return networks_script("sumo_city")
 
 
 def _real_files() -> list[tuple[Path, str]]:

@@ -91,13 +91,23 @@ class SignalsStudy(StudyKind):
         if len(set(names)) != len(names):
             raise InputError(f"controllers repeat: {names}")
         out: dict[str, Any] = {}
+        records: dict[str, Any] = {}
         for c in names:
             if c in ("webster", "optimised") and c not in plans:
                 opts = dict(optimise_options or {})
                 if c == "optimised":
+                    from .actuated import recommend_actuated
+
                     opts.setdefault("processes", plan_workers)
                     opts.setdefault("progress", plan_progress)
-                plans[c] = controller_plans(study.spec, c, **opts) or []
+                    known = ("training_seeds", "check_seeds", "passages_s", "max_green_factor", "saturation_veh_h",
+                             "processes", "time_limit_s", "progress")
+                    full = recommend_actuated(study.spec, network=study.network,
+                                              **{k: v for k, v in opts.items() if k in known})
+                    records[c] = full[0].metadata.get("recommendation") if full else None
+                    plans[c] = [p for p in full if not p.metadata.get("kept_current")]  # kept: the scenario's own
+                else:
+                    plans[c] = controller_plans(study.spec, c, **opts) or []
             run_as = c if c in ("fixed", "actuated", *ADAPTIVE) and c not in plans else "fixed"
             rules = settings
             if c == "adaptive" and (settings is None or (settings.watchdog and settings.watchdog_limits is None)):
@@ -108,6 +118,8 @@ class SignalsStudy(StudyKind):
 
                 rules = replace(settings or AdaptiveSettings(), watchdog_limits=watchdog_limits(study, processes=1))
             out[c] = controller_payload(run_as, plans=plans.get(c), settings=rules, backend=backend)
+            if records.get(c) is not None:
+                out[c]["recommendation"] = records[c]
         return out
 
     def check_alternatives(self, study: Study, words: Sequence[Any]) -> None:
@@ -174,6 +186,8 @@ class SignalsStudy(StudyKind):
         ds.attrs.update(scenario_name=sc.name, scenario_hash=sc.spec_hash, scenario_file=str(sc.source_file or ""),
                         adaptive_settings=json.dumps(settings or AdaptiveSettings().__dict__),
                         plans_json=json.dumps({c: a["plans"] for c, a in alternatives.items() if a.get("plans") is not None}),
+                        recommendation_json=json.dumps({c: a["recommendation"] for c, a in alternatives.items()
+                                                        if a.get("recommendation") is not None}, default=str),
                         delay_definition=DELAY_DEFINITION)
         return ds
 
