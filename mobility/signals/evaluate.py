@@ -216,8 +216,8 @@ def controller_plans(scenario: Scenario, controller: str, **options: Any) -> lis
     if controller == "webster":
         return webster_plans(scenario, **{k: v for k, v in options.items() if k in ("saturation_veh_h", "permissive_credit")})
     if controller == "optimised":
-        known = ("training_seeds", "check_seeds", "passages_s", "max_green_factor", "saturation_veh_h", "processes",
-                 "time_limit_s", "network", "progress")
+        known = ("training_seeds", "check_seeds", "passages_s", "max_green_factor", "saturation_veh_h", "min_gain",
+                 "processes", "time_limit_s", "network", "progress")
         plans = recommend_actuated(scenario, **{k: v for k, v in options.items() if k in known})
         return [p for p in plans if not p.metadata.get("kept_current")]
     return None

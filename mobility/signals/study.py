@@ -101,7 +101,7 @@ class SignalsStudy(StudyKind):
                     opts.setdefault("processes", plan_workers)
                     opts.setdefault("progress", plan_progress)
                     known = ("training_seeds", "check_seeds", "passages_s", "max_green_factor", "saturation_veh_h",
-                             "processes", "time_limit_s", "progress")
+                             "min_gain", "processes", "time_limit_s", "progress")
                     full = recommend_actuated(study.spec, network=study.network,
                                               **{k: v for k, v in opts.items() if k in known})
                     records[c] = full[0].metadata.get("recommendation") if full else None
