@@ -418,7 +418,7 @@ def test_recommended_plans_beat_the_current_program_on_seeds_they_were_not_chose
     sc = sc.model_copy(update={"end_s": 900.0, "sumo": sc.sumo.model_copy(update={"time_to_teleport_s": -1.0})})
     plans = recommend_actuated(sc, passages_s=(3.0,), processes=2, time_limit_s=5.0)
     rec = plans[0].metadata["recommendation"]
-    assert {"current", "sumo_actuated", "fixed_optimised", "actuated_p3"} <= set(rec["candidates"])
+    assert {"current", "sumo_actuated", "fixed_optimised", "actuated_p3", "current_skip"} <= set(rec["candidates"])
     cand = rec["candidates"]
     assert cand[rec["chosen"]]["never_departed"] <= cand["current"]["never_departed"]
     picked = choose({n: (c["never_departed"], c["mean_delay_s"]) for n, c in cand.items()}, min_gain=rec["min_gain"])
@@ -434,3 +434,41 @@ def test_recommended_plans_beat_the_current_program_on_seeds_they_were_not_chose
             assert validate_plan(p, models[p.junction]) == []
     else:
         assert all(p.metadata.get("kept_current") and p.metadata.get("reason") for p in plans)
+
+
+def test_a_stage_skipping_plan_round_trips_and_skips_the_stage_nobody_waits_for(iso_net: Path, tmp_path: Path) -> None:
+    base = plans_from_net(iso_net)["J1"]
+    main, side = base.stages
+    lefts = main.model_copy(update={"name": "lefts", "green": (6, 13), "permissive": (), "green_s": 10.0, "min_green_s": 5.0})
+    stages = (main.model_copy(update={"name": "main"}), side.model_copy(update={"name": "side"}), lefts)
+    plan = base.model_copy(update={"stages": stages, "cycle_s": sum(st.duration_s for st in stages),
+                                   "actuation": Actuation(skip=True, jam_threshold_s=30.0)})
+    assert validate_plan(plan, signal_models(iso_net)["J1"]) == []
+    xml = plans_to_sumo([plan], tmp_path / "s.add.xml")
+    assert 'next="' in xml and 'name="mobility.skip' in xml
+    assert plans_from_sumo(tmp_path / "s.add.xml") == [plan]
+    with pytest.raises(ValueError, match="not both"):
+        Actuation(skip=True, coordinated=True)
+    # a lane whose movements never all get a protected green could never call: refused, unless every detector counts
+    deaf = plan.model_copy(update={"actuation": Actuation(skip=True)})
+    assert any("can never call a green" in v.message for v in validate_plan(deaf, signal_models(iso_net)["J1"]))
+    from mobility.signals.actuated import ALL_LANES_JAM_S, callable_lanes
+
+    fixed = callable_lanes(deaf, signal_models(iso_net)["J1"])
+    assert fixed.actuation.jam_threshold_s == ALL_LANES_JAM_S and validate_plan(fixed, signal_models(iso_net)["J1"]) == []
+    # the main road's throughs and lefts, nobody on the side road
+    sc = mb.scenario_from_dict({"name": "iso", "network": str(iso_net), "end_s": 900, "outputs": {"interval_s": 300},
+                                "demand": {"kind": "od", "pairs": [
+                                    {"origin": "W_J1", "destination": "J1_E", "flow_veh_h": 700},
+                                    {"origin": "E_J1", "destination": "J1_W", "flow_veh_h": 700},
+                                    {"origin": "W_J1", "destination": "J1_N1", "flow_veh_h": 200},
+                                    {"origin": "E_J1", "destination": "J1_S1", "flow_veh_h": 200}]}})
+    side_state = plan.state(1)
+
+    def side_greens(p: SignalPlan) -> int:
+        ds = run_controlled(sc, "fixed", plans=[p], seed=4)
+        return sum(1 for x in ds["signal_switch_state"].values if str(x) == side_state)
+
+    plain = plan.model_copy(update={"actuation": Actuation(jam_threshold_s=30.0)})
+    assert side_greens(plain) >= 5      # every cycle, the side road's minimum green
+    assert side_greens(plan) <= 2       # skipped: the lefts are called, the side road never is

@@ -13,9 +13,11 @@
    lane, else SUMO's, 2 s before the stop line); coordinated groups keep their cycle, splits and offsets
    (force-offs, yield point), isolated junctions extend greens up to ``max_green_factor`` times their split.
 3. **Candidates, measured in SUMO on training seeds**: the program the scenario runs (always), SUMO's default
-   actuated control on its stages (always), the optimised fixed-time plans, the actuated-coordinated plans at
-   each passage time, and the combination that takes, per coordinated group, the candidate whose junctions
-   queued least. The best (fewest vehicles never departed, then least mean delay) is chosen, so on the training
+   actuated control on its stages (always), the current stages with other actuation (a 2 s passage time,
+   detectors on every lane, and stages skipped when no detector calls for them, as field controllers skip a
+   phase without a call), the optimised fixed-time plans, the actuated-coordinated plans at each passage time,
+   the optimised splits with free actuation (with and without skipping), and the combination that takes, per
+   coordinated group, the candidate whose junctions queued least. The best (fewest vehicles never departed, then least mean delay) is chosen, so on the training
    seeds the result is never worse than what the city runs.
    A new plan must save at least ``min_gain`` of the better baseline's delay to be chosen over it (a lead within
    the seed-to-seed noise is no lead).
@@ -45,8 +47,8 @@ if TYPE_CHECKING:
     from ..network import RoadNetwork
     from ..scenario import Scenario
 
-__all__ = ["TRAINING_SEEDS", "CHECK_SEEDS", "actuated_from", "arterial_offsets", "beats", "choose",
-           "recommend_actuated"]
+__all__ = ["ALL_LANES_JAM_S", "TRAINING_SEEDS", "CHECK_SEEDS", "actuated_from", "arterial_offsets", "beats",
+           "callable_lanes", "choose", "recommend_actuated"]
 
 #: Seeds the candidates are chosen on, and the seeds the choice is checked on: apart from each other and from
 #: the seeds of an evaluation (1, 2, 3, ...).
@@ -206,6 +208,33 @@ def actuated_from(plans: Sequence[SignalPlan], models: Mapping[str, SignalModel]
     return out
 
 
+#: Jam threshold that makes SUMO use every approach lane's detector (a vehicle standing on one this long stops
+#: extending the green), s.
+ALL_LANES_JAM_S = 120.0
+
+
+def callable_lanes(plan: SignalPlan, model: SignalModel) -> SignalPlan:
+    """A stage-skipping plan whose every approach lane can call its green: where some lane's movements never all
+    get a protected green in one stage (SUMO would not use its detector), the plan counts every lane's detector
+    (jam threshold :data:`ALL_LANES_JAM_S`). Other plans are returned as they are.
+
+    Parameters
+    ----------
+    plan : SignalPlan
+    model : SignalModel
+
+    Returns
+    -------
+    SignalPlan
+    """
+    from .safety import uncallable_lanes
+
+    act = plan.actuation
+    if act is None or not act.skip or act.jam_threshold_s > 0 or not uncallable_lanes(plan, model):
+        return plan
+    return plan.model_copy(update={"actuation": act.model_copy(update={"jam_threshold_s": ALL_LANES_JAM_S})})
+
+
 def _scenario_loops(scenario: Scenario) -> dict[str, str]:
     from ..sumocfg import scenario_detectors
 
@@ -263,7 +292,7 @@ def recommend_actuated(
     *,
     training_seeds: Sequence[int] = TRAINING_SEEDS,
     check_seeds: Sequence[int] = CHECK_SEEDS,
-    passages_s: Sequence[float] = (2.0, 3.5),
+    passages_s: Sequence[float] = (3.0,),
     max_green_factor: float = 1.5,
     saturation_veh_h: float = 1800.0,
     min_gain: float = 0.03,
@@ -330,11 +359,22 @@ def recommend_actuated(
         waved.update({(j, pid): q for j, q in arterial_offsets(period, links, time_limit_s=time_limit_s).items()})
     fixed = [waved.get((p.junction, p.plan_id), p) for p in fixed]
     loops = _scenario_loops(scenario)
+    on_current = sumo_actuated(current_plans(scenario, default_max_green_s=50.0))
     cands: dict[str, list[SignalPlan] | None] = {
         "current": None,
-        "sumo_actuated": sumo_actuated(current_plans(scenario, default_max_green_s=50.0)),
+        "sumo_actuated": on_current,
         "fixed_optimised": [p for p in fixed if not p.metadata.get("kept_current")],
     }
+    # the current program's stages with other actuation: passage times, detectors that count every lane (jam
+    # threshold 30 s: SUMO then also uses lanes whose movements only get a permissive green), and stages skipped
+    # when nobody waits for them (a field controller's "no call, no green")
+    for label, change in (("p2", {"passage_s": 2.0}), ("skip", {"skip": True}),
+                          ("skip_p2", {"skip": True, "passage_s": 2.0}),
+                          ("skip_all", {"skip": True, "jam_threshold_s": ALL_LANES_JAM_S}),
+                          ("skip_p2_all", {"skip": True, "passage_s": 2.0, "jam_threshold_s": ALL_LANES_JAM_S})):
+        cands[f"current_{label}"] = [callable_lanes(p.model_copy(update={
+            "plan_id": f"current_{label}", "actuation": (p.actuation or Actuation()).model_copy(
+                update={**change, "coordinated": False})}), models[p.junction]) for p in on_current]
     for g in passages_s:
         cands[f"actuated_p{g:g}"] = [p for p in actuated_from(fixed, models, passage_s=g, max_green_factor=max_green_factor,
                                                               detectors=loops)
@@ -344,6 +384,8 @@ def recommend_actuated(
     cands["actuated_free"] = [p for p in actuated_from(free, models, passage_s=max(passages_s), detectors=loops,
                                                        max_green_factor=max(max_green_factor, 2.0), plan_id="free")
                               if not p.metadata.get("kept_current")]
+    cands["skip_free"] = [callable_lanes(p.model_copy(update={"plan_id": "skip_free", "actuation": p.actuation.model_copy(
+        update={"skip": True})}), models[p.junction]) for p in cands["actuated_free"] if p.actuation is not None]
 
     def payloads(names: Sequence[str]) -> dict[str, Any]:
         return {n: controller_payload("fixed", plans=cands[n] or None) for n in names}

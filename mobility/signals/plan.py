@@ -32,6 +32,7 @@ from pydantic import Field, ValidationError, model_validator
 from .._errors import InputError, missing_file
 from .._spec import Spec
 from .._io import cached_by_file, write_text_atomic, open_maybe_gzip
+from ._phases import GREEN, _actuation_params, _clearance_state, _green_state, _phase_lines, phase_states
 
 __all__ = [
     "Actuation",
@@ -48,7 +49,6 @@ __all__ = [
 ]
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-GREEN = frozenset("Gg")
 #: Most stages a plan may have, and the largest metadata it may carry (JSON bytes).
 MAX_STAGES = 32
 MAX_METADATA_BYTES = 256 * 1024
@@ -144,6 +144,9 @@ class Actuation(_Model):
         Hold the plan's cycle, splits and offset (force-offs and the coordinated stage's yield point).
     coordinated_stage : int
         The stage that carries the coordination (the main street's through movements).
+    skip : bool
+        Skip a stage nobody waits for (no detector call) and go on to the next that has one, as field
+        controllers do; with no call anywhere the stages run in their order. Not with ``coordinated``.
     detectors : dict of str to str
         Detectors of the scenario to use instead of generated ones: approach lane id -> induction loop id.
     """
@@ -154,7 +157,14 @@ class Actuation(_Model):
     jam_threshold_s: float = Field(-1.0, ge=-1, le=3600)
     coordinated: bool = False
     coordinated_stage: int = Field(0, ge=0)
+    skip: bool = Field(False, description="skip stages nobody waits for (no call), as field controllers do")
     detectors: dict[str, str] = Field(default_factory=dict, max_length=1024)
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> Actuation:
+        if self.skip and self.coordinated:
+            raise ValueError("a plan either skips stages without calls or keeps a coordinated cycle, not both")
+        return self
 
 
 class OffsetReference(_Model):
@@ -273,48 +283,6 @@ def _mod(x: float, m: float) -> float:
     return 0.0 if r >= m else r
 
 
-def _green_state(plan: SignalPlan, st: Stage) -> str:
-    s = ["r"] * plan.n_links
-    for i in plan.off_links:
-        s[i] = "O"
-    for i in st.stop:
-        s[i] = "s"
-    for i in st.permissive:
-        s[i] = "g"
-    for i in st.green:
-        s[i] = "G"
-    return "".join(s)
-
-
-def _clearance_state(cur: str, nxt: str, *, yellow: bool) -> str:
-    out = []
-    for a, b in zip(cur, nxt, strict=True):
-        if a in GREEN and b in GREEN and not (a == "G" and b == "g"):
-            out.append(a)  # a movement green in both stages keeps its green through the change
-        elif a in GREEN:  # losing its green, or its protection (G -> g): yellow, then red
-            out.append("y" if yellow else "r")
-        elif a == b and a in "sO":
-            out.append(a)
-        else:
-            out.append("r")
-    return "".join(out)
-
-
-def phase_states(plan: SignalPlan) -> list[tuple[str, float, Stage | None]]:
-    """SUMO phases of ``plan``: ``(state, duration_s, stage)`` with ``stage`` None for clearance phases."""
-    greens = [_green_state(plan, st) for st in plan.stages]
-    phases: list[tuple[str, float, Stage | None]] = []
-    for k, st in enumerate(plan.stages):
-        nxt = greens[(k + 1) % len(greens)]
-        phases.append((greens[k], st.green_s, st))
-        if st.yellow_s > 0:
-            phases.append((_clearance_state(greens[k], nxt, yellow=True), st.yellow_s, None))
-        if st.all_red_s > 0:
-            phases.append((_clearance_state(greens[k], nxt, yellow=False), st.all_red_s, None))
-    return phases
-
-
-# ---- reading SUMO programs ------------------------------------------------------------------------
 def _is_clearance(state: str) -> bool:
     return any(c in YELLOW for c in state) or not any(c in GREEN for c in state)
 
@@ -398,7 +366,9 @@ def _parse_xml(path: Path, what: str) -> ET.Element:
 
 
 def _phases(tl: ET.Element) -> list[dict[str, Any]]:
-    return [dict(p.attrib) for p in tl.iter("phase")]
+    """The phases of a program; the clearances only a stage-skipping program uses (between stages that are not
+    next to each other) are left out: the stages and their order are the plan."""
+    return [dict(p.attrib) for p in tl.iter("phase") if not p.get("name", "").startswith("mobility.skip")]
 
 
 @cached_by_file
@@ -485,52 +455,6 @@ def plans_to_sumo(plans: Iterable[SignalPlan], path: str | Path | None = None, *
     if path is not None:
         write_text_atomic(path, xml)
     return xml
-
-
-def _phase_lines(p: SignalPlan) -> list[str]:
-    """The ``<phase>`` elements of a plan. A coordinated-actuated plan forces every other stage off at the end
-    of its split (``latestEnd``) and ends the coordinated stage at its yield point: the phase after it may only
-    begin in the two seconds after the yield point (``earlyTarget`` on SUMO's cycle clock ``c:``), so the
-    coordinated stage holds its green, whenever it started, until its yield point comes round (its maximum
-    green must reach it: the safety check makes sure)."""
-    act = p.actuation
-    phases = phase_states(p)
-    coord = act is not None and act.coordinated
-    ends = p.green_ends() if coord else []
-    greens = [i for i, (_, _, st) in enumerate(phases) if st is not None]
-    after = (greens[act.coordinated_stage] + 1) % len(phases) if coord and act is not None else -1
-    out = []
-    k = -1
-    for i, (state, dur, st) in enumerate(phases):
-        extra = ""
-        if st is not None:
-            k += 1
-            hold = coord and act is not None and k == act.coordinated_stage
-            extra = f' minDur="{st.min_green_s:g}" maxDur="{st.max_green_s:g}"'
-            if coord and not hold:
-                extra += f' latestEnd="{ends[k]:g}"'
-            if act is not None and st.passage_s is not None:
-                extra += f' vehext="{st.passage_s:g}"'
-            if st.name:
-                extra += f" name={quoteattr(st.name)}"
-        if i == after:
-            y = ends[act.coordinated_stage]  # type: ignore[union-attr]
-            hi = y + 2.0
-            cond = (f"c: &gt;= {y:g} and c: &lt; {hi:g}" if hi <= p.cycle_s
-                    else f"c: &gt;= {y:g} or c: &lt; {hi - p.cycle_s:g}")
-            extra += f' earlyTarget="{cond}"'
-        out.append(f'        <phase duration="{dur:g}" state="{state}"{extra}/>')
-    return out
-
-
-def _actuation_params(p: SignalPlan, act: Actuation) -> list[str]:
-    """SUMO's parameters of an actuated tlLogic for ``act``."""
-    params = {"max-gap": f"{act.passage_s:g}", "detector-gap": f"{act.detector_gap_s:g}",
-              "detector-length": f"{act.detector_length_m:g}", "jam-threshold": f"{act.jam_threshold_s:g}"}
-    if act.coordinated:
-        params.update({"coordinated": "true", "cycleTime": f"{p.cycle_s:g}"})
-    params.update(act.detectors)  # custom detectors: lane -> induction loop
-    return [f"        <param key={quoteattr(k)} value={quoteattr(v)}/>" for k, v in params.items()]
 
 
 def _check_day_cover(junction: str, ps: list[SignalPlan]) -> None:

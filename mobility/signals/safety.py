@@ -404,7 +404,25 @@ def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yel
         if missing:
             add("coverage", None, missing, f"movements {', '.join(label(i) for i in missing)} never get green; "
                 "serve each in at least one stage")
+        if plan.actuation is not None and plan.actuation.skip and plan.actuation.jam_threshold_s <= 0:
+            for lane, links in sorted(uncallable_lanes(plan, model).items()):
+                add("actuation", None, links, f"lane {lane} can never call a green (no stage gives all its movements "
+                    "a protected green, so its detector is not used) and a stage-skipping plan would leave it "
+                    "waiting; set actuation.jam_threshold_s > 0 so every lane's detector calls, or add a stage")
     return out
+
+
+def uncallable_lanes(plan: SignalPlan, model: SignalModel) -> dict[str, tuple[int, ...]]:
+    """Approach lanes whose detector SUMO's actuated control would not use: no stage gives every movement from
+    the lane a protected green (``G``). ``{lane: its movements}``."""
+    by_lane: dict[str, set[int]] = {}
+    for i, m in model.movements.items():
+        if m.pedestrian or i in plan.off_links or i in plan.closed_links:
+            continue
+        for ln in m.from_lanes:
+            by_lane.setdefault(ln, set()).add(i)
+    return {ln: tuple(sorted(links)) for ln, links in by_lane.items()
+            if not any(links <= set(st.green) for st in plan.stages)}
 
 
 #: Shortest minimum green an actuated stage may have, s (a field controller's floor for vehicle phases).
@@ -426,6 +444,13 @@ def _check_actuation(plan: SignalPlan, add: Callable[..., None]) -> None:
         elif not st.min_green_s - 1e-9 <= st.green_s <= st.max_green_s + 1e-9:
             add("actuation", k, (), f"green {st.green_s:g} s lies outside [minimum {st.min_green_s:g}, maximum "
                 f"{st.max_green_s:g}] s; an actuated stage's nominal green must lie between them")
+    if act.skip:  # any stage may follow any other: each stage's clearance must hold for every successor
+        for k, st in enumerate(stages):
+            losing = set(st.served) - set().union(*(set(o.served) for j, o in enumerate(stages) if j != k) or [set()])
+            ends_somewhere = any(set(st.served) - set(o.served) for j, o in enumerate(stages) if j != k)
+            if ends_somewhere and st.yellow_s < 3.0 - 1e-9:
+                add("actuation", k, tuple(sorted(losing)), f"yellow is {st.yellow_s:g} s; a stage that may be followed "
+                    "by any other (stage skipping) needs at least 3 s of yellow")
     if act.coordinated:
         c = act.coordinated_stage
         others = sum(st.min_green_s + st.yellow_s + st.all_red_s for k, st in enumerate(stages) if k != c)
