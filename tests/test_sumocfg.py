@@ -258,3 +258,27 @@ def test_every_application_runs_on_a_sumocfg_study(city: Path, tmp_path: Path) -
                             "-o", str(tmp_path / "cal.yaml"), "-q"])
     assert r.exit_code == 0, r.output
     assert mb.load_scenario(tmp_path / "cal.yaml").demand.kind == "routes"
+
+
+def test_the_current_program_is_the_one_sumo_runs(city: Path, tmp_path: Path) -> None:
+    from mobility.signals import current_plans, phase_states, plans_from_net
+
+    sc = mb.load_scenario(city)
+    own, cur = plans_from_net(sc.network), current_plans(sc)
+    assert set(cur) == set(own)
+    assert all(p.plan_id == "city" for p in cur.values())              # the city's <add> programs replace the net's
+    assert any(cur[j].cycle_s != own[j].cycle_s for j in own)
+    # a WAUT switches a signal between two programs by time of day
+    a, b = own["B1"], own["B1"].with_timing([30.0, 20.0])
+    waut = tmp_path / "waut.add.xml"
+    waut.write_text(
+        '<additional>\n'
+        + "".join(f'  <tlLogic id="B1" type="static" programID="{pid}" offset="0">\n'
+                  + "".join(f'    <phase duration="{d:g}" state="{s}"/>\n' for s, d, _ in phase_states(p))
+                  + "  </tlLogic>\n" for pid, p in (("morning", a), ("evening", b)))
+        + '  <WAUT id="w" refTime="0" startProg="morning"><wautSwitch time="1800" to="evening"/></WAUT>\n'
+        '  <wautJunction wautID="w" junctionID="B1"/>\n</additional>\n')
+    sc2 = sc.model_copy(update={"additional_files": [*sc.additional_files, waut]})
+    assert current_plans(sc2)["B1"].plan_id == "morning"
+    assert current_plans(sc2, at_s=2000.0)["B1"].plan_id == "evening"
+    assert current_plans(sc2, at_s=2000.0)["B1"].stages[0].green_s == 30.0
