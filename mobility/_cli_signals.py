@@ -154,11 +154,11 @@ def optimise_cmd(
     console.print(t)
     rec = plans[0].metadata.get("recommendation") if plans else None
     if rec:
-        cands = ", ".join(f"{n} {c['mean_delay_s']:.1f} s [{c['never_departed']:g}]" for n, c in rec["candidates"].items())
-        console.print(f"measured in SUMO on the training seeds {rec['training_seeds']} (mean delay [never departed]): "
+        cands = ", ".join(f"{n} {c['mean_delay_s']:.1f} s [{c['stranded']:g}]" for n, c in rec["candidates"].items())
+        console.print(f"measured in SUMO on the training seeds {rec['training_seeds']} (mean delay [stranded]): "
                       f"{cands}; chosen {rec['chosen']}", highlight=False, markup=False)
         if "check" in rec:
-            chk = ", ".join(f"{n} {c['mean_delay_s']:.1f} s [{c['never_departed']:g}]" for n, c in rec["check"].items())
+            chk = ", ".join(f"{n} {c['mean_delay_s']:.1f} s [{c['stranded']:g}]" for n, c in rec["check"].items())
             console.print(f"checked on the seeds {rec['check_seeds']}: {chk}", highlight=False, markup=False)
         if rec["decision"] == "kept":
             console.print(f"the current program stays: {rec['reason']}", highlight=False, markup=False)
@@ -199,7 +199,7 @@ def _measured(sc: Any, plans: list[Any], method: str, processes: int) -> tuple[d
         new, cur = rec["check"][rec["chosen"]], rec["check"]["current"]
         kpis = {"mean_delay_s": float(new["mean_delay_s"]), "current_mean_delay_s": float(cur["mean_delay_s"]),
                 "improvement_vs_current": float(rec["improvement_vs_current"]),
-                "never_departed": float(new["never_departed"]), "current_never_departed": float(cur["never_departed"])}
+                "stranded": float(new["stranded"]), "current_stranded": float(cur["stranded"])}
     elif ref:
         seeds = list(ref["tuning_seeds"])
         kpis = {"mean_delay_s": float(ref["measured_mean_delay_s"]), "current_mean_delay_s": float(ref["current_mean_delay_s"]),

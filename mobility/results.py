@@ -293,8 +293,13 @@ KPI_UNITS = {
     "vehicles_arrived": "veh",
     "vehicles_unfinished": "veh",
     "vehicles_never_departed": "veh",
+    "vehicles_stranded": "veh",
     "teleports": "1",
 }
+
+#: A vehicle never inserted after waiting at least this long is stranded (one scheduled in the run's last
+#: minute is not: no control could have let it in), s.
+STRANDED_AFTER_S = 60.0
 
 
 def kpis(ds: xr.Dataset) -> dict[str, float | int]:
@@ -309,7 +314,8 @@ def kpis(ds: xr.Dataset) -> dict[str, float | int]:
     - ``mean_speed_m_s``: route length / duration, over arrived vehicles;
     - ``throughput_veh_h``: arrived vehicles per hour of simulated time;
     - ``vehicles_arrived``, ``vehicles_unfinished`` (still driving at the end),
-      ``vehicles_never_departed`` (never inserted) and ``teleports``, always reported beside the means.
+      ``vehicles_never_departed`` (never inserted), ``vehicles_stranded`` (never inserted after waiting at least
+      :data:`STRANDED_AFTER_S`) and ``teleports``, always reported beside the means.
     """
     hours = (float(ds.attrs["end_s"]) - float(ds.attrs["begin_s"])) / 3600.0
     out: dict[str, float | int] = {}
@@ -331,6 +337,11 @@ def kpis(ds: xr.Dataset) -> dict[str, float | int]:
     out["vehicles_arrived"] = arrived
     out["vehicles_unfinished"] = int(ds["vehicles_unfinished"])
     out["vehicles_never_departed"] = int(ds["vehicles_never_departed"])
+    if "trip_departed" in ds:
+        waiting = ~ds["trip_departed"].values.astype(bool)
+        out["vehicles_stranded"] = int((waiting & (ds["trip_depart_delay"].values >= STRANDED_AFTER_S)).sum())
+    else:
+        out["vehicles_stranded"] = out["vehicles_never_departed"]
     out["teleports"] = int(ds["teleports"])
     return out
 

@@ -420,13 +420,13 @@ def test_recommended_plans_beat_the_current_program_on_seeds_they_were_not_chose
     rec = plans[0].metadata["recommendation"]
     assert {"current", "sumo_actuated", "fixed_optimised", "actuated_p3", "current_skip"} <= set(rec["candidates"])
     cand = rec["candidates"]
-    assert cand[rec["chosen"]]["never_departed"] <= cand["current"]["never_departed"]
-    picked = choose({n: (c["never_departed"], c["mean_delay_s"]) for n, c in cand.items()}, min_gain=rec["min_gain"])
+    assert cand[rec["chosen"]]["stranded"] <= cand["current"]["stranded"]
+    picked = choose({n: (c["stranded"], c["mean_delay_s"]) for n, c in cand.items()}, min_gain=rec["min_gain"])
     assert rec["chosen"] in (picked, "sumo_actuated")  # the check may hand the lead back to SUMO's actuated control
     models = signal_models(sc.network)
     if rec["decision"] == "recommended":
         new, cur = rec["check"][rec["chosen"]], rec["check"]["current"]
-        assert new["mean_delay_s"] < cur["mean_delay_s"] and new["never_departed"] <= cur["never_departed"]
+        assert new["mean_delay_s"] < cur["mean_delay_s"] and new["stranded"] <= cur["stranded"]
         assert set(rec["check_seeds"]).isdisjoint(rec["training_seeds"]) and min(rec["check_seeds"]) > 1000
         deploy = [p for p in plans if not p.metadata.get("kept_current")]
         assert deploy

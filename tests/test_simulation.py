@@ -54,6 +54,11 @@ def test_vehicle_conservation_under_congestion(grid_net: Path) -> None:
     assert int(ds["trip_arrived"].sum()) == arrived
     assert int(ds["trip_removed"].sum()) == removed
     assert int((np.isnan(ds["trip_arrival"].values) & ds["trip_departed"].values).sum()) == running
+    # stranded: the never-departed vehicles that waited a minute or more (scheduled before the last minute)
+    k = mb.kpis(ds)
+    waited = ds["trip_depart_delay"].values[~ds["trip_departed"].values.astype(bool)]
+    assert waited.size == never and np.all(waited >= 0) and np.all(waited <= sc.end_s)
+    assert 0 < k["vehicles_stranded"] == int((waited >= 60.0).sum()) < never
     # and so does the network time series at the last instant
     assert int(ds["network_running"][-1]) == running
     assert int(ds["network_inserted"][-1]) == inserted

@@ -284,7 +284,10 @@ def beats(new: tuple[float, float], current: tuple[float, float]) -> bool:
 
 
 def _score(ds: Any, name: str) -> tuple[float, float]:
-    return (float(ds["never_departed"].sel(controller=name).mean()), float(ds["mean_delay_s"].sel(controller=name).mean()))
+    """(vehicles stranded, mean delay s): never inserted after waiting a minute or more (one scheduled in the
+    run's last minute says nothing of the control), and RESCO's delay."""
+    var = "stranded" if "stranded" in ds else "never_departed"
+    return (float(ds[var].sel(controller=name).mean()), float(ds["mean_delay_s"].sel(controller=name).mean()))
 
 
 def recommend_actuated(
@@ -401,7 +404,7 @@ def recommend_actuated(
     best = choose(scores, min_gain=min_gain)
     record: dict[str, Any] = {
         "training_seeds": list(training_seeds), "check_seeds": list(check_seeds), "min_gain": min_gain,
-        "candidates": {n: {"mean_delay_s": s[1], "never_departed": s[0]} for n, s in scores.items()},
+        "candidates": {n: {"mean_delay_s": s[1], "stranded": s[0]} for n, s in scores.items()},
         "chosen": best,
     }
     if best == "current":
@@ -412,7 +415,7 @@ def recommend_actuated(
     names = list(dict.fromkeys(["current", best, "sumo_actuated"]))
     check = compare(study, payloads(names), seeds=list(check_seeds), workers=processes, progress=progress)
     got = {n: _score(check, n) for n in names}
-    record["check"] = {n: {"mean_delay_s": v[1], "never_departed": v[0]} for n, v in got.items()}
+    record["check"] = {n: {"mean_delay_s": v[1], "stranded": v[0]} for n, v in got.items()}
     cur, new = got["current"], got[best]
     if best != "sumo_actuated" and beats(got["sumo_actuated"], new):
         best, new = "sumo_actuated", got["sumo_actuated"]  # the new plans did not hold their lead over SUMO's
@@ -420,7 +423,7 @@ def recommend_actuated(
     if not beats(new, cur):
         return _keep(current, {**record, "decision": "kept",
                                "reason": f"{best} was best on the training seeds but not on the check seeds: "
-                                         f"{new[1]:.1f} s mean delay and {new[0]:g} never departed against the current "
+                                         f"{new[1]:.1f} s mean delay and {new[0]:g} stranded against the current "
                                          f"program's {cur[1]:.1f} s and {cur[0]:g}"})
     record.update(decision="recommended", improvement_vs_current=1.0 - new[1] / cur[1] if cur[1] > 0 else 0.0)
     chosen = {p.junction: p for p in (cands[best] or [])}

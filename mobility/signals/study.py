@@ -51,6 +51,7 @@ class SignalsStudy(StudyKind):
         Column("throughput_veh_h", "throughput veh/h", "veh/h", "{:.0f}"),
         Column("unfinished", "unfinished", "veh", "{:.1f}"),
         Column("never_departed", "never departed", "veh", "{:.1f}"),
+        Column("stranded", "stranded", "veh", "{:.1f}"),
     )
 
     def read(self, path: Path) -> Scenario:
@@ -176,6 +177,9 @@ class SignalsStudy(StudyKind):
         ds["unfinished"] = ds["vehicles_unfinished"].astype(np.int64)
         ds["unfinished"].attrs.update(units="veh", long_name="vehicles still driving at the end")
         ds["never_departed"] = ds["vehicles_never_departed"].astype(np.int64)
+        if "vehicles_stranded" in ds:
+            ds["stranded"] = ds["vehicles_stranded"].astype(np.int64)
+            ds["stranded"].attrs.update(units="veh", long_name="vehicles never inserted after waiting at least 60 s")
         ds["never_departed"].attrs.update(units="veh", long_name="vehicles never inserted (waiting to depart at the end)")
         ds["mean_delay_s"].attrs.update(long_name="mean delay per scheduled vehicle (timeLoss + departDelay; "
                                                   "never-departed wait to the end)")
