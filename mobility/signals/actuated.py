@@ -387,7 +387,7 @@ def recommend_actuated(
     cands["actuated_free"] = [p for p in actuated_from(free, models, passage_s=max(passages_s), detectors=loops,
                                                        max_green_factor=max(max_green_factor, 2.0), plan_id="free")
                               if not p.metadata.get("kept_current")]
-    cands["skip_free"] = [callable_lanes(p.model_copy(update={"plan_id": "skip_free", "actuation": p.actuation.model_copy(
+    cands["skip_free"] = [callable_lanes(p.model_copy(update={"plan_id": f"skip_{p.plan_id}", "actuation": p.actuation.model_copy(
         update={"skip": True})}), models[p.junction]) for p in cands["actuated_free"] if p.actuation is not None]
 
     def payloads(names: Sequence[str]) -> dict[str, Any]:
