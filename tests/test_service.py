@@ -325,6 +325,25 @@ def test_exports_round_trip_and_agree(server: Server, tokens: dict[str, str], tm
     assert sum(s["splitTime"] for s in nt["splitTable"]) == nt["patternTable"][0]["patternCycleTime"] == stored.cycle_s  # type: ignore[index]
     assert httpx.get(f"{server.url}/plans/{d['plan']}/versions/1/export/pdf",
                      headers={"Authorization": f"Bearer {tokens['alice']}"}).status_code == 422
+    # actuated timing sheets: the service validates, stores and exports them with their actuation
+    from mobility.signals import Actuation
+
+    base = _plan("J5", plan_id="sheet")
+    stages = (base.stages[0].model_copy(update={"max_green_s": base.cycle_s}), *base.stages[1:])
+    for act in (Actuation(passage_s=2.5, coordinated=True), Actuation(skip=True, jam_threshold_s=120.0)):
+        sheet = base.model_copy(update={"stages": stages, "actuation": act, "plan_id": f"sheet_{int(act.skip)}"})
+        d = alice.submit(sheet, {"mean_delay_s": 18.0}, PROV)
+        assert SignalPlan.model_validate(d["signal_plan"]).actuation == act
+        nt = alice.export(d["plan"], 1, "ntcip1202")
+        ph = nt["phaseTable"]  # type: ignore[index]
+        assert ph[0]["phasePassage"] == act.passage_s and nt["patternTable"][0]["patternMode"] == sheet.kind  # type: ignore[index]
+        assert ("minVehicleRecall" in ph[0]["phaseOptions"]) != act.skip
+        assert 'type="actuated"' in alice.export(d["plan"], 1, "sumo")  # type: ignore[operator]
+    unsafe = base.model_copy(update={"actuation": Actuation(coordinated=True), "plan_id": "unsafe",
+                                     "stages": (base.stages[0].model_copy(update={"max_green_s": 10.0, "green_s": 10.0}),
+                                                *base.stages[1:])}).with_timing([10.0, base.stages[1].green_s])
+    r = httpx.post(server.url + "/plans/versions", json=_body(unsafe), headers={"Authorization": f"Bearer {tokens['alice']}"})
+    assert r.status_code == 422 and "yield point" in r.text
 
 
 # ---- durability and the audit trail ------------------------------------------------------------

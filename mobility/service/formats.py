@@ -39,7 +39,9 @@ def gat1049(plan: SignalPlan, plan_no: int, version: int) -> dict[str, Any]:
             + [{"SignalGroupNo": i + 1, "LampStatus": "stop_then_go"} for i in st.stop]),
     } for k, st in enumerate(plan.stages)]
     timing = [{"StageNo": k + 1, "Green": st.green_s, "Yellow": st.yellow_s, "AllRed": st.all_red_s,
-               "MinGreen": st.min_green_s, "MaxGreen": st.max_green_s} for k, st in enumerate(plan.stages)]
+               "MinGreen": st.min_green_s, "MaxGreen": st.max_green_s,
+               "Passage": (st.passage_s or plan.actuation.passage_s) if plan.actuation is not None else None}
+              for k, st in enumerate(plan.stages)]
     periods = [{"StartTime": _hhmm(plan.validity.start_s), "PlanNo": plan_no, "CtrlMode": "fixed_time"}]
     return {
         "standard": "GA/T 1049.2 (style)",
@@ -57,12 +59,18 @@ def gat1049(plan: SignalPlan, plan_no: int, version: int) -> dict[str, Any]:
 
 def ntcip1202(plan: SignalPlan, plan_no: int, version: int) -> dict[str, Any]:
     """NTCIP 1202-style document for one plan (one ring, one phase per stage)."""
+    act = plan.actuation
+    # the phase options a field controller is set to: fixed time (non-actuated), actuated with a minimum
+    # recall on every phase (SUMO runs each at least its minimum), or skipped without a call (no recall)
+    options = (["enabled", "nonActuated"] if act is None else ["enabled"] if act.skip else ["enabled", "minVehicleRecall"])
     phases = [{"phaseNumber": k + 1, "phaseMinimumGreen": st.min_green_s, "phaseMaximum1": st.max_green_s,
+               "phasePassage": (st.passage_s or act.passage_s) if act is not None else None,
                "phaseYellowChange": st.yellow_s, "phaseRedClear": st.all_red_s, "phaseRing": 1,
+               "phaseOptions": options,
                "phaseMovements": {"protected": list(st.green), "permissive": list(st.permissive),
                                   "stopThenGo": list(st.stop)}}
               for k, st in enumerate(plan.stages)]
-    coord = plan.offset_reference.stage
+    coord = act.coordinated_stage if act is not None and act.coordinated else plan.offset_reference.stage
     splits = [{"splitNumber": plan_no, "splitPhase": k + 1, "splitTime": st.duration_s,
                "splitMode": "coordinatedPhase" if k == coord else "none", "splitCoordPhase": k == coord}
               for k, st in enumerate(plan.stages)]
@@ -74,7 +82,9 @@ def ntcip1202(plan: SignalPlan, plan_no: int, version: int) -> dict[str, Any]:
                            "sequenceData": [k + 1 for k in range(len(plan.stages))]}],
         "splitTable": splits,
         "patternTable": [{"patternNumber": plan_no, "patternName": f"{plan.plan_id} v{version}",
-                          "patternCycleTime": plan.cycle_s, "patternOffsetTime": plan.offset_s,
+                          "patternMode": plan.kind,  # fixed, actuated (free), actuated-coordinated
+                          "patternCycleTime": plan.cycle_s if act is None or act.coordinated else 0.0,
+                          "patternOffsetTime": plan.offset_s,
                           "patternOffsetReference": "beginOfGreenOfCoordinatedPhase",
                           "patternSplitNumber": plan_no, "patternSequenceNumber": plan_no}],
         "timebaseSchedule": {"days": list(plan.validity.days), "start": _hhmm(plan.validity.start_s),
