@@ -404,6 +404,9 @@ def test_the_choice_never_takes_more_never_departed_and_a_tie_keeps_the_current_
     assert choose(scores) == "b"                          # "a" is faster but strands more vehicles
     assert choose({**scores, "sumo_actuated": (0.0, 61.0)}, min_gain=0.03) == "sumo_actuated"  # 60 s is no real lead
     assert choose({**scores, "sumo_actuated": (0.0, 70.0)}, min_gain=0.03) == "b"
+    # a lead within the seeds' spread (a map where some seeds gridlock) is no lead
+    assert choose({**scores, "sumo_actuated": (0.0, 70.0)}, min_gain=0.03, spread={"b": 0.2, "sumo_actuated": 0.05}) \
+        == "sumo_actuated"
     assert choose({"current": (0.0, 50.0), "x": (0.0, 50.0)}) == "current"
     assert beats((0.0, 49.9), (0.0, 50.0)) and not beats((0.0, 50.0), (0.0, 50.0))
     assert not beats((1.0, 10.0), (0.0, 50.0))            # faster, but a vehicle more never departed
@@ -421,7 +424,8 @@ def test_recommended_plans_beat_the_current_program_on_seeds_they_were_not_chose
     assert {"current", "sumo_actuated", "fixed_optimised", "actuated_p3", "current_skip"} <= set(rec["candidates"])
     cand = rec["candidates"]
     assert cand[rec["chosen"]]["stranded"] <= cand["current"]["stranded"]
-    picked = choose({n: (c["stranded"], c["mean_delay_s"]) for n, c in cand.items()}, min_gain=rec["min_gain"])
+    picked = choose({n: (c["stranded"], c["mean_delay_s"]) for n, c in cand.items()}, min_gain=rec["min_gain"],
+                    spread={n: c["spread"] for n, c in cand.items()})
     assert rec["chosen"] in (picked, "sumo_actuated")  # the check may hand the lead back to SUMO's actuated control
     models = signal_models(sc.network)
     if rec["decision"] == "recommended":

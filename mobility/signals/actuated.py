@@ -19,8 +19,9 @@
    the optimised splits with free actuation (with and without skipping), and the combination that takes, per
    coordinated group, the candidate whose junctions queued least. The best (fewest vehicles never departed, then least mean delay) is chosen, so on the training
    seeds the result is never worse than what the city runs.
-   A new plan must save at least ``min_gain`` of the better baseline's delay to be chosen over it (a lead within
-   the seed-to-seed noise is no lead).
+   A new plan must save at least ``min_gain`` of the better baseline's delay, and at least the seed-to-seed
+   spread of either's delay, to be chosen over it (a lead within the noise is no lead; where some seeds gridlock,
+   the noise is large).
 4. **Check on other seeds.** The chosen candidate, the current program and SUMO's actuated control run again on
    seeds the choice never saw. SUMO's actuated control replaces a new plan that does not keep its lead over it
    there. The result is recommended only if its delay is lower than the current program's, with no more
@@ -246,18 +247,23 @@ def _scenario_loops(scenario: Scenario) -> dict[str, str]:
 BASELINES = ("current", "sumo_actuated")
 
 
-def choose(scores: Mapping[str, tuple[float, float]], *, min_gain: float = 0.0) -> str:
-    """The candidate to check (``scores``: name -> (never departed, mean delay s); ``current`` among them).
+def choose(scores: Mapping[str, tuple[float, float]], *, min_gain: float = 0.0,
+           spread: Mapping[str, float] | None = None) -> str:
+    """The candidate to check (``scores``: name -> (vehicles stranded, mean delay s); ``current`` among them).
 
-    Among the candidates that leave no more vehicles never departed than the current program, the baselines
-    (:data:`BASELINES`) compete on delay; a new plan is taken only if its delay is at least ``min_gain``
-    below the better baseline's (a lead within the seed-to-seed noise is no lead).
+    Among the candidates that strand no more vehicles than the current program, the baselines
+    (:data:`BASELINES`) compete on delay; a new plan is taken only if its delay is below the better baseline's by
+    at least ``min_gain`` and by at least the seed-to-seed spread of either (``spread``: name -> (largest -
+    smallest) / mean delay over the seeds): a lead within the noise is no lead, and where some seeds gridlock
+    the noise is large.
 
     Parameters
     ----------
     scores : dict of str to (float, float)
     min_gain : float
-        Share of the better baseline's delay a new plan must save.
+        Share of the better baseline's delay a new plan must save at the least.
+    spread : dict of str to float, optional
+        Relative spread of each candidate's delay over the seeds.
 
     Returns
     -------
@@ -274,13 +280,20 @@ def choose(scores: Mapping[str, tuple[float, float]], *, min_gain: float = 0.0) 
     if not new:
         return best_base
     best_new = min(new, key=key)
-    return best_new if scores[best_new][1] < (1.0 - min_gain) * scores[best_base][1] else best_base
+    need = max(min_gain, (spread or {}).get(best_base, 0.0), (spread or {}).get(best_new, 0.0))
+    return best_new if scores[best_new][1] < (1.0 - need) * scores[best_base][1] else best_base
 
 
 def beats(new: tuple[float, float], current: tuple[float, float]) -> bool:
     """Whether a candidate's (never departed, mean delay s) on the check seeds beats the current program's: less
     delay, and no more vehicles never departed."""
     return new[1] < current[1] and new[0] <= current[0]
+
+
+def _spread(ds: Any, name: str) -> float:
+    """(largest - smallest) / mean of a candidate's delay over the seeds."""
+    d = ds["mean_delay_s"].sel(controller=name).values
+    return float((d.max() - d.min()) / max(d.mean(), 1e-9)) if d.size > 1 else 0.0
 
 
 def _score(ds: Any, name: str) -> tuple[float, float]:
@@ -395,16 +408,18 @@ def recommend_actuated(
 
     train = compare(study, payloads(list(cands)), seeds=list(training_seeds), workers=processes, progress=progress)
     scores = {n: _score(train, n) for n in cands}
+    spread = {n: _spread(train, n) for n in cands}
     # per coordinated group, the candidate whose junctions queued least
     mix = _mixed(train, cands, fixed)
     if mix:
         cands["mixed"] = mix
         more = compare(study, payloads(["mixed"]), seeds=list(training_seeds), workers=processes, progress=progress)
         scores["mixed"] = _score(more, "mixed")
-    best = choose(scores, min_gain=min_gain)
+        spread["mixed"] = _spread(more, "mixed")
+    best = choose(scores, min_gain=min_gain, spread=spread)
     record: dict[str, Any] = {
         "training_seeds": list(training_seeds), "check_seeds": list(check_seeds), "min_gain": min_gain,
-        "candidates": {n: {"mean_delay_s": s[1], "stranded": s[0]} for n, s in scores.items()},
+        "candidates": {n: {"mean_delay_s": s[1], "stranded": s[0], "spread": spread[n]} for n, s in scores.items()},
         "chosen": best,
     }
     if best == "current":
