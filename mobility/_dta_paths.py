@@ -1,0 +1,165 @@
+"""Routes for the dynamic traffic engine: the turn graph, shortest routes between edge sets, route tables.
+
+Routes are sequences of edges; they are searched on the turn graph (one node per edge, one arc per permitted
+turn), so SUMO's turn restrictions and vehicle classes hold, and a TNTP zone centroid is never passed through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from numba_kernels.paths import dijkstra, work_arrays
+
+__all__ = ["RouteTable", "TurnGraph", "turn_graph_of", "shortest_routes"]
+
+
+@dataclass(frozen=True)
+class TurnGraph:
+    """The turn graph of a network: ``succ[indptr[e]:indptr[e+1]]`` are the edges that may follow edge ``e``.
+
+    Node ``E`` (one past the last edge) is a virtual origin whose arcs are set per search.
+    """
+
+    indptr: np.ndarray
+    succ: np.ndarray
+    n_edges: int
+
+
+def turn_graph_of(network, vclass: str = "passenger") -> TurnGraph:
+    """The turn graph of ``network`` for ``vclass`` (permitted turns; every edge leaving the head node when the
+    network records none; no turn through a zone centroid).
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    vclass : str
+        SUMO vehicle class whose permitted edges and turns count.
+
+    Returns
+    -------
+    TurnGraph
+    """
+    from .access import turn_graph
+
+    m = turn_graph(network, vclass).tocsr()
+    indptr = m.indptr.astype(np.int64)
+    succ = m.indices.astype(np.int64)
+    if network.zone_count:
+        keep = np.repeat(network.head >= network.zone_count, np.diff(indptr))  # no through-trips over centroids
+        succ = succ[keep]
+        counts = np.diff(indptr) * (network.head >= network.zone_count)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return TurnGraph(indptr, succ, int(network.n_edges))
+
+
+def shortest_routes(tg: TurnGraph, cost: np.ndarray, origins: Sequence[int], destinations: Sequence[Sequence[int]]
+                    ) -> list[np.ndarray | None]:
+    """Cheapest routes from any of the edges ``origins`` to any edge of each destination set.
+
+    Parameters
+    ----------
+    tg : TurnGraph
+    cost : array (E,), s
+        Cost of driving each edge (entering it and reaching its end).
+    origins : list of int
+        Edges a route may start on.
+    destinations : list of list of int
+        For each destination, the edges a route may end on.
+
+    Returns
+    -------
+    list of array or None
+        Per destination, the route's edges (``None`` where unreachable).
+    """
+    E = tg.n_edges
+    # graph: nodes 0..E-1 are edges, node E the virtual origin (arcs to the origin edges)
+    indptr = np.concatenate([tg.indptr, [tg.indptr[-1] + len(origins)]]).astype(np.int32)
+    head = np.concatenate([tg.succ, np.asarray(origins, dtype=np.int64)]).astype(np.int32)
+    arc_cost = cost[head].astype(np.float64)  # entering an edge costs driving it
+    dist, pred, order, heap, pos = work_arrays(E + 1)
+    dijkstra(indptr, head, arc_cost, E, 0, dist, pred, order, heap, pos)
+    src = np.concatenate([np.repeat(np.arange(E, dtype=np.int64), np.diff(tg.indptr)),
+                          np.full(len(origins), E, dtype=np.int64)])
+    out: list[np.ndarray | None] = []
+    for dests in destinations:
+        d = np.asarray(dests, dtype=np.int64)
+        if d.size == 0 or not np.isfinite(dist[d]).any():
+            out.append(None)
+            continue
+        v = int(d[np.argmin(dist[d])])
+        edges = [v]
+        while True:
+            a = int(pred[v])
+            if a < 0:
+                break
+            u = int(src[a])
+            if u == E:
+                break
+            edges.append(u)
+            v = u
+        out.append(np.asarray(edges[::-1], dtype=np.int64))
+    return out
+
+
+@dataclass
+class RouteTable:
+    """Routes by origin-destination pair: ``routes[od]`` a list of edge arrays, with one global id each."""
+
+    routes: list[list[np.ndarray]] = field(default_factory=list)
+    ids: list[list[int]] = field(default_factory=list)
+    all: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, od: int, edges: np.ndarray) -> int:
+        """Add ``edges`` as a route of ``od`` (if new); return its global id."""
+        while len(self.routes) <= od:
+            self.routes.append([])
+            self.ids.append([])
+        for r, rid in zip(self.routes[od], self.ids[od], strict=True):
+            if r.shape == edges.shape and np.array_equal(r, edges):
+                return rid
+        self.routes[od].append(edges)
+        self.ids[od].append(len(self.all))
+        self.all.append(edges)
+        return len(self.all) - 1
+
+    def csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(route_ptr, route_links)`` of every route, by global id."""
+        lengths = np.array([len(r) for r in self.all], dtype=np.int64)
+        ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        links = np.concatenate(self.all).astype(np.int64) if self.all else np.zeros(0, dtype=np.int64)
+        return ptr, links
+
+
+def route_costs(routes: Sequence[np.ndarray], depart_s: float, link_tt: np.ndarray, t0: float, interval_s: float,
+                free_tt: np.ndarray) -> np.ndarray:
+    """Time-dependent travel time of each route for a vehicle leaving at ``depart_s``: each edge costs what
+    entering and driving it cost in the interval the vehicle comes to it (``link_tt``: the wait to get in plus
+    the free-flow time; free-flow time where nobody came).
+
+    Parameters
+    ----------
+    routes : list of array of int
+    depart_s : float, s
+    link_tt : array (intervals, E), s
+        Cost of entering and driving each edge, by the interval one comes to it.
+    t0, interval_s : float, s
+        Start and length of the intervals.
+    free_tt : array (E,), s
+
+    Returns
+    -------
+    array, s
+    """
+    n_int = link_tt.shape[0]
+    out = np.empty(len(routes))
+    for i, r in enumerate(routes):
+        t = depart_s
+        for e in r:
+            k = min(max(int((t - t0) // interval_s), 0), n_int - 1)
+            tt = link_tt[k, e]
+            t += free_tt[e] if not np.isfinite(tt) else max(tt, free_tt[e])  # entering e (waiting) and driving it
+        out[i] = t - depart_s
+    return out

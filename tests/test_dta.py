@@ -1,0 +1,114 @@
+"""The dynamic traffic engine against known answers: a bottleneck's queue as kinematic wave theory gives it,
+vehicles conserved at every step, a two-route equilibrium that equalises experienced travel times, incidents
+and diversions doing what they say."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mobility as mb
+from mobility.dta import Diversion, DynamicDemand, Incident, demand_from_scenario, dta
+from mobility.network import build_network
+
+from .conftest import ROOT
+
+
+def _net(edges: list[tuple[int, int, float, float, int, float]], n_nodes: int) -> mb.RoadNetwork:
+    """A metric network from ``(tail, head, length m, speed m/s, lanes, capacity veh/h)`` rows."""
+    return build_network(
+        name="t", source="test", node_ids=[f"n{i}" for i in range(n_nodes)],
+        tail=[e[0] for e in edges], head=[e[1] for e in edges], edge_ids=[f"e{k}" for k in range(len(edges))],
+        attributes={"length": [e[2] for e in edges], "free_speed": [e[3] for e in edges],
+                    "lanes": [float(e[4]) for e in edges], "capacity": [e[5] for e in edges],
+                    "free_flow_time": [e[2] / e[3] for e in edges]},
+        units={"length": "m", "free_speed": "m/s", "lanes": "1", "capacity": "veh/h", "free_flow_time": "s"},
+        node_x=np.arange(n_nodes, dtype=float) * 1000.0, node_y=np.zeros(n_nodes))
+
+
+def _demand(net: mb.RoadNetwork, o: str, d: str, rates: list[float], interval_s: float = 300.0) -> DynamicDemand:
+    return DynamicDemand([[net.edge(o)]], [[net.edge(d)]], np.array([rates], dtype=float), 0.0, interval_s, [f"{o}>{d}"])
+
+
+def test_a_bottleneck_queues_and_discharges_as_kinematic_wave_theory_says() -> None:
+    # approach (2 lanes, 3600 veh/h, 2 km), bottleneck (1 lane, 1800 veh/h, 500 m), exit road
+    net = _net([(0, 1, 2000.0, 20.0, 2, 3600.0), (1, 2, 500.0, 20.0, 1, 1800.0), (2, 3, 1000.0, 20.0, 2, 3600.0)], 4)
+    demand = _demand(net, "e0", "e2", [3000.0, 3000.0])          # 500 vehicles over 10 minutes
+    ds = dta(net, demand, method="dnl", dt=1.0, interval_s=10.0, packet_veh=1.0, horizon_s=3600.0)
+    fft = np.array([100.0, 25.0, 50.0])
+    n, cap_b = 500.0, 1800.0 / 3600.0
+    # the bottleneck passes 0.5 veh/s from the moment the first vehicles reach it; the queue ahead of it grows
+    # at 3000 - 1800 = 1200 veh/h for 10 minutes (200 vehicles) and the last vehicle passes n / cap_b later
+    last_passes = fft[0] + n / cap_b
+    entered_b = np.cumsum(ds["inflow_veh_h"].sel(edge="e1").values) * 10.0 / 3600.0
+    t = ds["time"].values + 10.0
+    t_done = t[np.argmax(entered_b >= n - 1e-6)]
+    assert abs(t_done - last_passes) <= 10.0 + 2.0             # one output interval (10 s), a packet
+    rate = np.diff(entered_b)[(t[1:] > fft[0] + 60) & (t[1:] < last_passes - 60)] / 10.0
+    assert np.allclose(rate, cap_b, atol=0.05)                 # discharge at capacity throughout
+    queue = ds["vehicles"].sel(edge="e0").values - 3000.0 / 3600.0 * fft[0] * (t <= 600 + fft[0])
+    peak = t[np.argmax(queue)]
+    assert abs(queue.max() - 200.0) <= 12.0 and abs(peak - (600.0 + fft[0])) <= 30.0
+    assert ds.attrs["arrived_veh"] == pytest.approx(n) and ds.attrs["conservation_error"] < 1e-9
+    # no queue before the first vehicles reach the bottleneck
+    assert np.all(ds["vehicles"].sel(edge="e0").values[t <= fft[0]] <= 3000.0 / 3600.0 * fft[0] + 1.0)
+
+
+def test_vehicles_are_conserved_at_every_step_on_a_signalised_grid() -> None:
+    sc = mb.load_scenario(ROOT / "scenarios" / "signal_control" / "grid3x3.yaml").model_copy(update={"end_s": 1800.0})
+    net = mb.load_network(sc.network)
+    d = demand_from_scenario(sc, net, interval_s=300.0)
+    ds = dta(net, d, method="dnl", packet_veh=2.0, horizon_s=3600.0)
+    bal = ds["balance_departed"] - ds["balance_on_edges"] - ds["balance_waiting"] - ds["balance_arrived"]
+    assert float(np.abs(bal).max()) < 1e-6
+    assert float(ds["balance_departed"][-1]) == pytest.approx(d.total_veh())
+    assert float(ds["balance_arrived"][-1]) == pytest.approx(d.total_veh(), rel=1e-9)  # all out within the hour
+    assert (ds["travel_time_s"].fillna(1e9) >= 0).all()
+
+
+def test_two_routes_in_equilibrium_take_equal_times() -> None:
+    # o -> d directly (quicker at free flow, one lane) or round a longer two-lane detour
+    net = _net([(0, 1, 200.0, 15.0, 2, 3600.0), (1, 4, 1500.0, 25.0, 1, 1500.0), (1, 2, 800.0, 25.0, 2, 3600.0),
+                (2, 3, 800.0, 25.0, 2, 3600.0), (3, 4, 400.0, 25.0, 2, 3600.0), (4, 5, 200.0, 15.0, 2, 3600.0)], 6)
+    demand = _demand(net, "e0", "e5", [2400.0] * 6)            # more than the direct road carries
+    ds = dta(net, demand, method="due", gap=0.01, max_iter=80, dt=1.0, interval_s=60.0, packet_veh=1.0)
+    assert ds["gap"].values[-1] < 0.01
+    flows = ds["route_flow_veh"].isel(departure=slice(1, 5)).sum("departure").values
+    times = ds["route_time_s"].isel(departure=slice(1, 5)).values
+    used = flows > 0.05 * flows.sum()
+    assert used.sum() == 2                                      # both routes carry traffic
+    for row, f in zip(times, ds["route_flow_veh"].isel(departure=slice(1, 5)).values, strict=True):
+        t = row[f > 1.0]
+        assert t.max() / t.min() < 1.06                          # experienced times equal within 6%
+
+
+def test_an_incident_queues_while_it_lasts_and_a_diversion_moves_its_share() -> None:
+    net = _net([(0, 1, 200.0, 15.0, 2, 3600.0), (1, 4, 1500.0, 25.0, 2, 3600.0), (1, 2, 800.0, 25.0, 2, 3600.0),
+                (2, 3, 800.0, 25.0, 2, 3600.0), (3, 4, 400.0, 25.0, 2, 3600.0), (4, 5, 200.0, 15.0, 2, 3600.0)], 6)
+    demand = _demand(net, "e0", "e5", [2000.0] * 6)
+    base = dta(net, demand, method="dnl", interval_s=60.0)
+    hit = dta(net, demand, method="dnl", interval_s=60.0, incidents=[Incident("e1", 300.0, 1200.0, 0.25)])
+    q_base = base["vehicles"].sel(edge="e1").values
+    q_hit = hit["vehicles"].sel(edge="e1").values
+    t = hit["time"].values
+    assert q_hit[(t > 900) & (t < 1200)].mean() > 2 * q_base[(t > 900) & (t < 1200)].mean()
+    assert float(hit["balance_arrived"][-1]) == pytest.approx(float(base["balance_arrived"][-1]))  # all get through
+    # half of those reaching e0's end during the diversion take the detour (e2, e3, e4)
+    div = dta(net, demand, method="dnl", interval_s=60.0, diversions=[Diversion("e0", ("e1",), 0.5, 0.0, 1800.0)])
+    detour = float(div["inflow_veh_h"].sel(edge="e2").sum()) * 60.0 / 3600.0
+    direct = float(div["inflow_veh_h"].sel(edge="e1").sum()) * 60.0 / 3600.0
+    assert detour == pytest.approx(direct, rel=0.05) and detour + direct == pytest.approx(demand.total_veh(), rel=1e-6)
+
+
+def test_bad_engine_input_is_refused() -> None:
+    net = _net([(0, 1, 200.0, 15.0, 2, 3600.0), (1, 2, 200.0, 15.0, 2, 3600.0)], 3)
+    demand = _demand(net, "e0", "e1", [100.0])
+    for kw, match in [({"dt": 0.0}, "dt"), ({"method": "magic"}, "method"), ({"gap": -1.0}, "gap"),
+                      ({"incidents": [Incident("nope", 0, 10, 0.5)]}, "unknown edge"),
+                      ({"incidents": [Incident("e0", 10, 0, 0.5)]}, "end_s"),
+                      ({"horizon_s": 10.0}, "horizon_s")]:
+        with pytest.raises(mb.InputError, match=match):
+            dta(net, demand, **kw)
+    back = DynamicDemand([[1]], [[0]], np.array([[100.0]]), 0.0, 300.0, ["e1>e0"])
+    with pytest.raises(mb.DemandError, match="no route"):
+        dta(net, back)
