@@ -22,6 +22,7 @@ from ._sumo import installed_versions, warn_on_version_problem
 from .assignment import assign, compare_flows
 from .calibration import calibrate_routes, estimate_od, read_counts
 from .ctm import run_ctm
+from .dta import DynamicDemand, Diversion, Incident, demand_from_od, demand_from_scenario, dta
 from .network import (
     RoadNetwork,
     generate_corridor,
@@ -46,7 +47,7 @@ def __getattr__(name: str):  # results and plots pull in xarray/matplotlib: load
 
         return getattr(results, name)
     if name in ("plot_network", "plot_vehicles", "plot_edge_timeseries", "plot_convergence", "plot_controller_delay",
-                "plot_junction_queues", "plot_toll_periods", "plot_delay_vs_penetration"):
+                "plot_junction_queues", "plot_toll_periods", "plot_delay_vs_penetration", "plot_space_time"):
         from . import plots
 
         return getattr(plots, name)
@@ -54,6 +55,12 @@ def __getattr__(name: str):  # results and plots pull in xarray/matplotlib: load
 
 
 __all__ = [
+    "DynamicDemand",
+    "Diversion",
+    "Incident",
+    "demand_from_od",
+    "demand_from_scenario",
+    "dta",
     "import_sumocfg",
     "save_scenario",
     "save_sumocfg",

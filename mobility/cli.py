@@ -413,6 +413,15 @@ def _add_calibrate() -> None:
 _add_calibrate()
 
 
+def _add_dta() -> None:
+    from ._cli_dta import register
+
+    register(app)
+
+
+_add_dta()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

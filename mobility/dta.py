@@ -674,6 +674,7 @@ def _dataset(network: RoadNetwork, demand: DynamicDemand, table: RouteTable, ld:
     times = demand.t0 + np.arange(n_int) * interval_s
     hours = interval_s / 3600.0
     lengths_km = net["length"] / 1000.0
+    free_s = net["length"] / net["vf"]
     link_tt = _link_tt(ld)
     flow, exp_tt = _experienced(ld, demand, len(table.all), t_end)
     route_pair = np.zeros(len(table.all), dtype=np.int64)
@@ -690,8 +691,9 @@ def _dataset(network: RoadNetwork, demand: DynamicDemand, table: RouteTable, ld:
                                {"units": "veh/km", "long_name": "density (all lanes)"}),
             "travel_time_s": (("time", "edge"), link_tt,
                               {"units": "s", "long_name": "mean travel time of the vehicles that entered the edge"}),
-            "queue_veh": (("time", "edge"), np.maximum(ld.occupancy - ld.outflow * 0.0 - ld.inflow * (net["length"] / net["vf"]) / interval_s, 0.0),
-                          {"units": "veh", "long_name": "vehicles on the edge beyond those driving at free speed"}),
+            "queue_veh": (("time", "edge"), np.maximum(ld.occupancy - ld.inflow * free_s / interval_s, 0.0),
+                          {"units": "veh", "long_name": "vehicles on the edge beyond those its inflow puts there at "
+                                                         "free speed (the queue)"}),
             "balance_departed": (("step_time",), ld.balance[:, 0], {"units": "veh", "long_name": "vehicles departed"}),
             "balance_on_edges": (("step_time",), ld.balance[:, 1], {"units": "veh", "long_name": "vehicles on edges"}),
             "balance_waiting": (("step_time",), ld.balance[:, 2],
@@ -703,6 +705,7 @@ def _dataset(network: RoadNetwork, demand: DynamicDemand, table: RouteTable, ld:
             "route_pair": (("route",), route_pair, {"units": "1", "long_name": "origin-destination pair of the route"}),
             "route_edges": (("route",), np.array([" ".join(edges[r]) for r in table.all], dtype=object),
                             {"units": "1", "long_name": "edges of the route"}),
+            "edge_length_m": (("edge",), net["length"], {"units": "m", "long_name": "edge length"}),
             "gap": (("iteration",), np.asarray(gaps, dtype=np.float64),
                     {"units": "1", "long_name": "time-dependent relative gap sum f (c - c_min) / sum f c"}),
         },

@@ -5,6 +5,7 @@ Nothing is shown or saved unless the caller asks (``fig.savefig``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -424,3 +425,43 @@ def plot_parking_map(ds: xr.Dataset, network: RoadNetwork, *, time_s: float | No
     if sc is not None:
         fig.colorbar(sc, ax=list(axes), shrink=0.8, label="occupied [share of spaces]")
     return fig, axes
+
+
+def plot_space_time(ds: Any, edges: Sequence[str], *, var: str = "density_veh_km", ax: Axes | None = None,
+                    cmap: str = "viridis") -> tuple[Figure, Axes]:
+    """Space-time diagram of a dynamic loading along a route: time across, distance along the route up, each
+    edge and output interval coloured by ``var`` (queues show as dark bands growing back upstream).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        From :func:`mobility.dta.dta` (``time`` x ``edge`` variables and ``edge_length_m``).
+    edges : list of str
+        The route's edges, in driving order.
+    var : str
+        A ``(time, edge)`` variable, e.g. ``density_veh_km``, ``vehicles`` or ``travel_time_s``.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    (Figure, Axes)
+    """
+    if var not in ds or set(ds[var].dims) != {"time", "edge"}:
+        raise InputError(f"{var!r} is not a (time, edge) variable of this Dataset; give e.g. density_veh_km")
+    known = set(str(e) for e in ds["edge"].values)
+    missing = [e for e in edges if e not in known]
+    if not edges or missing:
+        raise InputError(f"route edges {missing or '(none)'} are not in the Dataset; give the route's edge ids in order")
+    length = ds["edge_length_m"].sel(edge=list(edges)).values
+    y = np.concatenate([[0.0], np.cumsum(length)])
+    t = ds["time"].values
+    dt = float(ds.attrs.get("interval_s", (t[1] - t[0]) if t.size > 1 else 60.0))
+    x = np.concatenate([t, [t[-1] + dt]])
+    z = ds[var].sel(edge=list(edges)).transpose("edge", "time").values
+    fig, ax = _axes(ax, (9, 5))
+    mesh = ax.pcolormesh(x, y, np.ma.masked_invalid(z), cmap=cmap, shading="flat")
+    da = ds[var]
+    fig.colorbar(mesh, ax=ax, label=f"{da.attrs.get('long_name', var)} [{da.attrs.get('units', '')}]")
+    ax.set(xlabel="time [s]", ylabel="distance along the route [m]",
+           title=f"{var} along {edges[0]} .. {edges[-1]} ({len(edges)} edges)")
+    return fig, ax

@@ -112,3 +112,22 @@ def test_bad_engine_input_is_refused() -> None:
     back = DynamicDemand([[1]], [[0]], np.array([[100.0]]), 0.0, 300.0, ["e1>e0"])
     with pytest.raises(mb.DemandError, match="no route"):
         dta(net, back)
+
+
+def test_cli_dta_writes_results_and_a_space_time_plot(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from mobility.cli import app
+
+    scen = ROOT / "scenarios" / "signal_control" / "corridor5.yaml"
+    r = CliRunner().invoke(app, ["dta", str(scen), "--method", "dnl", "-o", str(tmp_path / "d.nc"),
+                                 "--plot", str(tmp_path / "d.png"), "-q"])
+    assert r.exit_code == 0, r.output
+    ds = mb.load_results(tmp_path / "d.nc")
+    assert {"inflow_veh_h", "density_veh_km", "travel_time_s", "route_flow_veh", "gap"} <= set(ds.data_vars)
+    assert ds["density_veh_km"].attrs["units"] == "veh/km" and "toolkit_version" in ds.attrs
+    assert (tmp_path / "d.png").stat().st_size > 10_000
+    r = CliRunner().invoke(app, ["dta", str(scen), "--trips", "x.tntp"])
+    assert r.exit_code == 2 and "TNTP" in r.output
+    with pytest.raises(mb.InputError, match="route edges"):
+        mb.plot_space_time(ds, ["nope"])
