@@ -230,18 +230,18 @@ def demand_from_scenario(scenario: Any, network: RoadNetwork, *, interval_s: flo
 
 
 # ---- the network as the kernel's arrays ------------------------------------------------------------------
-def _kernel_network(network: RoadNetwork, jam_density_veh_km: float, green: dict[tuple[int, int], float] | None
-                    ) -> dict[str, np.ndarray]:
-    lengths = np.asarray(network.length, dtype=np.float64)
-    if network.units.get("length") != "m":  # TNTP lengths: the free-flow time and speed make metres
-        lengths = np.asarray(network.free_flow_time, dtype=np.float64) * np.asarray(network.free_speed)
-    vf = np.maximum(np.asarray(network.free_speed, dtype=np.float64), 0.1)
-    if network.units.get("free_flow_time") not in ("s", None) or network.units.get("length") != "m":
-        # TNTP: times in minutes, speeds in the file's units; drive the free-flow time in seconds
-        fft_s = np.asarray(network.free_flow_time, dtype=np.float64) * (60.0 if network.units.get("free_flow_time") == "min" else 1.0)
+def _kernel_network(network: RoadNetwork, jam_density_veh_km: float, green: dict[tuple[int, int], float] | None,
+                    link_model: str = "ltm", rate_tau_s: float = 600.0) -> dict[str, Any]:
+    """The network as the kernel's arrays: lengths in m, speeds in m/s, capacities in veh/s (a TNTP network's
+    free-flow times are read as minutes and its capacities as veh/h, at a nominal 15 m/s)."""
+    if network.units.get("length") == "m":
+        lengths = np.asarray(network.length, dtype=np.float64)
+        vf = np.maximum(np.asarray(network.free_speed, dtype=np.float64), 0.1)
+    else:
+        fft_s = np.asarray(network.free_flow_time, dtype=np.float64) * 60.0
         vf = np.full_like(fft_s, 15.0)
         lengths = np.maximum(fft_s, 0.5) * vf
-    cap = np.asarray(network.capacity, dtype=np.float64) / 3600.0
+    cap = np.maximum(np.asarray(network.capacity, dtype=np.float64), 1e-6) / 3600.0
     lanes = np.maximum(np.asarray(network.lanes, dtype=np.float64), 1.0)
     kj = lanes * jam_density_veh_km / 1000.0
     kj = np.maximum(kj, 1.05 * cap / vf)  # the jam density must lie above the critical density
@@ -258,10 +258,15 @@ def _kernel_network(network: RoadNetwork, jam_density_veh_km: float, green: dict
         turn_to.append(b_)
         turn_green.append(g)
     turn_ptr = np.cumsum(turn_ptr)
+    E = network.n_edges
+    bpr_b = np.asarray(network.extra.get("b", np.full(E, 0.15)), dtype=np.float64)
+    bpr_p = np.asarray(network.extra.get("power", np.full(E, 4.0)), dtype=np.float64)
     return {"tail": np.asarray(network.tail, dtype=np.int64), "head": np.asarray(network.head, dtype=np.int64),
             "length": lengths, "vf": vf, "cap": cap, "kj": kj, "node_in_ptr": node_in_ptr,
-            "node_in": order.astype(np.int64), "lookahead": np.where(lanes >= 2, 400, 0).astype(np.int64), "turn_ptr": turn_ptr, "turn_to": np.array(turn_to, dtype=np.int64),
-            "turn_green": np.array(turn_green, dtype=np.float64)}
+            "node_in": order.astype(np.int64), "lookahead": np.where(lanes >= 2, 400, 0).astype(np.int64),
+            "turn_ptr": turn_ptr, "turn_to": np.array(turn_to, dtype=np.int64),
+            "turn_green": np.array(turn_green, dtype=np.float64), "link_model": 1 if link_model == "bpr" else 0,
+            "bpr_b": bpr_b, "bpr_p": bpr_p, "rate_tau_s": float(rate_tau_s)}
 
 
 def signal_green_shares(network: RoadNetwork, plans: dict[str, Any] | None = None) -> dict[tuple[int, int], float]:
@@ -375,7 +380,8 @@ def _load(net: dict[str, np.ndarray], table: RouteTable, demand: DynamicDemand, 
         net["turn_ptr"], net["turn_to"], net["turn_green"], route_ptr, route_links, dep[0], dep[1], dep[2],
         events["drop_link"], events["drop_t0"], events["drop_t1"], events["drop_factor"],
         events["div_link"], events["div_t0"], events["div_t1"], events["div_from"], events["div_to"],
-        events["div_share"], events["div_pos"], float(demand.t0), float(dt), n_steps, per,
+        events["div_share"], events["div_pos"], int(net["link_model"]), net["bpr_b"], net["bpr_p"],
+        float(net["rate_tau_s"]), float(demand.t0), float(dt), n_steps, per,
         out["inflow"], out["outflow"], out["occupancy"], out["tt_sum"], out["tt_n"], out["wait_sum"], out["wait_n"],
         p_enter, p_arrive, p_route, balance)
     return _Load(out["inflow"], out["outflow"], out["occupancy"], out["tt_sum"], out["tt_n"], out["wait_sum"],
@@ -471,6 +477,7 @@ def dta(
     horizon_s: float | None = None,
     packet_veh: float = 2.0,
     jam_density_veh_km: float = JAM_DENSITY_VEH_KM,
+    link_model: Literal["ltm", "bpr"] = "ltm",
     signals: bool = True,
     incidents: Sequence[Incident] = (),
     diversions: Sequence[Diversion] = (),
@@ -500,6 +507,10 @@ def dta(
     packet_veh : float, veh
         Most vehicles in a packet.
     jam_density_veh_km : float, veh/km per lane
+    link_model : {"ltm", "bpr"}
+        The link transmission model (queues, spill-back), or delay functions (each edge's BPR function of its
+        smoothed inflow rate, with the network's ``b`` and ``power`` where it has them: no queue, the bridge to
+        the static equilibrium).
     signals : bool
         Scale signalised turns' capacity by their green share (SUMO networks).
     incidents : list of Incident
@@ -542,7 +553,9 @@ def dta(
     t_end = demand.t0 + (horizon_s if horizon_s is not None else window + 3600.0)
     if t_end < demand.t0 + window:
         raise InputError(f"horizon_s {horizon_s:g} s ends before the last departure interval ({window:g} s)")
-    net = _kernel_network(network, jam_density_veh_km, signal_green_shares(network) if signals else None)
+    if link_model not in ("ltm", "bpr"):
+        raise InputError(f"link_model must be 'ltm' or 'bpr', got {link_model!r}")
+    net = _kernel_network(network, jam_density_veh_km, signal_green_shares(network) if signals else None, link_model)
     free_tt = net["length"] / net["vf"]
     tg = turn_graph_of(network, vclass)
     table = RouteTable()

@@ -23,6 +23,10 @@ moves. A blocked outgoing link blocks only the streams that want it (and, by FIF
 the others use the supply left. Merges share supply in proportion to the rate at which the incoming links
 send (each is limited by its own capacity budget), diverges follow the packets' routes.
 
+With ``link_model=1`` the links are delay functions instead (BPR: the free-flow time times
+``1 + b (x / capacity) ^ p`` at the link's smoothed inflow rate ``x``, no capacity or storage limit): a
+stationary loading then meets the static equilibrium's travel times, the bridge to the static assignment.
+
 **Signals** scale a turn's capacity by its green share (cycle average); **capacity drops** scale a link's
 capacity by a factor over a time window; **diversions** move a share of the packets of one route that enter a
 decision link onto another route through that link. Departures wait in a vertical queue at their first link
@@ -71,6 +75,9 @@ def dnl(  # noqa: PLR0913, PLR0915
     # diversions: at link, begin s, end s, from route, to route, share, position of the link in the new route
     div_link: np.ndarray, div_t0: np.ndarray, div_t1: np.ndarray, div_from: np.ndarray, div_to: np.ndarray,
     div_share: np.ndarray, div_pos: np.ndarray,
+    # the link model: 0, the link transmission model; 1, delay functions (BPR: free-flow time times
+    # 1 + b (x / capacity) ^ p at the inflow rate x smoothed over rate_tau_s; no capacity or storage limit)
+    link_model: int, bpr_b: np.ndarray, bpr_p: np.ndarray, rate_tau_s: float,
     # time
     t0: float, dt: float, n_steps: int, steps_per_interval: int,
     # outputs, by interval: inflow, outflow (veh), mean vehicles on the link; by the interval vehicles entered
@@ -86,6 +93,7 @@ def dnl(  # noqa: PLR0913, PLR0915
 ) -> None:
     n_links = tail.shape[0]
     n_nodes = node_in_ptr.shape[0] - 1
+    bpr = link_model == 1
     n_pk = dep_time.shape[0]
     # wave travel times in steps, and the history rings of the cumulative counts
     w = np.empty(n_links)
@@ -115,6 +123,9 @@ def dnl(  # noqa: PLR0913, PLR0915
     nxt = np.full(n_pk, -1, dtype=np.int64)
     p_pos = np.zeros(n_pk, dtype=np.int64)
     p_link_in = np.zeros(n_pk)    # time the packet entered its current link
+    p_ready = np.zeros(n_pk)      # time it may leave it (free-flow time, or the delay function's time)
+    rate = np.zeros(n_links)      # inflow rate, veh/s, smoothed over rate_tau_s (the delay functions' flow)
+    step_in = np.zeros(n_links)
     # vertical queues at the first link of each route: packets waiting to enter (FIFO, linked list)
     v_head = np.full(n_links, -1, dtype=np.int64)
     v_tail = np.full(n_links, -1, dtype=np.int64)
@@ -174,7 +185,7 @@ def dnl(  # noqa: PLR0913, PLR0915
                 for j in range(n_in):
                     a = node_in[i0 + (j + rot) % n_in]
                     k = q_head[a]
-                    if k < 0 or out_budget[a] <= 0:
+                    if k < 0 or (out_budget[a] <= 0 and not bpr):
                         continue
                     # weighted rounds: a link sends in proportion to its capacity (a merge's priority rule)
                     if credit[a] < 1.0 - 1e-12:
@@ -190,7 +201,7 @@ def dnl(  # noqa: PLR0913, PLR0915
                     found = False
                     n_blocked = 0
                     for _look in range(lookahead[a] + 1):
-                        if k < 0 or p_link_in[k] + length[a] / vf[a] > t_end + 1e-9:
+                        if k < 0 or p_ready[k] > t_end + 1e-9:
                             break  # not at the end of the link yet (nor is anyone behind)
                         r = p_route[k]
                         pos = route_ptr[r] + p_pos[k]
@@ -213,7 +224,7 @@ def dnl(  # noqa: PLR0913, PLR0915
                                     break
                             if share > 0:
                                 room = _cum_at(down_hist, start[b], ring[b], step, lag_w[b]) + kj[b] * length[b] - up[b]
-                                if room > 0 and in_budget[b] > 0:
+                                if bpr or (room > 0 and in_budget[b] > 0):
                                     found = True
                                     break
                             if n_blocked < blocked.shape[0]:
@@ -246,11 +257,13 @@ def dnl(  # noqa: PLR0913, PLR0915
                         p_arrive[k] = t_end
                         arrived += size
                     else:
-                        reach = p_link_in[k] + length[a] / vf[a]
+                        reach = p_ready[k]
                         itv_w = min(max(int((reach - t0) / dt) // steps_per_interval, 0), wait_sum.shape[0] - 1)
                         wait_sum[itv_w, b] += size * max(t_end - reach, 0.0)
                         wait_n[itv_w, b] += size
                         _enter(k, b, t_end, size, q_head, q_tail, nxt, p_link_in, up, in_budget, inflow, itv)
+                        p_ready[k] = t_end + _traverse(b, bpr, length, vf, cap, bpr_b, bpr_p, rate)
+                        step_in[b] += size
                         p_pos[k] += 1
                         _divert(k, b, t_end, size, div_link, div_t0, div_t1, div_from, div_to, div_share, div_pos,
                                 div_acc, p_route, p_pos)
@@ -259,7 +272,7 @@ def dnl(  # noqa: PLR0913, PLR0915
         for a in range(n_links):
             while v_head[a] >= 0:
                 room = _cum_at(down_hist, start[a], ring[a], step, lag_w[a]) + kj[a] * length[a] - up[a]
-                if room <= 0 or in_budget[a] <= 0:
+                if not bpr and (room <= 0 or in_budget[a] <= 0):
                     break
                 k = v_head[a]
                 v_head[a] = nxt[k]
@@ -274,9 +287,14 @@ def dnl(  # noqa: PLR0913, PLR0915
                 wait_sum[itv_w, a] += size * max(t_end - dep_time[k], 0.0)
                 wait_n[itv_w, a] += size
                 _enter(k, a, t_end, size, q_head, q_tail, nxt, p_link_in, up, in_budget, inflow, itv)
+                p_ready[k] = t_end + _traverse(a, bpr, length, vf, cap, bpr_b, bpr_p, rate)
+                step_in[a] += size
         # history and statistics of the step
         on_links = 0.0
+        alpha = min(1.0, dt / rate_tau_s)
         for a in range(n_links):
+            rate[a] += alpha * (step_in[a] / dt - rate[a])
+            step_in[a] = 0.0
             up_hist[start[a] + (step + 1) % ring[a]] = up[a]
             down_hist[start[a] + (step + 1) % ring[a]] = down[a]
             x = up[a] - down[a]
@@ -286,6 +304,16 @@ def dnl(  # noqa: PLR0913, PLR0915
         balance[step, 1] = on_links
         balance[step, 2] = v_count
         balance[step, 3] = arrived
+
+
+@njit
+def _traverse(a: int, bpr: bool, length: np.ndarray, vf: np.ndarray, cap: np.ndarray, bpr_b: np.ndarray,
+              bpr_p: np.ndarray, rate: np.ndarray) -> float:
+    """Time to drive link ``a`` now: its free-flow time, times the delay function's factor in BPR mode."""
+    t = length[a] / vf[a]
+    if bpr:
+        t *= 1.0 + bpr_b[a] * (rate[a] / max(cap[a], 1e-12)) ** bpr_p[a]
+    return t
 
 
 @njit
