@@ -111,15 +111,22 @@ class RouteTable:
     routes: list[list[np.ndarray]] = field(default_factory=list)
     ids: list[list[int]] = field(default_factory=list)
     all: list[np.ndarray] = field(default_factory=list)
+    _index: dict[tuple[int, bytes], int] = field(default_factory=dict, repr=False)
+
+    def find(self, od: int, edges: np.ndarray) -> int | None:
+        """Global id of ``edges`` as a route of ``od``, or ``None``."""
+        return self._index.get((od, np.asarray(edges, dtype=np.int64).tobytes()))
 
     def add(self, od: int, edges: np.ndarray) -> int:
         """Add ``edges`` as a route of ``od`` (if new); return its global id."""
+        edges = np.asarray(edges, dtype=np.int64)
         while len(self.routes) <= od:
             self.routes.append([])
             self.ids.append([])
-        for r, rid in zip(self.routes[od], self.ids[od], strict=True):
-            if r.shape == edges.shape and np.array_equal(r, edges):
-                return rid
+        key = (od, edges.tobytes())
+        if key in self._index:
+            return self._index[key]
+        self._index[key] = len(self.all)
         self.routes[od].append(edges)
         self.ids[od].append(len(self.all))
         self.all.append(edges)
@@ -133,16 +140,16 @@ class RouteTable:
         return ptr, links
 
 
-def route_costs(routes: Sequence[np.ndarray], depart_s: float, link_tt: np.ndarray, t0: float, interval_s: float,
-                free_tt: np.ndarray) -> np.ndarray:
-    """Time-dependent travel time of each route for a vehicle leaving at ``depart_s``: each edge costs what
+def route_costs(routes: Sequence[np.ndarray], depart_s: np.ndarray, link_tt: np.ndarray, t0: float,
+                interval_s: float, free_tt: np.ndarray) -> np.ndarray:
+    """Time-dependent travel time of each route for vehicles leaving at each of ``depart_s``: each edge costs what
     entering and driving it cost in the interval the vehicle comes to it (``link_tt``: the wait to get in plus
     the free-flow time; free-flow time where nobody came).
 
     Parameters
     ----------
     routes : list of array of int
-    depart_s : float, s
+    depart_s : array (K,), s
     link_tt : array (intervals, E), s
         Cost of entering and driving each edge, by the interval one comes to it.
     t0, interval_s : float, s
@@ -151,15 +158,15 @@ def route_costs(routes: Sequence[np.ndarray], depart_s: float, link_tt: np.ndarr
 
     Returns
     -------
-    array, s
+    array (K, len(routes)), s
     """
-    n_int = link_tt.shape[0]
-    out = np.empty(len(routes))
-    for i, r in enumerate(routes):
-        t = depart_s
-        for e in r:
-            k = min(max(int((t - t0) // interval_s), 0), n_int - 1)
-            tt = link_tt[k, e]
-            t += free_tt[e] if not np.isfinite(tt) else max(tt, free_tt[e])  # entering e (waiting) and driving it
-        out[i] = t - depart_s
+    from numba_kernels.dnl import route_times
+
+    depart = np.atleast_1d(np.asarray(depart_s, dtype=np.float64))
+    out = np.empty((depart.shape[0], len(routes)))
+    if routes:
+        ptr = np.concatenate([[0], np.cumsum([len(r) for r in routes])]).astype(np.int64)
+        links = np.concatenate(routes).astype(np.int64)
+        route_times(ptr, links, depart, np.ascontiguousarray(link_tt, dtype=np.float64), float(t0), float(interval_s),
+                    np.asarray(free_tt, dtype=np.float64), out)
     return out

@@ -42,7 +42,7 @@ import numpy as np
 
 from ._config import njit
 
-__all__ = ["dnl"]
+__all__ = ["dnl", "route_times"]
 
 
 @njit
@@ -346,3 +346,25 @@ def _enter(k: int, b: int, t: float, size: float, q_head: np.ndarray, q_tail: np
     up[b] += size
     in_budget[b] -= size
     inflow[itv, b] += size
+
+
+@njit
+def route_times(route_ptr: np.ndarray, route_links: np.ndarray, depart: np.ndarray, link_cost: np.ndarray,
+                t0: float, interval_s: float, free_tt: np.ndarray, out: np.ndarray) -> None:
+    """Time-dependent travel time of every route for every departure time: each link costs what entering and
+    driving it cost in the interval a vehicle reaches it (``link_cost[interval, link]``; its free-flow time
+    where that is not finite or smaller).
+
+    ``out[k, r]`` is route ``r``'s time for a vehicle leaving at ``depart[k]`` (s).
+    """
+    n_int = link_cost.shape[0]
+    for r in range(route_ptr.shape[0] - 1):
+        for k in range(depart.shape[0]):
+            t = depart[k]
+            for i in range(route_ptr[r], route_ptr[r + 1]):
+                e = route_links[i]
+                j = int((t - t0) // interval_s)
+                j = min(max(j, 0), n_int - 1)
+                c = link_cost[j, e]
+                t += c if (c == c and c < 1e300 and c > free_tt[e]) else free_tt[e]
+            out[k, r] = t - depart[k]
