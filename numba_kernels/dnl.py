@@ -17,11 +17,12 @@ capacity drops scaling it per turn) is positive; it may enter the next link whil
 is positive. A budget may go negative by less than one packet, so long-run flows are exact and a packet's
 granularity only shifts a vehicle by a fraction of a step.
 
-**Node model.** At a node every incoming link whose head packet can move competes; links are served in
-rounds, each round in an order that rotates from step to step, one packet per link per round, until nothing
-moves. A blocked outgoing link blocks only the streams that want it (and, by FIFO, the packets behind them);
-the others use the supply left. Merges share supply in proportion to the rate at which the incoming links
-send (each is limited by its own capacity budget), diverges follow the packets' routes.
+**Node model.** At a node the incoming links whose head packet can move compete; the next packet comes from
+the link with the least start tag (start-time fair queueing: a link's virtual time advances by a packet's size
+over its capacity, and is never behind the node's), so contested supply is shared in proportion to the
+incoming links' capacities and what one link does not use goes to the others; ties go in an order that rotates
+from step to step. A blocked outgoing link blocks only the streams that want it (and, by FIFO, the packets
+behind them); diverges follow the packets' routes.
 
 With ``link_model=1`` the links are delay functions instead (BPR: the free-flow time times
 ``1 + b (x / capacity) ^ p`` at the link's smoothed inflow rate ``x``, no capacity or storage limit): a
@@ -32,8 +33,9 @@ capacity by a factor over a time window; **diversions** move a share of the pack
 decision link onto another route through that link. Departures wait in a vertical queue at their first link
 until it can receive them, so no vehicle is ever lost: at every step, departed = on links + arrived.
 
-Plain arrays in, preallocated arrays out; :func:`mobility.dta.load_network_dynamic` builds the arrays and
-:mod:`numba_kernels.reference` holds a slow Python version for the tests.
+Plain arrays in, preallocated arrays out; :func:`mobility.dta.dta` builds the arrays, and
+:func:`numba_kernels.reference.ltm_merge_tree` is the continuous-flow model written step by step in plain
+Python, which the packets follow within a few packets (``tests/test_dta.py``).
 """
 
 from __future__ import annotations
@@ -115,7 +117,8 @@ def dnl(  # noqa: PLR0913, PLR0915
     down = np.zeros(n_links)      # vehicles that left
     out_budget = np.zeros(n_links)
     in_budget = np.zeros(n_links)
-    credit = np.ones(n_links)
+    vtime = np.zeros(n_links)     # fair-queueing virtual time of each link's outflow, s
+    vnode = np.zeros(n_nodes)     # and of each node (the start tag of the last packet it passed)
     blocked = np.empty(8, dtype=np.int64)  # next links found held up while scanning a link's queue
     # per-link FIFO of packets (linked list), packet state
     q_head = np.full(n_links, -1, dtype=np.int64)
@@ -176,21 +179,24 @@ def dnl(  # noqa: PLR0913, PLR0915
             n_in = node_in_ptr[m + 1] - i0
             if n_in == 0:
                 continue
-            qmax = 0.0
-            for j in range(n_in):
-                qmax = max(qmax, cap_now[node_in[i0 + j]])
-            moved = True
-            while moved:
-                moved = False
+            # start-time fair queueing: the next packet comes from the link whose start tag (its virtual time,
+            # or the node's if it has been idle) is least; a link's virtual time advances by size / capacity,
+            # so contested supply is shared in proportion to capacity and what one link does not use goes to
+            # the others (ties in the rotating order)
+            while True:
+                best = -1
+                best_tag = np.inf
+                best_k = -1
+                best_prev = -1
+                best_b = -1
+                best_share = 1.0
                 for j in range(n_in):
                     a = node_in[i0 + (j + rot) % n_in]
                     k = q_head[a]
                     if k < 0 or (out_budget[a] <= 0 and not bpr):
                         continue
-                    # weighted rounds: a link sends in proportion to its capacity (a merge's priority rule)
-                    if credit[a] < 1.0 - 1e-12:
-                        credit[a] += cap_now[a] / max(qmax, 1e-12)
-                        moved = True  # another round will come back to it
+                    tag = max(vtime[a], vnode[m])
+                    if tag >= best_tag - 1e-12:
                         continue
                     # the first packet of the link, or on a link of several lanes the first packet of a turn
                     # whose next link can take it: vehicles for other turns pass a held-up queue in their lanes
@@ -234,40 +240,43 @@ def dnl(  # noqa: PLR0913, PLR0915
                                 break
                         prev = k
                         k = nxt[k]
-                    if not found:
-                        continue
-                    size = dep_size[k]
-                    # move: out of a
-                    credit[a] -= 1.0
-                    if prev < 0:
-                        q_head[a] = nxt[k]
-                        if q_head[a] < 0:
-                            q_tail[a] = -1
-                    else:
-                        nxt[prev] = nxt[k]
-                        if q_tail[a] == k:
-                            q_tail[a] = prev
-                    out_budget[a] -= size / share
-                    down[a] += size
-                    outflow[itv, a] += size
-                    itv_in = min(int((p_link_in[k] - t0) / dt + 1e-9) // steps_per_interval, tt_sum.shape[0] - 1)
-                    tt_sum[itv_in, a] += size * (t_end - p_link_in[k])
-                    tt_n[itv_in, a] += size
-                    if b < 0:
-                        p_arrive[k] = t_end
-                        arrived += size
-                    else:
-                        reach = p_ready[k]
-                        itv_w = min(max(int((reach - t0) / dt) // steps_per_interval, 0), wait_sum.shape[0] - 1)
-                        wait_sum[itv_w, b] += size * max(t_end - reach, 0.0)
-                        wait_n[itv_w, b] += size
-                        _enter(k, b, t_end, size, q_head, q_tail, nxt, p_link_in, up, in_budget, inflow, itv)
-                        p_ready[k] = t_end + _traverse(b, bpr, length, vf, cap, bpr_b, bpr_p, rate)
-                        step_in[b] += size
-                        p_pos[k] += 1
-                        _divert(k, b, t_end, size, div_link, div_t0, div_t1, div_from, div_to, div_share, div_pos,
-                                div_acc, p_route, p_pos)
-                    moved = True
+                    if found:
+                        best, best_tag, best_k, best_prev, best_b, best_share = a, tag, k, prev, b, share
+                if best < 0:
+                    break
+                a, k, prev, b, share = best, best_k, best_prev, best_b, best_share
+                size = dep_size[k]
+                # move: out of a
+                vnode[m] = best_tag
+                vtime[a] = best_tag + size / max(cap_now[a], 1e-12)
+                if prev < 0:
+                    q_head[a] = nxt[k]
+                    if q_head[a] < 0:
+                        q_tail[a] = -1
+                else:
+                    nxt[prev] = nxt[k]
+                    if q_tail[a] == k:
+                        q_tail[a] = prev
+                out_budget[a] -= size / share
+                down[a] += size
+                outflow[itv, a] += size
+                itv_in = min(int((p_link_in[k] - t0) / dt + 1e-9) // steps_per_interval, tt_sum.shape[0] - 1)
+                tt_sum[itv_in, a] += size * (t_end - p_link_in[k])
+                tt_n[itv_in, a] += size
+                if b < 0:
+                    p_arrive[k] = t_end
+                    arrived += size
+                else:
+                    reach = p_ready[k]
+                    itv_w = min(max(int((reach - t0) / dt) // steps_per_interval, 0), wait_sum.shape[0] - 1)
+                    wait_sum[itv_w, b] += size * max(t_end - reach, 0.0)
+                    wait_n[itv_w, b] += size
+                    _enter(k, b, t_end, size, q_head, q_tail, nxt, p_link_in, up, in_budget, inflow, itv)
+                    p_ready[k] = t_end + _traverse(b, bpr, length, vf, cap, bpr_b, bpr_p, rate)
+                    step_in[b] += size
+                    p_pos[k] += 1
+                    _divert(k, b, t_end, size, div_link, div_t0, div_t1, div_from, div_to, div_share, div_pos,
+                            div_acc, p_route, p_pos)
         # the vertical queues enter their first links as the links can receive
         for a in range(n_links):
             while v_head[a] >= 0:

@@ -234,3 +234,66 @@ def pmedian_bound(wc, p, status, lam):
 def pmedian_cost(wc, sites):
     """Each demand point to its cheapest site among ``sites``."""
     return sum(min(row[j] for j in sites) for row in wc)
+
+
+def ltm_merge_tree(next_link, length, vf, cap, kj, demand, dt, n_steps, drops=()):
+    """Yperman's link transmission model with continuous flows on links that each feed at most one next link
+    (chains and merges), written step by step: the reference for :func:`numba_kernels.dnl.dnl`'s packets.
+
+    ``next_link[a]`` is the link after ``a`` (-1: leaves the network); ``demand[a][step]`` vehicles/s entering
+    at link ``a`` (a vertical queue holds those that cannot); ``drops`` are ``(link, t0, t1, factor)`` capacity
+    drops. Lags are whole steps as the kernel takes them (free-flow lag rounded up, backward-wave lag down).
+    A merge gives the receiving link's supply in proportion to the incoming links' capacities, the share one
+    does not use passed on to the others. Returns ``(U, D, queue)``: cumulative vehicles in and out of every
+    link at the end of every step, shape ``(n_steps + 1, n_links)``, and the vertical queues.
+    """
+    n = len(length)
+    w = [cap[a] / max(kj[a] - cap[a] / vf[a], 1e-9) for a in range(n)]
+    lag_v = [math.ceil(length[a] / vf[a] / dt - 1e-9) for a in range(n)]
+    lag_w = [math.floor(length[a] / w[a] / dt + 1e-9) for a in range(n)]
+    U = np.zeros((n_steps + 1, n))
+    D = np.zeros((n_steps + 1, n))
+    queue = np.zeros(n)
+    feeders = {b: [a for a in range(n) if next_link[a] == b] for b in range(n)}
+    for s in range(n_steps):
+        t = s * dt
+        q = [cap[a] * math.prod(f for (x, t0, t1, f) in drops if x == a and t0 <= t < t1) for a in range(n)]
+        send = [min((U[min(s, s + 1 - lag_v[a]), a] if s + 1 - lag_v[a] > 0 else 0.0) - D[s, a], q[a] * dt)
+                for a in range(n)]
+        recv = [min((D[min(s, s + 1 - lag_w[a]), a] if min(s, s + 1 - lag_w[a]) > 0 else 0.0)
+                    + kj[a] * length[a] - U[s, a], cap[a] * dt) for a in range(n)]
+        out = [0.0] * n
+        into = [0.0] * n
+        for a in range(n):
+            if next_link[a] < 0:
+                out[a] = max(send[a], 0.0)
+        for b in range(n):
+            ins = feeders[b]
+            if not ins:
+                continue
+            supply = max(recv[b], 0.0)
+            y = {a: None for a in ins}
+            while True:  # capacity-proportional shares, what one does not use passed on
+                free = [a for a in ins if y[a] is None]
+                if not free:
+                    break
+                rem = supply - sum(v for v in y.values() if v is not None)
+                total = sum(q[a] for a in free)
+                done = [a for a in free if max(send[a], 0.0) <= rem * q[a] / total]
+                if not done:
+                    for a in free:
+                        y[a] = rem * q[a] / total
+                    break
+                for a in done:
+                    y[a] = max(send[a], 0.0)
+            for a in ins:
+                out[a] = y[a]
+                into[b] += y[a]
+        for a in range(n):  # the vertical queue enters with what supply the feeders left
+            queue[a] += demand[a][s] * dt if s < len(demand[a]) else 0.0
+            f = min(queue[a], max(recv[a] - into[a], 0.0))
+            queue[a] -= f
+            into[a] += f
+        U[s + 1] = U[s] + np.array(into)
+        D[s + 1] = D[s] + np.array(out)
+    return U, D, queue

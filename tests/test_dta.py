@@ -54,6 +54,31 @@ def test_a_bottleneck_queues_and_discharges_as_kinematic_wave_theory_says() -> N
     assert np.all(ds["vehicles"].sel(edge="e0").values[t <= fft[0]] <= 3000.0 / 3600.0 * fft[0] + 1.0)
 
 
+def test_packets_follow_the_continuous_link_transmission_model_through_a_merge_and_a_spill_back() -> None:
+    # two roads merge (1 and 2 lanes), a 2-lane road, a 1-lane bottleneck whose capacity halves for five
+    # minutes, an exit road: the queue spills back through the merge, which shares the supply by capacity
+    from numba_kernels.reference import ltm_merge_tree
+
+    from mobility.dta import JAM_DENSITY_VEH_KM, _kernel_network
+
+    net = _net([(0, 2, 600.0, 15.0, 1, 1800.0), (1, 2, 800.0, 20.0, 2, 3600.0), (2, 3, 1000.0, 20.0, 2, 3600.0),
+                (3, 4, 400.0, 20.0, 1, 1800.0), (4, 5, 500.0, 20.0, 2, 3600.0)], 6)
+    ra, rb = [900.0] * 20 + [0.0] * 10, [1500.0] * 10 + [2500.0] * 10 + [0.0] * 10
+    demand = DynamicDemand([[0], [1]], [[4], [4]], np.array([ra, rb]), 0.0, 60.0, ["a", "b"])
+    packet = 0.5
+    ds = dta(net, demand, method="dnl", dt=1.0, interval_s=1.0, packet_veh=packet, horizon_s=3600.0,
+             incidents=[Incident("e3", 600.0, 900.0, 0.5)])
+    U = np.cumsum(ds["inflow_veh_h"].values / 3600.0, axis=0)
+    D = np.cumsum(ds["outflow_veh_h"].values / 3600.0, axis=0)
+    kn = _kernel_network(net, JAM_DENSITY_VEH_KM, None, "ltm")
+    per_s = [np.repeat(np.array(ra) / 3600.0, 60), np.repeat(np.array(rb) / 3600.0, 60), [], [], []]
+    Ur, Dr, _ = ltm_merge_tree([2, 2, 3, 4, -1], kn["length"], kn["vf"], kn["cap"], kn["kj"], per_s, 1.0,
+                               U.shape[0], drops=[(3, 600.0, 900.0, 0.5)])
+    assert (Ur - Dr)[:, 0].max() > 50 and (Ur - Dr)[:, 2].max() > 200     # the queue did reach the merge
+    # cumulative counts at every link's entry and exit, every second, within four packets of the reference
+    assert np.abs(U - Ur[1:]).max() <= 4 * packet and np.abs(D - Dr[1:]).max() <= 4 * packet
+
+
 def test_vehicles_are_conserved_at_every_step_on_a_signalised_grid() -> None:
     sc = mb.load_scenario(ROOT / "scenarios" / "signal_control" / "grid3x3.yaml").model_copy(update={"end_s": 1800.0})
     net = mb.load_network(sc.network)
