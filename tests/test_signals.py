@@ -75,7 +75,7 @@ def test_every_network_program_is_safe_and_round_trips(name: str, tmp_path: Path
 
 def test_plan_with_periods_offset_and_metadata_round_trips_through_xml_and_json(tmp_path: Path) -> None:
     base = plans_from_net(ROOT / "networks" / "corridor5.net.xml")["J2"]
-    am = base.with_timing([30, 20], offset_s=17.5, plan_id="am", version=3,
+    am = base.with_timing([30, 20], offset_s=17.123456789012345, plan_id="am", version=3,
                           validity=Validity(days=("mon", "tue"), start_s=0, end_s=30000), metadata={"kpi": 12.5})
     pm = base.with_timing([25, 35], offset_s=41.0, plan_id="pm", validity=Validity(days=("mon", "tue"), start_s=30000, end_s=86400))
     xml = plans_to_sumo([am, pm], tmp_path / "p.add.xml")

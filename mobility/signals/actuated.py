@@ -146,7 +146,8 @@ def arterial_offsets(plans: Mapping[str, SignalPlan], links: Sequence[tuple[str,
             meta = {**p.metadata, "offsets": "maxband", "arterial": order, "band_outbound_s": res.outbound_s,
                     "band_inbound_s": res.inbound_s, "band_status": res.status, "band_gap": res.gap}
             out[j] = p.model_copy(update={"offset_reference": p.offset_reference.model_copy(update={"stage": k}),
-                                          "offset_s": float(theta % cycle), "metadata": meta})
+                                          "offset_s": round(float(theta % cycle), 1) % cycle,
+                                          "metadata": meta})
     return out
 
 

@@ -433,7 +433,7 @@ def plans_to_sumo(plans: Iterable[SignalPlan], path: str | Path | None = None, *
                 "offset_reference_stage": p.offset_reference.stage, "days": ",".join(p.validity.days),
                 "start_s": p.validity.start_s, "end_s": p.validity.end_s}
         for k, v in meta.items():
-            lines.append(f'        <param key="mobility.{k}" value={quoteattr(f"{v:g}" if isinstance(v, float) else str(v))}/>')
+            lines.append(f'        <param key="mobility.{k}" value={quoteattr(repr(v) if isinstance(v, float) else str(v))}/>')
         if p.metadata:
             lines.append(f'        <param key="mobility.metadata" value={quoteattr(json.dumps(p.metadata, sort_keys=True))}/>')
         lines.append("    </tlLogic>")
