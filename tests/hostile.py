@@ -646,9 +646,12 @@ def main(argv: list[str]) -> int:
     import tempfile
 
     out = Path(argv[0])
+    k, n = (int(x) for x in argv[1].split("/")) if len(argv) > 1 else (0, 1)  # shard k of n: every n-th case
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, c in enumerate(cases()):
+            if i % n != k:
+                continue
             try:
                 results.append(run_case(c, Path(tmp) / f"c{i}"))
             except MemoryError:
