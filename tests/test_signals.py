@@ -410,6 +410,8 @@ def test_the_choice_never_takes_more_never_departed_and_a_tie_keeps_the_current_
     assert choose({"current": (0.0, 50.0), "x": (0.0, 50.0)}) == "current"
     assert beats((0.0, 49.9), (0.0, 50.0)) and not beats((0.0, 50.0), (0.0, 50.0))
     assert not beats((1.0, 10.0), (0.0, 50.0))            # faster, but a vehicle more never departed
+    assert not beats((0.0, 40.0, 2.0), (0.0, 50.0, 1.0))  # faster on the mean, but gridlocked on more seeds
+    assert beats((0.0, 40.0, 1.0), (0.0, 50.0, 1.0))
     with pytest.raises(mb.InputError):
         choose({"a": (0.0, 1.0)})
 

@@ -23,9 +23,10 @@
    spread of either's delay, to be chosen over it (a lead within the noise is no lead; where some seeds gridlock,
    the noise is large).
 4. **Check on other seeds.** The chosen candidate, the current program and SUMO's actuated control run again on
-   seeds the choice never saw. SUMO's actuated control replaces a new plan that does not keep its lead over it
-   there. The result is recommended only if its delay is lower than the current program's, with no more
-   vehicles never departed; otherwise every junction keeps its current program, and the plans' metadata says
+   seeds the choice never saw (four more where one of those runs gridlocks: stranded vehicles). SUMO's actuated
+   control replaces a new plan that does not keep its lead over it there. The result is recommended only if
+   its delay is lower than the current program's, with no more vehicles stranded and no more seeds
+   gridlocked; otherwise every junction keeps its current program, and the plans' metadata says
    why with the figures.
 
 A junction where the timing model does not hold keeps its current program (``kept_current`` and ``reason``
@@ -55,6 +56,8 @@ __all__ = ["ALL_LANES_JAM_S", "TRAINING_SEEDS", "CHECK_SEEDS", "actuated_from", 
 #: the seeds of an evaluation (1, 2, 3, ...).
 TRAINING_SEEDS = (900_000, 900_001)
 CHECK_SEEDS = (910_000, 910_001)
+#: Seeds the check extends to when a run of it strands vehicles (a gridlock seen: its odds need more seeds).
+EXTRA_CHECK_SEEDS = (910_002, 910_003, 910_004, 910_005)
 Progress = Callable[[int, int, str], None]
 
 
@@ -285,10 +288,24 @@ def choose(scores: Mapping[str, tuple[float, float]], *, min_gain: float = 0.0,
     return best_new if scores[best_new][1] < (1.0 - need) * scores[best_base][1] else best_base
 
 
-def beats(new: tuple[float, float], current: tuple[float, float]) -> bool:
-    """Whether a candidate's (never departed, mean delay s) on the check seeds beats the current program's: less
-    delay, and no more vehicles never departed."""
-    return new[1] < current[1] and new[0] <= current[0]
+def beats(new: tuple[float, ...], current: tuple[float, ...]) -> bool:
+    """Whether a candidate's (vehicles stranded, mean delay s[, seeds that stranded vehicles]) on the check seeds
+    beats the current program's: less delay, no more vehicles stranded, and no more seeds with a gridlock."""
+    more_gridlocks = len(new) > 2 and len(current) > 2 and new[2] > current[2]
+    return new[1] < current[1] and new[0] <= current[0] and not more_gridlocks
+
+
+def _check_scores(ds: Any, name: str) -> tuple[float, float, float]:
+    """(vehicles stranded, mean delay s, seeds that stranded any) of a candidate on the check seeds."""
+    var = "stranded" if "stranded" in ds else "never_departed"
+    stranded, delay = _score(ds, name)
+    return stranded, delay, float((ds[var].sel(controller=name).values > 0).sum())
+
+
+def _pooled(a: tuple[float, float, float], n_a: int, b: tuple[float, float, float], n_b: int) -> tuple[float, ...]:
+    """Check scores over two sets of seeds (means weighted by their seeds, gridlocked seeds added)."""
+    n = n_a + n_b
+    return ((a[0] * n_a + b[0] * n_b) / n, (a[1] * n_a + b[1] * n_b) / n, a[2] + b[2])
 
 
 def _spread(ds: Any, name: str) -> float:
@@ -309,6 +326,7 @@ def recommend_actuated(
     *,
     training_seeds: Sequence[int] = TRAINING_SEEDS,
     check_seeds: Sequence[int] = CHECK_SEEDS,
+    extra_check_seeds: Sequence[int] = EXTRA_CHECK_SEEDS,
     passages_s: Sequence[float] = (3.0,),
     max_green_factor: float = 1.5,
     saturation_veh_h: float = 1800.0,
@@ -325,6 +343,8 @@ def recommend_actuated(
     scenario : Scenario
     training_seeds, check_seeds : list of int
         SUMO seeds the candidates are chosen on and the choice is checked on (never an evaluation's).
+    extra_check_seeds : list of int
+        Seeds the check extends to when one of its runs strands vehicles (a gridlock); ``()`` never extends.
     passages_s : list of float, s
         Passage times tried for the actuated-coordinated plans.
     max_green_factor : float
@@ -353,8 +373,9 @@ def recommend_actuated(
     from .control import controller_payload, sumo_actuated
     from .timing import _coordination, movement_flows, optimise_plans
 
-    if set(training_seeds) & set(check_seeds):
-        raise InputError(f"training_seeds {list(training_seeds)} and check_seeds {list(check_seeds)} must differ")
+    if set(training_seeds) & (set(check_seeds) | set(extra_check_seeds)):
+        raise InputError(f"training_seeds {list(training_seeds)} and check_seeds {list(check_seeds)} "
+                         f"(extra {list(extra_check_seeds)}) must differ")
     if not passages_s:
         raise InputError("passages_s: give at least one passage time")
     net = network or load_network(scenario.network)
@@ -430,8 +451,13 @@ def recommend_actuated(
     # the check: the choice, the current program and SUMO's actuated control, on seeds the choice never saw
     names = list(dict.fromkeys(["current", best, "sumo_actuated"]))
     check = compare(study, payloads(names), seeds=list(check_seeds), workers=processes, progress=progress)
-    got = {n: _score(check, n) for n in names}
-    record["check"] = {n: {"mean_delay_s": v[1], "stranded": v[0]} for n, v in got.items()}
+    got = {n: _check_scores(check, n) for n in names}
+    if extra_check_seeds and any(v[2] > 0 for v in got.values()):
+        # a run gridlocked: two seeds cannot tell which program gridlocks more often, so the check takes more
+        more = compare(study, payloads(names), seeds=list(extra_check_seeds), workers=processes, progress=progress)
+        got = {n: _pooled(got[n], len(check_seeds), _check_scores(more, n), len(extra_check_seeds)) for n in names}
+        record["check_seeds"] = list(check_seeds) + list(extra_check_seeds)
+    record["check"] = {n: {"mean_delay_s": v[1], "stranded": v[0], "gridlocked_seeds": v[2]} for n, v in got.items()}
     cur, new = got["current"], got[best]
     if best != "sumo_actuated" and beats(got["sumo_actuated"], new):
         best, new = "sumo_actuated", got["sumo_actuated"]  # the new plans did not hold their lead over SUMO's
@@ -439,8 +465,8 @@ def recommend_actuated(
     if not beats(new, cur):
         return _keep(current, {**record, "decision": "kept",
                                "reason": f"{best} was best on the training seeds but not on the check seeds: "
-                                         f"{new[1]:.1f} s mean delay and {new[0]:g} stranded against the current "
-                                         f"program's {cur[1]:.1f} s and {cur[0]:g}"})
+                                         f"{new[1]:.1f} s mean delay, {new[0]:g} stranded, {new[2]:g} seeds gridlocked "
+                                         f"against the current program's {cur[1]:.1f} s, {cur[0]:g} and {cur[2]:g}"})
     record.update(decision="recommended", improvement_vs_current=1.0 - new[1] / cur[1] if cur[1] > 0 else 0.0)
     chosen = {p.junction: p for p in (cands[best] or [])}
     out = []
