@@ -7,7 +7,7 @@ turn), so SUMO's turn restrictions and vehicle classes hold, and a TNTP zone cen
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -104,14 +104,19 @@ def shortest_routes(tg: TurnGraph, cost: np.ndarray, origins: Sequence[int], des
     return out
 
 
-@dataclass
 class RouteTable:
-    """Routes by origin-destination pair: ``routes[od]`` a list of edge arrays, with one global id each."""
+    """Routes by origin-destination pair: ``routes[od]`` a list of edge arrays, with one global id each
+    (``ids[od]``); ``pair[r]`` is route ``r``'s pair. Every route's edges are also kept in one growing buffer,
+    so :meth:`csr` costs nothing."""
 
-    routes: list[list[np.ndarray]] = field(default_factory=list)
-    ids: list[list[int]] = field(default_factory=list)
-    all: list[np.ndarray] = field(default_factory=list)
-    _index: dict[tuple[int, bytes], int] = field(default_factory=dict, repr=False)
+    def __init__(self) -> None:
+        self.routes: list[list[np.ndarray]] = []
+        self.ids: list[list[int]] = []
+        self.all: list[np.ndarray] = []
+        self.pair: list[int] = []
+        self._index: dict[tuple[int, bytes], int] = {}
+        self._links = np.empty(1024, dtype=np.int64)
+        self._ptr: list[int] = [0]
 
     def find(self, od: int, edges: np.ndarray) -> int | None:
         """Global id of ``edges`` as a route of ``od``, or ``None``."""
@@ -126,29 +131,44 @@ class RouteTable:
         key = (od, edges.tobytes())
         if key in self._index:
             return self._index[key]
-        self._index[key] = len(self.all)
+        rid = len(self.all)
+        self._index[key] = rid
         self.routes[od].append(edges)
-        self.ids[od].append(len(self.all))
+        self.ids[od].append(rid)
         self.all.append(edges)
-        return len(self.all) - 1
+        self.pair.append(od)
+        end = self._ptr[-1] + edges.size
+        if end > self._links.size:
+            grown = np.empty(max(2 * self._links.size, end), dtype=np.int64)
+            grown[:self._ptr[-1]] = self._links[:self._ptr[-1]]
+            self._links = grown
+        self._links[self._ptr[-1]:end] = edges
+        self._ptr.append(end)
+        return rid
 
     def csr(self) -> tuple[np.ndarray, np.ndarray]:
         """``(route_ptr, route_links)`` of every route, by global id."""
-        lengths = np.array([len(r) for r in self.all], dtype=np.int64)
-        ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        links = np.concatenate(self.all).astype(np.int64) if self.all else np.zeros(0, dtype=np.int64)
-        return ptr, links
+        return np.asarray(self._ptr, dtype=np.int64), self._links[:self._ptr[-1]]
+
+    def pair_csr(self, n_pairs: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(pair_ptr, pair_routes)``: the routes of pair ``p`` are ``pair_routes[pair_ptr[p]:pair_ptr[p + 1]]``."""
+        ids = self.ids + [[] for _ in range(n_pairs - len(self.ids))]
+        counts = np.fromiter((len(x) for x in ids), dtype=np.int64, count=n_pairs)
+        ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        routes = np.fromiter((r for x in ids for r in x), dtype=np.int64, count=int(ptr[-1]))
+        return ptr, routes
 
 
-def route_costs(routes: Sequence[np.ndarray], depart_s: np.ndarray, link_tt: np.ndarray, t0: float,
-                interval_s: float, free_tt: np.ndarray) -> np.ndarray:
+def route_costs(routes: Sequence[np.ndarray] | tuple[np.ndarray, np.ndarray], depart_s: np.ndarray,
+                link_tt: np.ndarray, t0: float, interval_s: float, free_tt: np.ndarray) -> np.ndarray:
     """Time-dependent travel time of each route for vehicles leaving at each of ``depart_s``: each edge costs what
     entering and driving it cost in the interval the vehicle comes to it (``link_tt``: the wait to get in plus
     the free-flow time; free-flow time where nobody came).
 
     Parameters
     ----------
-    routes : list of array of int
+    routes : list of array of int, or (ptr, links)
+        The routes' edges, or the routes in CSR form.
     depart_s : array (K,), s
     link_tt : array (intervals, E), s
         Cost of entering and driving each edge, by the interval one comes to it.
@@ -158,15 +178,18 @@ def route_costs(routes: Sequence[np.ndarray], depart_s: np.ndarray, link_tt: np.
 
     Returns
     -------
-    array (K, len(routes)), s
+    array (K, routes), s
     """
     from numba_kernels.dnl import route_times
 
-    depart = np.atleast_1d(np.asarray(depart_s, dtype=np.float64))
-    out = np.empty((depart.shape[0], len(routes)))
-    if routes:
+    if isinstance(routes, tuple):
+        ptr, links = routes
+    else:
         ptr = np.concatenate([[0], np.cumsum([len(r) for r in routes])]).astype(np.int64)
-        links = np.concatenate(routes).astype(np.int64)
-        route_times(ptr, links, depart, np.ascontiguousarray(link_tt, dtype=np.float64), float(t0), float(interval_s),
-                    np.asarray(free_tt, dtype=np.float64), out)
+        links = np.concatenate(routes).astype(np.int64) if routes else np.zeros(0, dtype=np.int64)
+    depart = np.atleast_1d(np.asarray(depart_s, dtype=np.float64))
+    out = np.empty((depart.shape[0], ptr.shape[0] - 1))
+    if out.size:
+        route_times(ptr, links, depart, np.ascontiguousarray(link_tt, dtype=np.float64), float(t0),
+                    float(interval_s), np.asarray(free_tt, dtype=np.float64), out)
     return out

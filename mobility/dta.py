@@ -38,7 +38,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ._dta_paths import RouteTable, route_costs, shortest_routes, turn_graph_of
+from ._dta_equilibrium import cheapest, equilibrate, experienced, link_times, origin_groups
+from ._dta_paths import RouteTable, shortest_routes, turn_graph_of
 from ._errors import DemandError, InputError
 
 if TYPE_CHECKING:
@@ -50,8 +51,6 @@ __all__ = ["DynamicDemand", "Diversion", "Incident", "dta", "demand_from_scenari
 
 #: Jam density per lane, veh/km (7.5 m a vehicle at standstill, as SUMO's default cars and gap take).
 JAM_DENSITY_VEH_KM = 133.0
-#: Share of a route's flow moved per unit of relative excess cost at the first iteration (3 / sqrt(n) at the n-th).
-SWAP_RATE = 3.0
 Progress = Callable[[int, float, str], None]
 
 
@@ -332,36 +331,32 @@ class _Load:
     dep_interval: np.ndarray
 
 
-def _departures(demand: DynamicDemand, shares: list[np.ndarray], route_ids: list[list[int]], packet_veh: float
+def _departures(demand: DynamicDemand, shares: np.ndarray, route_pair: np.ndarray, packet_veh: float
                 ) -> tuple[np.ndarray, ...]:
-    """Packets of at most ``packet_veh`` vehicles, spread evenly over each departure interval, per route."""
+    """Packets of at most ``packet_veh`` vehicles, spread evenly over each departure interval, per route
+    (``shares``: (departure interval, route) share of the route's pair)."""
     T = demand.interval_s
-    ods, ks, rs, vs = [], [], [], []
-    for od in range(demand.n_pairs):
-        v = (demand.rates[od] * T / 3600.0)[:, None] * shares[od]   # (intervals, routes) vehicles
-        k, r = np.nonzero(v > 1e-12)
-        ods.append(np.full(k.size, od, dtype=np.int64))
-        ks.append(k)
-        rs.append(np.asarray(route_ids[od], dtype=np.int64)[r])
-        vs.append(v[k, r])
-    od_a, k_a, r_a, v_a = (np.concatenate(x) if x else np.zeros(0) for x in (ods, ks, rs, vs))
+    v = (demand.rates * T / 3600.0)[route_pair].T * shares            # (intervals, routes) vehicles
+    k_a, r_a = np.nonzero(v > 1e-12)
+    v_a = v[k_a, r_a]
     if v_a.size == 0:
         z = np.zeros(0)
         return z, z.astype(np.int64), z, z.astype(np.int64), z.astype(np.int64)
     n = np.maximum(1, np.ceil(v_a / packet_veh - 1e-9)).astype(np.int64)
-    g = np.repeat(np.arange(n.size), n)                       # the (pair, interval, route) of each packet
+    g = np.repeat(np.arange(n.size), n)                       # the (interval, route) of each packet
     pos = np.arange(g.size) - np.repeat(np.cumsum(n) - n, n)  # its place among them
     t = demand.t0 + k_a[g] * T + (pos + 0.5) * T / n[g]
     order = np.argsort(t, kind="stable")
     g = g[order]
-    return (t[order], r_a[g].astype(np.int64), (v_a / n)[g], od_a[g].astype(np.int64), k_a[g].astype(np.int64))
+    return (t[order], r_a[g].astype(np.int64), (v_a / n)[g], route_pair[r_a[g]].astype(np.int64),
+            k_a[g].astype(np.int64))
 
 
-def _load(net: dict[str, np.ndarray], table: RouteTable, demand: DynamicDemand, shares: list[np.ndarray],
+def _load(net: dict[str, np.ndarray], table: RouteTable, demand: DynamicDemand, shares: np.ndarray,
           events: dict[str, np.ndarray], *, dt: float, t_end: float, interval_s: float, packet_veh: float) -> _Load:
     from numba_kernels.dnl import dnl
 
-    dep = _departures(demand, shares, table.ids, packet_veh)
+    dep = _departures(demand, shares, np.asarray(table.pair, dtype=np.int64), packet_veh)
     route_ptr, route_links = table.csr()
     n_steps = int(math.ceil((t_end - demand.t0) / dt))
     per = max(1, int(round(interval_s / dt)))
@@ -430,35 +425,6 @@ def _events(network: RoadNetwork, table: RouteTable, incidents: Sequence[Inciden
             ev["div_pos"].append(int(hit[0]))
     ints = ("drop_link", "div_link", "div_from", "div_to", "div_pos")
     return {k: np.asarray(v, dtype=np.int64 if k in ints else np.float64) for k, v in ev.items()}
-
-
-def _entry_cost(ld: _Load, free_tt: np.ndarray) -> np.ndarray:
-    """Cost of entering each edge, by the interval a vehicle comes to it: the mean time vehicles waited to get in
-    (at the end of the edge before, or at their origin), plus the edge's free-flow time. Queues are charged to
-    the turn that causes them, so a route that turns elsewhere does not pay for them."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        wait = np.where(ld.wait_n > 1e-9, ld.wait_sum / np.maximum(ld.wait_n, 1e-12), 0.0)
-    return free_tt[None, :] + wait
-
-
-def _link_tt(ld: _Load) -> np.ndarray:
-    """Mean travel time by the interval vehicles entered each edge (NaN where none entered, or none has left)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ld.tt_n > 1e-9, ld.tt_sum / np.maximum(ld.tt_n, 1e-12), np.nan)
-
-
-def _experienced(ld: _Load, demand: DynamicDemand, n_routes: int, t_end: float) -> tuple[np.ndarray, np.ndarray]:
-    """Flow (veh) and mean experienced travel time (s) per (departure interval, route); a vehicle still on its
-    way counts the time until the end (a lower bound)."""
-    n_int = demand.n_intervals
-    flow = np.zeros((n_int, n_routes))
-    tts = np.zeros((n_int, n_routes))
-    arrive = np.where(np.isnan(ld.p_arrive), t_end, ld.p_arrive)
-    route0 = ld.dep_route  # the route it left on (a diversion may have changed it on the way)
-    np.add.at(flow, (ld.dep_interval, route0), ld.dep_size)
-    np.add.at(tts, (ld.dep_interval, route0), ld.dep_size * (arrive - ld.dep_time))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return flow, np.where(flow > 0, tts / np.maximum(flow, 1e-12), np.nan)
 
 
 # ---- the engine --------------------------------------------------------------------------------------------
@@ -557,28 +523,24 @@ def dta(
     tg = turn_graph_of(network, vclass)
     table = RouteTable()
     # initial routes: the free-flow cheapest (one search per distinct origin set)
-    by_origin: dict[tuple[int, ...], list[int]] = {}
+    groups = origin_groups(demand)
+    ptr, links = cheapest(tg, free_tt, groups)
     for od in range(demand.n_pairs):
         if od in demand.fixed_routes:
             table.add(od, np.asarray(demand.fixed_routes[od], dtype=np.int64))
-            continue
-        by_origin.setdefault(tuple(demand.origins[od]), []).append(od)
-    for o, ods in by_origin.items():
-        found = shortest_routes(tg, free_tt, list(o), [demand.destinations[od] for od in ods])
-        for od, r in zip(ods, found, strict=True):
-            if r is None:
-                raise DemandError(f"pair {demand.labels[od] if demand.labels else od}: no route joins its origin and "
-                                  "destination edges by the turns the network permits")
-            table.add(od, r)
-    shares = [np.ones((demand.n_intervals, 1)) for _ in range(demand.n_pairs)]
+        elif ptr[od + 1] == ptr[od]:
+            raise DemandError(f"pair {demand.labels[od] if demand.labels else od}: no route joins its origin and "
+                              "destination edges by the turns the network permits")
+        else:
+            table.add(od, links[ptr[od]:ptr[od + 1]])
     events = _events(network, table, incidents, diversions, tg, free_tt)
-    # a diversion may have added routes: they carry no flow at departure
-    shares = [np.concatenate([s, np.zeros((s.shape[0], len(table.ids[od]) - s.shape[1]))], axis=1)
-              for od, s in enumerate(shares)]
+    # every pair on its first route; a diversion's routes carry no flow at departure
+    shares = np.zeros((demand.n_intervals, len(table.all)))
+    shares[:, [ids[0] for ids in table.ids]] = 1.0
     gaps: list[float] = []
     ld = _load(net, table, demand, shares, events, dt=dt, t_end=t_end, interval_s=interval_s, packet_veh=packet_veh)
     for it in range(1, max_iter + 1 if method == "due" else 1):
-        g, shares = _equilibrate(ld, demand, table, shares, tg, net, free_tt, t_end, interval_s, it, max_routes)
+        g, shares = equilibrate(ld, demand, table, shares, tg, groups, free_tt, t_end, interval_s, it, max_routes)
         gaps.append(g)
         if progress is not None:
             progress(it, g, f"iteration {it}: relative gap {g:.4f}, {len(table.all)} routes")
@@ -586,97 +548,12 @@ def dta(
             break
         ld = _load(net, table, demand, shares, events, dt=dt, t_end=t_end, interval_s=interval_s, packet_veh=packet_veh)
     if method == "dnl":
-        g, _ = _equilibrate(ld, demand, table, shares, tg, net, free_tt, t_end, interval_s, 0, max_routes, swap=False)
+        g, _ = equilibrate(ld, demand, table, shares, tg, groups, free_tt, t_end, interval_s, 0, max_routes,
+                           swap=False)
         gaps.append(g)
     ds = _dataset(network, demand, table, ld, net, gaps, dt=dt, interval_s=interval_s, t_end=t_end, method=method)
     ds.attrs.update(seconds=time.perf_counter() - t0, converged=int(bool(gaps) and gaps[-1] < gap), target_gap=gap)
     return stamp(ds, sumo=False)
-
-
-def _equilibrate(ld: _Load, demand: DynamicDemand, table: RouteTable, shares: list[np.ndarray], tg: Any,
-                 net: dict[str, np.ndarray], free_tt: np.ndarray, t_end: float, interval_s: float, it: int,
-                 max_routes: int, *, swap: bool = True) -> tuple[float, list[np.ndarray]]:
-    """The relative gap of the loading ``ld``, and route shares moved towards the cheaper routes (the cheapest
-    route on each departure interval's loaded travel times joining the route set)."""
-    flow, exp_tt = _experienced(ld, demand, len(table.all), t_end)
-    link_tt = _entry_cost(ld, free_tt)   # the cost of entering each edge, by the interval one comes to it
-    T = demand.interval_s
-    K = demand.n_intervals
-    step_k = max(1, int(round(T / interval_s)))
-    depart = demand.t0 + (np.arange(K) + 0.5) * T
-    # every route's time on the loaded times; the experienced one where the route carried vehicles
-    loaded = route_costs(table.all, depart, link_tt, demand.t0, interval_s, free_tt)
-    seen = np.full_like(loaded, np.nan)
-    seen[:, :exp_tt.shape[1]] = exp_tt
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for od in range(demand.n_pairs):
-        if od not in demand.fixed_routes:
-            groups.setdefault(tuple(demand.origins[od]), []).append(od)
-    # the cheapest route of each pair and departure interval on the loaded times, where it is not in the set yet
-    cand_routes: list[np.ndarray] = []
-    cand_index: dict[bytes, int] = {}
-    cand_of: dict[tuple[int, int], int] = {}
-    for k in range(K):
-        if not demand.rates[:, k].any():
-            continue
-        cost = link_tt[min(k * step_k, link_tt.shape[0] - 1)]
-        for o, ods in groups.items():
-            for od, r in zip(ods, shortest_routes(tg, cost, list(o), [demand.destinations[od] for od in ods]),
-                             strict=True):
-                if r is None or demand.rates[od, k] <= 0 or table.find(od, r) is not None:
-                    continue
-                key = r.tobytes()
-                if key not in cand_index:
-                    cand_index[key] = len(cand_routes)
-                    cand_routes.append(r)
-                cand_of[(od, k)] = cand_index[key]
-    cand_cost = route_costs(cand_routes, depart, link_tt, demand.t0, interval_s, free_tt)
-
-    num = den = 0.0
-    new_shares: list[np.ndarray] = []
-    for od in range(demand.n_pairs):
-        s = shares[od]
-        ids = np.asarray(table.ids[od], dtype=np.int64)
-        veh = demand.rates[od] * T / 3600.0
-        active = veh > 0
-        c = np.where((s > 1e-9) & np.isfinite(seen[:, ids]), seen[:, ids], loaded[:, ids])
-        best = c.min(axis=1)
-        joins: list[int] = []   # candidate routes cheaper than every route of the set, in order of first interval
-        for k in np.flatnonzero(active):
-            x = cand_of.get((od, int(k)))
-            if x is not None and cand_cost[k, x] < best[k] - 1e-6:
-                best[k] = cand_cost[k, x]
-                if x not in joins:
-                    joins.append(x)
-        num += float(np.sum(veh[active] * np.sum(s[active] * np.maximum(c[active] - best[active, None], 0.0), axis=1)))
-        den += float(np.sum(veh[active] * np.sum(s[active] * c[active], axis=1)))
-        if od in demand.fixed_routes or not swap:
-            new_shares.append(s)
-            continue
-        for x in joins:  # cheaper routes join the set (at no flow yet)
-            if len(table.ids[od]) >= max_routes:
-                break
-            table.add(od, cand_routes[x])
-            s = np.concatenate([s, np.zeros((K, 1))], axis=1)
-            c = np.concatenate([c, cand_cost[:, x:x + 1]], axis=1)
-        rows = np.flatnonzero(active)
-        if rows.size == 0:
-            new_shares.append(s)
-            continue
-        s = s.copy()
-        cr, sr = c[rows], s[rows]
-        j = np.argmin(cr, axis=1)
-        cj = cr[np.arange(rows.size), j]
-        excess = np.maximum(cr - cj[:, None], 0.0) / np.maximum(cr, 1e-9)
-        # each route gives up a share of its flow in proportion to its relative excess cost, 3 / sqrt(iteration)
-        # times it (a route 10% dearer than the cheapest gives up 30% at first, 3% after 100 iterations)
-        move = sr * np.minimum(SWAP_RATE * excess / math.sqrt(max(it, 1)), 1.0)
-        move[np.arange(rows.size), j] = 0.0
-        sr = sr - move
-        sr[np.arange(rows.size), j] += move.sum(axis=1)
-        s[rows] = sr / np.maximum(sr.sum(axis=1, keepdims=True), 1e-12)
-        new_shares.append(s)
-    return (num / den if den > 0 else 0.0), new_shares
 
 
 def _dataset(network: RoadNetwork, demand: DynamicDemand, table: RouteTable, ld: _Load, net: dict[str, np.ndarray],
@@ -688,8 +565,8 @@ def _dataset(network: RoadNetwork, demand: DynamicDemand, table: RouteTable, ld:
     hours = interval_s / 3600.0
     lengths_km = net["length"] / 1000.0
     free_s = net["length"] / net["vf"]
-    link_tt = _link_tt(ld)
-    flow, exp_tt = _experienced(ld, demand, len(table.all), t_end)
+    link_tt = link_times(ld)
+    flow, exp_tt = experienced(ld, demand.n_intervals, len(table.all), t_end)
     route_pair = np.zeros(len(table.all), dtype=np.int64)
     for od, ids in enumerate(table.ids):
         route_pair[ids] = od
