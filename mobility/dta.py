@@ -234,7 +234,8 @@ def demand_from_scenario(scenario: Any, network: RoadNetwork, *, interval_s: flo
 def _kernel_network(network: RoadNetwork, jam_density_veh_km: float, green: dict[tuple[int, int], float] | None,
                     link_model: str = "ltm", rate_tau_s: float = 600.0) -> dict[str, Any]:
     """The network as the kernel's arrays: lengths in m, speeds in m/s, capacities in veh/s (a TNTP network's
-    free-flow times are read as minutes and its capacities as veh/h, at a nominal 15 m/s)."""
+    free-flow times are read as minutes and its capacities as veh/h, at a nominal 15 m/s), jam densities in veh/m
+    over all lanes."""
     if network.units.get("length") == "m":
         lengths = np.asarray(network.length, dtype=np.float64)
         vf = np.maximum(np.asarray(network.free_speed, dtype=np.float64), 0.1)
@@ -243,7 +244,9 @@ def _kernel_network(network: RoadNetwork, jam_density_veh_km: float, green: dict
         vf = np.full_like(fft_s, 15.0)
         lengths = np.maximum(fft_s, 0.5) * vf
     cap = np.maximum(np.asarray(network.capacity, dtype=np.float64), 1e-6) / 3600.0
-    lanes = np.maximum(np.asarray(network.lanes, dtype=np.float64), 1.0)
+    # lanes: the network's, or as many as its capacity needs at 1800 veh/h a lane where it says fewer (TNTP
+    # networks give one lane to every link)
+    lanes = np.maximum(np.maximum(np.asarray(network.lanes, dtype=np.float64), 1.0), cap * 3600.0 / 1800.0)
     kj = lanes * jam_density_veh_km / 1000.0
     kj = np.maximum(kj, 1.05 * cap / vf)  # the jam density must lie above the critical density
     n_nodes = network.n_nodes
