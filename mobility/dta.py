@@ -267,7 +267,7 @@ def _kernel_network(network: RoadNetwork, jam_density_veh_km: float, green: dict
     bpr_p = np.asarray(network.extra.get("power", np.full(E, 4.0)), dtype=np.float64)
     return {"tail": np.asarray(network.tail, dtype=np.int64), "head": np.asarray(network.head, dtype=np.int64),
             "length": lengths, "vf": vf, "cap": cap, "kj": kj, "node_in_ptr": node_in_ptr,
-            "node_in": order.astype(np.int64), "lookahead": np.where(lanes >= 2, 400, 0).astype(np.int64),
+            "node_in": order.astype(np.int64), "lookahead": np.where(lanes >= 2, int(__import__("os").environ.get("LOOK", "400")), 0).astype(np.int64),
             "turn_ptr": turn_ptr, "turn_to": np.array(turn_to, dtype=np.int64),
             "turn_green": np.array(turn_green, dtype=np.float64), "link_model": 1 if link_model == "bpr" else 0,
             "bpr_b": bpr_b, "bpr_p": bpr_p, "rate_tau_s": float(rate_tau_s)}
@@ -336,23 +336,41 @@ class _Load:
 
 def _departures(demand: DynamicDemand, shares: np.ndarray, route_pair: np.ndarray, packet_veh: float
                 ) -> tuple[np.ndarray, ...]:
-    """Packets of at most ``packet_veh`` vehicles, spread evenly over each departure interval, per route
-    (``shares``: (departure interval, route) share of the route's pair)."""
+    """Packets of at most ``packet_veh`` vehicles per route and departure interval, spread evenly over the
+    interval; a route with less than a packet in an interval joins those vehicles to its other such intervals'
+    (a packet leaves as the route's cumulative departures pass its middle vehicle), so a city's many small
+    flows do not make one small packet each."""
     T = demand.interval_s
-    v = (demand.rates * T / 3600.0)[route_pair].T * shares            # (intervals, routes) vehicles
-    k_a, r_a = np.nonzero(v > 1e-12)
-    v_a = v[k_a, r_a]
-    if v_a.size == 0:
-        z = np.zeros(0)
-        return z, z.astype(np.int64), z, z.astype(np.int64), z.astype(np.int64)
-    n = np.maximum(1, np.ceil(v_a / packet_veh - 1e-9)).astype(np.int64)
-    g = np.repeat(np.arange(n.size), n)                       # the (interval, route) of each packet
-    pos = np.arange(g.size) - np.repeat(np.cumsum(n) - n, n)  # its place among them
-    t = demand.t0 + k_a[g] * T + (pos + 0.5) * T / n[g]
+    K = demand.n_intervals
+    v = (demand.rates * T / 3600.0)[route_pair] * shares.T                   # (routes, intervals) vehicles
+    v = np.where(v > 1e-12, v, 0.0)
+    big = v >= packet_veh
+    # whole packets: per route and interval, evenly over the interval
+    r_a, k_a = np.nonzero(big)
+    v_a = v[r_a, k_a]
+    n = np.ceil(v_a / packet_veh - 1e-9).astype(np.int64)
+    g = np.repeat(np.arange(n.size), n)
+    pos = np.arange(g.size) - np.repeat(np.cumsum(n) - n, n)
+    t1, r1, s1, k1 = demand.t0 + k_a[g] * T + (pos + 0.5) * T / n[g], r_a[g], (v_a / n)[g], k_a[g]
+    # the rest: by the route's cumulative departures over its small intervals
+    small = np.where(big, 0.0, v)
+    total = small.sum(axis=1)
+    used = np.flatnonzero(total > 1e-9)
+    n = np.maximum(1, np.ceil(total[used] / packet_veh - 1e-9)).astype(np.int64)
+    size = total[used] / n
+    g = np.repeat(np.arange(used.size), n)
+    pos = np.arange(g.size) - np.repeat(np.cumsum(n) - n, n)
+    level = (pos + 0.5) * size[g]                                            # each packet's middle vehicle
+    cum = np.concatenate([np.zeros((used.size, 1)), np.cumsum(small[used], axis=1)], axis=1)
+    k2 = np.minimum((cum[g, 1:] < level[:, None]).sum(axis=1), K - 1) if g.size else g
+    rate = small[used[g], k2]
+    t2 = demand.t0 + k2 * T + np.clip((level - cum[g, k2]) / np.maximum(rate, 1e-12), 0.0, 1.0) * T
+    t = np.concatenate([t1, t2])
+    r = np.concatenate([r1, used[g]]).astype(np.int64)
+    size_all = np.concatenate([s1, size[g]])
+    k = np.concatenate([k1, k2]).astype(np.int64)
     order = np.argsort(t, kind="stable")
-    g = g[order]
-    return (t[order], r_a[g].astype(np.int64), (v_a / n)[g], route_pair[r_a[g]].astype(np.int64),
-            k_a[g].astype(np.int64))
+    return t[order], r[order], size_all[order], route_pair[r[order]].astype(np.int64), k[order]
 
 
 def _load(net: dict[str, np.ndarray], table: RouteTable, demand: DynamicDemand, shares: np.ndarray,

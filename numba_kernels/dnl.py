@@ -120,6 +120,14 @@ def dnl(  # noqa: PLR0913, PLR0915
     vtime = np.zeros(n_links)     # fair-queueing virtual time of each link's outflow, s
     vnode = np.zeros(n_nodes)     # and of each node (the start tag of the last packet it passed)
     blocked = np.empty(8, dtype=np.int64)  # next links found held up while scanning a link's queue
+    max_in = 1
+    for m in range(n_nodes):
+        max_in = max(max_in, node_in_ptr[m + 1] - node_in_ptr[m])
+    c_state = np.zeros(max_in, dtype=np.int64)   # per incoming link of a node: 0 unknown, 1 found, 2 held up
+    c_k = np.zeros(max_in, dtype=np.int64)
+    c_prev = np.zeros(max_in, dtype=np.int64)
+    c_b = np.zeros(max_in, dtype=np.int64)
+    c_share = np.zeros(max_in)
     # per-link FIFO of packets (linked list), packet state
     q_head = np.full(n_links, -1, dtype=np.int64)
     q_tail = np.full(n_links, -1, dtype=np.int64)
@@ -183,67 +191,44 @@ def dnl(  # noqa: PLR0913, PLR0915
             # or the node's if it has been idle) is least; a link's virtual time advances by size / capacity,
             # so contested supply is shared in proportion to capacity and what one link does not use goes to
             # the others (ties in the rotating order)
+            # each incoming link's movable packet is found once and kept until something it depends on changes
+            # (its own queue, or the link it wants receiving another packet); within a step supply only
+            # shrinks, so a held-up link stays held up
+            for j in range(n_in):
+                c_state[j] = 0
             while True:
                 best = -1
+                best_j = -1
                 best_tag = np.inf
-                best_k = -1
-                best_prev = -1
-                best_b = -1
-                best_share = 1.0
                 for j in range(n_in):
-                    a = node_in[i0 + (j + rot) % n_in]
-                    k = q_head[a]
-                    if k < 0 or (out_budget[a] <= 0 and not bpr):
+                    jj = (j + rot) % n_in
+                    if c_state[jj] == 2:
                         continue
+                    a = node_in[i0 + jj]
+                    if c_state[jj] == 0:
+                        if q_head[a] < 0 or (out_budget[a] <= 0 and not bpr):
+                            c_state[jj] = 2
+                            continue
+                        found, ck, cprev, cb, cshare = _scan(a, q_head[a], t_end, step, bpr, lookahead, p_ready,
+                                                             p_route, p_pos, route_ptr, route_links, turn_ptr, turn_to,
+                                                             turn_green, down_hist, start, ring, lag_w, kj, length, up,
+                                                             in_budget, nxt, blocked)
+                        if not found:
+                            c_state[jj] = 2
+                            continue
+                        c_state[jj] = 1
+                        c_k[jj], c_prev[jj], c_b[jj], c_share[jj] = ck, cprev, cb, cshare
                     tag = max(vtime[a], vnode[m])
-                    if tag >= best_tag - 1e-12:
-                        continue
-                    # the first packet of the link, or on a link of several lanes the first packet of a turn
-                    # whose next link can take it: vehicles for other turns pass a held-up queue in their lanes
-                    # (first in, first out within each turn)
-                    prev = -1
-                    b = -1
-                    share = 1.0
-                    found = False
-                    n_blocked = 0
-                    for _look in range(lookahead[a] + 1):
-                        if k < 0 or p_ready[k] > t_end + 1e-9:
-                            break  # not at the end of the link yet (nor is anyone behind)
-                        r = p_route[k]
-                        pos = route_ptr[r] + p_pos[k]
-                        if pos == route_ptr[r + 1] - 1:  # leaves the network
-                            b = -1
-                            share = 1.0
-                            found = True
-                            break
-                        b = route_links[pos + 1]
-                        held = False
-                        for x in range(n_blocked):
-                            if blocked[x] == b:
-                                held = True
-                                break
-                        if not held:
-                            share = 1.0
-                            for kk in range(turn_ptr[a], turn_ptr[a + 1]):
-                                if turn_to[kk] == b:
-                                    share = turn_green[kk]
-                                    break
-                            if share > 0:
-                                room = _cum_at(down_hist, start[b], ring[b], step, lag_w[b]) + kj[b] * length[b] - up[b]
-                                if bpr or (room > 0 and in_budget[b] > 0):
-                                    found = True
-                                    break
-                            if n_blocked < blocked.shape[0]:
-                                blocked[n_blocked] = b
-                                n_blocked += 1
-                            else:
-                                break
-                        prev = k
-                        k = nxt[k]
-                    if found:
-                        best, best_tag, best_k, best_prev, best_b, best_share = a, tag, k, prev, b, share
+                    if tag < best_tag - 1e-12:
+                        best, best_j, best_tag = a, jj, tag
                 if best < 0:
                     break
+                best_k, best_prev, best_b, best_share = c_k[best_j], c_prev[best_j], c_b[best_j], c_share[best_j]
+                c_state[best_j] = 0
+                if best_b >= 0:
+                    for j in range(n_in):
+                        if c_state[j] == 1 and c_b[j] == best_b:
+                            c_state[j] = 0
                 a, k, prev, b, share = best, best_k, best_prev, best_b, best_share
                 size = dep_size[k]
                 # move: out of a
@@ -313,6 +298,51 @@ def dnl(  # noqa: PLR0913, PLR0915
         balance[step, 1] = on_links
         balance[step, 2] = v_count
         balance[step, 3] = arrived
+
+
+@njit
+def _scan(a: int, k: int, t_end: float, step: int, bpr: bool, lookahead: np.ndarray, p_ready: np.ndarray,
+          p_route: np.ndarray, p_pos: np.ndarray, route_ptr: np.ndarray, route_links: np.ndarray, turn_ptr: np.ndarray,
+          turn_to: np.ndarray, turn_green: np.ndarray, down_hist: np.ndarray, start: np.ndarray, ring: np.ndarray,
+          lag_w: np.ndarray, kj: np.ndarray, length: np.ndarray, up: np.ndarray, in_budget: np.ndarray,
+          nxt: np.ndarray, blocked: np.ndarray) -> tuple[bool, int, int, int, float]:
+    """The packet of link ``a`` (queue head ``k``) that can move now: the first one, or on a link of several lanes
+    the first one of a turn whose next link can take it (vehicles for other turns pass a held-up queue in their
+    lanes: first in, first out within each turn). Returns (found, packet, the packet before it, next link or -1
+    to leave the network, the turn's green share)."""
+    prev = -1
+    n_blocked = 0
+    for _look in range(lookahead[a] + 1):
+        if k < 0 or p_ready[k] > t_end + 1e-9:
+            break  # not at the end of the link yet (nor is anyone behind)
+        r = p_route[k]
+        pos = route_ptr[r] + p_pos[k]
+        if pos == route_ptr[r + 1] - 1:  # leaves the network
+            return True, k, prev, -1, 1.0
+        b = route_links[pos + 1]
+        held = False
+        for x in range(n_blocked):
+            if blocked[x] == b:
+                held = True
+                break
+        if not held:
+            share = 1.0
+            for kk in range(turn_ptr[a], turn_ptr[a + 1]):
+                if turn_to[kk] == b:
+                    share = turn_green[kk]
+                    break
+            if share > 0:
+                room = _cum_at(down_hist, start[b], ring[b], step, lag_w[b]) + kj[b] * length[b] - up[b]
+                if bpr or (room > 0 and in_budget[b] > 0):
+                    return True, k, prev, b, share
+            if n_blocked < blocked.shape[0]:
+                blocked[n_blocked] = b
+                n_blocked += 1
+            else:
+                break
+        prev = k
+        k = nxt[k]
+    return False, -1, -1, -1, 1.0
 
 
 @njit
