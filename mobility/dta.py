@@ -267,7 +267,7 @@ def _kernel_network(network: RoadNetwork, jam_density_veh_km: float, green: dict
     bpr_p = np.asarray(network.extra.get("power", np.full(E, 4.0)), dtype=np.float64)
     return {"tail": np.asarray(network.tail, dtype=np.int64), "head": np.asarray(network.head, dtype=np.int64),
             "length": lengths, "vf": vf, "cap": cap, "kj": kj, "node_in_ptr": node_in_ptr,
-            "node_in": order.astype(np.int64), "lookahead": np.where(lanes >= 2, int(__import__("os").environ.get("LOOK", "400")), 0).astype(np.int64),
+            "node_in": order.astype(np.int64), "lookahead": np.where(lanes >= 2, 400, 0).astype(np.int64),
             "turn_ptr": turn_ptr, "turn_to": np.array(turn_to, dtype=np.int64),
             "turn_green": np.array(turn_green, dtype=np.float64), "link_model": 1 if link_model == "bpr" else 0,
             "bpr_b": bpr_b, "bpr_p": bpr_p, "rate_tau_s": float(rate_tau_s)}
