@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import typer
@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
         horizon_s: Annotated[float | None, typer.Option("--horizon", min=1.0, help="TNTP: departure window, s")] = None,
         output: Annotated[Path | None, typer.Option("--output", "-o", help="results netCDF file")] = None,
         plot: Annotated[Path | None, typer.Option(help="space-time figure of the busiest route (.png/.svg/.pdf)")] = None,
+        network_map: Annotated[Path | None, typer.Option("--map", help="the network coloured by density at --at "
+                                                              "(.png/.svg/.pdf)")] = None,
+        at_s: Annotated[float | None, typer.Option("--at", help="time of --map, s (default: the densest interval)")] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     ) -> None:
         """Load a scenario's demand on the numba dynamic engine, or iterate to a dynamic user equilibrium; print
@@ -41,6 +44,7 @@ def register(app: typer.Typer) -> None:
         try:
             writable(output, suffix=".nc", what="results")
             figure_path(plot)
+            figure_path(network_map)
             if scenario.name.endswith(".tntp"):
                 if trips is None:
                     raise InputError(f"{scenario} is a TNTP network: give its OD matrix with --trips")
@@ -72,6 +76,8 @@ def register(app: typer.Typer) -> None:
                 fig, _ = plot_space_time(ds, str(ds["route_edges"].values[busiest]).split())
                 save_figure(fig, plot)
                 plt.close(fig)
+            if network_map is not None:
+                _draw_map(ds, net, network_map, at_s)
         except MobilityError as exc:
             raise fail(exc) from None
         a = ds.attrs
@@ -82,3 +88,28 @@ def register(app: typer.Typer) -> None:
                    f"{a['conservation_error']:.2e} veh")
         if output is not None:
             typer.echo(f"results: {output}" + (f"   plot: {plot}" if plot else ""))
+        if network_map is not None:
+            typer.echo(f"map: {network_map}")
+
+
+def _draw_map(ds: Any, net: Any, path: Path, at_s: float | None) -> None:
+    """The network coloured by density in the output interval holding ``at_s`` (default: the densest one)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plots import plot_network
+
+    times = ds["time"].values
+    if at_s is None:
+        k = int(np.argmax(ds["vehicles"].sum("edge").values))
+    else:
+        if not times[0] <= at_s <= times[-1] + float(ds.attrs["interval_s"]):
+            raise InputError(f"--at {at_s:g} s lies outside the results ({times[0]:g} to "
+                             f"{times[-1] + float(ds.attrs['interval_s']):g} s)")
+        k = int(np.searchsorted(times, at_s, side="right") - 1)
+    fig, ax = plot_network(net, ds["density_veh_km"].isel(time=k), label="density [veh/km]")
+    ax.set_title(f"{net.name} at {times[k]:g} s")
+    save_figure(fig, path)
+    plt.close(fig)

@@ -146,13 +146,16 @@ def test_cli_dta_writes_results_and_a_space_time_plot(tmp_path) -> None:
 
     scen = ROOT / "scenarios" / "signal_control" / "corridor5.yaml"
     r = CliRunner().invoke(app, ["dta", str(scen), "--method", "dnl", "-o", str(tmp_path / "d.nc"),
-                                 "--plot", str(tmp_path / "d.png"), "-q"])
+                                 "--plot", str(tmp_path / "d.png"), "--map", str(tmp_path / "m.png"), "-q"])
     assert r.exit_code == 0, r.output
+    assert (tmp_path / "m.png").stat().st_size > 10_000
     ds = mb.load_results(tmp_path / "d.nc")
     assert {"inflow_veh_h", "density_veh_km", "travel_time_s", "route_flow_veh", "gap"} <= set(ds.data_vars)
     assert ds["density_veh_km"].attrs["units"] == "veh/km" and "toolkit_version" in ds.attrs
     assert (tmp_path / "d.png").stat().st_size > 10_000
     r = CliRunner().invoke(app, ["dta", str(scen), "--trips", "x.tntp"])
     assert r.exit_code == 2 and "TNTP" in r.output
+    r = CliRunner().invoke(app, ["dta", str(scen), "--method", "dnl", "--map", str(tmp_path / "m2.png"), "--at", "1e7"])
+    assert r.exit_code == 2 and "--at" in r.output and not (tmp_path / "m2.png").exists()
     with pytest.raises(mb.InputError, match="route edges"):
         mb.plot_space_time(ds, ["nope"])
