@@ -51,12 +51,15 @@ def _rate(a: dict[str, str], begin: float, end: float) -> float:
     return 0.0
 
 
-def trip_ends(files: Sequence[str | Path], type_ids: set[str], *, begin_s: float, end_s: float
-              ) -> list[tuple[str, str, float]]:
-    """``(origin edge, destination edge, vehicles)`` of every vehicle, trip and flow whose type is in
-    ``type_ids`` (``DEFAULT_VEHTYPE`` for vehicles without one), over the window ``[begin_s, end_s)``."""
+def timed_trips(files: Sequence[str | Path], type_ids: set[str] | None, *, begin_s: float, end_s: float
+                ) -> list[tuple[float, float, str, str, list[str] | None, float]]:
+    """Every vehicle, trip and flow of the files whose type is in ``type_ids`` (all types when ``None``;
+    ``DEFAULT_VEHTYPE`` for vehicles without one) departing in the window ``[begin_s, end_s)``:
+    ``(first departure s, last departure s, origin edge, destination edge, route edges or None, vehicles)``.
+    A vehicle or trip departs at one time (both times equal); a flow spreads its vehicles over its span
+    within the window. Routes are the vehicle's own (inline or by reference); trips have none."""
     routes: dict[str, list[str]] = {}
-    out: list[tuple[str, str, float]] = []
+    out: list[tuple[float, float, str, str, list[str] | None, float]] = []
     stack: list[dict[str, str]] = []
 
     def start(name: str, a: dict[str, str], line: int) -> None:
@@ -73,7 +76,7 @@ def trip_ends(files: Sequence[str | Path], type_ids: set[str], *, begin_s: float
         if name not in _VEHICLES or not stack:
             return
         a = stack.pop()
-        if a.get("type", "DEFAULT_VEHTYPE") not in type_ids:
+        if type_ids is not None and a.get("type", "DEFAULT_VEHTYPE") not in type_ids:
             return
         edges = a["_edges"].split() if "_edges" in a else routes.get(a.get("route", ""), [])
         o = a.get("from") or (edges[0] if edges else None)
@@ -82,18 +85,30 @@ def trip_ends(files: Sequence[str | Path], type_ids: set[str], *, begin_s: float
             return  # trips between zones or junctions: no edge ends to weigh
         if name == "flow":
             n = _rate(a, begin_s, end_s)
+            try:
+                t0 = max(begin_s, float(a.get("begin", begin_s)))
+                t1 = min(end_s, float(a.get("end", end_s)))
+            except ValueError:
+                t0, t1 = begin_s, end_s
         else:
             try:
-                t = float(a.get("depart", "0"))
+                t0 = t1 = float(a.get("depart", "0"))
             except ValueError:
-                t = begin_s  # "triggered" and the like: counted once
-            n = 1.0 if begin_s <= t < end_s else 0.0
+                t0 = t1 = begin_s  # "triggered" and the like: counted once at the start
+            n = 1.0 if begin_s <= t0 < end_s else 0.0
         if n > 0:
-            out.append((o, d, n))
+            out.append((t0, t1, o, d, edges if len(edges) > 1 and "via" not in a else None, n))
 
     for f in files:
         walk(f, kind="routes", what="SUMO route file", start=start, end=end)
     return out
+
+
+def trip_ends(files: Sequence[str | Path], type_ids: set[str], *, begin_s: float, end_s: float
+              ) -> list[tuple[str, str, float]]:
+    """``(origin edge, destination edge, vehicles)`` of every vehicle, trip and flow whose type is in
+    ``type_ids`` (``DEFAULT_VEHTYPE`` for vehicles without one), over the window ``[begin_s, end_s)``."""
+    return [(o, d, n) for _, _, o, d, _, n in timed_trips(files, type_ids, begin_s=begin_s, end_s=end_s)]
 
 
 def equip_vtype(src: str | Path, target: str | Path, type_id: str, attributes: dict[str, str],

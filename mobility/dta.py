@@ -6,8 +6,9 @@ spill back, how long a closure takes to clear, what a diversion does to the peak
 - **Loading** (:func:`numba_kernels.dnl.dnl`): a link transmission model (triangular fundamental diagram per
   edge: free speed and capacity from the network, jam density ``jam_density_veh_km`` per lane) moving vehicle
   packets along their routes, first in first out on every edge, through a node model that shares the
-  receiving edges' supply among the incoming edges in proportion to their capacity. Signals act as capacity:
-  each turn's capacity times its green share over the program's cycle. Vehicles are conserved exactly.
+  receiving edges' supply among the incoming edges in proportion to their capacity. Fixed-time signals run
+  phase by phase (a turn moves in its green only), actuated ones as each turn's capacity times its green share
+  over the cycle. Vehicles are conserved exactly.
 - **Route choice**: routes are searched on the turn graph (SUMO's turn restrictions hold). ``method="due"``
   iterates to a dynamic user equilibrium: per origin-destination pair and departure interval, each used route's
   experienced travel time against the cheapest route's; flow moves from costlier to cheaper routes (a swap in
@@ -47,7 +48,8 @@ if TYPE_CHECKING:
 
     from .network import RoadNetwork
 
-__all__ = ["DynamicDemand", "Diversion", "Incident", "dta", "demand_from_scenario", "demand_from_od"]
+__all__ = ["DynamicDemand", "Diversion", "Incident", "dta", "demand_from_scenario", "demand_from_od",
+           "signal_green_shares", "signal_states"]
 
 #: Jam density per lane, veh/km (7.5 m a vehicle at standstill, as SUMO's default cars and gap take).
 JAM_DENSITY_VEH_KM = 133.0
@@ -169,7 +171,8 @@ def demand_from_od(network: RoadNetwork, od: Any, *, horizon_s: float = 3600.0, 
 
 def demand_from_scenario(scenario: Any, network: RoadNetwork, *, interval_s: float = 300.0) -> DynamicDemand:
     """Dynamic demand of a SUMO scenario: its OD pairs (edge to edge) and zone matrix, random trips (drawn with
-    its seed, counted per pair and interval) or route flows (each on its fixed route), over its window.
+    its seed, counted per pair and interval), route flows (each on its fixed route) or its own route files
+    (vehicles with routes keep them, trips choose theirs; a ``.sumocfg``'s as it is), over its window.
 
     Parameters
     ----------
@@ -182,7 +185,7 @@ def demand_from_scenario(scenario: Any, network: RoadNetwork, *, interval_s: flo
     DynamicDemand
     """
     from .demand import demand_windows, random_trips
-    from .scenario import ODDemand, RandomDemand, RouteDemand
+    from .scenario import ODDemand, RandomDemand, RouteDemand, RouteFileDemand
 
     b, e = scenario.begin_s, scenario.end_s
     n_int = max(1, int(math.ceil((e - b) / interval_s)))
@@ -193,7 +196,7 @@ def demand_from_scenario(scenario: Any, network: RoadNetwork, *, interval_s: flo
 
     def add(o: Sequence[int], t: Sequence[int], lo: float, hi: float, veh_h: float, route: np.ndarray | None = None
             ) -> None:
-        key = (tuple(o), tuple(t)) if route is None else ((-len(fixed) - 1,), tuple(route))
+        key = (tuple(o), tuple(t)) if route is None else ((-1,), tuple(route))  # one row per fixed route
         row = pairs.setdefault(key, np.zeros(n_int))
         if route is not None:
             fixed[key] = route
@@ -219,9 +222,24 @@ def demand_from_scenario(scenario: Any, network: RoadNetwork, *, interval_s: flo
         for t, o, dest, _ in random_trips(scenario, network):
             k = min(int((t - b) // interval_s), n_int - 1)
             add([ei[o]], [ei[dest]], b + k * interval_s, b + (k + 1) * interval_s, 3600.0 / interval_s)
+    elif isinstance(d, RouteFileDemand):
+        from ._routefiles import timed_trips
+
+        files = [*scenario.additional_files, *d.files]
+        for t0, t1, o, dest, edges, n in timed_trips(files, None, begin_s=b, end_s=e):
+            missing = [x for x in (edges or [o, dest]) if x not in ei]
+            if missing:
+                raise InputError(f"{', '.join(str(f) for f in files)}: a vehicle from {o} to {dest} uses edge "
+                                 f"{missing[0]!r}, which is not in the network {network.name}: give the route files "
+                                 f"of this network")
+            if t1 <= t0:  # one vehicle at one time: its departure interval
+                k = min(int((t0 - b) // interval_s), n_int - 1)
+                t0, t1 = b + k * interval_s, b + (k + 1) * interval_s
+            route = np.array([ei[x] for x in edges], dtype=np.int64) if edges else None
+            add([ei[o]], [ei[dest]], t0, t1, n * 3600.0 / (t1 - t0), route=route)
     else:
-        raise InputError(f"the dynamic engine takes OD, route or random demand; this scenario's demand is "
-                         f"'{d.kind}' (route files): give it as OD pairs or calibrate it to route flows first")
+        raise InputError(f"the dynamic engine takes OD, route, random or route-file demand; this scenario's "
+                         f"demand is '{d.kind}'")
     keys = list(pairs)
     origins = [list(k[0]) if k not in fixed else [int(fixed[k][0])] for k in keys]
     dests = [list(k[1]) if k not in fixed else [int(fixed[k][-1])] for k in keys]
@@ -232,7 +250,8 @@ def demand_from_scenario(scenario: Any, network: RoadNetwork, *, interval_s: flo
 
 # ---- the network as the kernel's arrays ------------------------------------------------------------------
 def _kernel_network(network: RoadNetwork, jam_density_veh_km: float, green: dict[tuple[int, int], float] | None,
-                    link_model: str = "ltm", rate_tau_s: float = 600.0) -> dict[str, Any]:
+                    link_model: str = "ltm", rate_tau_s: float = 600.0,
+                    phases: dict[tuple[int, int], np.ndarray] | None = None) -> dict[str, Any]:
     """The network as the kernel's arrays: lengths in m, speeds in m/s, capacities in veh/s (a TNTP network's
     free-flow times are read as minutes and its capacities as veh/h, at a nominal 15 m/s), jam densities in veh/m
     over all lanes."""
@@ -257,10 +276,17 @@ def _kernel_network(network: RoadNetwork, jam_density_veh_km: float, green: dict
     turn_ptr = np.zeros(network.n_edges + 1, dtype=np.int64)
     turn_to: list[int] = []
     turn_green: list[float] = []
+    sig_ptr = [0]
+    states: list[np.ndarray] = []
+    phases = phases or {}
     for (a, b_), g in sorted((green or {}).items()):
         turn_ptr[a + 1] += 1
         turn_to.append(b_)
         turn_green.append(g)
+        st = phases.get((a, b_))
+        if st is not None:
+            states.append(np.asarray(st, dtype=np.float64))
+        sig_ptr.append(sig_ptr[-1] + (len(st) if st is not None else 0))
     turn_ptr = np.cumsum(turn_ptr)
     E = network.n_edges
     bpr_b = np.asarray(network.extra.get("b", np.full(E, 0.15)), dtype=np.float64)
@@ -269,7 +295,8 @@ def _kernel_network(network: RoadNetwork, jam_density_veh_km: float, green: dict
             "length": lengths, "vf": vf, "cap": cap, "kj": kj, "node_in_ptr": node_in_ptr,
             "node_in": order.astype(np.int64), "lookahead": np.where(lanes >= 2, 400, 0).astype(np.int64),
             "turn_ptr": turn_ptr, "turn_to": np.array(turn_to, dtype=np.int64),
-            "turn_green": np.array(turn_green, dtype=np.float64), "link_model": 1 if link_model == "bpr" else 0,
+            "turn_green": np.array(turn_green, dtype=np.float64), "sig_ptr": np.array(sig_ptr, dtype=np.int64),
+            "sig_state": np.concatenate(states) if states else np.zeros(0), "link_model": 1 if link_model == "bpr" else 0,
             "bpr_b": bpr_b, "bpr_p": bpr_p, "rate_tau_s": float(rate_tau_s)}
 
 
@@ -308,6 +335,62 @@ def signal_green_shares(network: RoadNetwork, plans: dict[str, Any] | None = Non
                 st.green_s for st in p.stages if i in st.permissive)
             key = (ei[mv.from_edge], ei[mv.to_edge])
             out[key] = max(out.get(key, 0.0), min(1.0, g / p.cycle_s))
+    return out
+
+
+def signal_states(network: RoadNetwork, plans: dict[str, Any] | None = None) -> dict[tuple[int, int], np.ndarray]:
+    """Second by second over its cycle, the capacity factor of every turn (edge to edge) of a fixed-time signal:
+    1 in protected green, 0.5 in permissive green (it yields), 0 otherwise; entry ``i`` is the state in the
+    second ``[i, i + 1)`` of every cycle counted from time 0 (the program's offset is applied). Actuated
+    programs are left out (their timing varies: :func:`signal_green_shares` gives their cycle average).
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        A SUMO network (others have no signals: an empty result).
+    plans : dict of str to SignalPlan, optional
+        The programs (default: the network's own).
+
+    Returns
+    -------
+    dict of (int, int) to numpy.ndarray
+        One float per second of the cycle (the cycle rounded to whole seconds).
+    """
+    if network.net_file is None:
+        return {}
+    from ._sumoxml import walk
+    from .signals.plan import plans_from_net
+    from .signals.safety import signal_models
+
+    varying: set[str] = set()
+    if plans is None:
+        def start(name: str, a: dict[str, str], line: int) -> None:
+            if name == "tlLogic" and a.get("type", "static") != "static":
+                varying.add(a.get("id", ""))
+        walk(network.net_file, kind="network", what="SUMO network", start=start)
+    models = signal_models(network.net_file)
+    plans = plans if plans is not None else plans_from_net(network.net_file)
+    ei = network.edge_index
+    out: dict[tuple[int, int], np.ndarray] = {}
+    for tls, p in plans.items():
+        m = models.get(tls)
+        if m is None or tls in varying or getattr(p, "actuation", None) is not None:
+            continue
+        cycle = max(1, int(round(p.cycle_s)))
+        pos = (np.arange(cycle) + 0.5 - p.sumo_offset_s) % p.cycle_s  # position in the program of each second
+        starts = p.stage_starts()
+        for i, mv in m.movements.items():
+            if mv.pedestrian or mv.from_edge not in ei or mv.to_edge not in ei:
+                continue
+            state = np.zeros(cycle)
+            for st, b in zip(p.stages, starts, strict=True):
+                on = (pos >= b) & (pos < b + st.green_s)
+                if i in st.green:
+                    state[on] = 1.0
+                elif i in st.permissive:
+                    state[on] = np.maximum(state[on], 0.5)
+            key = (ei[mv.from_edge], ei[mv.to_edge])
+            out[key] = np.maximum(out[key], state) if key in out and len(out[key]) == cycle else state
     return out
 
 
@@ -390,7 +473,7 @@ def _load(net: dict[str, np.ndarray], table: RouteTable, demand: DynamicDemand, 
     balance = np.zeros((n_steps, 4))
     dnl(net["tail"], net["head"], net["length"], net["vf"], net["cap"], net["kj"], net["lookahead"],
         net["node_in_ptr"], net["node_in"],
-        net["turn_ptr"], net["turn_to"], net["turn_green"], route_ptr, route_links, dep[0], dep[1], dep[2],
+        net["turn_ptr"], net["turn_to"], net["turn_green"], net["sig_ptr"], net["sig_state"], route_ptr, route_links, dep[0], dep[1], dep[2],
         events["drop_link"], events["drop_t0"], events["drop_t1"], events["drop_factor"],
         events["div_link"], events["div_t0"], events["div_t1"], events["div_from"], events["div_to"],
         events["div_share"], events["div_pos"], int(net["link_model"]), net["bpr_b"], net["bpr_p"],
@@ -462,7 +545,7 @@ def dta(
     packet_veh: float = 2.0,
     jam_density_veh_km: float = JAM_DENSITY_VEH_KM,
     link_model: Literal["ltm", "bpr"] = "ltm",
-    signals: bool = True,
+    signals: bool | Literal["phases", "average"] = True,
     incidents: Sequence[Incident] = (),
     diversions: Sequence[Diversion] = (),
     max_routes: int = 8,
@@ -495,8 +578,10 @@ def dta(
         The link transmission model (queues, spill-back), or delay functions (each edge's BPR function of its
         smoothed inflow rate, with the network's ``b`` and ``power`` where it has them: no queue, the bridge to
         the static equilibrium).
-    signals : bool
-        Scale signalised turns' capacity by their green share (SUMO networks).
+    signals : {"phases", "average"} or bool
+        SUMO networks' signals: ``"phases"`` (or True) runs fixed-time programs phase by phase (a turn moves at
+        full capacity in its green, not at all in red; actuated programs by their cycle-average green share),
+        ``"average"`` scales every signalised turn's capacity by its green share, False ignores signals.
     incidents : list of Incident
         Capacity drops.
     diversions : list of Diversion
@@ -539,7 +624,11 @@ def dta(
         raise InputError(f"horizon_s {horizon_s:g} s ends before the last departure interval ({window:g} s)")
     if link_model not in ("ltm", "bpr"):
         raise InputError(f"link_model must be 'ltm' or 'bpr', got {link_model!r}")
-    net = _kernel_network(network, jam_density_veh_km, signal_green_shares(network) if signals else None, link_model)
+    if signals not in (True, False, "phases", "average"):
+        raise InputError(f"signals must be 'phases', 'average', True or False, got {signals!r}")
+    phases = signal_states(network) if signals in (True, "phases") else None
+    net = _kernel_network(network, jam_density_veh_km, signal_green_shares(network) if signals else None, link_model,
+                          phases=phases)
     free_tt = net["length"] / net["vf"]
     tg = turn_graph_of(network, vclass)
     table = RouteTable()

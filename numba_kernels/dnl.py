@@ -28,7 +28,8 @@ With ``link_model=1`` the links are delay functions instead (BPR: the free-flow 
 ``1 + b (x / capacity) ^ p`` at the link's smoothed inflow rate ``x``, no capacity or storage limit): a
 stationary loading then meets the static equilibrium's travel times, the bridge to the static assignment.
 
-**Signals** scale a turn's capacity by its green share (cycle average); **capacity drops** scale a link's
+**Signals** scale a turn's capacity by phase (fixed-time programs: full capacity in green, none in red, half
+in permissive green, second by second over the cycle) or by their green share (cycle average); **capacity drops** scale a link's
 capacity by a factor over a time window; **diversions** move a share of the packets of one route that enter a
 decision link onto another route through that link. Departures wait in a vertical queue at their first link
 until it can receive them, so no vehicle is ever lost: at every step, departed = on links + arrived.
@@ -68,6 +69,9 @@ def dnl(  # noqa: PLR0913, PLR0915
     # turns: green share of the turn from link a to link b is turn_green[k] for turn_to[k] == b, k in
     # turn_ptr[a]:turn_ptr[a + 1]; a turn not listed has share 1
     turn_ptr: np.ndarray, turn_to: np.ndarray, turn_green: np.ndarray,
+    # fixed-time signals by phase: turn k's capacity factor in second i of its cycle (counted from time 0) is
+    # sig_state[sig_ptr[k] + i]; a turn with sig_ptr[k] == sig_ptr[k + 1] keeps its constant turn_green[k]
+    sig_ptr: np.ndarray, sig_state: np.ndarray,
     # routes: links of route r are route_links[route_ptr[r]:route_ptr[r + 1]]
     route_ptr: np.ndarray, route_links: np.ndarray,
     # departures, sorted by time: (time s, route, vehicles)
@@ -211,7 +215,7 @@ def dnl(  # noqa: PLR0913, PLR0915
                             continue
                         found, ck, cprev, cb, cshare = _scan(a, q_head[a], t_end, step, bpr, lookahead, p_ready,
                                                              p_route, p_pos, route_ptr, route_links, turn_ptr, turn_to,
-                                                             turn_green, down_hist, start, ring, lag_w, kj, length, up,
+                                                             turn_green, sig_ptr, sig_state, dt, down_hist, start, ring, lag_w, kj, length, up,
                                                              in_budget, nxt, blocked)
                         if not found:
                             c_state[jj] = 2
@@ -303,7 +307,8 @@ def dnl(  # noqa: PLR0913, PLR0915
 @njit
 def _scan(a: int, k: int, t_end: float, step: int, bpr: bool, lookahead: np.ndarray, p_ready: np.ndarray,
           p_route: np.ndarray, p_pos: np.ndarray, route_ptr: np.ndarray, route_links: np.ndarray, turn_ptr: np.ndarray,
-          turn_to: np.ndarray, turn_green: np.ndarray, down_hist: np.ndarray, start: np.ndarray, ring: np.ndarray,
+          turn_to: np.ndarray, turn_green: np.ndarray, sig_ptr: np.ndarray, sig_state: np.ndarray, dt: float,
+          down_hist: np.ndarray, start: np.ndarray, ring: np.ndarray,
           lag_w: np.ndarray, kj: np.ndarray, length: np.ndarray, up: np.ndarray, in_budget: np.ndarray,
           nxt: np.ndarray, blocked: np.ndarray) -> tuple[bool, int, int, int, float]:
     """The packet of link ``a`` (queue head ``k``) that can move now: the first one, or on a link of several lanes
@@ -330,6 +335,14 @@ def _scan(a: int, k: int, t_end: float, step: int, bpr: bool, lookahead: np.ndar
             for kk in range(turn_ptr[a], turn_ptr[a + 1]):
                 if turn_to[kk] == b:
                     share = turn_green[kk]
+                    n_sig = sig_ptr[kk + 1] - sig_ptr[kk]
+                    if n_sig > 0:  # by phase: the mean factor over this step's seconds
+                        s0 = int(np.floor(t_end - dt + 1e-9))
+                        n_s = max(1, int(round(dt)))
+                        acc = 0.0
+                        for j in range(n_s):
+                            acc += sig_state[sig_ptr[kk] + (s0 + j) % n_sig]
+                        share = acc / n_s
                     break
             if share > 0:
                 room = _cum_at(down_hist, start[b], ring[b], step, lag_w[b]) + kj[b] * length[b] - up[b]

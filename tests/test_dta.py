@@ -91,6 +91,56 @@ def test_vehicles_are_conserved_at_every_step_on_a_signalised_grid() -> None:
     assert (ds["travel_time_s"].fillna(1e9) >= 0).all()
 
 
+def test_a_fixed_time_signal_delays_as_deterministic_queueing_says() -> None:
+    # corridor5's first signal, straight on from the west: uniform arrivals at q below the saturation flow s
+    # wait on average r^2 / (2 C (1 - q / s)) (red r in a cycle C), and the phases hold the program's greens
+    from mobility.dta import JAM_DENSITY_VEH_KM, _kernel_network, signal_green_shares, signal_states
+
+    net = mb.load_network(ROOT / "networks" / "corridor5.net.xml")
+    a, b = net.edge("W_J1"), net.edge("J1_J2")
+    state = signal_states(net)[(a, b)]
+    assert set(np.unique(state)) == {0.0, 1.0} and state.mean() == pytest.approx(signal_green_shares(net)[(a, b)],
+                                                                                 abs=1.0 / len(state))
+    kn = _kernel_network(net, JAM_DENSITY_VEH_KM, None)
+    fft = kn["length"][a] / kn["vf"][a] + kn["length"][b] / kn["vf"][b]
+    cycle, red, sat = len(state), float((state == 0).sum()), kn["cap"][a]
+    for q_h in (300.0, 900.0):
+        demand = DynamicDemand([[a]], [[b]], np.array([[q_h] * 12]), 0.0, 300.0, ["x"])
+        ds = dta(net, demand, method="dnl", dt=1.0, interval_s=60.0, packet_veh=0.5, horizon_s=4000.0)
+        delay = ds["route_time_s"].values[2:10, 0].mean() - fft             # whole cycles of steady arrivals
+        expected = red ** 2 / (2 * cycle * (1 - q_h / 3600.0 / sat))
+        assert abs(delay - expected) <= 2.0                                  # two steps: packets move at step ends
+    cycle_average = dta(net, demand, method="dnl", dt=1.0, interval_s=60.0, packet_veh=0.5, horizon_s=4000.0,
+                        signals="average")
+    assert cycle_average["route_time_s"].values[2:10, 0].mean() - fft < 2.0  # no delay below the mean capacity
+
+
+def test_a_scenarios_own_route_files_become_dynamic_demand(tmp_path) -> None:
+    rou = tmp_path / "city.rou.xml"
+    rou.write_text("""<routes>
+  <vType id="car"/>
+  <route id="through" edges="W_J1 J1_J2 J2_J3"/>
+  <vehicle id="a" depart="10" route="through"/>
+  <vehicle id="b" depart="20"><route edges="W_J1 J1_J2 J2_J3"/></vehicle>
+  <trip id="c" depart="700" from="N1_J1" to="J1_S1"/>
+  <flow id="f" begin="0" end="1200" number="60" from="E_J5" to="J1_W"/>
+  <vehicle id="late" depart="5000" route="through"/>
+</routes>
+""")
+    spec = {"name": "own", "network": str(ROOT / "networks" / "corridor5.net.xml"), "begin_s": 0, "end_s": 1800,
+            "seed": 1, "demand": {"kind": "files", "files": [str(rou)]}}
+    sc = mb.Scenario.model_validate(spec)
+    net = mb.load_network(sc.network)
+    d = demand_from_scenario(sc, net, interval_s=300.0)
+    assert d.total_veh() == pytest.approx(63.0)                 # a, b, c and the flow's 60; "late" is outside
+    through = [i for i, r in d.fixed_routes.items() if list(r) == [net.edge(x) for x in ("W_J1", "J1_J2", "J2_J3")]]
+    assert len(through) == 1 and d.rates[through[0]].sum() * 300.0 / 3600.0 == pytest.approx(2.0)
+    flow = d.labels.index("E_J5>J1_W")
+    assert d.rates[flow][:4] * 300.0 / 3600.0 == pytest.approx([15.0] * 4)  # 60 over 20 minutes
+    ds = dta(net, d, method="dnl", horizon_s=3600.0)
+    assert ds.attrs["arrived_veh"] == pytest.approx(63.0)
+
+
 def test_two_routes_in_equilibrium_take_equal_times() -> None:
     # o -> d directly (quicker at free flow, one lane) or round a longer two-lane detour
     net = _net([(0, 1, 200.0, 15.0, 2, 3600.0), (1, 4, 1500.0, 25.0, 1, 1500.0), (1, 2, 800.0, 25.0, 2, 3600.0),
