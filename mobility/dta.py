@@ -41,6 +41,7 @@ import numpy as np
 
 from ._dta_equilibrium import cheapest, equilibrate, experienced, link_times, origin_groups
 from ._dta_paths import RouteTable, shortest_routes, turn_graph_of
+from ._dta_signals import signal_green_shares, signal_states
 from ._errors import DemandError, InputError
 
 if TYPE_CHECKING:
@@ -298,100 +299,6 @@ def _kernel_network(network: RoadNetwork, jam_density_veh_km: float, green: dict
             "turn_green": np.array(turn_green, dtype=np.float64), "sig_ptr": np.array(sig_ptr, dtype=np.int64),
             "sig_state": np.concatenate(states) if states else np.zeros(0), "link_model": 1 if link_model == "bpr" else 0,
             "bpr_b": bpr_b, "bpr_p": bpr_p, "rate_tau_s": float(rate_tau_s)}
-
-
-def signal_green_shares(network: RoadNetwork, plans: dict[str, Any] | None = None) -> dict[tuple[int, int], float]:
-    """Green share of every signalised turn (edge to edge) over its program's cycle: protected and permissive
-    green both count, permissive at half (it yields).
-
-    Parameters
-    ----------
-    network : RoadNetwork
-        A SUMO network (others have no signals: an empty result).
-    plans : dict of str to SignalPlan, optional
-        The programs (default: the network's own).
-
-    Returns
-    -------
-    dict of (int, int) to float
-    """
-    if network.net_file is None:
-        return {}
-    from .signals.plan import plans_from_net
-    from .signals.safety import signal_models
-
-    models = signal_models(network.net_file)
-    plans = plans if plans is not None else plans_from_net(network.net_file)
-    ei = network.edge_index
-    out: dict[tuple[int, int], float] = {}
-    for tls, p in plans.items():
-        m = models.get(tls)
-        if m is None:
-            continue
-        for i, mv in m.movements.items():
-            if mv.pedestrian or mv.from_edge not in ei or mv.to_edge not in ei:
-                continue
-            g = sum(st.green_s for st in p.stages if i in st.green) + 0.5 * sum(
-                st.green_s for st in p.stages if i in st.permissive)
-            key = (ei[mv.from_edge], ei[mv.to_edge])
-            out[key] = max(out.get(key, 0.0), min(1.0, g / p.cycle_s))
-    return out
-
-
-def signal_states(network: RoadNetwork, plans: dict[str, Any] | None = None) -> dict[tuple[int, int], np.ndarray]:
-    """Second by second over its cycle, the capacity factor of every turn (edge to edge) of a fixed-time signal:
-    1 in protected green, 0.5 in permissive green (it yields), 0 otherwise; entry ``i`` is the state in the
-    second ``[i, i + 1)`` of every cycle counted from time 0 (the program's offset is applied). Actuated
-    programs are left out (their timing varies: :func:`signal_green_shares` gives their cycle average).
-
-    Parameters
-    ----------
-    network : RoadNetwork
-        A SUMO network (others have no signals: an empty result).
-    plans : dict of str to SignalPlan, optional
-        The programs (default: the network's own).
-
-    Returns
-    -------
-    dict of (int, int) to numpy.ndarray
-        One float per second of the cycle (the cycle rounded to whole seconds).
-    """
-    if network.net_file is None:
-        return {}
-    from ._sumoxml import walk
-    from .signals.plan import plans_from_net
-    from .signals.safety import signal_models
-
-    varying: set[str] = set()
-    if plans is None:
-        def start(name: str, a: dict[str, str], line: int) -> None:
-            if name == "tlLogic" and a.get("type", "static") != "static":
-                varying.add(a.get("id", ""))
-        walk(network.net_file, kind="network", what="SUMO network", start=start)
-    models = signal_models(network.net_file)
-    plans = plans if plans is not None else plans_from_net(network.net_file)
-    ei = network.edge_index
-    out: dict[tuple[int, int], np.ndarray] = {}
-    for tls, p in plans.items():
-        m = models.get(tls)
-        if m is None or tls in varying or getattr(p, "actuation", None) is not None:
-            continue
-        cycle = max(1, int(round(p.cycle_s)))
-        pos = (np.arange(cycle) + 0.5 - p.sumo_offset_s) % p.cycle_s  # position in the program of each second
-        starts = p.stage_starts()
-        for i, mv in m.movements.items():
-            if mv.pedestrian or mv.from_edge not in ei or mv.to_edge not in ei:
-                continue
-            state = np.zeros(cycle)
-            for st, b in zip(p.stages, starts, strict=True):
-                on = (pos >= b) & (pos < b + st.green_s)
-                if i in st.green:
-                    state[on] = 1.0
-                elif i in st.permissive:
-                    state[on] = np.maximum(state[on], 0.5)
-            key = (ei[mv.from_edge], ei[mv.to_edge])
-            out[key] = np.maximum(out[key], state) if key in out and len(out[key]) == cycle else state
-    return out
 
 
 # ---- loading -----------------------------------------------------------------------------------------------
