@@ -86,6 +86,20 @@ def experienced(ld: Any, n_intervals: int, n_routes: int, t_end: float) -> tuple
         return flow, np.where(flow > 0, tts / np.maximum(flow, 1e-12), np.nan)
 
 
+def _carried(exp_tt: np.ndarray) -> np.ndarray:
+    """Experienced times ``(departure interval, route)`` filled along each route's intervals: a route with less
+    than a packet an interval sends its vehicles of several intervals in one packet, which departs in one of
+    them; the intervals it carries take the time of the next packet of the route (else of the one before)."""
+    out = exp_tt.copy()
+    for k in range(out.shape[0] - 2, -1, -1):
+        gap = np.isnan(out[k])
+        out[k, gap] = out[k + 1, gap]
+    for k in range(1, out.shape[0]):
+        gap = np.isnan(out[k])
+        out[k, gap] = out[k - 1, gap]
+    return out
+
+
 def equilibrate(ld: Any, demand: Any, table: RouteTable, shares: np.ndarray, tg: TurnGraph, groups: OriginGroups,
                 free_tt: np.ndarray, t_end: float, interval_s: float, it: int, max_routes: int, *,
                 swap: bool = True) -> tuple[float, np.ndarray]:
@@ -106,7 +120,7 @@ def equilibrate(ld: Any, demand: Any, table: RouteTable, shares: np.ndarray, tg:
     link = entry_cost(ld, free_tt)
     loaded = route_costs(table.csr(), depart, link, demand.t0, interval_s, free_tt)
     seen = np.full_like(loaded, np.nan)
-    seen[:, :exp_tt.shape[1]] = exp_tt
+    seen[:, :exp_tt.shape[1]] = _carried(exp_tt)
     cost = np.where((shares > 1e-9) & np.isfinite(seen), seen, loaded)
     pair_ptr, pair_routes = table.pair_csr(demand.n_pairs)
     best = np.empty((demand.n_pairs, K))

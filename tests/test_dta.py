@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mobility as mb
-from mobility.dta import Diversion, DynamicDemand, Incident, demand_from_scenario, dta
+from mobility.dta import Diversion, DynamicDemand, Incident, demand_from_od, demand_from_scenario, dta
 from mobility.network import build_network
 
 from .conftest import ROOT
@@ -209,3 +209,25 @@ def test_cli_dta_writes_results_and_a_space_time_plot(tmp_path) -> None:
     assert r.exit_code == 2 and "--at" in r.output and not (tmp_path / "m2.png").exists()
     with pytest.raises(mb.InputError, match="route edges"):
         mb.plot_space_time(ds, ["nope"])
+
+
+def test_a_stationary_run_with_pooled_packets_nears_the_static_equilibrium_on_sioux_falls() -> None:
+    # delay-function links and stationary demand: the dynamic equilibrium's flows near the static one; most
+    # route flows here are below a packet an interval, so it also checks that pooled packets cost their routes
+    # in every interval they carry
+    from .conftest import shared_path
+
+    folder = shared_path("tntp", "SiouxFalls")
+    net = mb.network_from_tntp(folder / "SiouxFalls_net.tntp")
+    demand = demand_from_od(net, mb.od_from_tntp(folder / "SiouxFalls_trips.tntp"), horizon_s=3 * 3600.0,
+                            interval_s=900.0)
+    ds = dta(net, demand, method="due", link_model="bpr", gap=1e-4, max_iter=25, dt=5.0, interval_s=900.0,
+             packet_veh=20.0)
+    assert ds["gap"].values[-1] < 0.05
+    f, t, v, _ = mb.read_tntp_flows(folder / "SiouxFalls_flow.tntp")
+    index = {(int(net.node_ids[a]), int(net.node_ids[b])): k for k, (a, b) in enumerate(zip(net.tail, net.head))}
+    ref = np.zeros(net.n_edges)
+    for fi, ti, vi in zip(f, t, v, strict=True):
+        ref[index[(int(fi), int(ti))]] = vi
+    inflow = ds["inflow_veh_h"].values[6:11].mean(axis=0)   # after 1.5 h of filling, before the end
+    assert float(np.mean(np.abs(inflow - ref) / ref)) < 0.08
