@@ -75,29 +75,21 @@ def link_times(ld: Any) -> np.ndarray:
 
 def experienced(ld: Any, n_intervals: int, n_routes: int, t_end: float) -> tuple[np.ndarray, np.ndarray]:
     """Flow (veh) and mean experienced travel time (s) per (departure interval, route); a vehicle still on its
-    way counts the time until the end (a lower bound)."""
+    way counts the time until the end (a lower bound); vehicles pooled into a packet of their route take that
+    packet's time in their own departure interval."""
     flow = np.zeros((n_intervals, n_routes))
     tts = np.zeros((n_intervals, n_routes))
-    arrive = np.where(np.isnan(ld.p_arrive), t_end, ld.p_arrive)
-    route0 = ld.dep_route  # the route it left on (a diversion may have changed it on the way)
-    np.add.at(flow, (ld.dep_interval, route0), ld.dep_size)
-    np.add.at(tts, (ld.dep_interval, route0), ld.dep_size * (arrive - ld.dep_time))
+    tt = np.where(np.isnan(ld.p_arrive), t_end, ld.p_arrive) - ld.dep_time
+    c_route, c_interval, c_veh, c_packet, pooled = ld.carry
+    whole = ~pooled
+    # the route it left on (a diversion may have changed it on the way); a pooled packet's vehicles count in
+    # the intervals they belong to
+    np.add.at(flow, (ld.dep_interval[whole], ld.dep_route[whole]), ld.dep_size[whole])
+    np.add.at(tts, (ld.dep_interval[whole], ld.dep_route[whole]), (ld.dep_size * tt)[whole])
+    np.add.at(flow, (c_interval, c_route), c_veh)
+    np.add.at(tts, (c_interval, c_route), c_veh * tt[c_packet])
     with np.errstate(invalid="ignore", divide="ignore"):
         return flow, np.where(flow > 0, tts / np.maximum(flow, 1e-12), np.nan)
-
-
-def _carried(exp_tt: np.ndarray) -> np.ndarray:
-    """Experienced times ``(departure interval, route)`` filled along each route's intervals: a route with less
-    than a packet an interval sends its vehicles of several intervals in one packet, which departs in one of
-    them; the intervals it carries take the time of the next packet of the route (else of the one before)."""
-    out = exp_tt.copy()
-    for k in range(out.shape[0] - 2, -1, -1):
-        gap = np.isnan(out[k])
-        out[k, gap] = out[k + 1, gap]
-    for k in range(1, out.shape[0]):
-        gap = np.isnan(out[k])
-        out[k, gap] = out[k - 1, gap]
-    return out
 
 
 def equilibrate(ld: Any, demand: Any, table: RouteTable, shares: np.ndarray, tg: TurnGraph, groups: OriginGroups,
@@ -120,7 +112,7 @@ def equilibrate(ld: Any, demand: Any, table: RouteTable, shares: np.ndarray, tg:
     link = entry_cost(ld, free_tt)
     loaded = route_costs(table.csr(), depart, link, demand.t0, interval_s, free_tt)
     seen = np.full_like(loaded, np.nan)
-    seen[:, :exp_tt.shape[1]] = _carried(exp_tt)
+    seen[:, :exp_tt.shape[1]] = exp_tt
     cost = np.where((shares > 1e-9) & np.isfinite(seen), seen, loaded)
     pair_ptr, pair_routes = table.pair_csr(demand.n_pairs)
     best = np.empty((demand.n_pairs, K))

@@ -322,6 +322,9 @@ class _Load:
     dep_size: np.ndarray
     dep_pair: np.ndarray
     dep_interval: np.ndarray
+    #: pooled packets: (route, departure interval, vehicles, packet) for each interval's vehicles of a route
+    #: with less than a packet in that interval, and the packet that carries them; and which packets are pooled
+    carry: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _departures(demand: DynamicDemand, shares: np.ndarray, route_pair: np.ndarray, packet_veh: float
@@ -329,7 +332,8 @@ def _departures(demand: DynamicDemand, shares: np.ndarray, route_pair: np.ndarra
     """Packets of at most ``packet_veh`` vehicles per route and departure interval, spread evenly over the
     interval; a route with less than a packet in an interval joins those vehicles to its other such intervals'
     (a packet leaves as the route's cumulative departures pass its middle vehicle), so a city's many small
-    flows do not make one small packet each."""
+    flows do not make one small packet each. Returns the packets' departure times, routes, sizes, pairs and
+    departure intervals (sorted by time), and the pooled vehicles' carrying packets (``_Load.carry``)."""
     T = demand.interval_s
     K = demand.n_intervals
     v = (demand.rates * T / 3600.0)[route_pair] * shares.T                   # (routes, intervals) vehicles
@@ -360,7 +364,15 @@ def _departures(demand: DynamicDemand, shares: np.ndarray, route_pair: np.ndarra
     size_all = np.concatenate([s1, size[g]])
     k = np.concatenate([k1, k2]).astype(np.int64)
     order = np.argsort(t, kind="stable")
-    return t[order], r[order], size_all[order], route_pair[r[order]].astype(np.int64), k[order]
+    # each small interval's vehicles ride the packet holding the middle of their share of the cumulative
+    cu, ck = np.nonzero(small[used] > 0)
+    mid = cum[cu, ck] + 0.5 * small[used[cu], ck]
+    first = np.cumsum(n) - n
+    packet = t1.size + first[cu] + np.minimum((mid / size[cu]).astype(np.int64), n[cu] - 1)
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    carry = (used[cu].astype(np.int64), ck.astype(np.int64), small[used[cu], ck], rank[packet], order >= t1.size)
+    return t[order], r[order], size_all[order], route_pair[r[order]].astype(np.int64), k[order], carry
 
 
 def _load(net: dict[str, np.ndarray], table: RouteTable, demand: DynamicDemand, shares: np.ndarray,
