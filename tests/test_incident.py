@@ -1,0 +1,114 @@
+"""Incidents as data: the file checked against the network and the scenario, a closure in the dynamic engine
+against deterministic queueing, and closures in SUMO that its routing respects."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mobility as mb
+from mobility._errors import InputError
+from mobility.dta import dta
+from mobility.incident import IncidentSpec, dta_incidents, load_incident, passing_speed, with_incident
+
+from .conftest import ROOT
+from .test_dta import _demand, _net
+
+
+def test_a_full_closure_delays_every_vehicle_behind_it_by_the_closure_and_the_queues_discharge() -> None:
+    # one road: approach (500 m), the incident site (20 m), exit (500 m); 900 veh/h against 1800 veh/h
+    net = _net([(0, 1, 500.0, 20.0, 1, 1800.0), (1, 2, 20.0, 20.0, 1, 1800.0), (2, 3, 500.0, 20.0, 1, 1800.0)], 4)
+    q, s, t0, t1 = 900.0 / 3600.0, 1800.0 / 3600.0, 600.0, 900.0
+    demand = _demand(net, "e0", "e2", [900.0] * 30, interval_s=60.0)
+    inc = IncidentSpec(id="crash", edge="e1", begin_s=t0, duration_s=t1 - t0)
+    ds = dta(net, demand, method="dnl", dt=1.0, interval_s=60.0, packet_veh=0.25, horizon_s=3600.0,
+             incidents=dta_incidents(inc, net))
+    free = 500.0 / 20.0 + 20.0 / 20.0 + 500.0 / 20.0
+    # deterministic queueing at the site (reached 25 s after departure): a vehicle reaching it at a in the
+    # closure or its queue leaves at t1 + q (a - t0) / s, the queue gone when that meets a
+    d = np.arange(0.0, 1800.0, 0.05)
+    a = d + 25.0
+    delay = np.where(a >= t0, np.maximum(0.0, t1 + q * (a - t0) / s - a), 0.0)
+    expected = free + delay.reshape(30, -1).mean(axis=1)
+    got = ds["route_time_s"].values[:, 0]
+    assert np.max(np.abs(got - expected)) <= 2.0, np.c_[got, expected]
+    assert expected.max() > free + 250.0                       # the closure matters
+    assert ds.attrs["arrived_veh"] == pytest.approx(450.0) and ds.attrs["conservation_error"] < 1e-9
+
+
+def test_lanes_and_capacity_left_become_the_engines_capacity_drop() -> None:
+    net = _net([(0, 1, 500.0, 20.0, 3, 5400.0), (1, 2, 500.0, 20.0, 3, 5400.0)], 3)
+    inc = IncidentSpec(id="x", edge="e1", lanes=[0, 1], begin_s=10, duration_s=60, capacity_left=0.3,
+                       secondary=[{"edge": "e0", "begin_s": 40, "duration_s": 20}])
+    drops = dta_incidents(inc, net)
+    assert [(d.edge, d.begin_s, d.end_s) for d in drops] == [("e1", 10, 70), ("e0", 40, 60)]
+    assert drops[0].capacity_factor == pytest.approx((1 + 0.3 * 2) / 3) and drops[1].capacity_factor == 0.0
+    # the speed that keeps a share of a lane's capacity, by the steady car-following headway
+    v = passing_speed(0.5, 13.89)
+    assert 3600 / (1.0 + 7.5 / v) == pytest.approx(0.5 * 3600 / (1.0 + 7.5 / 13.89))
+
+
+def _through_b1c1(tmp_path: Path) -> mb.Scenario:
+    sc = mb.load_scenario(ROOT / "scenarios" / "signal_control" / "grid3x3.yaml")
+    demand = {"kind": "routes", "flows": [{"edges": ["left1A1", "A1B1", "B1C1", "C1right1"], "flow_veh_h": 600,
+                                          "end_s": 600}]}
+    data = sc.model_dump(mode="json", exclude={"source_file"})
+    data.update(end_s=1500.0, demand=demand)
+    return mb.scenario_from_dict(data, base_dir=ROOT)
+
+
+def _lane_seconds(path: Path, edge: str) -> dict[str, float]:
+    root = ET.parse(path).getroot()
+    return {ln.get("id"): float(ln.get("sampledSeconds", 0)) for e in root.iter("edge") if e.get("id") == edge
+            for ln in e.iter("lane")}
+
+
+@pytest.mark.parametrize("lanes", [[0], None])
+def test_sumo_keeps_off_a_closed_lane_and_reroutes_around_a_closed_road(tmp_path, lanes) -> None:
+    sc = _through_b1c1(tmp_path)
+    (tmp_path / "lanes.add.xml").write_text('<additional><laneData id="ld" file="lanes.xml" begin="230" '
+                                            'end="800"/></additional>')
+    base = sc.model_copy(update={"additional_files": [tmp_path / "lanes.add.xml"]})
+    hit = with_incident(base, IncidentSpec(id="c", edge="B1C1", lanes=lanes, begin_s=200, duration_s=600), tmp_path)
+    runs = {}
+    for name, s in (("base", base), ("hit", hit)):
+        (tmp_path / name).mkdir()
+        runs[name] = mb.run_scenario(s, seed=3, workdir=tmp_path / name)
+    before = _lane_seconds(tmp_path / "base" / "lanes.xml", "B1C1")
+    after = _lane_seconds(tmp_path / "hit" / "lanes.xml", "B1C1")
+    assert before["B1C1_0"] > 100.0                              # the lane carries traffic without the incident
+    closed = ["B1C1_0", "B1C1_1"] if lanes is None else ["B1C1_0"]
+    assert all(after[x] == 0.0 for x in closed)                  # nobody enters a closed lane while it is closed
+    if lanes is not None:
+        assert after["B1C1_1"] > before["B1C1_1"]                 # its traffic passes in the other lane
+    # every vehicle still arrives, those of the closure around the closed road (through the grid's other streets)
+    assert int(runs["hit"]["vehicles_arrived"]) == int(runs["base"]["vehicles_arrived"]) == int(runs["base"]["vehicles_loaded"])
+    assert int(runs["hit"]["teleports"]) == 0
+    if lanes is None:
+        dep = np.asarray(runs["hit"]["trip_depart"].values, dtype=float)
+        length = np.asarray(runs["hit"]["trip_route_length"].values, dtype=float)
+        direct = float(np.nanmax(np.asarray(runs["base"]["trip_route_length"].values, dtype=float)))
+        during = (dep > 250) & (dep < 550)
+        assert during.sum() > 20 and (length[during] > direct + 50).all()
+
+
+@pytest.mark.parametrize("fields, field, words", [
+    ({"edge": "B1C2"}, "edge", "did you mean"),
+    ({"lanes": [2]}, "lanes", "has 2 lane(s)"),
+    ({"begin_s": 5000}, "begin_s", "outside the scenario's window"),
+    ({"duration_s": -5}, "duration_s", "greater than 0"),
+    ({"secondary": [{"edge": "nowhere", "begin_s": 10, "duration_s": 5}]}, "secondary.0.edge", "unknown edge"),
+])
+def test_a_bad_incident_file_gets_a_one_line_error_naming_the_field(tmp_path, fields, field, words) -> None:
+    import yaml
+
+    sc = _through_b1c1(tmp_path)
+    path = tmp_path / "inc.yaml"
+    path.write_text(yaml.safe_dump({"id": "x", "edge": "B1C1", "begin_s": 100, "duration_s": 60, **fields}))
+    with pytest.raises(InputError) as err:
+        load_incident(path, network=mb.load_network(sc.network), scenario=sc)
+    msg = str(err.value)
+    assert "\n" not in msg.strip() and str(path) in msg and field in msg and words in msg, msg
