@@ -13,6 +13,8 @@ import mobility as mb
 from mobility._errors import InputError
 from mobility.dta import dta
 from mobility.incident import IncidentSpec, dta_incidents, load_incident, passing_speed, with_incident
+from mobility.incident.response import ResponsePlan, check_response, response_to_dta
+from mobility.incident.simulate import affected_edges, incident_kpis, run_incident
 
 from .conftest import ROOT
 from .test_dta import _demand, _net
@@ -112,3 +114,56 @@ def test_a_bad_incident_file_gets_a_one_line_error_naming_the_field(tmp_path, fi
         load_incident(path, network=mb.load_network(sc.network), scenario=sc)
     msg = str(err.value)
     assert "\n" not in msg.strip() and str(path) in msg and field in msg and words in msg, msg
+
+
+# ---- response plans --------------------------------------------------------------------------------------------
+def _plan(**kw) -> ResponsePlan:
+    base = {"id": "p", "incident": "c", "detours": [{"sign_edge": "left1A1", "avoid": ["B1C1"], "begin_s": 200,
+                                                     "end_s": 800, "compliance": 1.0, "message": "use B2"}]}
+    return ResponsePlan.model_validate({**base, **kw})
+
+
+def test_a_response_plan_round_trips_json_and_becomes_the_engines_diversions_and_drops(tmp_path) -> None:
+    net = mb.load_network(ROOT / "networks" / "grid3x3.net.xml")
+    plan = _plan(metering=[{"edge": "left1A1", "rate_veh_h": 300, "begin_s": 200, "end_s": 800}])
+    assert ResponsePlan.from_json(plan.to_json()) == plan
+    drops, diversions = response_to_dta(plan, net)
+    assert diversions[0].at_edge == "left1A1" and diversions[0].avoid == ("B1C1",) and diversions[0].share == 1.0
+    cap = float(net.capacity[net.edge("left1A1")])
+    assert drops[0].edge == "left1A1" and drops[0].capacity_factor == pytest.approx(300 / cap)
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"detours": [{"sign_edge": "B1C1", "avoid": ["B1C1"], "begin_s": 0, "end_s": 9, "compliance": 1}]},
+     "detours.0.sign_edge"),
+    ({"detours": [{"sign_edge": "nowhere", "avoid": ["B1C1"], "begin_s": 0, "end_s": 9, "compliance": 1}]},
+     "unknown edge 'nowhere'"),
+    ({"detours": [{"sign_edge": "left1A1", "avoid": ["A1B1", "A1A2", "A1A0"],
+                   "begin_s": 0, "end_s": 9, "compliance": 1}]}, "does not reconnect"),
+    ({"metering": [{"edge": "left1A1", "rate_veh_h": 1e5, "begin_s": 0, "end_s": 9}]}, "not below"),
+])
+def test_a_bad_response_plan_is_refused_naming_the_field(kw, words) -> None:
+    net = mb.load_network(ROOT / "networks" / "grid3x3.net.xml")
+    with pytest.raises(InputError, match=words):
+        check_response(_plan(**kw), net)
+
+
+def test_detour_messages_in_sumo_take_the_complying_drivers_round_the_incident(tmp_path) -> None:
+    sc = _through_b1c1(tmp_path)
+    net = mb.load_network(sc.network)
+    inc = IncidentSpec(id="c", edge="B1C1", begin_s=200, duration_s=600, capacity_left=0.2)
+    edges = affected_edges(inc, net)
+    kpi = {}
+    for name, plan in (("none", None), ("all", _plan()), ("half", _plan(detours=[
+            {"sign_edge": "left1A1", "avoid": ["B1C1"], "begin_s": 200, "end_s": 800, "compliance": 0.5}]))):
+        (tmp_path / name).mkdir()
+        ds = run_incident(sc, inc, plan, seed=1, workdir=tmp_path / name)
+        kpi[name] = {**incident_kpis(ds, edges), "asked": ds.attrs["guidance_asked"]}
+    assert kpi["none"]["guidance_followed"] == 0
+    # everyone asked follows at full compliance; about half at one half (a seeded binomial draw)
+    assert kpi["all"]["asked"] > 30 and kpi["all"]["guidance_followed"] == kpi["all"]["asked"]
+    half = kpi["half"]["guidance_followed"] / kpi["half"]["asked"]
+    assert abs(half - 0.5) < 3 * (0.25 / kpi["half"]["asked"]) ** 0.5
+    # the incident's queue and the vehicle-hours fall with the share diverted
+    assert kpi["all"]["vehicle_hours"] < kpi["half"]["vehicle_hours"] < kpi["none"]["vehicle_hours"]
+    assert kpi["all"]["max_queue_veh"] < kpi["none"]["max_queue_veh"]

@@ -1,4 +1,5 @@
-"""Incident and emergency command: incidents as data, applied to SUMO runs and to the dynamic engine.
+"""Incident and emergency command: incidents and response plans as data, applied to SUMO runs and to the dynamic
+engine.
 
 >>> from mobility.incident import load_incident, with_incident, dta_incidents          # doctest: +SKIP
 >>> inc = load_incident("crash.yaml", network=net, scenario=sc)                      # doctest: +SKIP
@@ -6,6 +7,8 @@
 >>> mb.run_scenario(with_incident(sc, inc, "runs/crash"), seed=1)                     # doctest: +SKIP
 """
 
+from .response import Detour, GuidanceRunner, Metering, ResponsePlan, check_response, load_response, response_to_dta
+from .simulate import affected_edges, incident_kpis, run_incident
 from .spec import (
     IncidentEvent,
     IncidentSpec,
@@ -17,5 +20,6 @@ from .spec import (
     with_incident,
 )
 
-__all__ = ["IncidentEvent", "IncidentSpec", "check_incident", "dta_incidents", "incident_additional", "load_incident",
-           "passing_speed", "with_incident"]
+__all__ = ["Detour", "GuidanceRunner", "IncidentEvent", "IncidentSpec", "Metering", "ResponsePlan", "affected_edges",
+           "check_incident", "check_response", "dta_incidents", "incident_additional", "incident_kpis", "load_incident",
+           "load_response", "passing_speed", "response_to_dta", "run_incident", "with_incident"]

@@ -1,0 +1,324 @@
+"""Response plans as data: detour guidance on signs and approach metering for an incident, checked against the
+network, in JSON for the command centre, as the dynamic engine's diversions and capacity drops, and run in SUMO.
+
+A response plan file::
+
+    id: crash_0805_detour_north
+    incident: crash_0805
+    detours:                      # guidance on a sign: who passes it and would use an avoided edge
+      - sign_edge: A1B1           #   takes, with probability compliance, the quickest way round
+        avoid: [B1C1]
+        message: "Crash ahead on B1-C1: use B2"
+        begin_s: 200
+        end_s: 800
+        compliance: 0.4
+    metering:                     # an approach let through at a rate (veh/h) over a window
+      - {edge: left1A1, rate_veh_h: 600, begin_s: 200, end_s: 800}
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from .._errors import InputError
+from .._spec import Spec, read_spec
+
+if TYPE_CHECKING:
+    from ..dta import Diversion
+    from ..dta import Incident as CapacityDrop
+    from ..network import RoadNetwork
+    from ..simulation import Simulation
+
+__all__ = ["Detour", "GuidanceRunner", "Metering", "ResponsePlan", "check_response", "load_response",
+           "metering_additional", "response_to_dta"]
+
+
+class Detour(Spec):
+    """Guidance on a sign: vehicles passing ``sign_edge`` whose route uses an ``avoid`` edge take, with
+    probability ``compliance``, the quickest free-flow way to their destination that avoids those edges.
+
+    Attributes
+    ----------
+    sign_edge : str
+        The edge the sign stands on (the vehicles entering it see the message).
+    avoid : list of str
+        The edges the message tells drivers to avoid.
+    message : str
+        The text shown.
+    begin_s, end_s : float, s
+        When the sign shows the message.
+    compliance : float
+        Share of the drivers concerned who follow it, in (0, 1].
+    """
+
+    ordered_fields = (("begin_s", "end_s"),)
+
+    sign_edge: str = Field(min_length=1, max_length=500)
+    avoid: list[str] = Field(min_length=1, max_length=100)
+    message: str = Field("", max_length=500)
+    begin_s: float = Field(ge=0)
+    end_s: float
+    compliance: float = Field(gt=0, le=1)
+
+
+class Metering(Spec):
+    """An approach let through at ``rate_veh_h`` over a window (a metering signal, or a police officer).
+
+    Attributes
+    ----------
+    edge : str
+        The metered approach.
+    rate_veh_h : float, veh/h
+        What it lets through while metered (less than its capacity).
+    begin_s, end_s : float, s
+    """
+
+    ordered_fields = (("begin_s", "end_s"),)
+
+    edge: str = Field(min_length=1, max_length=500)
+    rate_veh_h: float = Field(ge=0)
+    begin_s: float = Field(ge=0)
+    end_s: float
+
+
+class ResponsePlan(Spec):
+    """A response to an incident: detour messages and approach metering (an empty plan is "no response").
+
+    Attributes
+    ----------
+    id : str
+    incident : str
+        The incident's id.
+    description : str
+    detours : list of Detour
+    metering : list of Metering
+    """
+
+    id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
+    incident: str = Field(min_length=1, max_length=100)
+    description: str = Field("", max_length=10_000)
+    detours: list[Detour] = Field(default_factory=list, max_length=100)
+    metering: list[Metering] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_sign_per_edge(self) -> ResponsePlan:
+        signs = [d.sign_edge for d in self.detours]
+        twice = sorted({s for s in signs if signs.count(s) > 1})
+        if twice:
+            raise ValueError(f"sign edge(s) {twice} carry two messages; give one detour per sign")
+        return self
+
+    def to_json(self) -> str:
+        """The plan as JSON (what the plan service stores)."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ResponsePlan:
+        """The plan from :meth:`to_json`'s form."""
+        try:
+            return cls.model_validate_json(text)
+        except ValueError as exc:
+            raise InputError(f"response plan JSON: {exc}".splitlines()[0]) from None
+
+
+def load_response(path: str | Path, network: RoadNetwork | None = None) -> ResponsePlan:
+    """Read a response plan file and check it against ``network`` when given.
+
+    Parameters
+    ----------
+    path : path
+    network : RoadNetwork, optional
+
+    Returns
+    -------
+    ResponsePlan
+    """
+    plan, _, _ = read_spec(path, ResponsePlan, what="response plan")
+    if network is not None:
+        check_response(plan, network, source=str(path))
+    return plan
+
+
+def _way_round(network: RoadNetwork, sign: int, avoid: list[int]) -> bool:
+    """Whether some edge downstream of the avoided ones is reachable from ``sign`` without them."""
+    avoid_set = set(avoid)
+    targets = {int(s) for a in avoid for s in network.successors(a)} - avoid_set
+    seen = {sign}
+    stack = [sign]
+    while stack:
+        e = stack.pop()
+        for s in network.successors(e):
+            s = int(s)
+            if s in avoid_set or s in seen:
+                continue
+            if s in targets:
+                return True
+            seen.add(s)
+            stack.append(s)
+    return False
+
+
+def check_response(plan: ResponsePlan, network: RoadNetwork, *, source: str = "response plan") -> None:
+    """Check the plan against ``network``: every edge exists, a detour's sign stands before what it avoids and
+    leads round it (some edge just past the avoided ones can be reached from the sign without them), a
+    metering rate lies below the approach's capacity.
+
+    Parameters
+    ----------
+    plan : ResponsePlan
+    network : RoadNetwork
+    source : str
+        Names the plan in errors.
+
+    Raises
+    ------
+    InputError
+        One line naming the plan, the field and the fix.
+    """
+    ei = network.edge_index
+
+    def edge(name: str, field: str) -> int:
+        if name not in ei:
+            raise InputError(f"{source}: field '{field}': unknown edge {name!r} in {network.name}; give an edge id "
+                             "of the network")
+        return ei[name]
+
+    for i, d in enumerate(plan.detours):
+        sign = edge(d.sign_edge, f"detours.{i}.sign_edge")
+        avoid = [edge(a, f"detours.{i}.avoid") for a in d.avoid]
+        if sign in avoid:
+            raise InputError(f"{source}: field 'detours.{i}.sign_edge': the sign stands on an avoided edge "
+                             f"({d.sign_edge}); put it upstream")
+        if not _way_round(network, sign, avoid):
+            raise InputError(f"{source}: field 'detours.{i}.avoid': from {d.sign_edge} no way leads round "
+                             f"{', '.join(d.avoid)} (the detour does not reconnect); choose a sign further upstream")
+    for i, m in enumerate(plan.metering):
+        e = edge(m.edge, f"metering.{i}.edge")
+        cap = float(network.capacity[e])
+        if not m.rate_veh_h < cap:
+            raise InputError(f"{source}: field 'metering.{i}.rate_veh_h': {m.rate_veh_h:g} veh/h is not below "
+                             f"{m.edge}'s capacity ({cap:g} veh/h); give a lower rate")
+
+
+def response_to_dta(plan: ResponsePlan, network: RoadNetwork) -> tuple[list[CapacityDrop], list[Diversion]]:
+    """The plan as the dynamic engine's inputs: metering as capacity drops, detours as diversions.
+
+    Parameters
+    ----------
+    plan : ResponsePlan
+    network : RoadNetwork
+
+    Returns
+    -------
+    (list of mobility.dta.Incident, list of mobility.dta.Diversion)
+    """
+    from ..dta import Diversion
+    from ..dta import Incident as CapacityDrop
+
+    check_response(plan, network)
+    drops = [CapacityDrop(m.edge, m.begin_s, m.end_s, m.rate_veh_h / float(network.capacity[network.edge(m.edge)]))
+             for m in plan.metering]
+    diversions = [Diversion(d.sign_edge, tuple(d.avoid), d.compliance, d.begin_s, d.end_s) for d in plan.detours]
+    return drops, diversions
+
+
+class GuidanceRunner:
+    """Detour messages in a running SUMO simulation: each step, the vehicles that entered a sign's edge while
+    it shows its message and whose remaining route uses an avoided edge follow it with probability
+    ``compliance`` (a seeded draw per vehicle): their route is recomputed on free-flow times with the avoided
+    edges barred. Vehicles are found through edge subscriptions.
+
+    Parameters
+    ----------
+    sim : Simulation
+        A started simulation.
+    plan : ResponsePlan
+    seed : int
+        Seeds the compliance draws (record it with the run).
+    """
+
+    def __init__(self, sim: Simulation, plan: ResponsePlan, seed: int) -> None:
+        from traci import constants as tc
+
+        self.sim = sim
+        self.plan = plan
+        self.rng = np.random.default_rng(seed)
+        self.seen: set[str] = set()
+        self.followed = 0
+        self.asked = 0
+        self._var = tc.LAST_STEP_VEHICLE_ID_LIST
+        for d in plan.detours:
+            sim.api.edge.subscribe(d.sign_edge, [self._var])
+
+    def step(self) -> None:
+        """Apply the messages to the vehicles that entered a sign's edge since the last call."""
+        api = self.sim.api
+        now = self.sim.time
+        for d in self.plan.detours:
+            if not d.begin_s <= now < d.end_s:
+                continue
+            res = api.edge.getSubscriptionResults(d.sign_edge) or {}
+            for vid in res.get(self._var, ()):
+                if vid in self.seen:
+                    continue
+                self.seen.add(vid)
+                route = api.vehicle.getRoute(vid)
+                idx = api.vehicle.getRouteIndex(vid)
+                if not set(route[idx + 1:]) & set(d.avoid):
+                    continue
+                self.asked += 1
+                if self.rng.random() >= d.compliance:
+                    continue
+                for a in d.avoid:
+                    api.vehicle.setAdaptedTraveltime(vid, a, 1e7)
+                api.vehicle.rerouteTraveltime(vid, False)
+                if not set(api.vehicle.getRoute(vid)[idx + 1:]) & set(d.avoid):
+                    self.followed += 1
+
+
+def metering_additional(plan: ResponsePlan, network: RoadNetwork, path: str | Path, *, tau_s: float = 1.0,
+                        space_m: float = 7.5) -> Path | None:
+    """Write the plan's metering as a SUMO additional file: each metered approach's lanes slowed, over its
+    window, to the speed that passes ``rate_veh_h`` (:func:`~mobility.incident.spec.passing_speed`). None when
+    the plan meters nothing.
+
+    Parameters
+    ----------
+    plan : ResponsePlan
+    network : RoadNetwork
+    path : path
+    tau_s : float, s
+    space_m : float, m
+
+    Returns
+    -------
+    Path or None
+    """
+    from xml.sax.saxutils import quoteattr
+
+    from .._io import atomic_path
+    from .spec import passing_speed
+
+    if not plan.metering:
+        return None
+    lines = ["<additional>"]
+    for i, m in enumerate(plan.metering):
+        e = network.edge(m.edge)
+        v0 = float(network.free_speed[e])
+        share = max(m.rate_veh_h / float(network.capacity[e]), 0.02)
+        v = passing_speed(share, v0, tau_s=tau_s, space_m=space_m)
+        lanes = " ".join(f"{m.edge}_{x}" for x in range(max(1, int(network.lanes[e]))))
+        lines += [f"  <variableSpeedSign id={quoteattr(f'{plan.id}_meter{i}')} lanes={quoteattr(lanes)}>",
+                  f'    <step time="{m.begin_s:g}" speed="{v:.3f}"/>', f'    <step time="{m.end_s:g}" speed="{v0:.3f}"/>',
+                  "  </variableSpeedSign>"]
+    lines.append("</additional>")
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return out
+
