@@ -45,6 +45,7 @@ KINDS: dict[str, str] = {
     "parking": "mobility.parking.study:KIND",
     "charging": "mobility.charging.study:KIND",
     "tolling": "mobility.tolling.study:KIND",
+    "incident": "mobility.incident.study:KIND",
 }
 #: Progress of a comparison: (runs done, runs in all, last event).
 Progress = Callable[[int, int, str], None]

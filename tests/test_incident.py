@@ -12,7 +12,7 @@ import pytest
 import mobility as mb
 from mobility._errors import InputError
 from mobility.dta import dta
-from mobility.incident import IncidentSpec, dta_incidents, load_incident, passing_speed, with_incident
+from mobility.incident import IncidentSpec, dta_incidents, incident_gates, load_incident, with_incident
 from mobility.incident.response import ResponsePlan, check_response, response_to_dta
 from mobility.incident.simulate import affected_edges, incident_kpis, run_incident
 
@@ -48,9 +48,8 @@ def test_lanes_and_capacity_left_become_the_engines_capacity_drop() -> None:
     drops = dta_incidents(inc, net)
     assert [(d.edge, d.begin_s, d.end_s) for d in drops] == [("e1", 10, 70), ("e0", 40, 60)]
     assert drops[0].capacity_factor == pytest.approx((1 + 0.3 * 2) / 3) and drops[1].capacity_factor == 0.0
-    # the speed that keeps a share of a lane's capacity, by the steady car-following headway
-    v = passing_speed(0.5, 13.89)
-    assert 3600 / (1.0 + 7.5 / v) == pytest.approx(0.5 * 3600 / (1.0 + 7.5 / 13.89))
+    # in SUMO the blocked lanes with capacity left are a gate at that rate
+    assert incident_gates(inc, net)[0] == (("e1_0", "e1_1"), pytest.approx(5400 * 2 / 3 * 0.3), 10, 70)
 
 
 def _through_b1c1(tmp_path: Path) -> mb.Scenario:
@@ -58,8 +57,21 @@ def _through_b1c1(tmp_path: Path) -> mb.Scenario:
     demand = {"kind": "routes", "flows": [{"edges": ["left1A1", "A1B1", "B1C1", "C1right1"], "flow_veh_h": 600,
                                           "end_s": 600}]}
     data = sc.model_dump(mode="json", exclude={"source_file"})
-    data.update(end_s=1500.0, demand=demand)
+    data.update(end_s=1500.0, demand=demand, outputs={**data["outputs"], "interval_s": 60.0})
     return mb.scenario_from_dict(data, base_dir=ROOT)
+
+
+def test_a_gate_in_sumo_lets_vehicles_past_the_incident_at_the_capacity_left(tmp_path) -> None:
+    sc = _through_b1c1(tmp_path)                                  # 600 veh/h for 600 s through B1C1
+    net = mb.load_network(sc.network)
+    inc = IncidentSpec(id="g", edge="B1C1", begin_s=120, duration_s=600, capacity_left=0.05)
+    rate = incident_gates(inc, net)[0][1]
+    assert rate == pytest.approx(0.05 * float(net.capacity[net.edge("B1C1")]))   # 180 veh/h: a queue forms
+    ds = run_incident(sc, inc, seed=2, workdir=tmp_path)
+    t = ds["edge_entered"]["time"].values
+    past = ds["edge_entered"].sel(edge="C1right1").values[(t >= 180) & (t < 720)].sum()
+    assert abs(past - rate * 540 / 3600) <= 2                    # one vehicle each 3600 / rate s, no more
+    assert int(ds["vehicles_arrived"]) == int(ds["vehicles_loaded"])   # and all get through in the end
 
 
 def _lane_seconds(path: Path, edge: str) -> dict[str, float]:
@@ -151,7 +163,7 @@ def test_a_bad_response_plan_is_refused_naming_the_field(kw, words) -> None:
 def test_detour_messages_in_sumo_take_the_complying_drivers_round_the_incident(tmp_path) -> None:
     sc = _through_b1c1(tmp_path)
     net = mb.load_network(sc.network)
-    inc = IncidentSpec(id="c", edge="B1C1", begin_s=200, duration_s=600, capacity_left=0.2)
+    inc = IncidentSpec(id="c", edge="B1C1", begin_s=200, duration_s=600, capacity_left=0.05)   # 180 veh/h
     edges = affected_edges(inc, net)
     kpi = {}
     for name, plan in (("none", None), ("all", _plan()), ("half", _plan(detours=[

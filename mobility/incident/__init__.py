@@ -15,11 +15,13 @@ from .spec import (
     check_incident,
     dta_incidents,
     incident_additional,
+    incident_diversions,
     load_incident,
-    passing_speed,
+    incident_gates,
     with_incident,
 )
 
 __all__ = ["Detour", "GuidanceRunner", "IncidentEvent", "IncidentSpec", "Metering", "ResponsePlan", "affected_edges",
-           "check_incident", "check_response", "dta_incidents", "incident_additional", "incident_kpis", "load_incident",
-           "load_response", "passing_speed", "response_to_dta", "run_incident", "with_incident"]
+           "check_incident", "check_response", "dta_incidents", "incident_additional", "incident_diversions",
+           "incident_kpis", "load_incident",
+           "incident_gates", "load_response", "response_to_dta", "run_incident", "with_incident"]

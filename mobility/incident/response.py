@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ..simulation import Simulation
 
 __all__ = ["Detour", "GuidanceRunner", "Metering", "ResponsePlan", "check_response", "load_response",
-           "metering_additional", "response_to_dta"]
+           "metering_gates", "response_to_dta"]
 
 
 class Detour(Spec):
@@ -281,44 +281,22 @@ class GuidanceRunner:
                     self.followed += 1
 
 
-def metering_additional(plan: ResponsePlan, network: RoadNetwork, path: str | Path, *, tau_s: float = 1.0,
-                        space_m: float = 7.5) -> Path | None:
-    """Write the plan's metering as a SUMO additional file: each metered approach's lanes slowed, over its
-    window, to the speed that passes ``rate_veh_h`` (:func:`~mobility.incident.spec.passing_speed`). None when
-    the plan meters nothing.
+def metering_gates(plan: ResponsePlan, network: RoadNetwork) -> list[tuple[tuple[str, ...], float, float, float]]:
+    """The plan's metering as gates ``(lane ids, rate veh/h, begin s, end s)``: vehicles reaching the end of a
+    metered approach are let on one at a time at ``rate_veh_h`` (a metering signal).
 
     Parameters
     ----------
     plan : ResponsePlan
     network : RoadNetwork
-    path : path
-    tau_s : float, s
-    space_m : float, m
 
     Returns
     -------
-    Path or None
+    list of tuple
     """
-    from xml.sax.saxutils import quoteattr
-
-    from .._io import atomic_path
-    from .spec import passing_speed
-
-    if not plan.metering:
-        return None
-    lines = ["<additional>"]
-    for i, m in enumerate(plan.metering):
+    out = []
+    for m in plan.metering:
         e = network.edge(m.edge)
-        v0 = float(network.free_speed[e])
-        share = max(m.rate_veh_h / float(network.capacity[e]), 0.02)
-        v = passing_speed(share, v0, tau_s=tau_s, space_m=space_m)
-        lanes = " ".join(f"{m.edge}_{x}" for x in range(max(1, int(network.lanes[e]))))
-        lines += [f"  <variableSpeedSign id={quoteattr(f'{plan.id}_meter{i}')} lanes={quoteattr(lanes)}>",
-                  f'    <step time="{m.begin_s:g}" speed="{v:.3f}"/>', f'    <step time="{m.end_s:g}" speed="{v0:.3f}"/>',
-                  "  </variableSpeedSign>"]
-    lines.append("</additional>")
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        tmp.write_text("\n".join(lines) + "\n")
+        out.append((tuple(f"{m.edge}_{x}" for x in range(max(1, int(network.lanes[e])))), float(m.rate_veh_h),
+                    m.begin_s, m.end_s))
     return out
-

@@ -1,8 +1,8 @@
 """An incident and a response plan in SUMO: one run, its KPIs.
 
 The incident's closures and slow lanes go in as an additional file (:func:`~mobility.incident.spec.with_incident`),
-the plan's metering as variable speed signs, its detour messages through :class:`GuidanceRunner` stepping with
-the simulation.
+blocked lanes with capacity left and the plan's metering through :class:`Gate`, its detour messages through
+:class:`~mobility.incident.response.GuidanceRunner`, both stepping with the simulation.
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
     from ..network import RoadNetwork
     from ..scenario import Scenario
+    from ..simulation import Simulation
     from .response import ResponsePlan
     from .spec import IncidentSpec
 
-__all__ = ["affected_edges", "incident_kpis", "run_incident"]
+__all__ = ["Gate", "affected_edges", "incident_kpis", "run_incident"]
 
 
 def affected_edges(spec: IncidentSpec, network: RoadNetwork, *, hops: int = 2) -> list[str]:
@@ -48,9 +49,97 @@ def affected_edges(spec: IncidentSpec, network: RoadNetwork, *, hops: int = 2) -
     return sorted(str(network.edge_ids[e]) for e in found)
 
 
+class Gate:
+    """Vehicles let past a point one at a time at a rate over a window (an incident's blocked lanes with capacity
+    left, a metered approach): a vehicle coming within ``zone_m`` of the end of a gated lane is stopped, and the
+    one nearest the end is let go each ``3600 / rate`` s. Lanes are watched through subscriptions (the lanes'
+    vehicles, then each such vehicle's position); the lanes' speed limits stay as they are, so routers do not
+    see the gate.
+
+    Parameters
+    ----------
+    sim : Simulation
+        A started simulation.
+    gates : list of (lane ids, rate veh/h, begin s, end s)
+    zone_m : float, m
+        Where vehicles wait: this far before the end of the lane (at most 90% of its length).
+    """
+
+    def __init__(self, sim: Simulation, gates: list[tuple[tuple[str, ...], float, float, float]], *,
+                 zone_m: float = 60.0) -> None:
+        from traci import constants as tc
+
+        self.sim = sim
+        self.gates = gates
+        self._ids, self._pos = tc.LAST_STEP_VEHICLE_ID_LIST, tc.VAR_LANEPOSITION
+        self.zone = {lane: min(zone_m, 0.9 * float(sim.api.lane.getLength(lane))) for g in gates for lane in g[0]}
+        self.length = {lane: float(sim.api.lane.getLength(lane)) for lane in self.zone}
+        self.held: list[set[str]] = [set() for _ in gates]
+        self.passed: list[set[str]] = [set() for _ in gates]
+        self.last_release = [-np.inf for _ in gates]
+        self.watched: set[str] = set()
+        for lane in self.zone:
+            sim.api.lane.subscribe(lane, [self._ids])
+
+    def windows(self) -> list[tuple[float, float]]:
+        """``(begin s, end s)`` of every gate."""
+        return [(b, e) for _, _, b, e in self.gates]
+
+    def _release(self, vid: str) -> None:
+        try:
+            self.sim.api.vehicle.setSpeed(vid, -1.0)
+        except Exception:  # noqa: BLE001  it has left the network: nothing to release
+            pass
+
+    def step(self) -> None:
+        """Stop the vehicles that reached a gate; let the front one go when its headway has passed."""
+        api = self.sim.api
+        now = self.sim.time
+        for i, (lanes, rate, b, e) in enumerate(self.gates):
+            active = b <= now < e
+            waiting: list[tuple[float, str]] = []
+            present: set[str] = set()
+            for lane in lanes:
+                for vid in (api.lane.getSubscriptionResults(lane) or {}).get(self._ids, ()):
+                    present.add(vid)
+                    if vid not in self.watched:
+                        api.vehicle.subscribe(vid, [self._pos])
+                        self.watched.add(vid)
+                        continue
+                    pos = (api.vehicle.getSubscriptionResults(vid) or {}).get(self._pos)
+                    if active and pos is not None and pos >= self.length[lane] - self.zone[lane] \
+                            and vid not in self.passed[i]:
+                        waiting.append((float(pos), vid))
+            for vid in self.held[i] - present:   # left the lanes (or the network)
+                self._release(vid)
+            self.held[i] &= present
+            self.passed[i] &= present
+            if not active:
+                for vid in self.held[i]:
+                    self._release(vid)
+                self.held[i] = set()
+                continue
+            waiting.sort(reverse=True)
+            if waiting and now - self.last_release[i] >= 3600.0 / max(rate, 1e-9):
+                _, vid = waiting.pop(0)
+                self._release(vid)
+                self.held[i].discard(vid)
+                self.passed[i].add(vid)
+                self.last_release[i] = now
+            for _, vid in waiting:
+                if vid not in self.held[i]:
+                    api.vehicle.setSpeed(vid, 0.0)
+                    self.held[i].add(vid)
+
+
 def run_incident(scenario: Scenario, incident: IncidentSpec | None, plan: ResponsePlan | None = None, *,
                  seed: int, workdir: str | Path) -> xr.Dataset:
     """Run ``scenario`` in SUMO with the incident (None: without it) and the response plan (None: no response).
+
+    Closed lanes and roads go in as SUMO rerouters; blocked lanes with capacity left and metered approaches let
+    their vehicles past one at a time at what is left (:class:`Gate`); detour messages are given by
+    :class:`~mobility.incident.response.GuidanceRunner`. SUMO steps one by one while any of these is active,
+    in chunks otherwise.
 
     Parameters
     ----------
@@ -70,40 +159,49 @@ def run_incident(scenario: Scenario, incident: IncidentSpec | None, plan: Respon
     """
     from ..scenario import scenario_network
     from ..simulation import Simulation
-    from .response import GuidanceRunner, check_response, metering_additional
-    from .spec import with_incident
+    from .response import GuidanceRunner, check_response, metering_gates
+    from .spec import incident_gates, with_incident
 
     w = Path(workdir)
     network = scenario_network(scenario)
     sc = with_incident(scenario, incident, w) if incident is not None else scenario
+    gates = incident_gates(incident, network) if incident is not None else []
     if plan is not None:
         check_response(plan, network)
-        vt = scenario.vehicle_types[0]
-        meter = metering_additional(plan, network, w / f"metering_{plan.id}.add.xml", tau_s=vt.tau_s,
-                                    space_m=vt.length_m + vt.min_gap_m)
-        if meter is not None:
-            sc = sc.model_copy(update={"additional_files": [*sc.additional_files, meter]})
+        gates += metering_gates(plan, network)
     sim = Simulation(sc, seed=seed, workdir=w, network=network)
-    asked = followed = 0
+    guide: GuidanceRunner | None = None
     try:
         with sim:
+            runners: list[GuidanceRunner | Gate] = []
+            windows: list[tuple[float, float]] = []
+            if gates:
+                gate = Gate(sim, gates)
+                runners.append(gate)
+                windows += gate.windows()
             if plan is not None and plan.detours:
                 guide = GuidanceRunner(sim, plan, seed)
-                first = min(d.begin_s for d in plan.detours)
-                last = max(d.end_s for d in plan.detours)
-                now = sim.time
-                if first > now:
-                    now = sim.step(first)
-                while now < min(last, sc.end_s) - 1e-9:
+                runners.append(guide)
+                windows += [(d.begin_s, d.end_s) for d in plan.detours]
+            now, end = sim.time, sc.end_s
+            # one step at a time while a window is open (and one step after the last closes, to release)
+            while windows and now < end - 1e-9:
+                if any(b <= now <= e for b, e in windows):
                     now = sim.step()
-                    guide.step()
-                asked, followed = guide.asked, guide.followed
+                    for r in runners:
+                        r.step()
+                else:
+                    nxt = [b for b, _ in windows if b > now]
+                    if not nxt:
+                        break
+                    now = sim.step(min(min(nxt), end))
             sim.run()
         ds = sim.results()
     finally:
         sim.cleanup()
     ds.attrs.update(incident=incident.id if incident is not None else "", response=plan.id if plan is not None else "",
-                    guidance_asked=int(asked), guidance_followed=int(followed))
+                    guidance_asked=int(guide.asked) if guide else 0,
+                    guidance_followed=int(guide.followed) if guide else 0)
     return ds
 
 

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from ..network import RoadNetwork
     from ..scenario import Scenario
 
-__all__ = ["IncidentEvent", "IncidentSpec", "check_incident", "dta_incidents", "incident_additional", "load_incident",
-           "passing_speed", "with_incident"]
+__all__ = ["IncidentEvent", "IncidentSpec", "check_incident", "dta_incidents", "incident_additional",
+           "incident_diversions", "incident_gates", "load_incident", "with_incident"]
 
 
 class IncidentEvent(Spec):
@@ -199,61 +199,46 @@ def dta_incidents(spec: IncidentSpec, network: RoadNetwork) -> list[CapacityDrop
     return out
 
 
-def _upstream(network: RoadNetwork, edge: int, limit: int = 5000) -> list[int]:
-    """Edges from which ``edge`` can be reached (breadth first, the nearest first, at most ``limit``)."""
-    import numpy as np
-
-    into: dict[int, list[int]] = {}
-    for k, h in enumerate(np.asarray(network.head)):
-        into.setdefault(int(h), []).append(k)
-    seen = {edge}
-    order: list[int] = []
-    frontier = [edge]
-    while frontier and len(order) < limit:
-        nxt = []
-        for e in frontier:
-            for p in into.get(int(network.tail[e]), []):
-                if p not in seen:
-                    seen.add(p)
-                    order.append(p)
-                    nxt.append(p)
-        frontier = nxt
-    return order[:limit]
+def _predecessors(network: RoadNetwork, edge: int) -> list[int]:
+    """Edges that may turn into ``edge``."""
+    return [k for k in range(network.n_edges) if int(network.head[k]) == int(network.tail[edge])
+            and edge in {int(x) for x in network.successors(k)}]
 
 
-def passing_speed(capacity_left: float, speed_m_s: float, *, tau_s: float = 1.0, space_m: float = 7.5) -> float:
-    """The speed (m/s) at which a lane passes ``capacity_left`` of what it passes at ``speed_m_s``, by the
-    steady car-following headway ``tau + space / v`` (SUMO's Krauss model without driver imperfection).
+def incident_diversions(spec: IncidentSpec, network: RoadNetwork) -> list[Any]:
+    """Where the incident closes a whole road, the drivers who reach the junction before it while it is closed
+    and would use it turn off there (as SUMO's rerouters make them): the dynamic engine's diversions.
 
     Parameters
     ----------
-    capacity_left : float
-        Share of the lane's capacity to keep, in (0, 1).
-    speed_m_s : float, m/s
-        The lane's speed limit.
-    tau_s : float, s
-        Drivers' reaction time (the vehicle type's ``tau``).
-    space_m : float, m
-        Length plus minimum gap of a vehicle.
+    spec : IncidentSpec
+    network : RoadNetwork
 
     Returns
     -------
-    float
-        m/s.
+    list of mobility.dta.Diversion
     """
-    headway = (tau_s + space_m / speed_m_s) / capacity_left
-    return space_m / (headway - tau_s)
+    from ..dta import Diversion
+
+    out = []
+    for ev in spec.events():
+        n = _lane_count(network, ev.edge)
+        if ev.capacity_left > 0 or (ev.lanes is not None and len(ev.lanes) < n):
+            continue
+        e = network.edge(ev.edge)
+        out += [Diversion(str(network.edge_ids[p]), (ev.edge,), 1.0, ev.begin_s, ev.end_s)
+                for p in _predecessors(network, e)]
+    return out
 
 
-def incident_additional(spec: IncidentSpec, network: RoadNetwork, path: str | Path, *, tau_s: float = 1.0,
-                        space_m: float = 7.5) -> Path:
+def incident_additional(spec: IncidentSpec, network: RoadNetwork, path: str | Path) -> Path:
     """Write the incident as a SUMO additional file (atomically).
 
-    A closed lane (``capacity_left`` 0) becomes a ``closingLaneReroute`` and a closed edge a ``closingReroute``
-    of a rerouter over the edges upstream of it, active over the event's window: SUMO forbids the lanes to
-    every vehicle and reroutes those whose route uses a closed edge. Lanes with capacity left keep their
-    traffic at the speed that passes that share of their capacity (:func:`passing_speed`, a variable speed
-    sign that restores the limit at the end).
+    A closed lane (``capacity_left`` 0) becomes a ``closingLaneReroute`` (on its own edge) and a closed edge a
+    ``closingReroute`` (on the edges that turn into it: drivers learn of the closure at the junction before it),
+    active over the event's window: SUMO forbids the lanes to every vehicle and reroutes those whose route uses
+    a closed edge. Lanes with capacity left are not in the file: their vehicles are slowed while the
+    simulation runs (:func:`incident_gates`), so that routers do not see the incident in the lanes' speed limits.
 
     Parameters
     ----------
@@ -262,10 +247,6 @@ def incident_additional(spec: IncidentSpec, network: RoadNetwork, path: str | Pa
         A SUMO network (edge and lane ids are SUMO's).
     path : path
         The file to write.
-    tau_s : float, s
-        Drivers' reaction time, for :func:`passing_speed`.
-    space_m : float, m
-        Vehicle length plus minimum gap, for :func:`passing_speed`.
 
     Returns
     -------
@@ -278,34 +259,50 @@ def incident_additional(spec: IncidentSpec, network: RoadNetwork, path: str | Pa
     check_incident(spec, network)
     lines = ["<additional>"]
     for i, ev in enumerate(spec.events()):
+        if ev.capacity_left > 0:
+            continue  # gated, not closed: :func:`incident_gates`
         n = _lane_count(network, ev.edge)
         lanes = list(range(n)) if ev.lanes is None else sorted(ev.lanes)
-        rid = quoteattr(f"{spec.id}_{i}")
-        e = network.edge(ev.edge)
-        if ev.capacity_left == 0:
-            whole = len(lanes) == n
-            notify = [network.edge_ids[k] for k in _upstream(network, e)] + ([] if whole else [ev.edge])
-            if not notify:
-                notify = [ev.edge]
-            lines.append(f"  <rerouter id={rid} edges={quoteattr(' '.join(notify))}>")
-            lines.append(f'    <interval begin="{ev.begin_s:g}" end="{ev.end_s:g}">')
-            if whole:
-                lines.append(f'      <closingReroute id={quoteattr(ev.edge)}/>')
-            else:
-                lines += [f'      <closingLaneReroute id={quoteattr(f"{ev.edge}_{x}")}/>' for x in lanes]
-            lines += ["    </interval>", "  </rerouter>"]
+        whole = len(lanes) == n
+        # drivers learn of a closed road at the junction before it (and turn off there); of a closed lane on
+        # the road itself
+        notify = [str(network.edge_ids[k]) for k in _predecessors(network, network.edge(ev.edge))] if whole else []
+        lines.append(f"  <rerouter id={quoteattr(f'{spec.id}_{i}')} edges={quoteattr(' '.join(notify or [ev.edge]))}>")
+        lines.append(f'    <interval begin="{ev.begin_s:g}" end="{ev.end_s:g}">')
+        if whole:
+            lines.append(f'      <closingReroute id={quoteattr(ev.edge)}/>')
         else:
-            v0 = float(network.free_speed[e])
-            v = passing_speed(ev.capacity_left, v0, tau_s=tau_s, space_m=space_m)
-            ids = " ".join(f"{ev.edge}_{x}" for x in lanes)
-            lines.append(f"  <variableSpeedSign id={rid} lanes={quoteattr(ids)}>")
-            lines.append(f'    <step time="{ev.begin_s:g}" speed="{v:.3f}"/>')
-            lines.append(f'    <step time="{ev.end_s:g}" speed="{v0:.3f}"/>')
-            lines.append("  </variableSpeedSign>")
+            lines += [f'      <closingLaneReroute id={quoteattr(f"{ev.edge}_{x}")}/>' for x in lanes]
+        lines += ["    </interval>", "  </rerouter>"]
     lines.append("</additional>")
     out = Path(path)
     with atomic_path(out) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def incident_gates(spec: IncidentSpec, network: RoadNetwork) -> list[tuple[tuple[str, ...], float, float, float]]:
+    """The incident's blocked lanes with capacity left, as gates ``(lane ids, rate veh/h, begin s, end s)``:
+    vehicles reaching the incident are let past it one at a time at that rate (the blocked lanes' capacity times
+    ``capacity_left``), as police or a flagger let traffic past a crash.
+
+    Parameters
+    ----------
+    spec : IncidentSpec
+    network : RoadNetwork
+
+    Returns
+    -------
+    list of tuple
+    """
+    out = []
+    for ev in spec.events():
+        if ev.capacity_left == 0:
+            continue
+        n = _lane_count(network, ev.edge)
+        lanes = list(range(n)) if ev.lanes is None else sorted(ev.lanes)
+        rate = float(network.capacity[network.edge(ev.edge)]) * len(lanes) / n * ev.capacity_left
+        out.append((tuple(f"{ev.edge}_{x}" for x in lanes), rate, ev.begin_s, ev.end_s))
     return out
 
 
@@ -328,8 +325,6 @@ def with_incident(scenario: Scenario, spec: IncidentSpec, folder: str | Path) ->
 
     network = scenario_network(scenario)
     check_incident(spec, network, scenario)
-    vt = scenario.vehicle_types[0]
     Path(folder).mkdir(parents=True, exist_ok=True)
-    add = incident_additional(spec, network, Path(folder) / f"incident_{spec.id}.add.xml", tau_s=vt.tau_s,
-                              space_m=vt.length_m + vt.min_gap_m)
+    add = incident_additional(spec, network, Path(folder) / f"incident_{spec.id}.add.xml")
     return scenario.model_copy(update={"additional_files": [*scenario.additional_files, add]})

@@ -1,0 +1,205 @@
+"""Response plans generated for an incident and ranked by the dynamic engine in seconds.
+
+- :func:`candidate_responses`: no response; detour messages on signs upstream of the incident (each sign
+  alone and the nearest signs together, at several compliance levels); metering of the approaches to the
+  incident at the capacity the incident leaves, alone and with the detour.
+- :func:`rank_responses`: each plan loaded on the dynamic engine (:func:`mobility.dta`, one loading on the
+  drivers' free-flow routes, as SUMO routes them; the plan's detours as diversions, its metering as capacity
+  drops; the incident as a capacity drop) and ranked by the vehicle-hours over the scenario's window (in the
+  network or waiting to enter it), against the same loading without the incident.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..dta import DynamicDemand
+    from ..network import RoadNetwork
+    from ..scenario import Scenario
+    from .response import ResponsePlan
+    from .spec import IncidentSpec
+
+__all__ = ["candidate_responses", "engine_vehicle_hours", "rank_responses"]
+
+#: Compliance levels of the generated detour messages (shares of the drivers concerned who follow them).
+COMPLIANCE = (0.3, 0.6, 0.9)
+
+
+def _signs(network: RoadNetwork, incident: IncidentSpec, max_signs: int) -> list[tuple[str, int]]:
+    """Edges upstream of the incident's first edge, nearest first, with their distance in edges, from which a
+    way leads round it."""
+    from .response import _way_round
+
+    target = network.edge(incident.edge)
+    into: dict[int, list[int]] = {}
+    for k, h in enumerate(np.asarray(network.head)):
+        into.setdefault(int(h), []).append(k)
+    seen = {target}
+    frontier = [target]
+    out: list[tuple[str, int]] = []
+    hop = 0
+    while frontier and len(out) < max_signs and hop < 6:
+        hop += 1
+        nxt = []
+        for e in frontier:
+            for p in into.get(int(network.tail[e]), []):
+                if p in seen or (int(network.head[p]) == int(network.tail[target])
+                                 and int(network.tail[p]) == int(network.head[target])):
+                    continue  # the incident road's other direction
+                seen.add(p)
+                nxt.append(p)
+                if _way_round(network, p, [target]):
+                    out.append((str(network.edge_ids[p]), hop))
+        frontier = nxt
+    return out[:max_signs]
+
+
+def candidate_responses(incident: IncidentSpec, network: RoadNetwork, *, max_signs: int = 3,
+                        compliance: Sequence[float] = COMPLIANCE) -> list[ResponsePlan]:
+    """Response plans for ``incident``, generated from the network.
+
+    Parameters
+    ----------
+    incident : IncidentSpec
+    network : RoadNetwork
+    max_signs : int
+        Signs considered: the nearest edges upstream of the incident that have a way round it.
+    compliance : sequence of float
+        Compliance levels of the detour messages.
+
+    Returns
+    -------
+    list of ResponsePlan
+        ``no_response`` first; then detours on each sign and on all of them together at each compliance,
+        metering of the incident's approaches, and the best-placed detour with metering.
+    """
+    from .response import ResponsePlan
+
+    t0, t1 = incident.begin_s, incident.end_s
+    avoid = [incident.edge]
+    plans = [ResponsePlan(id="no_response", incident=incident.id, description="no response")]
+    signs = _signs(network, incident, max_signs)
+
+    def detour(sign: str, c: float) -> dict[str, Any]:
+        return {"sign_edge": sign, "avoid": avoid, "begin_s": t0, "end_s": t1, "compliance": c,
+                "message": f"Incident on {incident.edge}: follow the detour"}
+
+    for c in compliance:
+        for sign, hop in signs:
+            plans.append(ResponsePlan(id=f"detour_{sign}_{int(round(c * 100))}", incident=incident.id,
+                                      description=f"detour message at {sign} ({hop} edge(s) upstream), "
+                                                  f"{c:.0%} compliance", detours=[detour(sign, c)]))
+        if len(signs) > 1:
+            plans.append(ResponsePlan(id=f"detour_all_{int(round(c * 100))}", incident=incident.id,
+                                      description=f"detour messages at {', '.join(s for s, _ in signs)}, "
+                                                  f"{c:.0%} compliance", detours=[detour(s, c) for s, _ in signs]))
+    # metering: the approaches let through what the incident leaves
+    e = network.edge(incident.edge)
+    n = max(1, int(network.lanes[e]))
+    blocked = n if incident.lanes is None else len(incident.lanes)
+    left = float(network.capacity[e]) * (n - blocked + incident.capacity_left * blocked) / n
+    approaches = [p for p in range(network.n_edges) if int(network.head[p]) == int(network.tail[e])
+                  and e in {int(s) for s in network.successors(p)}]
+    meter = []
+    for p in approaches:
+        rate = min(0.9 * float(network.capacity[p]), max(left / max(len(approaches), 1), 0.05 * float(network.capacity[p])))
+        meter.append({"edge": str(network.edge_ids[p]), "rate_veh_h": rate, "begin_s": t0, "end_s": t1})
+    if meter:
+        plans.append(ResponsePlan(id="metering", incident=incident.id, description="approaches metered to what the "
+                                  "incident leaves", metering=meter))
+        if signs:
+            c = compliance[len(compliance) // 2]
+            plans.append(ResponsePlan(id=f"detour_{signs[0][0]}_metering", incident=incident.id,
+                                      description=f"detour at {signs[0][0]} ({c:.0%}) and metering",
+                                      detours=[detour(signs[0][0], c)], metering=meter))
+    return plans
+
+
+def engine_vehicle_hours(ds: Any, begin_s: float, end_s: float) -> float:
+    """Vehicle-hours in a dynamic engine result over ``[begin_s, end_s]``: on edges or waiting to enter.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        :func:`mobility.dta`'s result.
+    begin_s, end_s : float, s
+
+    Returns
+    -------
+    float
+        veh h.
+    """
+    t = np.asarray(ds["step_time"].values, dtype=float)
+    dt = float(t[1] - t[0]) if t.size > 1 else 1.0
+    keep = (t > begin_s) & (t <= end_s + 1e-9)
+    veh = ds["balance_on_edges"].values[keep] + ds["balance_waiting"].values[keep]
+    return float(veh.sum() * dt / 3600.0)
+
+
+def rank_responses(scenario: Scenario, incident: IncidentSpec, plans: Sequence[ResponsePlan], *,
+                   network: RoadNetwork | None = None, demand: DynamicDemand | None = None, dt: float = 2.0,
+                   packet_veh: float = 1.0, progress: Callable[[int, int, str], None] | None = None
+                   ) -> pd.DataFrame:
+    """Rank response plans by the dynamic engine's vehicle-hours.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Its network, demand (:func:`mobility.dta.demand_from_scenario`) and window.
+    incident : IncidentSpec
+    plans : sequence of ResponsePlan
+    network : RoadNetwork, optional
+        The scenario's (read when omitted).
+    demand : DynamicDemand, optional
+        The scenario's demand (derived when omitted).
+    dt : float, s
+        The engine's time step.
+    packet_veh : float, veh
+        The engine's packet size.
+    progress : callable, optional
+        ``progress(done, total, plan id)`` after each plan.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per plan, best first: ``plan``, ``vehicle_hours`` (veh h), ``induced_vehicle_hours`` (against the
+        loading without the incident), ``rank`` (1 best), ``seconds`` (wall time of its loading); ``attrs``
+        holds the no-incident vehicle-hours and the total wall time.
+    """
+    import pandas as pd
+
+    from ..dta import demand_from_scenario, dta
+    from ..scenario import scenario_network
+    from .response import response_to_dta
+    from .spec import check_incident, dta_incidents, incident_diversions
+
+    t_start = time.perf_counter()
+    network = network if network is not None else scenario_network(scenario)
+    check_incident(incident, network, scenario)
+    demand = demand if demand is not None else demand_from_scenario(scenario, network)
+    window = (scenario.begin_s, scenario.end_s)
+    kw = {"method": "dnl", "dt": dt, "packet_veh": packet_veh, "horizon_s": scenario.end_s - demand.t0}
+    base = engine_vehicle_hours(dta(network, demand, **kw), *window)
+    drops = dta_incidents(incident, network)
+    turn_off = incident_diversions(incident, network)
+    rows = []
+    for i, plan in enumerate(plans):
+        t0 = time.perf_counter()
+        meter, diversions = response_to_dta(plan, network)
+        ds = dta(network, demand, incidents=[*drops, *meter], diversions=[*turn_off, *diversions], **kw)
+        vh = engine_vehicle_hours(ds, *window)
+        rows.append({"plan": plan.id, "vehicle_hours": vh, "induced_vehicle_hours": vh - base,
+                     "seconds": time.perf_counter() - t0})
+        if progress is not None:
+            progress(i + 1, len(plans), plan.id)
+    out = pd.DataFrame(rows).sort_values("vehicle_hours", kind="stable").reset_index(drop=True)
+    out["rank"] = np.arange(1, len(out) + 1)
+    out.attrs.update(no_incident_vehicle_hours=base, seconds=time.perf_counter() - t_start)
+    return out
