@@ -7,6 +7,8 @@ the engine's loading of the scenario without incident, over the incident's windo
 be signed upstream; all its
 lanes blocked, passing half the flow the edge carries then, from a quarter of the window for 40% of it. Then:
 
+0. The demand: the scenario's trips on the routes SUMO's drivers take without the incident (one SUMO run on a
+   seed the comparison does not use, read back by ``sumo_routes_demand``; its wall time is reported apart).
 1. ``candidate_responses`` generates the plans (no response, detour messages on up to three signs alone and
    together at 30/60/90% compliance, metering of the approaches, a detour with metering) and
    ``rank_responses`` ranks them by the engine's vehicle-hours; the wall time of both is reported (target
@@ -36,9 +38,9 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 import mobility as mb  # noqa: E402
-from mobility.dta import demand_from_scenario, dta  # noqa: E402
+from mobility.dta import dta  # noqa: E402
 from mobility.incident import IncidentSpec  # noqa: E402
-from mobility.incident.rank import _signs, candidate_responses, rank_responses  # noqa: E402
+from mobility.incident.rank import _signs, candidate_responses, rank_responses, sumo_routes_demand  # noqa: E402
 from mobility.incident.study import IncidentStudySpec  # noqa: E402
 from mobility.scenario import load_scenario_with_network  # noqa: E402
 from mobility.study import get_kind  # noqa: E402
@@ -64,10 +66,9 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def pick_incident(sc, net) -> IncidentSpec:
+def pick_incident(sc, net, demand) -> IncidentSpec:
     """The busiest edge over the incident's window (from a quarter of the scenario's window, for 40% of it)
     from which a detour can be signed, left with half of the flow it carries then."""
-    demand = demand_from_scenario(sc, net)
     ds = dta(net, demand, method="dnl", dt=2.0, packet_veh=1.0, horizon_s=sc.end_s - demand.t0)
     win = sc.end_s - sc.begin_s
     b, d = round(sc.begin_s + 0.25 * win), round(0.4 * win)
@@ -84,11 +85,15 @@ def pick_incident(sc, net) -> IncidentSpec:
 
 def run_case(name: str, path: Path, seeds: int, workers: int) -> dict:
     sc, net = load_scenario_with_network(path)
-    inc = pick_incident(sc, net)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        demand = sumo_routes_demand(sc, net, seed=1000, workdir=tmp)   # a seed the comparison does not use
+    routes_s = time.perf_counter() - t0
+    inc = pick_incident(sc, net, demand)
     print(f"{name}: incident on {inc.edge} from {inc.begin_s:g} s for {inc.duration_s:g} s", flush=True)
     t0 = time.perf_counter()
     plans = candidate_responses(inc, net)
-    ranking = rank_responses(sc, inc, plans, network=net)
+    ranking = rank_responses(sc, inc, plans, network=net, demand=demand)
     rank_s = time.perf_counter() - t0
     print(f"{name}: {len(plans)} plans generated and ranked in {rank_s:.1f} s; first {ranking['plan'][0]}", flush=True)
     kind = get_kind("incident")
@@ -113,6 +118,7 @@ def run_case(name: str, path: Path, seeds: int, workers: int) -> dict:
     chosen = float(induced.sel(response=first))
     best = ids[int(np.argmin(sumo_vh))]
     row = {"case": name, "incident": inc.model_dump(mode="json"), "plans": len(plans), "rank_seconds": rank_s,
+           "routes_seconds": routes_s,
            "sumo_seconds": sumo_s, "seeds": seeds, "spearman": rho, "engine_first": first,
            "no_response_induced_veh_h": none, "chosen_induced_veh_h": chosen,
            "reduction": (none - chosen) / none if none > 0 else float("nan"), "sumo_best": best,
@@ -134,10 +140,11 @@ def write(rows: list[dict], out: Path) -> None:
              f"Run {time.strftime('%Y-%m-%d')} (`python benchmarks/bench_incident.py`). The incident: the busiest "
              "edge with a way round, every lane blocked but passing half the flow the edge carries then, from a "
              "quarter of the window for 40% of it. Incident vehicle-hours: each run's less those of the same seed without the incident.", "",
-             "| case | incident edge | plans | generate + rank s | Spearman | engine's choice | SUMO incident veh h: "
-             "no response -> choice | reduction | SUMO's best |", "|---|---|---:|---:|---:|---|---|---:|---|"]
+             "| case | incident edge | plans | SUMO routes s | generate + rank s | Spearman | engine's choice | SUMO incident veh h: "
+             "no response -> choice | reduction | SUMO's best |", "|---|---|---:|---:|---:|---:|---|---|---:|---|"]
     for r in rows:
-        lines.append(f"| {r['case']} | {r['incident']['edge']} | {r['plans']} | {r['rank_seconds']:.1f} | "
+        lines.append(f"| {r['case']} | {r['incident']['edge']} | {r['plans']} | {r['routes_seconds']:.1f} | "
+                     f"{r['rank_seconds']:.1f} | "
                      f"{r['spearman']:.2f} | {r['engine_first']} | {r['no_response_induced_veh_h']:.1f} -> "
                      f"{r['chosen_induced_veh_h']:.1f} | {r['reduction']:.0%} | {r['sumo_best']} "
                      f"({r['sumo_best_induced_veh_h']:.1f}) |")

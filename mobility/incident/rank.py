@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from .response import ResponsePlan
     from .spec import IncidentSpec
 
-__all__ = ["candidate_responses", "engine_vehicle_hours", "rank_responses"]
+__all__ = ["candidate_responses", "engine_vehicle_hours", "rank_responses", "sumo_routes_demand"]
 
 #: Compliance levels of the generated detour messages (shares of the drivers concerned who follow them).
 COMPLIANCE = (0.3, 0.6, 0.9)
@@ -120,6 +121,48 @@ def candidate_responses(incident: IncidentSpec, network: RoadNetwork, *, max_sig
                                       description=f"detour at {signs[0][0]} ({c:.0%}) and metering",
                                       detours=[detour(signs[0][0], c)], metering=meter))
     return plans
+
+
+def sumo_routes_demand(scenario: Scenario, network: RoadNetwork, *, seed: int, workdir: str | Path,
+                       interval_s: float = 300.0) -> DynamicDemand:
+    """The scenario's demand on the routes SUMO's drivers take without the incident: one SUMO run (its route
+    output, drivers routed as :func:`~mobility.incident.simulate.run_incident` routes them) read back as fixed
+    routes for the dynamic engine. Where a street grid offers many routes of equal
+    length, the engine's and SUMO's routers break the ties differently; these routes put the engine's traffic
+    on the streets SUMO's is on.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    network : RoadNetwork
+    seed : int
+        SUMO's seed for that run.
+    workdir : path
+        An existing folder for the run's files.
+    interval_s : float, s
+        The demand's departure intervals.
+
+    Returns
+    -------
+    DynamicDemand
+    """
+    from ..dta import demand_from_scenario
+    from ..simulation import run_scenario
+    from .simulate import uninformed
+
+    w = Path(workdir)
+    scenario = uninformed(scenario)
+    sumo = scenario.sumo.model_copy(update={"extra_args": [*scenario.sumo.extra_args, "--vehroute-output",
+                                                           "vehroutes.xml"]})
+    run_scenario(scenario.model_copy(update={"sumo": sumo}), seed=seed, workdir=w)
+    routes = scenario.model_copy(update={"demand": _files_demand(w / "vehroutes.xml"), "additional_files": []})
+    return demand_from_scenario(routes, network, interval_s=interval_s)
+
+
+def _files_demand(path: Path) -> Any:
+    from ..scenario import RouteFileDemand
+
+    return RouteFileDemand(kind="files", files=[path])
 
 
 def engine_vehicle_hours(ds: Any, begin_s: float, end_s: float) -> float:

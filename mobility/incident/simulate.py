@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .response import ResponsePlan
     from .spec import IncidentSpec
 
-__all__ = ["Gate", "affected_edges", "incident_kpis", "run_incident"]
+__all__ = ["Gate", "affected_edges", "incident_kpis", "run_incident", "uninformed"]
 
 
 def affected_edges(spec: IncidentSpec, network: RoadNetwork, *, hops: int = 2) -> list[str]:
@@ -132,8 +132,28 @@ class Gate:
                     self.held[i].add(vid)
 
 
+def uninformed(scenario: Scenario) -> Scenario:
+    """``scenario`` with drivers who know of an incident only from the response: SUMO routes trips at insertion
+    on free-flow times (its adaptation of edge weights to the traffic it sees is switched off), unless the
+    scenario sets that adaptation itself.
+
+    Parameters
+    ----------
+    scenario : Scenario
+
+    Returns
+    -------
+    Scenario
+    """
+    args = scenario.sumo.extra_args
+    if any(a.lstrip("-").startswith("device.rerouting.adaptation") for a in args):
+        return scenario
+    sumo = scenario.sumo.model_copy(update={"extra_args": [*args, "--device.rerouting.adaptation-interval", "0"]})
+    return scenario.model_copy(update={"sumo": sumo})
+
+
 def run_incident(scenario: Scenario, incident: IncidentSpec | None, plan: ResponsePlan | None = None, *,
-                 seed: int, workdir: str | Path) -> xr.Dataset:
+                 seed: int, workdir: str | Path, informed: bool = False) -> xr.Dataset:
     """Run ``scenario`` in SUMO with the incident (None: without it) and the response plan (None: no response).
 
     Closed lanes and roads go in as SUMO rerouters; blocked lanes with capacity left and metered approaches let
@@ -150,6 +170,9 @@ def run_incident(scenario: Scenario, incident: IncidentSpec | None, plan: Respon
         SUMO's seed; the detour compliance draws use it too.
     workdir : path
         An existing folder for SUMO's files.
+    informed : bool
+        Let SUMO route trips at insertion on the travel times it sees (drivers with navigation that knows the
+        incident); by default they know only what the response tells them (:func:`uninformed`).
 
     Returns
     -------
@@ -164,6 +187,7 @@ def run_incident(scenario: Scenario, incident: IncidentSpec | None, plan: Respon
 
     w = Path(workdir)
     network = scenario_network(scenario)
+    scenario = scenario if informed else uninformed(scenario)
     sc = with_incident(scenario, incident, w) if incident is not None else scenario
     gates = incident_gates(incident, network) if incident is not None else []
     if plan is not None:
