@@ -422,6 +422,15 @@ def _add_dta() -> None:
 _add_dta()
 
 
+def _add_incident() -> None:
+    from ._cli_incident import register
+
+    register(app)
+
+
+_add_incident()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -179,3 +179,51 @@ def test_detour_messages_in_sumo_take_the_complying_drivers_round_the_incident(t
     # the incident's queue and the vehicle-hours fall with the share diverted
     assert kpi["all"]["vehicle_hours"] < kpi["half"]["vehicle_hours"] < kpi["none"]["vehicle_hours"]
     assert kpi["all"]["max_queue_veh"] < kpi["none"]["max_queue_veh"]
+
+
+# ---- generating, ranking and recommending ----------------------------------------------------------------------
+def test_candidates_are_generated_for_an_incident_and_the_engine_ranks_the_detour_first(tmp_path) -> None:
+    from mobility.incident.rank import candidate_responses, rank_responses
+
+    sc = _through_b1c1(tmp_path)
+    net = mb.load_network(sc.network)
+    inc = IncidentSpec(id="c", edge="B1C1", begin_s=200, duration_s=400, capacity_left=0.05)
+    plans = candidate_responses(inc, net)
+    assert len(plans) >= 10 and plans[0].id == "no_response" and len({p.id for p in plans}) == len(plans)
+    for p in plans:
+        check_response(p, net)                              # every generated plan is valid
+    ranking = rank_responses(sc, inc, plans, network=net)
+    assert list(ranking["rank"]) == list(range(1, len(plans) + 1))
+    assert np.all(np.diff(ranking["vehicle_hours"].to_numpy()) >= 0)
+    # the only traffic (left1A1 -> B1C1 -> C1right1) passes the sign on A1B1: diverting it at 90% is best
+    assert ranking["plan"][0] in ("detour_A1B1_90", "detour_all_90")
+    none = ranking.set_index("plan").loc["no_response", "induced_vehicle_hours"]
+    assert none > 1.0 and ranking["induced_vehicle_hours"][0] < 0.8 * none
+
+
+def test_mobility_incident_respond_recommends_a_plan_only_when_it_beats_no_response_on_other_seeds(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from mobility.cli import app
+
+    sc = _through_b1c1(tmp_path)
+    scenario = tmp_path / "sc.yaml"
+    mb.save_scenario(sc, scenario)
+    runner = CliRunner()
+    for left, expect in ((0.05, "detour"), (0.9, "no_response")):   # binding, and an incident that holds nobody up
+        inc = tmp_path / f"inc{left}.yaml"
+        inc.write_text(f"id: crash\nedge: B1C1\nbegin_s: 200\nduration_s: 400\ncapacity_left: {left}\n")
+        out = tmp_path / f"out{left}"
+        res = runner.invoke(app, ["incident", "respond", str(inc), "--scenario", str(scenario), "--top", "1",
+                                  "--seeds", "1", "--check-seeds", "2", "-o", str(out), "-q"])
+        assert res.exit_code == 0, res.output
+        plan = ResponsePlan.from_json((out / "response_plan.json").read_text())
+        assert plan.id.startswith(expect), res.output
+        assert "recommended: " + plan.id in res.output and "seeds" in res.output
+        table = (out / "ranking.csv").read_text().splitlines()
+        assert len(table) >= 11 and (out / "ranking.png").stat().st_size > 1000
+    bad = runner.invoke(app, ["incident", "check", str(tmp_path / "inc0.05.yaml"), "--scenario", str(scenario)])
+    assert bad.exit_code == 0 and "B1C1" in bad.output
+    assert json.loads((tmp_path / "out0.05" / "response_plan.json").read_text())["incident"] == "crash"

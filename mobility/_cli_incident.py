@@ -1,0 +1,92 @@
+"""``mobility incident``: check an incident file, and generate, rank, check and recommend responses to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._cli_common import fail, parse_seeds, save_figure
+from ._errors import InputError, MobilityError
+
+incident_app = typer.Typer(help="Incidents: check an incident file; rank responses and recommend one.",
+                           no_args_is_help=True)
+
+
+@incident_app.command("check")
+def check_cmd(
+    incident: Annotated[Path, typer.Argument(help="incident YAML")],
+    scenario: Annotated[Path, typer.Option("--scenario", help="the traffic scenario (YAML or .sumocfg)")],
+) -> None:
+    """Check an incident file against the scenario's network and window."""
+    from .incident import load_incident
+    from .scenario import load_scenario_with_network
+
+    try:
+        sc, net = load_scenario_with_network(scenario)
+        inc = load_incident(incident, net, sc)
+    except MobilityError as exc:
+        raise fail(exc) from None
+    for i, ev in enumerate(inc.events()):
+        lanes = "all lanes" if ev.lanes is None else f"lanes {ev.lanes}"
+        what = "closed" if ev.capacity_left == 0 else f"{ev.capacity_left:.0%} of their capacity left"
+        typer.echo(f"{inc.id}{'' if i == 0 else f' (secondary {i})'}: {ev.edge}, {lanes} {what}, from "
+                   f"{ev.begin_s:g} s for {ev.duration_s:g} s")
+
+
+@incident_app.command("respond")
+def respond_cmd(
+    incident: Annotated[Path, typer.Argument(help="incident YAML")],
+    scenario: Annotated[Path, typer.Option("--scenario", help="the traffic scenario (YAML or .sumocfg)")],
+    top: Annotated[int, typer.Option(min=1, max=50, help="plans the engine ranks best that SUMO checks")] = 3,
+    seeds: Annotated[str, typer.Option(help="SUMO seeds the best plan is chosen on: a count (3 = 1,2,3) or a "
+                                             "list")] = "3",
+    check_seeds: Annotated[str, typer.Option("--check-seeds", help="other seeds it must also beat no response "
+                                             "on (a list)")] = "101,102",
+    workers: Annotated[int, typer.Option(min=1, max=256, help="SUMO runs at once")] = 2,
+    output: Annotated[Path, typer.Option("--output", "-o", help="folder for the ranking, the recommended plan "
+                                         "and the figure")] = Path("response"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Generate responses to an incident, rank them on the dynamic engine in seconds, check the best in SUMO and
+    recommend one only if it beats no response on seeds it was not chosen on. Writes ``ranking.csv``,
+    ``response_plan.json`` (the recommendation) and ``ranking.png`` in ``--output``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ._io import atomic_path
+    from .incident import load_incident
+    from .incident.respond import plot_response_ranking, ranking_table, respond
+    from .scenario import load_scenario_with_network
+
+    say = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
+    try:
+        choose, check = parse_seeds(seeds), parse_seeds(check_seeds if "," in check_seeds else check_seeds + ",")
+        if output.exists() and not output.is_dir():
+            raise InputError(f"--output {output}: a file is there; give a folder")
+        output.mkdir(parents=True, exist_ok=True)
+        sc, net = load_scenario_with_network(scenario)
+        inc = load_incident(incident, net, sc)
+        rec = respond(scenario, inc, network=net, top=top, seeds=choose, check_seeds=check, workers=workers,
+                      progress=say)
+        table = ranking_table(rec)
+        with atomic_path(output / "ranking.csv") as tmp:
+            table.to_csv(tmp, index=False, float_format="%.3f")
+        with atomic_path(output / "response_plan.json") as tmp:
+            tmp.write_text(rec.plan.to_json() + "\n")
+        fig, _ = plot_response_ranking(table)
+        save_figure(fig, output / "ranking.png")
+        plt.close(fig)
+    except MobilityError as exc:
+        raise fail(exc) from None
+    typer.echo(f"recommended: {rec.plan.id} — {rec.reason}")
+    typer.echo(f"engine ranking {rec.seconds['rank']:.1f} s, SUMO checks {rec.seconds['sumo']:.0f} s; "
+               f"written: {output / 'ranking.csv'}, {output / 'response_plan.json'}, {output / 'ranking.png'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``incident`` commands to ``app``."""
+    app.add_typer(incident_app, name="incident")
