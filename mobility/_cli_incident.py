@@ -7,7 +7,23 @@ from typing import Annotated
 
 import typer
 
-from ._cli_common import fail, parse_seeds, save_figure
+from ._cli_common import (
+    CompareOptions,
+    OutputOpt,
+    PlotsOpt,
+    QuietOpt,
+    RetriesOpt,
+    SchedulerOpt,
+    SeedsOpt,
+    TableOpt,
+    TimeLimitOpt,
+    WorkdirOpt,
+    WorkersOpt,
+    compare_command,
+    fail,
+    parse_seeds,
+    save_figure,
+)
 from ._errors import InputError, MobilityError
 
 incident_app = typer.Typer(help="Incidents: check an incident file; rank responses and recommend one.",
@@ -33,6 +49,21 @@ def check_cmd(
         what = "closed" if ev.capacity_left == 0 else f"{ev.capacity_left:.0%} of their capacity left"
         typer.echo(f"{inc.id}{'' if i == 0 else f' (secondary {i})'}: {ev.edge}, {lanes} {what}, from "
                    f"{ev.begin_s:g} s for {ev.duration_s:g} s")
+
+
+@incident_app.command("compare")
+def compare_cmd(
+    study: Annotated[Path, typer.Argument(help="incident study YAML (scenarios/incident/*.yaml)")],
+    responses: Annotated[str, typer.Option(help="comma-separated: no_incident, no_response, generated, or response "
+                                                "plan files")] = "no_incident,no_response,generated",
+    seeds: SeedsOpt = "5", workers: WorkersOpt = 2, output: OutputOpt = None, plots: PlotsOpt = None,
+    table: TableOpt = None, scheduler: SchedulerOpt = None, time_limit: TimeLimitOpt = None, retries: RetriesOpt = 1,
+    workdir: WorkdirOpt = None, quiet: QuietOpt = False,
+) -> None:
+    """Run each response plan over the seeds in SUMO and print one table (mean +/- sd over seeds); the incident's
+    vehicle-hours are each run's less those of no_incident on the same seed."""
+    compare_command(study, "incident", (responses, "--responses"),
+                    CompareOptions(seeds, workers, output, plots, table, scheduler, time_limit, retries, workdir, quiet))
 
 
 @incident_app.command("respond")
