@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -78,11 +78,19 @@ def respond_cmd(
     workers: Annotated[int, typer.Option(min=1, max=256, help="SUMO runs at once")] = 2,
     output: Annotated[Path, typer.Option("--output", "-o", help="folder for the ranking, the recommended plan "
                                          "and the figure")] = Path("response"),
+    publish: Annotated[str | None, typer.Option(help="submit the recommended plan as a draft to the plan service "
+                                                     "at this URL")] = None,
+    token: Annotated[str | None, typer.Option(envvar="MOBILITY_TOKEN", help="bearer token with plans:draft "
+                                              "(or MOBILITY_TOKEN)")] = None,
+    valid_from: Annotated[str | None, typer.Option("--valid-from", help="ISO 8601 time the plan may be put in "
+                                                   "force from (default: now); it stays valid for the incident's "
+                                                   "duration")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Generate responses to an incident, rank them on the dynamic engine in seconds, check the best in SUMO and
     recommend one only if it beats no response on seeds it was not chosen on. Writes ``ranking.csv``,
-    ``response_plan.json`` (the recommendation) and ``ranking.png`` in ``--output``."""
+    ``response_plan.json`` (the recommendation) and ``ranking.png`` in ``--output``; with ``--publish URL`` the
+    recommendation goes to the plan service as a draft for approval."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -95,6 +103,10 @@ def respond_cmd(
 
     say = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
     try:
+        if publish and not token:
+            raise InputError("--publish needs a token with plans:draft: --token or the MOBILITY_TOKEN environment "
+                             "variable")
+        start = _valid_from(valid_from) if publish else None
         choose, check = parse_seeds(seeds), parse_seeds(check_seeds if "," in check_seeds else check_seeds + ",")
         if output.exists() and not output.is_dir():
             raise InputError(f"--output {output}: a file is there; give a folder")
@@ -116,6 +128,51 @@ def respond_cmd(
     typer.echo(f"recommended: {rec.plan.id} — {rec.reason}")
     typer.echo(f"engine ranking {rec.seconds['rank']:.1f} s, SUMO checks {rec.seconds['sumo']:.0f} s; "
                f"written: {output / 'ranking.csv'}, {output / 'response_plan.json'}, {output / 'ranking.png'}")
+    if publish:
+        if rec.confirmed is None or rec.plan.id == "no_response":
+            typer.echo("nothing submitted: no plan beat no response")
+            return
+        try:
+            d = _submit(publish, token or "", rec, sc, inc, start, check)
+        except MobilityError as exc:
+            raise fail(exc) from None
+        typer.echo(f"submitted {rec.plan.id} as draft version {d['version']}: "
+                   f"{publish.rstrip('/')}/responses/{d['response']}/versions/{d['version']}")
+
+
+def _valid_from(text: str | None) -> str:
+    """``--valid-from`` checked (ISO 8601), or now."""
+    import datetime as dt
+
+    if text is None:
+        return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    try:
+        t = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"--valid-from {text!r}: not an ISO 8601 time (e.g. 2026-12-07T08:05:00Z)") from None
+    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).isoformat(timespec="seconds")
+
+
+def _submit(url: str, token: str, rec: Any, sc: Any, inc: Any, start: str | None, check: list[int]) -> dict[str, Any]:
+    """Submit the recommended plan with the KPIs of its check seeds."""
+    import datetime as dt
+
+    from .provenance import record
+    from .service.client import PlanClient, ServiceError
+
+    c = rec.confirmed["induced_vehicle_hours"].mean("seed")
+    kpis = {"induced_vehicle_hours": float(c.sel(response=rec.plan.id)),
+            "no_response_induced_vehicle_hours": float(c.sel(response="no_response"))}
+    provenance = {"scenario_hash": sc.spec_hash, "scenario_name": sc.name, "incident": inc.id,
+                  **record(spec_hash=sc.spec_hash, seeds=check)}
+    t0 = dt.datetime.fromisoformat(start or _valid_from(None))
+    t1 = t0 + dt.timedelta(seconds=inc.duration_s)
+    with PlanClient(url, token) as client:
+        try:
+            return client.submit_response(rec.plan, t0.isoformat(), t1.isoformat(), kpis, provenance,
+                                          comment=f"mobility incident respond: {rec.reason}")
+        except ServiceError as exc:
+            raise InputError(f"--publish {url}: {exc}") from None
 
 
 def register(app: typer.Typer) -> None:

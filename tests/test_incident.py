@@ -202,28 +202,48 @@ def test_candidates_are_generated_for_an_incident_and_the_engine_ranks_the_detou
 
 
 def test_mobility_incident_respond_recommends_a_plan_only_when_it_beats_no_response_on_other_seeds(tmp_path) -> None:
-    import json
-
     from typer.testing import CliRunner
 
     from mobility.cli import app
+    from mobility.service.client import PlanClient
+    from mobility.service.store import PlanStore
+
+    from .test_service import Server
 
     sc = _through_b1c1(tmp_path)
     scenario = tmp_path / "sc.yaml"
     mb.save_scenario(sc, scenario)
-    runner = CliRunner()
-    for left, expect in ((0.05, "detour"), (0.9, "no_response")):   # binding, and an incident that holds nobody up
-        inc = tmp_path / f"inc{left}.yaml"
-        inc.write_text(f"id: crash\nedge: B1C1\nbegin_s: 200\nduration_s: 400\ncapacity_left: {left}\n")
-        out = tmp_path / f"out{left}"
-        res = runner.invoke(app, ["incident", "respond", str(inc), "--scenario", str(scenario), "--top", "1",
-                                  "--seeds", "1", "--check-seeds", "2", "-o", str(out), "-q"])
-        assert res.exit_code == 0, res.output
-        plan = ResponsePlan.from_json((out / "response_plan.json").read_text())
-        assert plan.id.startswith(expect), res.output
-        assert "recommended: " + plan.id in res.output and "seeds" in res.output
-        table = (out / "ranking.csv").read_text().splitlines()
-        assert len(table) >= 11 and (out / "ranking.png").stat().st_size > 1000
-    bad = runner.invoke(app, ["incident", "check", str(tmp_path / "inc0.05.yaml"), "--scenario", str(scenario)])
+    server = Server(tmp_path / "plans.db")
+    server.start()
+    try:
+        store = PlanStore(server.db)
+        token = store.create_token("optimiser", ["plans:read", "plans:draft"])[0]
+        store.close()
+        runner = CliRunner()
+        for left, expect in ((0.05, "detour"), (0.9, "no_response")):   # binding, and one that holds nobody up
+            inc = tmp_path / f"inc{left}.yaml"
+            inc.write_text(f"id: crash\nedge: B1C1\nbegin_s: 200\nduration_s: 400\ncapacity_left: {left}\n")
+            out = tmp_path / f"out{left}"
+            res = runner.invoke(app, ["incident", "respond", str(inc), "--scenario", str(scenario), "--top", "1",
+                                      "--seeds", "1", "--check-seeds", "2", "-o", str(out), "-q", "--publish",
+                                      server.url, "--token", token, "--valid-from", "2026-12-07T08:05:00Z"])
+            assert res.exit_code == 0, res.output
+            _check_response_output(res.output, out, expect)
+        # the recommended detour waits in the service as a draft, valid for the incident's 400 s; nothing else
+        drafts = PlanClient(server.url, token).response_versions()
+        assert [(d["name"], d["state"], d["valid_from"], d["valid_to"]) for d in drafts] == [
+            (drafts[0]["response_plan"]["id"], "draft", "2026-12-07T08:05:00.000000Z", "2026-12-07T08:11:40.000000Z")]
+        assert drafts[0]["name"].startswith("detour") and drafts[0]["kpis"]["induced_vehicle_hours"] < \
+            drafts[0]["kpis"]["no_response_induced_vehicle_hours"]
+    finally:
+        server.stop()
+    bad = CliRunner().invoke(app, ["incident", "check", str(tmp_path / "inc0.05.yaml"), "--scenario", str(scenario)])
     assert bad.exit_code == 0 and "B1C1" in bad.output
-    assert json.loads((tmp_path / "out0.05" / "response_plan.json").read_text())["incident"] == "crash"
+
+
+def _check_response_output(output: str, out: Path, expect: str) -> None:
+    plan = ResponsePlan.from_json((out / "response_plan.json").read_text())
+    assert plan.id.startswith(expect) and plan.incident == "crash", output
+    assert "recommended: " + plan.id in output and "seeds" in output
+    table = (out / "ranking.csv").read_text().splitlines()
+    assert len(table) >= 11 and (out / "ranking.png").stat().st_size > 1000

@@ -542,3 +542,44 @@ def test_hostile_requests_get_problem_documents_and_the_service_stays_up(server:
     v = subprocess.run([sys.executable, "-m", "mobility.cli", "audit", "verify", "--db", str(server.db)],
                        capture_output=True, text=True)
     assert v.returncode == 0, v.stdout + v.stderr
+
+
+# ---- incident response plans ---------------------------------------------------------------------------------
+def test_a_response_plan_goes_through_four_eyes_and_the_audit_trail(server: Server, tokens: dict[str, str]) -> None:
+    from mobility.incident.response import ResponsePlan
+
+    alice, bob = PlanClient(server.url, tokens["alice"]), PlanClient(server.url, tokens["bob"])
+    reader = PlanClient(server.url, tokens["reader"])
+    plan = ResponsePlan.model_validate({"id": "crash_detour", "incident": "crash", "detours": [
+        {"sign_edge": "W_J1", "avoid": ["J1_J2"], "begin_s": 0, "end_s": 600, "compliance": 0.6,
+         "message": "<b>crash</b> ahead"}]})
+    d = alice.submit_response(plan, "2026-12-07T08:05:00Z", "2026-12-07T09:00:00Z", {"induced_vehicle_hours": 3.1},
+                              dict(PROV))
+    assert (d["state"], d["version"], d["author"]) == ("draft", 1, "alice")
+    assert ResponsePlan.model_validate(d["response_plan"]) == plan            # stored as sent, text as text
+    with pytest.raises(ServiceError) as e:
+        reader.submit_response(plan, "2026-12-07T08:05:00Z", "2026-12-07T09:00:00Z", {"x": 1.0}, dict(PROV))
+    assert e.value.status == 403
+    with pytest.raises(ServiceError) as e:
+        alice.move_response("approve", d["response"], 1)                     # the author may not approve
+    assert e.value.status == 403 and "four-eyes" in e.value.problem["type"]
+    with pytest.raises(ServiceError) as e:                                   # a window that ends before it starts
+        alice.submit_response(plan, "2026-12-07T09:00:00Z", "2026-12-07T08:00:00Z", {"x": 1.0}, dict(PROV))
+    assert e.value.status == 422 and "valid_to" in e.value.problem["detail"]
+    bob.move_response("approve", d["response"], 1)
+    p = bob.move_response("publish", d["response"], 1)
+    assert (p["state"], p["approved_by"], p["published_by"]) == ("published", "bob", "bob")
+    d2 = alice.submit_response(plan, "2026-12-07T08:30:00Z", "2026-12-07T10:00:00Z", {"induced_vehicle_hours": 2.0},
+                               dict(PROV))
+    bob.move_response("approve", d2["response"], 2)
+    bob.move_response("publish", d2["response"], 2)                           # retires version 1
+    states = {v["version"]: v["state"] for v in reader.response_versions() if v["name"] == "crash_detour"}
+    assert states == {1: "retired", 2: "published"}
+    actions = [a["action"] for a in alice.audit() if a["resource"].startswith(f"responses/{d['response']}/")]
+    assert actions == ["response.create", "response.approve", "response.publish", "response.create",
+                       "response.approve", "response.retire", "response.publish"]
+    store = PlanStore(server.db)
+    assert store.verify_audit().ok
+    with pytest.raises(sqlite3.DatabaseError, match="immutable"):   # the stored plan cannot be edited
+        store._conn().execute("UPDATE response_versions SET body='{}' WHERE number=1")
+    store.close()

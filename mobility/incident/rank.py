@@ -62,6 +62,13 @@ def _signs(network: RoadNetwork, incident: IncidentSpec, max_signs: int) -> list
     return out[:max_signs]
 
 
+def _id_part(edge: str) -> str:
+    """An edge id as it may appear in a plan id (SUMO's ``#`` and other signs become ``_``)."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", edge)
+
+
 def candidate_responses(incident: IncidentSpec, network: RoadNetwork, *, max_signs: int = 3,
                         compliance: Sequence[float] = COMPLIANCE) -> list[ResponsePlan]:
     """Response plans for ``incident``, generated from the network.
@@ -94,7 +101,7 @@ def candidate_responses(incident: IncidentSpec, network: RoadNetwork, *, max_sig
 
     for c in compliance:
         for sign, hop in signs:
-            plans.append(ResponsePlan(id=f"detour_{sign}_{int(round(c * 100))}", incident=incident.id,
+            plans.append(ResponsePlan(id=f"detour_{_id_part(sign)}_{int(round(c * 100))}", incident=incident.id,
                                       description=f"detour message at {sign} ({hop} edge(s) upstream), "
                                                   f"{c:.0%} compliance", detours=[detour(sign, c)]))
         if len(signs) > 1:
@@ -117,7 +124,7 @@ def candidate_responses(incident: IncidentSpec, network: RoadNetwork, *, max_sig
                                   "incident leaves", metering=meter))
         if signs:
             c = compliance[len(compliance) // 2]
-            plans.append(ResponsePlan(id=f"detour_{signs[0][0]}_metering", incident=incident.id,
+            plans.append(ResponsePlan(id=f"detour_{_id_part(signs[0][0])}_metering", incident=incident.id,
                                       description=f"detour at {signs[0][0]} ({c:.0%}) and metering",
                                       detours=[detour(signs[0][0], c)], metering=meter))
     return plans

@@ -12,6 +12,9 @@ after human approval; it never drives field controllers. Resources:
   draft -> approved -> published -> retired; the approver must not be the author;
 - ``GET /published?updated_since=T``: what the centre polls;
 - ``GET /plans/{plan}/versions/{n}/export/{sumo|gat1049|ntcip1202}``;
+- ``POST /responses/versions``, ``GET /responses/versions``, ``GET /responses/{r}/versions/{n}``,
+  ``POST /responses/{r}/versions/{n}/approve|publish|retire``: incident response plans (detour messages,
+  metering) with a validity window, through the same workflow;
 - ``GET /audit``: the hash-chained audit log.
 
 Every error is an RFC 9457 problem document (``application/problem+json``).
@@ -32,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .._errors import InputError
+from ..incident.response import ResponsePlan
 from ..signals.plan import SignalPlan
 from ..signals.safety import SignalModel, validate_plan
 from ._guard import RequestGuard
@@ -70,6 +74,42 @@ class VersionCreate(BaseModel):
         min_length=1, description="KPIs of the simulation that justified the plan, e.g. mean_delay_s")
     provenance: Provenance
     comment: str = Field("", max_length=4000)
+
+
+class ResponseVersionCreate(BaseModel):
+    """A draft version of an incident response plan: the plan, when it may be in force, the KPIs measured in
+    simulation and their provenance."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    plan: ResponsePlan
+    valid_from: str = Field(max_length=64, description="ISO 8601 time the plan may be put in force from")
+    valid_to: str = Field(max_length=64, description="ISO 8601 time it must be out of force by")
+    kpis: dict[Annotated[str, Field(max_length=100)], Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        min_length=1, description="KPIs of the simulation that justified the plan, e.g. induced_vehicle_hours")
+    provenance: Provenance
+    comment: str = Field("", max_length=4000)
+
+
+class ResponseVersionDoc(BaseModel):
+    response: int
+    name: str
+    incident: str
+    version: int
+    state: Literal["draft", "approved", "published", "retired"]
+    etag: str
+    revision: int
+    valid_from: str
+    valid_to: str
+    author: str
+    approved_by: str | None
+    published_by: str | None
+    retired_by: str | None
+    created_at: str
+    updated_at: str
+    comment: str
+    kpis: dict[str, float]
+    provenance: dict[str, Any]
+    response_plan: dict[str, Any]
 
 
 class VersionDoc(BaseModel):
@@ -334,6 +374,54 @@ def create_app(db: str | Path | PlanStore) -> FastAPI:
         if isinstance(out, str):
             return Response(out, media_type="application/xml", headers={"ETag": doc["etag"]})
         return JSONResponse(out, headers={"ETag": doc["etag"]})
+
+    # ---- incident response plans ----------------------------------------------------------------
+    @app.post("/responses/versions", tags=["responses"], status_code=201, response_model=ResponseVersionDoc,
+              responses={**_ERRORS, 409: {"model": Problem}})
+    def create_response_version(body: ResponseVersionCreate, tok: Token = need("plans:draft")) -> JSONResponse:
+        """Submit a draft version of an incident response plan (detour messages, metering) with its validity."""
+        doc = store.create_response_version(body.plan.model_dump(mode="json"), body.valid_from, body.valid_to,
+                                            body.kpis, body.provenance.model_dump(mode="json"), body.comment,
+                                            tok.subject)
+        return versioned(doc, 201, Location=f"/responses/{doc['response']}/versions/{doc['version']}")
+
+    @app.get("/responses/versions", tags=["responses"], response_model=list[ResponseVersionDoc], responses=_ERRORS)
+    def response_versions(
+        state: Annotated[Literal["draft", "approved", "published", "retired"] | None, Query()] = None,
+        updated_since: Annotated[str | None, Query(max_length=64, description="ISO 8601 time, exclusive")] = None,
+        _: Token = need("plans:read"),
+    ) -> list[dict[str, Any]]:
+        """Response plan versions, oldest change first (poll with ``updated_since``)."""
+        return store.response_versions(state=state, updated_since=updated_since)
+
+    @app.get("/responses/{response}/versions/{number}", tags=["responses"], response_model=ResponseVersionDoc,
+             responses={**_ERRORS, 404: {"model": Problem}})
+    def response_version(response: Annotated[int, PathParam(ge=1, le=2**62)],
+                         number: Annotated[int, PathParam(ge=1, le=2**62)],
+                         _: Token = need("plans:read")) -> JSONResponse:
+        return versioned(found(store.response_version(response, number), f"responses/{response}/versions/{number}"))
+
+    def response_transition_route(action: str) -> None:
+        scope = TRANSITIONS[action][2]
+
+        def move(response: Annotated[int, PathParam(ge=1, le=2**62)], number: Annotated[int, PathParam(ge=1, le=2**62)],
+                 if_match: Annotated[str | None, Header(max_length=200)] = None,
+                 tok: Token = need(scope)) -> JSONResponse:
+            if not if_match:
+                raise Conflict(428, "precondition-required", "If-Match required",
+                               f"send If-Match with the version's ETag (GET /responses/{response}/versions/{number}) "
+                               f"to {action} it")
+            return versioned(store.transition_response(response, number, action, tok.subject, if_match))
+
+        frm, to, _ = TRANSITIONS[action]
+        app.post(f"/responses/{{response}}/versions/{{number}}/{action}", tags=["responses"],
+                 response_model=ResponseVersionDoc, name=f"response_{action}",
+                 summary=f"{action.capitalize()} a response plan version ({' or '.join(frm)} -> {to}; scope {scope})",
+                 responses={**_ERRORS, 404: {"model": Problem}, 409: {"model": Problem}, 412: {"model": Problem},
+                            428: {"model": Problem}})(move)
+
+    for action in TRANSITIONS:
+        response_transition_route(action)
 
     @app.get("/audit", tags=["audit"], response_model=list[AuditRecord], responses=_ERRORS)
     def audit(after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0, limit: Annotated[int, Query(ge=1, le=10000)] = 1000,

@@ -139,3 +139,37 @@ class PlanClient:
 
     def retire(self, plan: int, number: int, etag: str | None = None) -> dict[str, Any]:
         return self._move("retire", plan, number, etag)
+
+    # ---- incident response plans ------------------------------------------------------------
+    def submit_response(self, plan: Any, valid_from: str, valid_to: str, kpis: dict[str, float],
+                        provenance: dict[str, Any], *, comment: str = "") -> dict[str, Any]:
+        """Submit a draft version of an incident response plan.
+
+        Parameters
+        ----------
+        plan : ResponsePlan
+        valid_from, valid_to : str
+            ISO 8601 times: when it may be put in force, and by when it must be out of force.
+        kpis : dict of str to float
+            What SUMO measured for it (e.g. ``induced_vehicle_hours``).
+        provenance : dict
+            ``scenario_hash``, ``seeds``, ``toolkit_version``, ``sumo_version``.
+        comment : str
+
+        Returns
+        -------
+        dict
+            The stored version's document (state ``draft``).
+        """
+        body = {"plan": plan.model_dump(mode="json"), "valid_from": valid_from, "valid_to": valid_to, "kpis": kpis,
+                "provenance": provenance, "comment": comment}
+        return self._call("POST", "/responses/versions", json=body)
+
+    def response_versions(self, state: str | None = None) -> list[dict[str, Any]]:
+        """Response plan versions (in ``state`` when given)."""
+        return self._call("GET", "/responses/versions", params={"state": state} if state else None)
+
+    def move_response(self, action: str, response: int, number: int) -> dict[str, Any]:
+        """``approve``, ``publish`` or ``retire`` a response plan version (its current ETag is fetched)."""
+        etag = self._call("GET", f"/responses/{response}/versions/{number}")["etag"]
+        return self._call("POST", f"/responses/{response}/versions/{number}/{action}", headers={"If-Match": etag})

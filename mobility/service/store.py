@@ -20,7 +20,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import math
 import secrets
 import sqlite3
 import threading
@@ -31,18 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InputError
+from ._base import SCOPES, STATES, TRANSITIONS, Conflict, _finite, _iso, _now, canonical_json, parse_time
+from ._responses import RESPONSE_SCHEMA, ResponsesMixin
 
-__all__ = ["SCOPES", "STATES", "TRANSITIONS", "AuditCheck", "PlanStore", "Token", "canonical_json", "parse_duration"]
+__all__ = ["SCOPES", "STATES", "TRANSITIONS", "AuditCheck", "Conflict", "PlanStore", "Token", "canonical_json",
+           "parse_duration", "parse_time"]
 
-#: What a token may do.
-SCOPES = ("plans:read", "plans:draft", "plans:approve", "plans:publish", "audit:read")
-STATES = ("draft", "approved", "published", "retired")
-#: action -> (states it may start from, state it leads to, scope it needs)
-TRANSITIONS = {
-    "approve": (("draft",), "approved", "plans:approve"),
-    "publish": (("approved",), "published", "plans:publish"),
-    "retire": (("draft", "approved", "published"), "retired", "plans:publish"),
-}
 GENESIS = "0" * 64
 SCHEMA_VERSION = "1"
 
@@ -81,32 +74,6 @@ CREATE TRIGGER IF NOT EXISTS versions_no_delete BEFORE DELETE ON versions
 """
 
 
-def canonical_json(obj: Any) -> str:
-    """Sorted keys, no spaces, finite numbers only: the form that is hashed."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-def parse_time(text: str, what: str = "time") -> dt.datetime:
-    """An ISO 8601 time; without a zone it is taken as UTC."""
-    try:
-        t = dt.datetime.fromisoformat(text.strip())
-        t = t if t.tzinfo else t.replace(tzinfo=dt.UTC)
-        t.astimezone(dt.UTC)
-    except ValueError:
-        raise InputError(f"{what}: {text!r} is not an ISO 8601 time (e.g. 2026-11-22T08:00:00Z)") from None
-    except OverflowError:
-        raise InputError(f"{what}: {text!r} is outside the times the service stores (years 1-9999 in UTC)") from None
-    return t
-
-
 def parse_duration(text: str) -> dt.timedelta:
     """``90d``, ``12h``, ``30m``, ``45s`` (or combinations such as ``1d12h``) as a timedelta."""
     units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -125,17 +92,6 @@ def parse_duration(text: str) -> dt.timedelta:
     if total > 10 * 366 * 86400:
         raise InputError(f"--expires-in: {text!r} is more than 10 years; give a shorter lifetime (tokens can be renewed)")
     return dt.timedelta(seconds=total)
-
-
-def _finite(obj: Any, where: str) -> None:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        raise InputError(f"{where}: numbers must be finite, got {obj}")
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            _finite(v, f"{where}.{k}")
-    elif isinstance(obj, list | tuple):
-        for k, v in enumerate(obj):
-            _finite(v, f"{where}[{k}]")
 
 
 @dataclass(frozen=True)
@@ -162,19 +118,11 @@ class AuditCheck:
     problem: str = ""
 
 
-class Conflict(Exception):
-    """A request that clashes with the stored state: ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.slug, self.title, self.detail, self.extra = status, slug, title, detail, extra
-
-
 def _hash_secret(token_id: str, secret: str) -> str:
     return hashlib.sha256(f"{token_id}.{secret}".encode()).hexdigest()
 
 
-class PlanStore:
+class PlanStore(ResponsesMixin):
     """The service's data in one SQLite file; safe to share between threads (one connection per thread)."""
 
     def __init__(self, path: str | Path) -> None:
@@ -183,7 +131,7 @@ class PlanStore:
             raise InputError(f"--db {self.path}: folder {self.path.parent} does not exist")
         self._local = threading.local()
         try:
-            self._conn().executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+            self._conn().executescript("BEGIN IMMEDIATE;" + _SCHEMA + RESPONSE_SCHEMA + "COMMIT;")
             with self._write() as db:
                 row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
                 if row is None:
