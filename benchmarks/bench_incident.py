@@ -20,6 +20,11 @@ lanes blocked, passing half the flow the edge carries then, from a quarter of th
    seeds (target >= 0.8), and the reduction of SUMO's induced vehicle-hours by the engine's first choice
    against no response (target >= 30%), with SUMO's own best for reference.
 
+4. Emergency-vehicle priority on district_peak: twelve emergency vehicles across the district (middle row and
+   column, both ways) without priority, with SUMO's bluelight device, with pre-emption, with both: their travel
+   time (target: 40% below no priority), their longest stop (target: none over 60 s), the delay of the traffic
+   crossing their routes at the signals on them (target: up at most 5%), unsafe states shown (none).
+
 Writes ``incident.json`` and ``incident.md`` in ``--out``. RESCO maps are read by path from
 ``../shared/benchmarks/resco`` (skipped with a reason when absent).
 """
@@ -131,10 +136,52 @@ def run_case(name: str, path: Path, seeds: int, workers: int) -> dict:
     return row
 
 
-def write(rows: list[dict], out: Path) -> None:
+#: Emergency vehicles across the district in its peak: along the middle row and the middle column, both ways.
+EV_ROUTES = {"west_east": ["left2A2", "A2B2", "B2C2", "C2D2", "D2E2", "E2right2"],
+             "east_west": ["right2E2", "E2D2", "D2C2", "C2B2", "B2A2", "A2left2"],
+             "south_north": ["bottom2C0", "C0C1", "C1C2", "C2C3", "C3C4", "C4top2"],
+             "north_south": ["top2C4", "C4C3", "C3C2", "C2C1", "C1C0", "C0bottom2"]}
+
+
+def run_priority(seeds: int, workers: int) -> dict:
+    """Emergency vehicles across district_peak: no priority, bluelight, pre-emption, both."""
+    path = CASES["district_peak"]
+    kind = get_kind("incident")
+    sc, net = load_scenario_with_network(path)
+    win = sc.end_s - sc.begin_s
+    dummy = IncidentSpec(id="none", edge=EV_ROUTES["west_east"][1], begin_s=sc.begin_s, duration_s=1.0, capacity_left=0.9)
+    study = kind.resolve(IncidentStudySpec(name="district_priority", scenario=path, incident=dummy))
+    evs = [{"vehicle": f"amb_{name}_{k}", "route": r, "depart_s": round(sc.begin_s + win * (0.25 + 0.1 * k + 0.02 * j))}
+           for j, (name, r) in enumerate(EV_ROUTES.items()) for k in range(3)]
+    variants = {"no_priority": (False, False), "bluelight": (False, True), "preemption": (True, False),
+                "both": (True, True)}
+    from mobility.incident.response import ResponsePlan
+
+    alts = {name: {"incident": False, "plan": ResponsePlan.model_validate(
+        {"id": name, "incident": "none", "priority": [{**e, "preempt": pre, "bluelight": blue} for e in evs]}
+    ).model_dump(mode="json")} for name, (pre, blue) in variants.items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        ds = mb.compare(study, alts, seeds=list(range(1, seeds + 1)), workers=workers, workdir=tmp)
+    m = ds.mean("seed")
+    base = float(m["emergency_travel_time_s"].sel(response="no_priority"))
+    cross0 = float(m["cross_street_delay_s"].sel(response="no_priority"))
+    rows = {}
+    for name in variants:
+        t = float(m["emergency_travel_time_s"].sel(response=name))
+        c = float(m["cross_street_delay_s"].sel(response=name))
+        rows[name] = {"emergency_travel_time_s": t, "vs_no_priority": t / base - 1.0,
+                      "longest_stop_s": float(ds["emergency_longest_stop_s"].sel(response=name).max()),
+                      "cross_street_delay_s": c, "cross_vs_no_priority": c / cross0 - 1.0,
+                      "mean_delay_s": float(m["mean_delay_s"].sel(response=name)),
+                      "preemption_violations": float(ds["preemption_violations"].sel(response=name).sum())}
+        print(f"priority {name}: {rows[name]}", flush=True)
+    return {"vehicles": len(evs), "seeds": seeds, "variants": rows}
+
+
+def write(rows: list[dict], out: Path, priority: dict | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "incident.json.tmp"
-    tmp.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "cases": rows}, indent=1))
+    tmp.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "cases": rows, "priority": priority}, indent=1))
     tmp.replace(out / "incident.json")
     lines = ["# Incident response: the engine's ranking against SUMO's", "",
              f"Run {time.strftime('%Y-%m-%d')} (`python benchmarks/bench_incident.py`). The incident: the busiest "
@@ -154,6 +201,19 @@ def write(rows: list[dict], out: Path) -> None:
         for p, v in sorted(r["per_plan"].items(), key=lambda kv: kv[1]["engine_induced_veh_h"]):
             lines.append(f"| {p} | {v['engine_induced_veh_h']:.1f} | {v['sumo_induced_veh_h']:.1f} ({v['sumo_sd']:.1f}) |")
         lines.append("")
+    if priority:
+        lines += ["## Emergency-vehicle priority (district_peak)", "",
+                  f"{priority['vehicles']} emergency vehicles across the district in its peak (middle row and middle "
+                  f"column, both ways), {priority['seeds']} seeds. Targets: travel time at least 40% below no "
+                  "priority, cross-street delay up at most 5%, no emergency vehicle stopped more than 60 s, no unsafe "
+                  "state.", "",
+                  "| variant | emergency travel time s | vs no priority | longest stop s | cross-street delay s | "
+                  "vs no priority | unsafe states |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for name, v in priority["variants"].items():
+            lines.append(f"| {name} | {v['emergency_travel_time_s']:.1f} | {v['vs_no_priority']:+.0%} | "
+                         f"{v['longest_stop_s']:.0f} | {v['cross_street_delay_s']:.1f} | "
+                         f"{v['cross_vs_no_priority']:+.1%} | {v['preemption_violations']:.0f} |")
+        lines.append("")
     (out / "incident.md.tmp").write_text("\n".join(lines))
     (out / "incident.md.tmp").replace(out / "incident.md")
 
@@ -164,8 +224,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--priority-only", action="store_true", help="only the emergency-vehicle runs")
+    ap.add_argument("--no-priority", action="store_true", help="leave the emergency-vehicle runs out")
     a = ap.parse_args()
-    rows = []
+    rows: list[dict] = []
+    prio = None if a.no_priority else run_priority(a.seeds, a.workers)
+    if a.priority_only:
+        write(rows, a.out, prio)
+        return
     for name in a.cases.split(","):
         path = CASES[name]
         try:
@@ -174,7 +240,7 @@ def main() -> None:
             print(f"{name}: skipped ({exc})")
             continue
         rows.append(run_case(name, path, a.seeds, a.workers))
-        write(rows, a.out)
+        write(rows, a.out, prio)
 
 
 if __name__ == "__main__":

@@ -247,3 +247,59 @@ def _check_response_output(output: str, out: Path, expect: str) -> None:
     assert "recommended: " + plan.id in output and "seeds" in output
     table = (out / "ranking.csv").read_text().splitlines()
     assert len(table) >= 11 and (out / "ranking.png").stat().st_size > 1000
+
+
+# ---- emergency-vehicle priority -------------------------------------------------------------------------------
+def test_the_state_check_passes_a_programs_own_cycle_and_refuses_unsafe_states() -> None:
+    from mobility.signals.safety import check_states, signal_models
+
+    net = ROOT / "networks" / "grid3x3.net.xml"
+    model = signal_models(net)["B1"]
+    import sumolib  # the program as SUMO has it
+
+    tl = {t_.getID(): t_ for t_ in sumolib.net.readNet(str(net), withPrograms=True).getTrafficLights()}["B1"]
+    phases = list(tl.getPrograms().values())[0].getPhases()
+    log, t = [], 0.0
+    for _ in range(2):
+        for ph in phases:
+            log.append((t, ph.state))
+            t += ph.duration
+    assert check_states(log, model) == []
+    green = next(ph.state for ph in phases if "G" in ph.state and "y" not in ph.state)
+    other = next(ph.state for ph in phases if "G" in ph.state and "y" not in ph.state and ph.state != green)
+    both = "".join("G" if "G" in (a, b) else a for a, b in zip(green, other, strict=True))
+    kinds = {v.kind for v in check_states([(0.0, green), (30.0, both)], model)}
+    assert "conflict" in kinds                                  # two conflicting greens at once
+    assert "yellow" in {v.kind for v in check_states([(0.0, green), (30.0, other)], model)}   # green -> red directly
+    yellow = "".join("y" if c in "Gg" else c for c in green)
+    short = check_states([(0.0, green), (30.0, yellow), (31.0, other)], model, min_yellow_s=3.0)
+    assert any(v.kind == "yellow" and "lasted 1" in v.message for v in short)
+    red = "r" * len(green)
+    assert any(v.kind == "all_red" for v in check_states([(0.0, green), (30.0, yellow), (33.0, red), (33.5, other)],
+                                                        model, min_clear_s=2.0))
+
+
+def test_preemption_gets_the_emergency_vehicle_through_without_stops_and_with_safe_clearance(tmp_path) -> None:
+    from mobility.scenario import load_scenario_with_network
+
+    sc, net = load_scenario_with_network(ROOT / "scenarios" / "incident" / "district_peak.yaml")
+    sc = sc.model_copy(update={"end_s": 1500.0})
+    route = ["left2A2", "A2B2", "B2C2", "C2D2", "D2E2", "E2right2"]   # across the district: five signals
+
+    def plan(on: bool) -> ResponsePlan:
+        return ResponsePlan.model_validate({"id": f"ev{int(on)}", "incident": "none", "priority": [
+            {"vehicle": f"amb{k}", "route": route, "depart_s": 1100 + 120 * k, "preempt": on, "bluelight": on}
+            for k in range(2)]})
+
+    out = {}
+    for on in (False, True):
+        (tmp_path / str(on)).mkdir()
+        ds = run_incident(sc, None, plan(on), seed=1, workdir=tmp_path / str(on))
+        ev = np.array([str(v).startswith("amb") for v in ds["vehicle"].values])
+        out[on] = (ds["trip_duration"].values[ev], [float(x) for x in ds.attrs["emergency_longest_stop_s"].split(",")],
+                   ds.attrs)
+    (slow, stops_off, _), (fast, stops_on, attrs) = out[False], out[True]
+    assert len(fast) == 2 and fast.mean() < 0.75 * slow.mean()        # well under the time without priority
+    assert max(stops_on) < 5.0 and max(stops_off) > 10.0              # it no longer waits at the reds
+    assert attrs["preemption_safety"] == "ok" and attrs["preemptions"] >= 8   # five signals, each vehicle
+    assert set(attrs["preempted_signals"].split(",")) == {"A2", "B2", "C2", "D2", "E2"}

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..network import RoadNetwork
     from ..simulation import Simulation
 
-__all__ = ["Detour", "GuidanceRunner", "Metering", "ResponsePlan", "check_response", "load_response",
+__all__ = ["Detour", "GuidanceRunner", "Metering", "Priority", "ResponsePlan", "check_response", "load_response",
            "metering_gates", "response_to_dta"]
 
 
@@ -86,6 +86,33 @@ class Metering(Spec):
     end_s: float
 
 
+class Priority(Spec):
+    """Priority for one emergency vehicle: its route and departure, SUMO's bluelight device (other vehicles
+    form a rescue lane) and pre-emption of the signals on its route.
+
+    Attributes
+    ----------
+    vehicle : str
+        The emergency vehicle's id.
+    route : list of str
+        Its edges, from where it sets out to where it goes.
+    depart_s : float, s
+    preempt : bool
+        Pre-empt the signals on its route (:class:`~mobility.incident.priority.Preemption`).
+    bluelight : bool
+        SUMO's bluelight device: the traffic ahead makes way.
+    detect_m : float, m
+        How far before a signal the vehicle is detected.
+    """
+
+    vehicle: str = Field("ambulance", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
+    route: list[str] = Field(min_length=1, max_length=2000)
+    depart_s: float = Field(ge=0)
+    preempt: bool = True
+    bluelight: bool = True
+    detect_m: float = Field(200.0, gt=0, le=2000)
+
+
 class ResponsePlan(Spec):
     """A response to an incident: detour messages and approach metering (an empty plan is "no response").
 
@@ -97,6 +124,8 @@ class ResponsePlan(Spec):
     description : str
     detours : list of Detour
     metering : list of Metering
+    priority : list of Priority
+        Emergency vehicles and the priority they get.
     """
 
     id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -104,9 +133,13 @@ class ResponsePlan(Spec):
     description: str = Field("", max_length=10_000)
     detours: list[Detour] = Field(default_factory=list, max_length=100)
     metering: list[Metering] = Field(default_factory=list, max_length=100)
+    priority: list[Priority] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
     def _one_sign_per_edge(self) -> ResponsePlan:
+        ids = [p.vehicle for p in self.priority]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"emergency vehicle ids repeat: {ids}; give each its own")
         signs = [d.sign_edge for d in self.detours]
         twice = sorted({s for s in signs if signs.count(s) > 1})
         if twice:
@@ -197,6 +230,12 @@ def check_response(plan: ResponsePlan, network: RoadNetwork, *, source: str = "r
         if not _way_round(network, sign, avoid):
             raise InputError(f"{source}: field 'detours.{i}.avoid': from {d.sign_edge} no way leads round "
                              f"{', '.join(d.avoid)} (the detour does not reconnect); choose a sign further upstream")
+    for i, p in enumerate(plan.priority):
+        route = [edge(x, f"priority.{i}.route") for x in p.route]
+        for k, (a, b) in enumerate(zip(route, route[1:], strict=False)):
+            if b not in {int(x) for x in network.successors(a)}:
+                raise InputError(f"{source}: field 'priority.{i}.route': {p.route[k + 1]} does not follow "
+                                 f"{p.route[k]} (no connection); give a connected route")
     for i, m in enumerate(plan.metering):
         e = edge(m.edge, f"metering.{i}.edge")
         cap = float(network.capacity[e])
@@ -254,6 +293,10 @@ class GuidanceRunner:
         self._var = tc.LAST_STEP_VEHICLE_ID_LIST
         for d in plan.detours:
             sim.api.edge.subscribe(d.sign_edge, [self._var])
+
+    def windows(self) -> list[tuple[float, float]]:
+        """``(begin s, end s)`` of every message."""
+        return [(d.begin_s, d.end_s) for d in self.plan.detours]
 
     def step(self) -> None:
         """Apply the messages to the vehicles that entered a sign's edge since the last call."""

@@ -8,7 +8,7 @@ blocked lanes with capacity left and the plan's metering through :class:`Gate`, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .response import ResponsePlan
     from .spec import IncidentSpec
 
-__all__ = ["Gate", "affected_edges", "incident_kpis", "run_incident", "uninformed"]
+__all__ = ["Gate", "affected_edges", "incident_kpis", "priority_kpis", "run_incident", "uninformed"]
 
 
 def affected_edges(spec: IncidentSpec, network: RoadNetwork, *, hops: int = 2) -> list[str]:
@@ -182,6 +182,7 @@ def run_incident(scenario: Scenario, incident: IncidentSpec | None, plan: Respon
     """
     from ..scenario import scenario_network
     from ..simulation import Simulation
+    from .priority import Preemption, priority_additional
     from .response import GuidanceRunner, check_response, metering_gates
     from .spec import incident_gates, with_incident
 
@@ -193,23 +194,29 @@ def run_incident(scenario: Scenario, incident: IncidentSpec | None, plan: Respon
     if plan is not None:
         check_response(plan, network)
         gates += metering_gates(plan, network)
+        extra = priority_additional(plan, network, w / f"priority_{plan.id}.add.xml")
+        if extra is not None:
+            sumo = sc.sumo.model_copy(update={"extra_args": [*sc.sumo.extra_args, "--vehroute-output",
+                                                             "vehroutes.xml"]})
+            sc = sc.model_copy(update={"additional_files": [*sc.additional_files, extra], "sumo": sumo})
     sim = Simulation(sc, seed=seed, workdir=w, network=network)
     guide: GuidanceRunner | None = None
+    pre: Preemption | None = None
     try:
         with sim:
-            runners: list[GuidanceRunner | Gate] = []
-            windows: list[tuple[float, float]] = []
+            runners: list[Any] = []
             if gates:
-                gate = Gate(sim, gates)
-                runners.append(gate)
-                windows += gate.windows()
+                runners.append(Gate(sim, gates))
             if plan is not None and plan.detours:
                 guide = GuidanceRunner(sim, plan, seed)
                 runners.append(guide)
-                windows += [(d.begin_s, d.end_s) for d in plan.detours]
+            if plan is not None and plan.priority:
+                pre = Preemption(sim, plan, network)
+                runners.append(pre)
             now, end = sim.time, sc.end_s
-            # one step at a time while a window is open (and one step after the last closes, to release)
-            while windows and now < end - 1e-9:
+            # one step at a time while a runner's window is open (and one step after the last closes, to release)
+            while runners and now < end - 1e-9:
+                windows = [w_ for r in runners for w_ in r.windows()]
                 if any(b <= now <= e for b, e in windows):
                     now = sim.step()
                     for r in runners:
@@ -226,7 +233,77 @@ def run_incident(scenario: Scenario, incident: IncidentSpec | None, plan: Respon
     ds.attrs.update(incident=incident.id if incident is not None else "", response=plan.id if plan is not None else "",
                     guidance_asked=int(guide.asked) if guide else 0,
                     guidance_followed=int(guide.followed) if guide else 0)
+    if pre is not None:
+        _priority_results(ds, plan, pre, network, w / "vehroutes.xml")
     return ds
+
+
+def _priority_results(ds: xr.Dataset, plan: ResponsePlan, pre: Any, network: RoadNetwork, vehroutes: Path) -> None:
+    """The emergency vehicles' longest stops, the signals pre-empted and what they showed (checked by the safety
+    rules), and which other vehicles crossed their routes at the signals on them."""
+    from ..signals.safety import check_states, signal_models
+    from .._sumoxml import walk
+
+    ids = [p.vehicle for p in plan.priority]
+    ds.attrs.update(emergency_vehicles=",".join(ids), preemptions=int(pre.preemptions),
+                    emergency_longest_stop_s=",".join(f"{pre.longest_stop.get(v, float('nan')):g}" for v in ids))
+    models = signal_models(network.net_file) if network.net_file is not None else {}
+    problems = []
+    for tls, trace in pre.trace.items():
+        if tls in models:
+            problems += [str(v) for v in check_states(trace, models[tls],
+                                                      min_clear_s=pre.program_all_red.get(tls, 0.0))]
+    ds.attrs["preemption_safety"] = "; ".join(problems[:20]) if problems else "ok"
+    ds.attrs["preempted_signals"] = ",".join(sorted(pre.trace))
+    on_route = {e for p in plan.priority for e in p.route}
+    signals = {tls for sig in pre.signals.values() for _, tls, _ in sig}   # on the routes, pre-empted or not
+    cross = {m.from_edge for tls in signals if tls in models for m in models[tls].movements.values()
+             if not m.pedestrian} - on_route
+    crossing: set[str] = set()
+    if vehroutes.is_file():
+        def start(name: str, a: dict[str, str], line: int, _v: list[str] = [""]) -> None:  # noqa: B006
+            if name == "vehicle":
+                _v[0] = a.get("id", "")
+            elif name == "route" and _v[0] and set(a.get("edges", "").split()) & cross:
+                crossing.add(_v[0])
+        walk(vehroutes, kind="routes", what="SUMO route output", start=start)
+    ds.attrs["cross_street_vehicles"] = len(crossing)
+    vid = [str(v) for v in ds["vehicle"].values]
+    ds["trip_cross_street"] = ("vehicle", [v in crossing for v in vid],
+                               {"units": "1", "long_name": "crossed an emergency vehicle's route at a signal on it"})
+
+
+def priority_kpis(ds: xr.Dataset) -> dict[str, float]:
+    """A run's emergency-vehicle KPIs (NaN where the run had no emergency vehicle).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        :func:`run_incident`'s results.
+
+    Returns
+    -------
+    dict
+        ``emergency_travel_time_s`` (mean over the emergency vehicles that arrived, s), ``emergency_longest_stop_s``
+        (the longest time one stood still, s), ``cross_street_delay_s`` (mean time loss of the other vehicles
+        that crossed their routes at a signal on them, s), ``preemption_violations`` (unsafe states shown).
+    """
+    nan = float("nan")
+    ids = [x for x in str(ds.attrs.get("emergency_vehicles", "")).split(",") if x]
+    if not ids:
+        return {"emergency_travel_time_s": nan, "emergency_longest_stop_s": nan, "cross_street_delay_s": nan,
+                "preemption_violations": nan}
+    vid = np.array([str(v) for v in ds["vehicle"].values])
+    ev = np.isin(vid, ids)
+    arrived = ds["trip_arrived"].values.astype(bool)
+    cross = ds["trip_cross_street"].values.astype(bool) & ~ev & arrived if "trip_cross_street" in ds else ~ev & False
+    stops = [float(x) for x in str(ds.attrs.get("emergency_longest_stop_s", "")).split(",") if x]
+    safety = str(ds.attrs.get("preemption_safety", "ok"))
+    return {"emergency_travel_time_s": float(np.mean(ds["trip_duration"].values[ev & arrived])) if (ev & arrived).any()
+            else nan,
+            "emergency_longest_stop_s": max(stops) if stops else nan,
+            "cross_street_delay_s": float(np.mean(ds["trip_time_loss"].values[cross])) if cross.any() else nan,
+            "preemption_violations": 0.0 if safety == "ok" else float(safety.count(";") + 1)}
 
 
 def incident_kpis(ds: xr.Dataset, edges: list[str]) -> dict[str, float]:

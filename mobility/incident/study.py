@@ -134,15 +134,16 @@ class IncidentStudy(StudyFileKind):
         import xarray as xr
 
         from .response import ResponsePlan
-        from .simulate import affected_edges, incident_kpis, run_incident
+        from .simulate import affected_edges, incident_kpis, priority_kpis, run_incident
 
         inc = study.spec.incident
         plan = ResponsePlan.model_validate(alternative["plan"]) if alternative.get("plan") else None
         ds = run_incident(study.scenario, inc if alternative.get("incident", True) else None, plan, seed=seed,
                           workdir=workdir)
-        kpi = incident_kpis(ds, affected_edges(inc, study.network))
+        kpi = {**incident_kpis(ds, affected_edges(inc, study.network)), **priority_kpis(ds)}
         units = {"vehicle_hours": "veh h", "mean_delay_s": "s", "arrived": "veh", "left_over": "veh",
-                 "max_queue_veh": "veh", "guidance_followed": "veh"}
+                 "max_queue_veh": "veh", "guidance_followed": "veh", "emergency_travel_time_s": "s",
+                 "emergency_longest_stop_s": "s", "cross_street_delay_s": "s", "preemption_violations": "1"}
         return xr.Dataset({k: ((), v, {"units": units[k]}) for k, v in kpi.items()})
 
     def finish(self, study: Study, alternatives: Mapping[str, Any], ds: xr.Dataset) -> xr.Dataset:

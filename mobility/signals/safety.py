@@ -36,7 +36,8 @@ from .._errors import InputError, missing_file
 from .._io import cached_by_file, open_maybe_gzip
 from .plan import SignalPlan
 
-__all__ = ["Movement", "SignalModel", "UnsafePlanError", "Violation", "check_plan", "compatible", "overlapping_plans",
+__all__ = ["Movement", "SignalModel", "UnsafePlanError", "Violation", "check_plan", "check_states", "compatible",
+           "overlapping_plans",
            "signal_models", "validate_plan", "validity_overlaps"]
 
 ViolationKind = Literal["link_count", "conflict", "yellow", "all_red", "min_green", "cycle", "offset", "coverage",
@@ -496,4 +497,67 @@ def overlapping_plans(plans: list[SignalPlan]) -> list[Violation]:
                         f"{','.join(d for d in a.validity.days if d in b.validity.days)} between "
                         f"{max(a.validity.start_s, b.validity.start_s):g} and {min(a.validity.end_s, b.validity.end_s):g} s; "
                         "give each time of day one plan (validity days, start_s, end_s)")))
+    return out
+
+
+def check_states(log: list[tuple[float, str]], model: SignalModel, *, min_yellow_s: float = 3.0,
+                 min_clear_s: float = 0.0) -> list[Violation]:
+    """Check the states a signal showed over time, as a conflict monitor would: no two conflicting movements
+    green at once (a permissive ``g`` beside a protected conflict yields and is allowed where SUMO's program
+    has it that way: only two protected ``G`` in conflict are refused), every green ends through yellow of at
+    least ``min_yellow_s``, and a movement in conflict with one that just lost its yellow gets green no sooner
+    than ``min_clear_s`` after.
+
+    Parameters
+    ----------
+    log : list of (time s, SUMO state string)
+        Each state from the time it was set until the next entry.
+    model : SignalModel
+    min_yellow_s : float, s
+    min_clear_s : float, s
+        All-red the conflicting movements get after a yellow.
+
+    Returns
+    -------
+    list of Violation
+        Empty when every state is safe.
+    """
+    out: list[Violation] = []
+    n = model.n_links
+    yellow_since: list[float | None] = [None] * n
+    red_since: list[float | None] = [None] * n
+    prev = None
+    for t, state in log:
+        if len(state) < n:
+            out.append(Violation("link_count", model.tls, None, (), f"{t:g} s: state {state!r} has "
+                                 f"{len(state)} links, the signal has {n}"))
+            continue
+        prot = [i for i in range(n) if state[i] == "G" and i in model.movements]
+        for a_i, a in enumerate(prot):
+            for b in prot[a_i + 1:]:
+                if model.foes[a, b] and not compatible(model, a, b):
+                    out.append(Violation("conflict", model.tls, None, (a, b),
+                                         f"{t:g} s: movements {model.label(a)} and {model.label(b)} are green together"))
+        for i in range(n):
+            s, p = state[i], (prev[i] if prev is not None else None)
+            if p is not None and p in "Gg" and s in "rs":
+                out.append(Violation("yellow", model.tls, None, (i,),
+                                     f"{t:g} s: movement {i} goes from green to red without yellow"))
+            if p is not None and p == "y" and s != "y" and yellow_since[i] is not None \
+                    and t - yellow_since[i] < min_yellow_s - 1e-9:
+                out.append(Violation("yellow", model.tls, None, (i,),
+                                     f"{t:g} s: movement {i}'s yellow lasted {t - yellow_since[i]:g} s "
+                                     f"(< {min_yellow_s:g} s)"))
+            if s in "Gg" and (p is None or p not in "Gg"):
+                for j in range(n):
+                    if j != i and red_since[j] is not None and model.foes[i, j] and not compatible(model, i, j) \
+                            and t - red_since[j] < min_clear_s - 1e-9:
+                        out.append(Violation("all_red", model.tls, None, (j, i),
+                                             f"{t:g} s: movement {i} gets green {t - red_since[j]:g} s after "
+                                             f"conflicting movement {j} lost its yellow (< {min_clear_s:g} s)"))
+            if s == "y" and p != "y":
+                yellow_since[i] = t
+            if p == "y" and s in "rs":
+                red_since[i] = t
+        prev = state
     return out
