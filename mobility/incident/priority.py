@@ -116,7 +116,8 @@ class Preemption:
         self.active: dict[str, _Hold] = {}           # tls -> its pre-emption
         self.running: set[str] = set()               # emergency vehicles on the road
         self.done: set[str] = set()
-        self.trace: dict[str, list[tuple[float, str]]] = {}   # tls -> (time, state) while watched
+        # tls -> its watched stretches, each a list of (time, state) from the pre-emption to 30 s after recovery
+        self.trace: dict[str, list[list[tuple[float, str]]]] = {}
         self.watch_until: dict[str, float] = {}
         self.longest_stop: dict[str, float] = {}
         self._stopped_since: dict[str, float | None] = {}
@@ -132,10 +133,12 @@ class Preemption:
             self._logic[(tls, prog)] = list(logic.phases) if logic is not None else []
         return prog, self._logic[(tls, prog)]
 
-    def _watch(self, tls: str, until: float) -> None:
+    def _watch(self, tls: str, now: float, until: float) -> None:
         if tls not in self.trace:
             self.trace[tls] = []
             self.api.trafficlight.subscribe(tls, [self._tc.TL_RED_YELLOW_GREEN_STATE])
+        if now > self.watch_until.get(tls, -1.0):
+            self.trace[tls].append([])   # a new stretch: what it showed in between was its program's
         self.watch_until[tls] = max(self.watch_until.get(tls, 0.0), until)
 
     def _start(self, tls: str, link: int, vehicle: str, now: float) -> None:
@@ -170,9 +173,10 @@ class Preemption:
         hold = _Hold(vehicle, link, prog, (t_idx + 1) % len(phases), queue, target)
         self.active[tls] = hold
         self.preemptions += 1
-        self._watch(tls, float("inf"))
-        if not self.trace[tls] or self.trace[tls][-1][1] != current:
-            self.trace[tls].append((now, current))
+        self._watch(tls, now, float("inf"))
+        seg = self.trace[tls][-1]
+        if not seg or seg[-1][1] != current:
+            seg.append((now, current))
         self._advance(tls, hold, now)
 
     def _advance(self, tls: str, hold: _Hold, now: float) -> None:
@@ -234,11 +238,12 @@ class Preemption:
         for tls, (vid, link) in wanted.items():
             if tls not in self.active:
                 self._start(tls, link, vid, now)
-        for tls in list(self.trace):
+        for tls, stretches in self.trace.items():
             if now <= self.watch_until.get(tls, 0.0):
                 st = (api.trafficlight.getSubscriptionResults(tls) or {}).get(tc.TL_RED_YELLOW_GREEN_STATE)
-                if st is not None and (not self.trace[tls] or self.trace[tls][-1][1] != st):
-                    self.trace[tls].append((now, st))
+                seg = stretches[-1]
+                if st is not None and (not seg or seg[-1][1] != st):
+                    seg.append((now, st))
 
     def _next_signal(self, vid: str, r: dict[int, Any]) -> tuple[str, int, float] | None:
         """The next signal on the vehicle's route ahead of it: (tls, link index, distance m to its stop line)."""

@@ -249,8 +249,8 @@ def _priority_results(ds: xr.Dataset, plan: ResponsePlan, pre: Any, network: Roa
                     emergency_longest_stop_s=",".join(f"{pre.longest_stop.get(v, float('nan')):g}" for v in ids))
     models = signal_models(network.net_file) if network.net_file is not None else {}
     problems = []
-    for tls, trace in pre.trace.items():
-        if tls in models:
+    for tls, stretches in pre.trace.items():
+        for trace in stretches if tls in models else []:
             problems += [str(v) for v in check_states(trace, models[tls],
                                                       min_clear_s=pre.program_all_red.get(tls, 0.0))]
     ds.attrs["preemption_safety"] = "; ".join(problems[:20]) if problems else "ok"
