@@ -98,7 +98,7 @@ def respond_cmd(
 
     from ._io import atomic_path
     from .incident import load_incident
-    from .incident.respond import plot_response_ranking, ranking_table, respond
+    from .incident.respond import plot_incident_queues, plot_response_ranking, ranking_table, respond
     from .scenario import load_scenario_with_network
 
     say = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
@@ -123,11 +123,15 @@ def respond_cmd(
         fig, _ = plot_response_ranking(table)
         save_figure(fig, output / "ranking.png")
         plt.close(fig)
+        fig, _ = plot_incident_queues(rec)
+        save_figure(fig, output / "queues.png")
+        plt.close(fig)
+        _worst_moment(rec, net, output / "worst_moment.png")
     except MobilityError as exc:
         raise fail(exc) from None
     typer.echo(f"recommended: {rec.plan.id} — {rec.reason}")
     typer.echo(f"engine ranking {rec.seconds['rank']:.1f} s, SUMO checks {rec.seconds['sumo']:.0f} s; "
-               f"written: {output / 'ranking.csv'}, {output / 'response_plan.json'}, {output / 'ranking.png'}")
+               f"written in {output}: ranking.csv, response_plan.json, ranking.png, queues.png, worst_moment.png")
     if publish:
         if rec.confirmed is None or rec.plan.id == "no_response":
             typer.echo("nothing submitted: no plan beat no response")
@@ -138,6 +142,22 @@ def respond_cmd(
             raise fail(exc) from None
         typer.echo(f"submitted {rec.plan.id} as draft version {d['version']}: "
                    f"{publish.rstrip('/')}/responses/{d['response']}/versions/{d['version']}")
+
+
+def _worst_moment(rec: Any, net: Any, path: Path) -> None:
+    """The network coloured by the engine's density when the incident's queue is longest without a response."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .plots import plot_network
+
+    ds = rec.engine["no_response"]
+    q = ds["queue_veh"].sel(edge=[e for e in rec.edges if e in set(ds["edge"].values.tolist())]).sum("edge").values
+    k = int(np.argmax(q))
+    fig, ax = plot_network(net, ds["density_veh_km"].isel(time=k), label="density [veh/km]")
+    ax.set_title(f"no response, {float(ds['time'].values[k]) / 60:.0f} min: the incident's longest queue")
+    save_figure(fig, path)
+    plt.close(fig)
 
 
 def _valid_from(text: str | None) -> str:

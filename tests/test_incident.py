@@ -246,7 +246,9 @@ def _check_response_output(output: str, out: Path, expect: str) -> None:
     assert plan.id.startswith(expect) and plan.incident == "crash", output
     assert "recommended: " + plan.id in output and "seeds" in output
     table = (out / "ranking.csv").read_text().splitlines()
-    assert len(table) >= 11 and (out / "ranking.png").stat().st_size > 1000
+    assert len(table) >= 11
+    for fig in ("ranking.png", "queues.png", "worst_moment.png"):
+        assert (out / fig).stat().st_size > 1000
 
 
 # ---- emergency-vehicle priority -------------------------------------------------------------------------------

@@ -195,8 +195,8 @@ def engine_vehicle_hours(ds: Any, begin_s: float, end_s: float) -> float:
 
 def rank_responses(scenario: Scenario, incident: IncidentSpec, plans: Sequence[ResponsePlan], *,
                    network: RoadNetwork | None = None, demand: DynamicDemand | None = None, dt: float = 2.0,
-                   packet_veh: float = 1.0, progress: Callable[[int, int, str], None] | None = None
-                   ) -> pd.DataFrame:
+                   packet_veh: float = 1.0, progress: Callable[[int, int, str], None] | None = None,
+                   keep: dict[str, Any] | None = None) -> pd.DataFrame:
     """Rank response plans by the dynamic engine's vehicle-hours.
 
     Parameters
@@ -215,6 +215,8 @@ def rank_responses(scenario: Scenario, incident: IncidentSpec, plans: Sequence[R
         The engine's packet size.
     progress : callable, optional
         ``progress(done, total, plan id)`` after each plan.
+    keep : dict, optional
+        Filled with each plan's engine result (``{plan id: Dataset}``, and ``"no_incident"``) for figures.
 
     Returns
     -------
@@ -236,7 +238,10 @@ def rank_responses(scenario: Scenario, incident: IncidentSpec, plans: Sequence[R
     demand = demand if demand is not None else demand_from_scenario(scenario, network)
     window = (scenario.begin_s, scenario.end_s)
     kw = {"method": "dnl", "dt": dt, "packet_veh": packet_veh, "horizon_s": scenario.end_s - demand.t0}
-    base = engine_vehicle_hours(dta(network, demand, **kw), *window)
+    calm = dta(network, demand, **kw)
+    base = engine_vehicle_hours(calm, *window)
+    if keep is not None:
+        keep["no_incident"] = calm
     drops = dta_incidents(incident, network)
     turn_off = incident_diversions(incident, network)
     rows = []
@@ -245,6 +250,8 @@ def rank_responses(scenario: Scenario, incident: IncidentSpec, plans: Sequence[R
         meter, diversions = response_to_dta(plan, network)
         ds = dta(network, demand, incidents=[*drops, *meter], diversions=[*turn_off, *diversions], **kw)
         vh = engine_vehicle_hours(ds, *window)
+        if keep is not None:
+            keep[plan.id] = ds
         rows.append({"plan": plan.id, "vehicle_hours": vh, "induced_vehicle_hours": vh - base,
                      "seconds": time.perf_counter() - t0})
         if progress is not None:

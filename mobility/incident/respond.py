@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .response import ResponsePlan
     from .spec import IncidentSpec
 
-__all__ = ["ResponseRecommendation", "plot_response_ranking", "ranking_table", "respond"]
+__all__ = ["ResponseRecommendation", "plot_incident_queues", "plot_response_ranking", "ranking_table", "respond"]
 
 #: SUMO seed of the run that gives the engine its routes (not one a comparison uses by default).
 ROUTES_SEED = 10_000
@@ -50,6 +50,10 @@ class ResponseRecommendation:
         The chosen plan and no response on the check seeds.
     plans : dict of str to ResponsePlan
         Every generated plan by id.
+    engine : dict of str to xarray.Dataset
+        The engine's result of every plan and of ``no_incident`` (:func:`mobility.dta`'s).
+    edges : list of str
+        Where the incident's queue stands (:func:`~mobility.incident.simulate.affected_edges`).
     seconds : dict of str to float
         Wall time of each step: ``routes``, ``rank``, ``sumo``.
     """
@@ -61,6 +65,8 @@ class ResponseRecommendation:
     confirmed: xr.Dataset | None
     plans: dict[str, ResponsePlan] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    engine: dict[str, Any] = field(default_factory=dict)
+    edges: list[str] = field(default_factory=list)
 
 
 def respond(scenario: Scenario | str | Path, incident: IncidentSpec, *, network: RoadNetwork | None = None,
@@ -121,7 +127,8 @@ def respond(scenario: Scenario | str | Path, incident: IncidentSpec, *, network:
         secs["routes"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         plans = {p.id: p for p in candidate_responses(incident, net)}
-        ranking = rank_responses(sc, incident, list(plans.values()), network=net, demand=demand)
+        engine: dict[str, Any] = {}
+        ranking = rank_responses(sc, incident, list(plans.values()), network=net, demand=demand, keep=engine)
         secs["rank"] = time.perf_counter() - t0
         say(f"ranked {len(plans)} plans on the engine in {secs['rank']:.1f} s; best {ranking['plan'][0]}")
         best = [p for p in ranking["plan"] if p != "no_response"][:max(1, top)]
@@ -162,7 +169,9 @@ def respond(scenario: Scenario | str | Path, incident: IncidentSpec, *, network:
                           f"{list(check_seeds)} ({c_plan:.1f} against {c_none:.1f} incident veh h)")
         secs["sumo"] = time.perf_counter() - t0
     say(reason)
-    return ResponseRecommendation(plan=plan, reason=reason, ranking=ranking, checked=checked, confirmed=confirmed, plans=plans,
+    from .simulate import affected_edges
+
+    return ResponseRecommendation(plan=plan, reason=reason, engine=engine, edges=affected_edges(incident, net), ranking=ranking, checked=checked, confirmed=confirmed, plans=plans,
                                   seconds=secs)
 
 
@@ -216,5 +225,42 @@ def plot_response_ranking(table: pd.DataFrame, *, ax: Any = None) -> tuple[Any, 
             label.set_fontweight("bold" if rec else "normal")
     ax.set_xlabel("vehicle-hours the incident adds [veh h]")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25 * 8 / max(len(table), 8)), ncol=2, frameon=False)
+    fig.tight_layout()
+    return fig, ax
+
+
+def plot_incident_queues(rec: ResponseRecommendation, *, ax: Any = None) -> tuple[Any, Any]:
+    """Queue growth and clearance where the incident's queue stands (the engine's vehicles beyond free flow on
+    :attr:`ResponseRecommendation.edges`, over time): no incident, no response and the recommended plan.
+
+    Parameters
+    ----------
+    rec : ResponseRecommendation
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    (Figure, Axes)
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.0, 3.6))
+    else:
+        fig = ax.figure
+    shown = ["no_incident", "no_response"] + ([rec.plan.id] if rec.plan.id != "no_response" else [])
+    styles = {"no_incident": ("#7f8c8d", ":"), "no_response": ("#c0392b", "-")}
+    for name in shown:
+        ds = rec.engine.get(name)
+        if ds is None:
+            continue
+        q = ds["queue_veh"].sel(edge=[e for e in rec.edges if e in set(ds["edge"].values.tolist())]).sum("edge")
+        color, ls = styles.get(name, ("#2471a3", "-"))
+        ax.plot(ds["time"].values / 60.0, q.values, ls, color=color, label=name)
+    inc = rec.plans.get("no_response")
+    ax.set_xlabel("time [min]")
+    ax.set_ylabel("queued vehicles near the incident")
+    ax.legend(frameon=False)
+    ax.set_title(f"incident {inc.incident if inc else ''}: queue growth and clearance (dynamic engine)")
     fig.tight_layout()
     return fig, ax
