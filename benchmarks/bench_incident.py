@@ -97,7 +97,9 @@ def run_case(name: str, path: Path, seeds: int, workers: int) -> dict:
     inc = pick_incident(sc, net, demand)
     print(f"{name}: incident on {inc.edge} from {inc.begin_s:g} s for {inc.duration_s:g} s", flush=True)
     t0 = time.perf_counter()
-    plans = candidate_responses(inc, net)
+    from mobility.signals.current import current_plans
+
+    plans = candidate_responses(inc, net, current=current_plans(sc))
     ranking = rank_responses(sc, inc, plans, network=net, demand=demand)
     rank_s = time.perf_counter() - t0
     print(f"{name}: {len(plans)} plans generated and ranked in {rank_s:.1f} s; first {ranking['plan'][0]}", flush=True)

@@ -3,6 +3,7 @@ capacity factor second by second (fixed-time programs), from the network's own p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .network import RoadNetwork
 
-__all__ = ["signal_green_shares", "signal_states"]
+__all__ = ["signal_green_shares", "signal_states", "windowed_states"]
 
 
 def signal_green_shares(network: RoadNetwork, plans: dict[str, Any] | None = None) -> dict[tuple[int, int], float]:
@@ -104,4 +105,40 @@ def signal_states(network: RoadNetwork, plans: dict[str, Any] | None = None) -> 
                     state[on] = np.maximum(state[on], 0.5)
             key = (ei[mv.from_edge], ei[mv.to_edge])
             out[key] = np.maximum(out[key], state) if key in out and len(out[key]) == cycle else state
+    return out
+
+
+def windowed_states(base: dict[tuple[int, int], np.ndarray],
+                    windows: Sequence[tuple[dict[tuple[int, int], np.ndarray], float, float]],
+                    until_s: float) -> dict[tuple[int, int], np.ndarray]:
+    """Turn states with other programs in force over time windows: a turn a window retimes gets one state per
+    second from time 0 to ``until_s`` (its own cycle outside the window, the window's inside), whole cycles of
+    its own program long, so that it repeats its own cycle after.
+
+    Parameters
+    ----------
+    base : dict of (int, int) to numpy.ndarray
+        :func:`signal_states` of the programs in force otherwise.
+    windows : sequence of (states, begin s, end s)
+        :func:`signal_states` of the programs in force from ``begin`` to ``end``.
+    until_s : float, s
+        The last time the states are needed.
+
+    Returns
+    -------
+    dict of (int, int) to numpy.ndarray
+    """
+    out = dict(base)
+    for states, begin, end in windows:
+        for key, alt in states.items():
+            own = base.get(key)
+            if own is None or len(alt) == 0:
+                continue
+            n = int(np.ceil(max(until_s, 1.0) / len(own))) * len(own)
+            cur = out[key] if len(out[key]) == n else np.resize(own, n)
+            cur = cur.copy()
+            t = np.arange(n)
+            on = (t >= begin) & (t < end)
+            cur[on] = alt[t[on] % len(alt)]
+            out[key] = cur
     return out

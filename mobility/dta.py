@@ -41,7 +41,7 @@ import numpy as np
 
 from ._dta_equilibrium import cheapest, equilibrate, experienced, link_times, origin_groups
 from ._dta_paths import RouteTable, shortest_routes, turn_graph_of
-from ._dta_signals import signal_green_shares, signal_states
+from ._dta_signals import signal_green_shares, signal_states, windowed_states
 from ._errors import DemandError, InputError
 
 if TYPE_CHECKING:
@@ -467,6 +467,7 @@ def dta(
     signals: bool | Literal["phases", "average"] = True,
     incidents: Sequence[Incident] = (),
     diversions: Sequence[Diversion] = (),
+    signal_plans: Sequence[tuple[dict[str, Any], float, float]] = (),
     max_routes: int = 8,
     vclass: str = "passenger",
     progress: Progress | None = None,
@@ -505,6 +506,9 @@ def dta(
         Capacity drops.
     diversions : list of Diversion
         Guidance at decision points.
+    signal_plans : list of (dict of str to SignalPlan, float, float)
+        Fixed-time programs in force over a window ``(plans by junction, begin s, end s)`` (signals retimed
+        around an incident); outside their windows the network's own programs run.
     max_routes : int
         Most routes per origin-destination pair.
     vclass : str
@@ -546,6 +550,10 @@ def dta(
     if signals not in (True, False, "phases", "average"):
         raise InputError(f"signals must be 'phases', 'average', True or False, got {signals!r}")
     phases = signal_states(network) if signals in (True, "phases") else None
+    if signal_plans:
+        if phases is None:
+            raise InputError("signal_plans run phase by phase: use signals='phases'")
+        phases = windowed_states(phases, [(signal_states(network, p), b, e) for p, b, e in signal_plans], t_end)
     net = _kernel_network(network, jam_density_veh_km, signal_green_shares(network) if signals else None, link_model,
                           phases=phases)
     free_tt = net["length"] / net["vf"]

@@ -305,3 +305,50 @@ def test_preemption_gets_the_emergency_vehicle_through_without_stops_and_with_sa
     assert max(stops_on) < 5.0 and max(stops_off) > 10.0              # it no longer waits at the reds
     assert attrs["preemption_safety"] == "ok" and attrs["preemptions"] >= 8   # five signals, each vehicle
     assert set(attrs["preempted_signals"].split(",")) == {"A2", "B2", "C2", "D2", "E2"}
+
+
+# ---- signals retimed around the incident -----------------------------------------------------------------------
+def test_a_retimed_signal_runs_its_new_program_only_over_its_window_in_sumo_and_in_the_engine(tmp_path) -> None:
+    from mobility.dta import demand_from_scenario, dta
+    from mobility.incident.response import retimed_plans
+    from mobility.signals.current import current_plans
+
+    sc = _through_b1c1(tmp_path)
+    net = mb.load_network(sc.network)
+    own = current_plans(sc)["C1"]
+    greens = [st.green_s for st in own.stages]
+    new = [max(5.0, greens[0] / 4)] + [g + 0.75 * greens[0] / max(len(greens) - 1, 1) for g in greens[1:]]
+    plan = ResponsePlan.model_validate({"id": "retime", "incident": "c", "retiming": [
+        {"junction": "C1", "greens_s": new, "begin_s": 300, "end_s": 900}]})
+    (tmp_path / "run").mkdir()
+    ds = run_incident(sc, None, plan, seed=1, workdir=tmp_path / "run")
+    t = np.sort(ds["signal_switch_time"].values[ds["signal_switch_tls"].values == "C1"])
+
+    def greens_in(lo: float, hi: float) -> list[float]:
+        d = np.diff(t[(t >= lo) & (t < hi)])
+        return sorted({round(float(x)) for x in d if x > 3.5})      # the green times shown (yellows are 3 s)
+
+    assert greens_in(100, 290) == sorted({round(g) for g in greens})
+    assert greens_in(400, 880) == sorted({round(g, 0) for g in new})
+    assert greens_in(1000, 1500) == sorted({round(g) for g in greens})
+    # the engine: the window's program, the network's own outside it (the states before the window equal)
+    demand = demand_from_scenario(sc, net)
+    base = dta(net, demand, method="dnl", horizon_s=1500.0)
+    win = dta(net, demand, method="dnl", horizon_s=1500.0, signal_plans=retimed_plans(plan, net))
+    before = base["time"].values < 300
+    assert np.allclose(base["inflow_veh_h"].values[before], win["inflow_veh_h"].values[before])
+    assert not np.allclose(base["inflow_veh_h"].values, win["inflow_veh_h"].values)
+
+
+def test_an_unsafe_or_misshapen_retiming_is_refused_naming_the_field() -> None:
+    net = mb.load_network(ROOT / "networks" / "grid3x3.net.xml")
+    for greens, words in (([30.0], "greens for the"), ([1.0, 60.0], "minimum green")):
+        plan = ResponsePlan.model_validate({"id": "r", "incident": "c", "retiming": [
+            {"junction": "B1", "greens_s": greens, "begin_s": 0, "end_s": 60}]})
+        with pytest.raises(InputError, match="retiming.0.greens_s") as err:
+            check_response(plan, net)
+        assert words in str(err.value), str(err.value)
+    plan = ResponsePlan.model_validate({"id": "r", "incident": "c", "retiming": [
+        {"junction": "nowhere", "greens_s": [30.0], "begin_s": 0, "end_s": 60}]})
+    with pytest.raises(InputError, match="retiming.0.junction"):
+        check_response(plan, net)

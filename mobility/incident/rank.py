@@ -5,7 +5,7 @@
   incident at the capacity the incident leaves, alone and with the detour.
 - :func:`rank_responses`: each plan loaded on the dynamic engine (:func:`mobility.dta`, one loading on the
   drivers' free-flow routes, as SUMO routes them; the plan's detours as diversions, its metering as capacity
-  drops; the incident as a capacity drop) and ranked by the vehicle-hours over the scenario's window (in the
+  drops, its retimed signals as programs in force over their windows; the incident as a capacity drop) and ranked by the vehicle-hours over the scenario's window (in the
   network or waiting to enter it), against the same loading without the incident.
 """
 
@@ -69,8 +69,47 @@ def _id_part(edge: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", edge)
 
 
+def _retimings(incident: IncidentSpec, network: RoadNetwork, current: dict[str, Any], share: float
+               ) -> dict[str, list[dict[str, Any]]]:
+    """Retiming variants: the signal after the incident (its stages that serve the incident's edge) and the one
+    before it (its stages that feed the edge) give those stages ``share`` of their green (at least their minimum)
+    and the time saved to the other stages, cycle kept."""
+    from ..signals.safety import signal_models, validate_plan
+
+    if network.net_file is None:
+        return {}
+    models = signal_models(network.net_file)
+    edge = incident.edge
+    found: dict[str, dict[str, Any]] = {}
+    for where, key in (("after", "from_edge"), ("before", "to_edge")):
+        for tls, m in models.items():
+            own = current.get(tls)
+            if own is None or own.actuation is not None:
+                continue
+            links = {i for i, mv in m.movements.items() if getattr(mv, key) == edge}
+            hit = [k for k, st in enumerate(own.stages) if st.served & links]
+            if not links or not hit or len(hit) == len(own.stages):
+                continue
+            g = [st.green_s for st in own.stages]
+            new = list(g)
+            for k in hit:
+                new[k] = max(own.stages[k].min_green_s, 5.0, g[k] * share)
+            saved = sum(g) - sum(new)
+            rest = [k for k in range(len(g)) if k not in hit]
+            weight = sum(g[k] for k in rest)
+            for k in rest:
+                new[k] = g[k] + saved * g[k] / weight
+            plan = own.with_timing(new)
+            if saved > 1.0 and not validate_plan(plan, m):
+                found[where] = {"junction": tls, "greens_s": [round(x, 1) for x in new],
+                                "begin_s": incident.begin_s, "end_s": min(incident.end_s, 86400.0)}
+                break
+    return found
+
+
 def candidate_responses(incident: IncidentSpec, network: RoadNetwork, *, max_signs: int = 3,
-                        compliance: Sequence[float] = COMPLIANCE) -> list[ResponsePlan]:
+                        compliance: Sequence[float] = COMPLIANCE, current: dict[str, Any] | None = None
+                        ) -> list[ResponsePlan]:
     """Response plans for ``incident``, generated from the network.
 
     Parameters
@@ -81,12 +120,16 @@ def candidate_responses(incident: IncidentSpec, network: RoadNetwork, *, max_sig
         Signs considered: the nearest edges upstream of the incident that have a way round it.
     compliance : sequence of float
         Compliance levels of the detour messages.
+    current : dict of str to SignalPlan, optional
+        The programs the signals run (default: the network's own), for the retiming variants.
 
     Returns
     -------
     list of ResponsePlan
         ``no_response`` first; then detours on each sign and on all of them together at each compliance,
-        metering of the incident's approaches, and the best-placed detour with metering.
+        metering of the incident's approaches, the best-placed detour with metering, and signals retimed around
+        the incident (the one after it, the one before it, both; the stages at the incident's edge get the share
+        of their green the incident leaves, the others the time saved) alone and with the best-placed detour.
     """
     from .response import ResponsePlan
 
@@ -127,6 +170,23 @@ def candidate_responses(incident: IncidentSpec, network: RoadNetwork, *, max_sig
             plans.append(ResponsePlan(id=f"detour_{_id_part(signs[0][0])}_metering", incident=incident.id,
                                       description=f"detour at {signs[0][0]} ({c:.0%}) and metering",
                                       detours=[detour(signs[0][0], c)], metering=meter))
+    if network.net_file is not None and incident.begin_s < 86400.0:
+        from ..signals.plan import plans_from_net
+
+        own = current if current is not None else plans_from_net(network.net_file)
+        retime = _retimings(incident, network, own, max(left / float(network.capacity[e]), 0.2))
+        variants = {f"retime_{w}": [r] for w, r in retime.items()}
+        if len(retime) == 2:
+            variants["retime_both"] = list(retime.values())
+        for name, parts in variants.items():
+            plans.append(ResponsePlan(id=name, incident=incident.id, retiming=parts,
+                                      description=f"signals {', '.join(p['junction'] for p in parts)} retimed"))
+        if signs and variants:
+            name, parts = list(variants.items())[-1]
+            c = compliance[len(compliance) // 2]
+            plans.append(ResponsePlan(id=f"detour_{_id_part(signs[0][0])}_{name}", incident=incident.id,
+                                      description=f"detour at {signs[0][0]} ({c:.0%}) and {name}",
+                                      detours=[detour(signs[0][0], c)], retiming=parts))
     return plans
 
 
@@ -229,7 +289,8 @@ def rank_responses(scenario: Scenario, incident: IncidentSpec, plans: Sequence[R
 
     from ..dta import demand_from_scenario, dta
     from ..scenario import scenario_network
-    from .response import response_to_dta
+    from ..signals.current import current_plans
+    from .response import response_to_dta, retimed_plans
     from .spec import check_incident, dta_incidents, incident_diversions
 
     t_start = time.perf_counter()
@@ -244,11 +305,13 @@ def rank_responses(scenario: Scenario, incident: IncidentSpec, plans: Sequence[R
         keep["no_incident"] = calm
     drops = dta_incidents(incident, network)
     turn_off = incident_diversions(incident, network)
+    current = current_plans(scenario) if network.net_file is not None and any(p.retiming for p in plans) else {}
     rows = []
     for i, plan in enumerate(plans):
         t0 = time.perf_counter()
         meter, diversions = response_to_dta(plan, network)
-        ds = dta(network, demand, incidents=[*drops, *meter], diversions=[*turn_off, *diversions], **kw)
+        ds = dta(network, demand, incidents=[*drops, *meter], diversions=[*turn_off, *diversions],
+                 signal_plans=retimed_plans(plan, network, current), **kw)
         vh = engine_vehicle_hours(ds, *window)
         if keep is not None:
             keep[plan.id] = ds

@@ -126,7 +126,10 @@ def respond(scenario: Scenario | str | Path, incident: IncidentSpec, *, network:
         demand = sumo_routes_demand(sc, net, seed=ROUTES_SEED, workdir=root / "routes")
         secs["routes"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        plans = {p.id: p for p in candidate_responses(incident, net)}
+        from ..signals.current import current_plans
+
+        own = current_plans(sc) if net.net_file is not None else None
+        plans = {p.id: p for p in candidate_responses(incident, net, current=own)}
         engine: dict[str, Any] = {}
         ranking = rank_responses(sc, incident, list(plans.values()), network=net, demand=demand, keep=engine)
         secs["rank"] = time.perf_counter() - t0

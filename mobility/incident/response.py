@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from ..network import RoadNetwork
     from ..simulation import Simulation
 
-__all__ = ["Detour", "GuidanceRunner", "Metering", "Priority", "ResponsePlan", "check_response", "load_response",
-           "metering_gates", "response_to_dta"]
+__all__ = ["Detour", "GuidanceRunner", "Metering", "Priority", "ResponsePlan", "Retiming", "check_response",
+           "load_response", "metering_gates", "response_to_dta", "retimed_plans", "retiming_additional"]
 
 
 class Detour(Spec):
@@ -86,6 +86,27 @@ class Metering(Spec):
     end_s: float
 
 
+class Retiming(Spec):
+    """A signal retimed around the incident: new green times for the stages of the program it runs, in force
+    over a window (the cycle follows the greens; yellows and all-reds stay).
+
+    Attributes
+    ----------
+    junction : str
+        The signal (SUMO's traffic light id).
+    greens_s : list of float, s
+        One green time per stage of the signal's current program.
+    begin_s, end_s : float, s
+    """
+
+    ordered_fields = (("begin_s", "end_s"),)
+
+    junction: str = Field(min_length=1, max_length=500)
+    greens_s: list[float] = Field(min_length=1, max_length=32)
+    begin_s: float = Field(ge=0, le=86400)
+    end_s: float = Field(le=86400)
+
+
 class Priority(Spec):
     """Priority for one emergency vehicle: its route and departure, SUMO's bluelight device (other vehicles
     form a rescue lane) and pre-emption of the signals on its route.
@@ -126,6 +147,8 @@ class ResponsePlan(Spec):
     metering : list of Metering
     priority : list of Priority
         Emergency vehicles and the priority they get.
+    retiming : list of Retiming
+        Signals retimed around the incident.
     """
 
     id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -134,6 +157,7 @@ class ResponsePlan(Spec):
     detours: list[Detour] = Field(default_factory=list, max_length=100)
     metering: list[Metering] = Field(default_factory=list, max_length=100)
     priority: list[Priority] = Field(default_factory=list, max_length=50)
+    retiming: list[Retiming] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
     def _one_sign_per_edge(self) -> ResponsePlan:
@@ -196,7 +220,8 @@ def _way_round(network: RoadNetwork, sign: int, avoid: list[int]) -> bool:
     return False
 
 
-def check_response(plan: ResponsePlan, network: RoadNetwork, *, source: str = "response plan") -> None:
+def check_response(plan: ResponsePlan, network: RoadNetwork, *, source: str = "response plan",
+                   current: dict[str, Any] | None = None) -> None:
     """Check the plan against ``network``: every edge exists, a detour's sign stands before what it avoids and
     leads round it (some edge just past the avoided ones can be reached from the sign without them), a
     metering rate lies below the approach's capacity.
@@ -207,6 +232,8 @@ def check_response(plan: ResponsePlan, network: RoadNetwork, *, source: str = "r
     network : RoadNetwork
     source : str
         Names the plan in errors.
+    current : dict of str to SignalPlan, optional
+        The programs the signals run (default: the network's own), which a retiming changes.
 
     Raises
     ------
@@ -236,12 +263,97 @@ def check_response(plan: ResponsePlan, network: RoadNetwork, *, source: str = "r
             if b not in {int(x) for x in network.successors(a)}:
                 raise InputError(f"{source}: field 'priority.{i}.route': {p.route[k + 1]} does not follow "
                                  f"{p.route[k]} (no connection); give a connected route")
+    if plan.retiming:
+        retimed_plans(plan, network, current, source=source)
     for i, m in enumerate(plan.metering):
         e = edge(m.edge, f"metering.{i}.edge")
         cap = float(network.capacity[e])
         if not m.rate_veh_h < cap:
             raise InputError(f"{source}: field 'metering.{i}.rate_veh_h': {m.rate_veh_h:g} veh/h is not below "
                              f"{m.edge}'s capacity ({cap:g} veh/h); give a lower rate")
+
+
+def retimed_plans(plan: ResponsePlan, network: RoadNetwork, current: dict[str, Any] | None = None, *,
+                  source: str = "response plan") -> list[tuple[dict[str, Any], float, float]]:
+    """The plan's retimed signals as ``(plans by junction, begin s, end s)``, each checked by the safety
+    validator against the junction's model.
+
+    Parameters
+    ----------
+    plan : ResponsePlan
+    network : RoadNetwork
+        A SUMO network.
+    current : dict of str to SignalPlan, optional
+        The programs the signals run (default: the network's own).
+    source : str
+        Names the plan in errors.
+
+    Returns
+    -------
+    list of (dict of str to SignalPlan, float, float)
+
+    Raises
+    ------
+    InputError
+        An unknown signal, a green count that is not the program's stage count, an unsafe timing.
+    """
+    if not plan.retiming:
+        return []
+    if network.net_file is None:
+        raise InputError(f"{source}: field 'retiming': {network.name} has no signals to retime")
+    from ..signals.plan import plans_from_net
+    from ..signals.safety import signal_models, validate_plan
+
+    current = current if current is not None else plans_from_net(network.net_file)
+    models = signal_models(network.net_file)
+    out = []
+    for i, r in enumerate(plan.retiming):
+        own = current.get(r.junction)
+        if own is None or r.junction not in models:
+            raise InputError(f"{source}: field 'retiming.{i}.junction': no fixed-time program at {r.junction!r}; "
+                             f"give a signal of {network.name}")
+        if len(r.greens_s) != len(own.stages):
+            raise InputError(f"{source}: field 'retiming.{i}.greens_s': {len(r.greens_s)} greens for the "
+                             f"{len(own.stages)} stages of {r.junction}'s program; give one per stage")
+        new = own.with_timing(r.greens_s, plan_id=f"{own.plan_id}_retimed")
+        bad = validate_plan(new, models[r.junction])
+        if bad:
+            raise InputError(f"{source}: field 'retiming.{i}.greens_s': {bad[0].message}")
+        out.append(({r.junction: new}, r.begin_s, r.end_s))
+    return out
+
+
+def retiming_additional(plan: ResponsePlan, network: RoadNetwork, current: dict[str, Any], path: str | Path
+                        ) -> Path | None:
+    """Write the plan's retimed signals as SUMO programs switched by a WAUT (the signal's own program before and
+    after the window, the retimed one inside); None when it retimes nothing.
+
+    Parameters
+    ----------
+    plan : ResponsePlan
+    network : RoadNetwork
+    current : dict of str to SignalPlan
+        The programs the signals run.
+    path : path
+
+    Returns
+    -------
+    Path or None
+    """
+    from ..signals.plan import Validity, plans_to_sumo
+
+    windows = retimed_plans(plan, network, current)
+    if not windows:
+        return None
+    out = []
+    for plans, b, e in windows:
+        for j, new in plans.items():
+            own = current[j]
+            parts = [(own.model_copy(update={"plan_id": f"{own.plan_id}_before"}), 0.0, b),
+                     (new, b, e), (own.model_copy(update={"plan_id": f"{own.plan_id}_after"}), e, 86400.0)]
+            out += [p.model_copy(update={"validity": Validity(start_s=lo, end_s=hi)}) for p, lo, hi in parts if hi > lo]
+    plans_to_sumo(out, path, provenance=f"response plan {plan.id}: signals retimed around incident {plan.incident}")
+    return Path(path)
 
 
 def response_to_dta(plan: ResponsePlan, network: RoadNetwork) -> tuple[list[CapacityDrop], list[Diversion]]:

@@ -157,7 +157,8 @@ def run_incident(scenario: Scenario, incident: IncidentSpec | None, plan: Respon
     """Run ``scenario`` in SUMO with the incident (None: without it) and the response plan (None: no response).
 
     Closed lanes and roads go in as SUMO rerouters; blocked lanes with capacity left and metered approaches let
-    their vehicles past one at a time at what is left (:class:`Gate`); detour messages are given by
+    their vehicles past one at a time at what is left (:class:`Gate`); retimed signals run their new program over
+    its window (a WAUT switches to it and back); detour messages are given by
     :class:`~mobility.incident.response.GuidanceRunner`. SUMO steps one by one while any of these is active,
     in chunks otherwise.
 
@@ -183,7 +184,7 @@ def run_incident(scenario: Scenario, incident: IncidentSpec | None, plan: Respon
     from ..scenario import scenario_network
     from ..simulation import Simulation
     from .priority import Preemption, priority_additional
-    from .response import GuidanceRunner, check_response, metering_gates
+    from .response import GuidanceRunner, check_response, metering_gates, retiming_additional
     from .spec import incident_gates, with_incident
 
     w = Path(workdir)
@@ -192,8 +193,16 @@ def run_incident(scenario: Scenario, incident: IncidentSpec | None, plan: Respon
     sc = with_incident(scenario, incident, w) if incident is not None else scenario
     gates = incident_gates(incident, network) if incident is not None else []
     if plan is not None:
-        check_response(plan, network)
+        current = None
+        if plan.retiming:
+            from ..signals.current import current_plans
+
+            current = current_plans(scenario)
+        check_response(plan, network, current=current)
         gates += metering_gates(plan, network)
+        if current is not None:
+            retimed = retiming_additional(plan, network, current, w / f"retiming_{plan.id}.add.xml")
+            sc = sc.model_copy(update={"additional_files": [*sc.additional_files, retimed]})
         extra = priority_additional(plan, network, w / f"priority_{plan.id}.add.xml")
         if extra is not None:
             sumo = sc.sumo.model_copy(update={"extra_args": [*sc.sumo.extra_args, "--vehroute-output",
