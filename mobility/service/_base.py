@@ -9,7 +9,7 @@ from typing import Any
 
 from .._errors import InputError
 
-__all__ = ["SCOPES", "STATES", "TRANSITIONS", "Conflict", "canonical_json", "parse_time"]
+__all__ = ["SCOPES", "STATES", "TRANSITIONS", "Conflict", "canonical_json", "check_transition", "parse_time"]
 
 #: What a token may do.
 SCOPES = ("plans:read", "plans:draft", "plans:approve", "plans:publish", "audit:read")
@@ -65,3 +65,20 @@ class Conflict(Exception):
     def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail, self.extra = status, slug, title, detail, extra
+
+
+def check_transition(doc: dict[str, Any], action: str, actor: str, if_match: str, resource: str) -> None:
+    """Refuse a workflow move of the version ``doc`` (at ``resource``): a stale ``If-Match`` (412), a state the
+    action does not start from (409), an approval by the version's author (403, four eyes)."""
+    sources = TRANSITIONS[action][0]
+    if if_match.strip() not in (doc["etag"], "W/" + doc["etag"]):
+        raise Conflict(412, "etag-mismatch", "Precondition failed",
+                       f"If-Match {if_match} does not match the version's ETag {doc['etag']}: it changed "
+                       "since you read it; GET it again and decide anew", etag=doc["etag"])
+    if doc["state"] not in sources:
+        raise Conflict(409, "invalid-transition", "Invalid transition",
+                       f"cannot {action} a version in state {doc['state']!r} (allowed from: {', '.join(sources)})",
+                       state=doc["state"])
+    if action == "approve" and actor == doc["author"]:
+        raise Conflict(403, "four-eyes", "Approver must differ from author",
+                       f"{actor!r} wrote {resource} and cannot approve it; another person with plans:approve must")

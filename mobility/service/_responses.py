@@ -14,7 +14,7 @@ import json
 import sqlite3
 from typing import Any
 
-from ._base import TRANSITIONS, Conflict, _finite, _iso, canonical_json, parse_time
+from ._base import TRANSITIONS, Conflict, _finite, _iso, canonical_json, check_transition, parse_time
 
 __all__ = ["RESPONSE_SCHEMA", "ResponsesMixin"]
 
@@ -109,24 +109,13 @@ class ResponsesMixin:
     def transition_response(self, response: int, number: int, action: str, actor: str, if_match: str
                             ) -> dict[str, Any]:
         """Move a response plan version along the workflow; ``if_match`` must be its current ETag."""
-        sources, target, _ = TRANSITIONS[action]
+        target = TRANSITIONS[action][1]
         with self._write() as db:  # type: ignore[attr-defined]
             r = db.execute(_SELECT + "WHERE v.response=? AND v.number=?", (response, number)).fetchone()
             if r is None:
                 raise Conflict(404, "not-found", "Not found", f"response {response} has no version {number}")
             doc = _doc(r)
-            if if_match.strip() not in (doc["etag"], "W/" + doc["etag"]):
-                raise Conflict(412, "etag-mismatch", "Precondition failed",
-                               f"If-Match {if_match} does not match the version's ETag {doc['etag']}: it changed "
-                               "since you read it; GET it again and decide anew", etag=doc["etag"])
-            if doc["state"] not in sources:
-                raise Conflict(409, "invalid-transition", "Invalid transition",
-                               f"cannot {action} a version in state {doc['state']!r} (allowed from: "
-                               f"{', '.join(sources)})", state=doc["state"])
-            if action == "approve" and actor == doc["author"]:
-                raise Conflict(403, "four-eyes", "Approver must differ from author",
-                               f"{actor!r} wrote responses/{response}/versions/{number} and cannot approve it; "
-                               "another person with plans:approve must")
+            check_transition(doc, action, actor, if_match, f"responses/{response}/versions/{number}")
             at = self._stamp(db)  # type: ignore[attr-defined]
             if action == "publish":   # one published version per response plan
                 for old in db.execute("SELECT number FROM response_versions WHERE response=? AND state='published'",

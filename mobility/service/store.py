@@ -30,7 +30,18 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import InputError
-from ._base import SCOPES, STATES, TRANSITIONS, Conflict, _finite, _iso, _now, canonical_json, parse_time
+from ._base import (
+    SCOPES,
+    STATES,
+    TRANSITIONS,
+    Conflict,
+    _finite,
+    _iso,
+    _now,
+    canonical_json,
+    check_transition,
+    parse_time,
+)
 from ._responses import RESPONSE_SCHEMA, ResponsesMixin
 
 __all__ = ["SCOPES", "STATES", "TRANSITIONS", "AuditCheck", "Conflict", "PlanStore", "Token", "canonical_json",
@@ -411,24 +422,13 @@ class PlanStore(ResponsesMixin):
 
     def transition(self, plan: int, number: int, action: str, actor: str, if_match: str) -> dict[str, Any]:
         """Move a version along the workflow; ``if_match`` must be its current ETag."""
-        sources, target, _ = TRANSITIONS[action]
+        target = TRANSITIONS[action][1]
         with self._write() as db:
             r = db.execute(self._SELECT + "WHERE v.plan=? AND v.number=?", (plan, number)).fetchone()
             if r is None:
                 raise Conflict(404, "not-found", "Not found", f"plan {plan} has no version {number}")
             doc = self._doc(r)
-            if if_match.strip() not in (doc["etag"], "W/" + doc["etag"]):
-                raise Conflict(412, "etag-mismatch", "Precondition failed",
-                               f"If-Match {if_match} does not match the version's ETag {doc['etag']}: it changed "
-                               "since you read it; GET it again and decide anew", etag=doc["etag"])
-            if doc["state"] not in sources:
-                raise Conflict(409, "invalid-transition", "Invalid transition",
-                               f"cannot {action} a version in state {doc['state']!r} (allowed from: {', '.join(sources)})",
-                               state=doc["state"])
-            if action == "approve" and actor == doc["author"]:
-                raise Conflict(403, "four-eyes", "Approver must differ from author",
-                               f"{actor!r} wrote plans/{plan}/versions/{number} and cannot approve it; another "
-                               "person with plans:approve must")
+            check_transition(doc, action, actor, if_match, f"plans/{plan}/versions/{number}")
             at = self._stamp(db)
             col = {"approve": "approved_by", "publish": "published_by", "retire": "retired_by"}[action]
             if action == "publish":
