@@ -107,7 +107,7 @@ def run_case(name: str, path: Path, seeds: int, workers: int) -> dict:
     spec = IncidentStudySpec(name=f"{name}_incident", scenario=path, incident=inc)
     study = kind.resolve(spec)
     alts = {"no_incident": {"incident": False, "plan": None}}
-    alts.update({p.id: {"incident": True, "plan": p.model_dump(mode="json") if p.detours or p.metering else None}
+    alts.update({p.id: {"incident": True, "plan": p.model_dump(mode="json") if p.id != "no_response" else None}
                  for p in plans})
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -132,6 +132,7 @@ def candidate_responses(incident: IncidentSpec, network: RoadNetwork, *, max_sig
         of their green the incident leaves, the others the time saved) alone and with the best-placed detour.
     """
     from .response import ResponsePlan
+    from .spec import _predecessors
 
     t0, t1 = incident.begin_s, incident.end_s
     avoid = [incident.edge]
@@ -156,8 +157,7 @@ def candidate_responses(incident: IncidentSpec, network: RoadNetwork, *, max_sig
     n = max(1, int(network.lanes[e]))
     blocked = n if incident.lanes is None else len(incident.lanes)
     left = float(network.capacity[e]) * (n - blocked + incident.capacity_left * blocked) / n
-    approaches = [p for p in range(network.n_edges) if int(network.head[p]) == int(network.tail[e])
-                  and e in {int(s) for s in network.successors(p)}]
+    approaches = _predecessors(network, e)
     meter = []
     for p in approaches:
         rate = min(0.9 * float(network.capacity[p]), max(left / max(len(approaches), 1), 0.05 * float(network.capacity[p])))
