@@ -352,3 +352,27 @@ def test_an_unsafe_or_misshapen_retiming_is_refused_naming_the_field() -> None:
         {"junction": "nowhere", "greens_s": [30.0], "begin_s": 0, "end_s": 60}]})
     with pytest.raises(InputError, match="retiming.0.junction"):
         check_response(plan, net)
+
+
+def test_clearance_and_spill_back_grow_with_the_incident_and_vanish_without_it(tmp_path) -> None:
+    from mobility.incident.study import IncidentStudySpec
+    from mobility.study import get_kind
+
+    sc = _through_b1c1(tmp_path)                                  # 600 veh/h for 600 s through B1C1
+    net = mb.load_network(sc.network)
+    spill = {}
+    for name, left in (("light", 0.9), ("heavy", 0.02)):
+        inc = IncidentSpec(id="g", edge="B1C1", begin_s=120, duration_s=420, capacity_left=left)
+        (tmp_path / name).mkdir()
+        spill[name] = incident_kpis(run_incident(sc, inc, seed=2, workdir=tmp_path / name), ["B1C1"], inc,
+                                    net)["spillback_s"]
+    # 8 vehicles past in 420 s against 600 veh/h arriving: B1C1 fills back to the junction before it
+    assert spill["light"] == 0.0 and spill["heavy"] >= 120.0
+    scenario = tmp_path / "sc.yaml"
+    mb.save_scenario(sc, scenario)
+    kind = get_kind("incident")
+    study = kind.resolve(IncidentStudySpec(name="clear", scenario=scenario, incident=inc))
+    ds = mb.compare(study, ["no_incident", "no_response"], seeds=[2], workers=2, workdir=tmp_path / "runs")
+    clear = ds["clearance_s"].sel(seed=2)
+    assert float(clear.sel(response="no_incident")) == 0.0
+    assert float(clear.sel(response="no_response")) >= 120.0   # minutes to clear its queue after it ends

@@ -315,7 +315,8 @@ def priority_kpis(ds: xr.Dataset) -> dict[str, float]:
             "preemption_violations": 0.0 if safety == "ok" else float(safety.count(";") + 1)}
 
 
-def incident_kpis(ds: xr.Dataset, edges: list[str]) -> dict[str, float]:
+def incident_kpis(ds: xr.Dataset, edges: list[str], incident: IncidentSpec | None = None,
+                  network: RoadNetwork | None = None) -> dict[str, float]:
     """A run's incident KPIs.
 
     Parameters
@@ -324,6 +325,10 @@ def incident_kpis(ds: xr.Dataset, edges: list[str]) -> dict[str, float]:
         :func:`run_incident`'s results.
     edges : list of str
         Where the incident's queue stands (:func:`affected_edges`).
+    incident : IncidentSpec, optional
+        For the spill-back figure (NaN without it).
+    network : RoadNetwork, optional
+        For the spill-back figure: the storage of the incident's edge (lanes x length / 7.5 m).
 
     Returns
     -------
@@ -331,17 +336,31 @@ def incident_kpis(ds: xr.Dataset, edges: list[str]) -> dict[str, float]:
         ``vehicle_hours`` (veh h in the network or waiting to enter it, over the run), ``mean_delay_s``
         (time loss per finished trip, s), ``arrived`` (veh), ``left_over`` (veh still driving or never
         inserted at the end), ``max_queue_veh`` (halting vehicles on ``edges``, the highest interval mean),
-        ``guidance_followed`` (veh).
+        ``guidance_followed`` (veh), ``spillback_s`` (time the incident's edge stood at least 60% full of halting
+        vehicles, at the edge data's interval: its queue reaching back to the junction before it).
     """
+    nan = float("nan")
     t = np.asarray(ds["sim_time"].values, dtype=float)
     period = float(np.median(np.diff(t))) if t.size > 1 else 1.0
     vh = float((ds["network_running"].sum() + ds["network_waiting"].sum()) * period / 3600.0)
     arrived = ds["trip_arrived"].values.astype(bool)
     loss = np.asarray(ds["trip_time_loss"].values, dtype=float)[arrived]
-    present = [e for e in edges if e in set(ds["edge"].values.tolist())]
+    known = set(ds["edge"].values.tolist())
+    present = [e for e in edges if e in known]
     queue = ds["edge_halting"].sel(edge=present).sum("edge") if present else ds["edge_halting"].isel(edge=[]).sum("edge")
-    return {"vehicle_hours": vh, "mean_delay_s": float(loss.mean()) if loss.size else float("nan"),
+    spill = nan
+    if incident is not None and network is not None:
+        own = [e for e in dict.fromkeys(ev.edge for ev in incident.events()) if e in known]
+        if own and ds["edge_halting"].sizes.get("time", 0) > 0:
+            times = np.asarray(ds["edge_halting"]["time"].values, dtype=float)
+            step = float(np.median(np.diff(times))) if times.size > 1 else 0.0
+            k = [network.edge(e) for e in own]
+            storage = np.asarray(network.lanes[k] * network.length[k] / 7.5)
+            full = ds["edge_halting"].sel(edge=own).values >= 0.6 * storage[None, :]
+            spill = float(full.any(axis=1).sum() * step)
+    return {"vehicle_hours": vh, "mean_delay_s": float(loss.mean()) if loss.size else nan,
             "arrived": float(arrived.sum()),
             "left_over": float(int(ds["vehicles_unfinished"]) + int(ds["vehicles_never_departed"])),
             "max_queue_veh": float(queue.max()) if queue.size else 0.0,
-            "guidance_followed": float(ds.attrs.get("guidance_followed", 0))}
+            "guidance_followed": float(ds.attrs.get("guidance_followed", 0)),
+            "spillback_s": spill}

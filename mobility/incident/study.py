@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pydantic import Field
 
 from .._errors import InputError
@@ -70,6 +71,8 @@ class IncidentStudy(StudyFileKind):
         Column("vehicle_hours", "veh h", "veh h", "{:.1f}"),
         Column("mean_delay_s", "delay s", "s", "{:.1f}"),
         Column("max_queue_veh", "max queue", "veh", "{:.1f}"),
+        Column("clearance_s", "clearance s", "s", "{:.0f}"),
+        Column("spillback_s", "spill-back s", "s", "{:.0f}"),
         Column("left_over", "left over", "veh", "{:.1f}"),
         Column("guidance_followed", "diverted", "veh", "{:.0f}"),
     )
@@ -140,18 +143,35 @@ class IncidentStudy(StudyFileKind):
         plan = ResponsePlan.model_validate(alternative["plan"]) if alternative.get("plan") else None
         ds = run_incident(study.scenario, inc if alternative.get("incident", True) else None, plan, seed=seed,
                           workdir=workdir)
-        kpi = {**incident_kpis(ds, affected_edges(inc, study.network)), **priority_kpis(ds)}
+        kpi = {**incident_kpis(ds, affected_edges(inc, study.network), inc, study.network), **priority_kpis(ds)}
         units = {"vehicle_hours": "veh h", "mean_delay_s": "s", "arrived": "veh", "left_over": "veh",
                  "max_queue_veh": "veh", "guidance_followed": "veh", "emergency_travel_time_s": "s",
-                 "emergency_longest_stop_s": "s", "cross_street_delay_s": "s", "preemption_violations": "1"}
-        return xr.Dataset({k: ((), v, {"units": units[k]}) for k, v in kpi.items()})
+                 "emergency_longest_stop_s": "s", "cross_street_delay_s": "s", "preemption_violations": "1",
+                 "spillback_s": "s"}
+        out = xr.Dataset({k: ((), v, {"units": units[k]}) for k, v in kpi.items()})
+        edges = [e for e in affected_edges(inc, study.network) if e in set(ds["edge"].values.tolist())]
+        queue = ds["edge_halting"].sel(edge=edges).sum("edge")
+        out["queue_veh"] = (("time",), queue.values, {"units": "veh", "long_name": "halting vehicles where the "
+                                                     "incident's queue stands, per edge-data interval"})
+        return out.assign_coords(time=np.asarray(queue["time"].values, dtype=float))
 
     def finish(self, study: Study, alternatives: Mapping[str, Any], ds: xr.Dataset) -> xr.Dataset:
         if "no_incident" in ds[self.dim].values:
-            ds["induced_vehicle_hours"] = ds["vehicle_hours"] - ds["vehicle_hours"].sel({self.dim: "no_incident"},
-                                                                                       drop=True)
+            calm = {self.dim: "no_incident"}
+            ds["induced_vehicle_hours"] = ds["vehicle_hours"] - ds["vehicle_hours"].sel(calm, drop=True)
+            # clearance: from the incident's end until its queue is within 2 vehicles of no incident's
+            end = max(ev.end_s for ev in study.spec.incident.events())
+            t = np.asarray(ds["time"].values, dtype=float)
+            step = float(np.median(np.diff(t))) if t.size > 1 else 0.0
+            extra = (ds["queue_veh"] - ds["queue_veh"].sel(calm, drop=True)).transpose(self.dim, "seed", "time").values
+            late = (extra > 2.0) & (t + step > end)[None, None, :]
+            last = np.where(late.any(axis=2), (t + step)[np.argmax(np.cumsum(late, axis=2), axis=2)] - end, 0.0)
+            ds["clearance_s"] = ((self.dim, "seed"), np.maximum(last, 0.0),
+                                 {"units": "s", "long_name": "from the incident's end until its queue is within 2 "
+                                  "vehicles of no incident's (edge-data intervals)"})
         else:
             ds["induced_vehicle_hours"] = ds["vehicle_hours"] * float("nan")
+            ds["clearance_s"] = ds["vehicle_hours"] * float("nan")
         ds["induced_vehicle_hours"].attrs.update(units="veh h", long_name="vehicle-hours the incident adds: less "
                                                  "those of no_incident on the same seed")
         ds.attrs.update(incident=study.spec.incident.model_dump_json())
