@@ -20,7 +20,8 @@ def calibrate(
     method: Annotated[str, typer.Option(help="routes (route flows checked in SUMO) or odme (OD matrix estimation)")] = "routes",
     trips: Annotated[Path | None, typer.Option("--trips", help="odme: seed matrix, TNTP *_trips.tntp [default: uniform]")] = None,
     holdout: Annotated[float, typer.Option(min=0.0, max=0.9, help="share of the locations the fit never sees")] = 0.0,
-    seed: Annotated[int, typer.Option(min=0, max=2**31 - 1, help="seed of the held-out draw (and SUMO's, for routes)")] = 0,
+    seed: Annotated[int | None, typer.Option(min=0, max=2**31 - 1, help="seed of the held-out draw and, for routes, "
+                                             "SUMO's [default: 0 for the draw, the scenario's for SUMO]")] = None,
     report_file: Annotated[Path | None, typer.Option("--report", help="fit report Dataset (netCDF)")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="observed against calibrated counts (.png/.svg/.pdf)")] = None,
     map_plot: Annotated[Path | None, typer.Option("--map", help="GEH per counted edge on the network")] = None,
@@ -58,7 +59,7 @@ def calibrate(
             net = load_network(scenario)
             cs = read_counts(list(counts), net, attribute=attribute)
             ds = estimate_od(net, cs, od_from_tntp(trips) if trips else None, method=assignment,
-                             regularisation=regularisation, holdout=holdout, holdout_seed=seed, progress=say)
+                             regularisation=regularisation, holdout=holdout, holdout_seed=seed or 0, progress=say)
             if ds.sizes["period"] > 1:
                 say(f"{ds.sizes['period']} periods: writing one matrix per period beside {output}")
                 for k in range(ds.sizes["period"]):
@@ -74,7 +75,8 @@ def calibrate(
             sc, net = load_scenario_with_network(scenario)
             # the scenario's own loops define its E1 outputs: the output file can be given alone
             cs = read_counts(list(counts), net, attribute=attribute, definitions=scenario_detectors(sc))
-            cal, ds = calibrate_routes(sc, cs, network=net, holdout=holdout, holdout_seed=seed, iterations=iterations,
+            cal, ds = calibrate_routes(sc, cs, network=net, holdout=holdout, holdout_seed=seed or 0, seed=seed,
+                                       iterations=iterations,
                                        alternatives=alternatives, regularisation=regularisation, progress=say)
             save_scenario(cal, output, header=f"{cal.name}: {sc.name} calibrated to {', '.join(map(str, counts))} by "
                           f"mobility {toolkit_version()} (routes, {ds.attrs['route_flows']} route flows)")

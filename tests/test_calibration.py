@@ -279,3 +279,22 @@ def test_counted_edges_no_route_passes_get_a_route_through_them():
     new = _cover(net, routes, c)
     assert len(new) == 1 and "B1B2" in new[0]
     assert new[0][0] == "left0A0" and new[0][-1] == "C0right0" and check_route(net, new[0]) is None
+
+
+@pytest.mark.parametrize("body", [
+    '<meandata><interval begin="0" end="300"><edge id="B1C1" entered="10" speed="fast"/></interval></meandata>',
+    '<detector><interval begin="0" end="300" id="d0" nVehContrib="4" speed="n/a"/></detector>',
+])
+def test_a_speed_that_is_not_a_number_is_refused_on_one_line(tmp_path, body) -> None:
+    from .conftest import ROOT
+
+    net = mb.load_network(ROOT / "networks" / "grid3x3.net.xml")
+    path = tmp_path / "counts.xml"
+    path.write_text(body)
+    loops = tmp_path / "loops.add.xml"
+    loops.write_text('<additional><inductionLoop id="d0" lane="B1C1_0" pos="10" period="300" file="x.xml"/>'
+                     '</additional>')
+    with pytest.raises(CountsError) as err:
+        read_counts([path, loops], net)
+    msg = str(err.value)
+    assert "\n" not in msg and f"{path}:1" in msg and "speed=" in msg and "not a number" in msg, msg

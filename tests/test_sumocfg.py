@@ -255,9 +255,13 @@ def test_every_application_runs_on_a_sumocfg_study(city: Path, tmp_path: Path) -
     mb.run_scenario(mb.load_scenario(city), seed=5, workdir=run)
     assert (run / "e1.out.xml").is_file() and not (folder / "e1.out.xml").exists()  # outputs stay in the run folder
     r = runner.invoke(app, ["calibrate", str(city), "--counts", str(run / "e1.out.xml"), "--iterations", "1",
-                            "-o", str(tmp_path / "cal.yaml"), "-q"])
+                            "--seed", "9", "--report", str(tmp_path / "fit.nc"), "-o", str(tmp_path / "cal.yaml"), "-q"])
     assert r.exit_code == 0, r.output
     assert mb.load_scenario(tmp_path / "cal.yaml").demand.kind == "routes"
+    import xarray as xr
+
+    with xr.open_dataset(tmp_path / "fit.nc") as fit:
+        assert int(fit.attrs["seed"]) == 9                       # --seed reaches SUMO (the runs record it)
 
 
 def test_the_current_program_is_the_one_sumo_runs(city: Path, tmp_path: Path) -> None:

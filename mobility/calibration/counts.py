@@ -154,6 +154,14 @@ def _number(path: Path, line: int, what: str, text: str | None, where: str) -> f
     return v
 
 
+def _speed(path: Path, line: int, a: dict[str, str], where: str) -> float:
+    """An element's mean ``speed`` (m/s): NaN when absent or negative (SUMO writes -1 where nobody passed)."""
+    if "speed" not in a:
+        return math.nan
+    v = _number(path, line, "speed", a["speed"], where)
+    return v if v >= 0 else math.nan
+
+
 Row = dict[str, Any]
 
 
@@ -183,7 +191,7 @@ def _edge_data(path: Path, elements: list, attribute: str) -> list[Row]:
             continue  # an edge without the counted attribute (SUMO writes empty edges on request): no count
         rows.append(dict(location=loc, kind=kind, edges=edges, begin_s=interval[0], end_s=interval[1],
                          count_veh=_number(path, line, key, a.get(key), f"location {loc!r}"),
-                         speed_m_s=float(a["speed"]) if "speed" in a else math.nan, source=f"{path}:{line}"))
+                         speed_m_s=_speed(path, line, a, f"location {loc!r}"), source=f"{path}:{line}"))
     return rows
 
 
@@ -210,7 +218,7 @@ def _loop_output(path: Path, elements: list) -> list[tuple[str, float, float, fl
         out.append((det, _number(path, line, "begin", a.get("begin"), where),
                     _number(path, line, "end", a.get("end"), where),
                     _number(path, line, "nVehContrib", a.get("nVehContrib"), where),
-                    float(a["speed"]) if "speed" in a and float(a["speed"]) >= 0 else math.nan, f"{path}:{line}"))
+                    _speed(path, line, a, where), f"{path}:{line}"))
     return out
 
 
