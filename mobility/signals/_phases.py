@@ -6,11 +6,12 @@ and read its stages, cycle and actuation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
-if TYPE_CHECKING:
-    from .plan import Actuation, SignalPlan, Stage
+# The plan model's classes (``mobility.signals.plan``): that module imports this one, so they are named here, not
+# imported (the package has no import cycles, type-only ones included).
+SignalPlan = Stage = Actuation = Any
 
 GREEN = frozenset("Gg")
 
