@@ -3,6 +3,7 @@ capacity factor second by second (fixed-time programs), from the network's own p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,25 +32,48 @@ def signal_green_shares(network: RoadNetwork, plans: dict[str, Any] | None = Non
     """
     if network.net_file is None:
         return {}
+    models, own, _ = _programs(str(network.net_file))
+    out: dict[tuple[int, int], float] = {}
+    for _, p, i, key in _turns(network, models, plans if plans is not None else own):
+        g = sum(st.green_s for st in p.stages if i in st.green) + 0.5 * sum(
+            st.green_s for st in p.stages if i in st.permissive)
+        out[key] = max(out.get(key, 0.0), min(1.0, g / p.cycle_s))
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _read_programs(net_file: str, mtime_ns: int) -> tuple[dict[str, Any], dict[str, Any], frozenset[str]]:
+    from ._sumoxml import walk
     from .signals.plan import plans_from_net
     from .signals.safety import signal_models
 
-    models = signal_models(network.net_file)
-    plans = plans if plans is not None else plans_from_net(network.net_file)
+    varying: set[str] = set()
+
+    def start(name: str, a: dict[str, str], line: int) -> None:
+        if name == "tlLogic" and a.get("type", "static") != "static":
+            varying.add(a.get("id", ""))
+    walk(net_file, kind="network", what="SUMO network", start=start)
+    return signal_models(net_file), plans_from_net(net_file), frozenset(varying)
+
+
+def _programs(net_file: str) -> tuple[dict[str, Any], dict[str, Any], frozenset[str]]:
+    """The network's signal models, its own programs and the signals whose program is not fixed-time, read once
+    per file version (a dynamic equilibrium or a ranking of many plans loads the network many times)."""
+    import os
+
+    return _read_programs(net_file, os.stat(net_file).st_mtime_ns)
+
+
+def _turns(network: RoadNetwork, models: dict[str, Any], plans: dict[str, Any]) -> Any:
+    """``(tls, plan, signal index, (from edge, to edge))`` of every signalised vehicle turn the plans control."""
     ei = network.edge_index
-    out: dict[tuple[int, int], float] = {}
     for tls, p in plans.items():
         m = models.get(tls)
         if m is None:
             continue
         for i, mv in m.movements.items():
-            if mv.pedestrian or mv.from_edge not in ei or mv.to_edge not in ei:
-                continue
-            g = sum(st.green_s for st in p.stages if i in st.green) + 0.5 * sum(
-                st.green_s for st in p.stages if i in st.permissive)
-            key = (ei[mv.from_edge], ei[mv.to_edge])
-            out[key] = max(out.get(key, 0.0), min(1.0, g / p.cycle_s))
-    return out
+            if not (mv.pedestrian or mv.from_edge not in ei or mv.to_edge not in ei):
+                yield tls, p, i, (ei[mv.from_edge], ei[mv.to_edge])
 
 
 def signal_states(network: RoadNetwork, plans: dict[str, Any] | None = None) -> dict[tuple[int, int], np.ndarray]:
@@ -72,39 +96,27 @@ def signal_states(network: RoadNetwork, plans: dict[str, Any] | None = None) -> 
     """
     if network.net_file is None:
         return {}
-    from ._sumoxml import walk
-    from .signals.plan import plans_from_net
-    from .signals.safety import signal_models
-
-    varying: set[str] = set()
-    if plans is None:
-        def start(name: str, a: dict[str, str], line: int) -> None:
-            if name == "tlLogic" and a.get("type", "static") != "static":
-                varying.add(a.get("id", ""))
-        walk(network.net_file, kind="network", what="SUMO network", start=start)
-    models = signal_models(network.net_file)
-    plans = plans if plans is not None else plans_from_net(network.net_file)
-    ei = network.edge_index
+    models, own, varying = _programs(str(network.net_file))
+    if plans is not None:
+        varying = frozenset()  # given plans: their own actuation says which ones vary
     out: dict[tuple[int, int], np.ndarray] = {}
-    for tls, p in plans.items():
-        m = models.get(tls)
-        if m is None or tls in varying or getattr(p, "actuation", None) is not None:
-            continue
-        cycle = max(1, int(round(p.cycle_s)))
-        pos = (np.arange(cycle) + 0.5 - p.sumo_offset_s) % p.cycle_s  # position in the program of each second
-        starts = p.stage_starts()
-        for i, mv in m.movements.items():
-            if mv.pedestrian or mv.from_edge not in ei or mv.to_edge not in ei:
-                continue
-            state = np.zeros(cycle)
-            for st, b in zip(p.stages, starts, strict=True):
-                on = (pos >= b) & (pos < b + st.green_s)
-                if i in st.green:
-                    state[on] = 1.0
-                elif i in st.permissive:
-                    state[on] = np.maximum(state[on], 0.5)
-            key = (ei[mv.from_edge], ei[mv.to_edge])
-            out[key] = np.maximum(out[key], state) if key in out and len(out[key]) == cycle else state
+    fixed = {tls: p for tls, p in (plans if plans is not None else own).items()
+             if tls not in varying and getattr(p, "actuation", None) is None}
+    timing: dict[str, tuple[int, np.ndarray, list[float]]] = {}
+    for tls, p, i, key in _turns(network, models, fixed):
+        if tls not in timing:
+            cycle = max(1, int(round(p.cycle_s)))
+            pos = (np.arange(cycle) + 0.5 - p.sumo_offset_s) % p.cycle_s  # position in the program of each second
+            timing[tls] = (cycle, pos, p.stage_starts())
+        cycle, pos, starts = timing[tls]
+        state = np.zeros(cycle)
+        for st, b in zip(p.stages, starts, strict=True):
+            on = (pos >= b) & (pos < b + st.green_s)
+            if i in st.green:
+                state[on] = 1.0
+            elif i in st.permissive:
+                state[on] = np.maximum(state[on], 0.5)
+        out[key] = np.maximum(out[key], state) if key in out and len(out[key]) == cycle else state
     return out
 
 
