@@ -132,7 +132,7 @@ def candidate_responses(incident: IncidentSpec, network: RoadNetwork, *, max_sig
         of their green the incident leaves, the others the time saved) alone and with the best-placed detour.
     """
     from .response import ResponsePlan
-    from .spec import _predecessors
+    from .spec import _predecessors, capacity_share
 
     t0, t1 = incident.begin_s, incident.end_s
     avoid = [incident.edge]
@@ -154,9 +154,7 @@ def candidate_responses(incident: IncidentSpec, network: RoadNetwork, *, max_sig
                                                   f"{c:.0%} compliance", detours=[detour(s, c) for s, _ in signs]))
     # metering: the approaches let through what the incident leaves
     e = network.edge(incident.edge)
-    n = max(1, int(network.lanes[e]))
-    blocked = n if incident.lanes is None else len(incident.lanes)
-    left = float(network.capacity[e]) * (n - blocked + incident.capacity_left * blocked) / n
+    left = float(network.capacity[e]) * capacity_share(network, incident)
     approaches = _predecessors(network, e)
     meter = []
     for p in approaches:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from ..network import RoadNetwork
     from ..scenario import Scenario
 
-__all__ = ["IncidentEvent", "IncidentSpec", "check_incident", "dta_incidents", "incident_additional",
+__all__ = ["IncidentEvent", "IncidentSpec", "capacity_share", "check_incident", "dta_incidents", "incident_additional",
            "incident_diversions", "incident_gates", "load_incident", "with_incident"]
 
 
@@ -170,8 +170,26 @@ def check_incident(spec: IncidentSpec, network: RoadNetwork | None = None, scena
                              f"scenario's window [{scenario.begin_s:g}, {scenario.end_s:g}) s; start it inside")
 
 
-def _lane_count(network: RoadNetwork, edge: str) -> int:
-    return max(1, int(network.lanes[network.edge(edge)]))
+def _blocked(network: RoadNetwork, ev: IncidentEvent) -> tuple[int, list[int]]:
+    """The event's edge's lane count and the lanes it blocks."""
+    n = max(1, int(network.lanes[network.edge(ev.edge)]))
+    return n, list(range(n)) if ev.lanes is None else sorted(ev.lanes)
+
+
+def capacity_share(network: RoadNetwork, ev: IncidentEvent) -> float:
+    """Share of its edge's capacity an event leaves: ``(open lanes + capacity_left x blocked lanes) / lanes``.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    ev : IncidentEvent
+
+    Returns
+    -------
+    float
+    """
+    n, lanes = _blocked(network, ev)
+    return (n - len(lanes) + ev.capacity_left * len(lanes)) / n
 
 
 def dta_incidents(spec: IncidentSpec, network: RoadNetwork) -> list[CapacityDrop]:
@@ -190,13 +208,7 @@ def dta_incidents(spec: IncidentSpec, network: RoadNetwork) -> list[CapacityDrop
     from ..dta import Incident as CapacityDrop
 
     check_incident(spec, network)
-    out = []
-    for ev in spec.events():
-        n = _lane_count(network, ev.edge)
-        blocked = n if ev.lanes is None else len(ev.lanes)
-        factor = (n - blocked + ev.capacity_left * blocked) / n
-        out.append(CapacityDrop(ev.edge, ev.begin_s, ev.end_s, factor))
-    return out
+    return [CapacityDrop(ev.edge, ev.begin_s, ev.end_s, capacity_share(network, ev)) for ev in spec.events()]
 
 
 def _predecessors(network: RoadNetwork, edge: int) -> list[int]:
@@ -222,8 +234,8 @@ def incident_diversions(spec: IncidentSpec, network: RoadNetwork) -> list[Any]:
 
     out = []
     for ev in spec.events():
-        n = _lane_count(network, ev.edge)
-        if ev.capacity_left > 0 or (ev.lanes is not None and len(ev.lanes) < n):
+        n, lanes = _blocked(network, ev)
+        if ev.capacity_left > 0 or len(lanes) < n:
             continue
         e = network.edge(ev.edge)
         out += [Diversion(str(network.edge_ids[p]), (ev.edge,), 1.0, ev.begin_s, ev.end_s)
@@ -261,8 +273,7 @@ def incident_additional(spec: IncidentSpec, network: RoadNetwork, path: str | Pa
     for i, ev in enumerate(spec.events()):
         if ev.capacity_left > 0:
             continue  # gated, not closed: :func:`incident_gates`
-        n = _lane_count(network, ev.edge)
-        lanes = list(range(n)) if ev.lanes is None else sorted(ev.lanes)
+        n, lanes = _blocked(network, ev)
         whole = len(lanes) == n
         # drivers learn of a closed road at the junction before it (and turn off there); of a closed lane on
         # the road itself
@@ -299,8 +310,7 @@ def incident_gates(spec: IncidentSpec, network: RoadNetwork) -> list[tuple[tuple
     for ev in spec.events():
         if ev.capacity_left == 0:
             continue
-        n = _lane_count(network, ev.edge)
-        lanes = list(range(n)) if ev.lanes is None else sorted(ev.lanes)
+        n, lanes = _blocked(network, ev)
         rate = float(network.capacity[network.edge(ev.edge)]) * len(lanes) / n * ev.capacity_left
         out.append((tuple(f"{ev.edge}_{x}" for x in lanes), rate, ev.begin_s, ev.end_s))
     return out
