@@ -2,11 +2,12 @@
 
 - :func:`candidate_responses`: no response; detour messages on signs upstream of the incident (each sign
   alone and the nearest signs together, at several compliance levels); metering of the approaches to the
-  incident at the capacity the incident leaves, alone and with the detour.
+  incident at the capacity the incident leaves, alone and with the detour; signals retimed around it.
 - :func:`rank_responses`: each plan loaded on the dynamic engine (:func:`mobility.dta`, one loading on the
   drivers' free-flow routes, as SUMO routes them; the plan's detours as diversions, its metering as capacity
-  drops, its retimed signals as programs in force over their windows; the incident as a capacity drop) and ranked by the vehicle-hours over the scenario's window (in the
-  network or waiting to enter it), against the same loading without the incident.
+  drops, its retimed signals as programs in force over their windows; the incident as a capacity drop) and
+  ranked by the vehicle-hours over the scenario's window (in the network or waiting to enter it), against the
+  same loading without the incident.
 """
 
 from __future__ import annotations
@@ -37,28 +38,17 @@ def _signs(network: RoadNetwork, incident: IncidentSpec, max_signs: int) -> list
     """Edges upstream of the incident's first edge, nearest first, with their distance in edges, from which a
     way leads round it."""
     from .response import _way_round
+    from .spec import upstream_layers
 
     target = network.edge(incident.edge)
-    into: dict[int, list[int]] = {}
-    for k, h in enumerate(np.asarray(network.head)):
-        into.setdefault(int(h), []).append(k)
-    seen = {target}
-    frontier = [target]
+    # the incident road's other direction is no place for its detour sign
+    back = {k for k in range(network.n_edges) if int(network.head[k]) == int(network.tail[target])
+            and int(network.tail[k]) == int(network.head[target])}
     out: list[tuple[str, int]] = []
-    hop = 0
-    while frontier and len(out) < max_signs and hop < 6:
-        hop += 1
-        nxt = []
-        for e in frontier:
-            for p in into.get(int(network.tail[e]), []):
-                if p in seen or (int(network.head[p]) == int(network.tail[target])
-                                 and int(network.tail[p]) == int(network.head[target])):
-                    continue  # the incident road's other direction
-                seen.add(p)
-                nxt.append(p)
-                if _way_round(network, p, [target]):
-                    out.append((str(network.edge_ids[p]), hop))
-        frontier = nxt
+    for hop, layer in enumerate(upstream_layers(network, {target}, 6, skip=back), start=1):
+        out += [(str(network.edge_ids[p]), hop) for p in layer if _way_round(network, p, [target])]
+        if len(out) >= max_signs:
+            break
     return out[:max_signs]
 
 

@@ -38,14 +38,10 @@ def affected_edges(spec: IncidentSpec, network: RoadNetwork, *, hops: int = 2) -
     -------
     list of str
     """
-    into: dict[int, list[int]] = {}
-    for k, h in enumerate(np.asarray(network.head)):
-        into.setdefault(int(h), []).append(k)
+    from .spec import upstream_layers
+
     found = {network.edge(ev.edge) for ev in spec.events()}
-    frontier = set(found)
-    for _ in range(hops):
-        frontier = {p for e in frontier for p in into.get(int(network.tail[e]), [])} - found
-        found |= frontier
+    found |= {e for layer in upstream_layers(network, found, hops) for e in layer}
     return sorted(str(network.edge_ids[e]) for e in found)
 
 

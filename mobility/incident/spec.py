@@ -20,6 +20,7 @@ import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pydantic import Field, field_validator
 
 from .._errors import InputError
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from ..scenario import Scenario
 
 __all__ = ["IncidentEvent", "IncidentSpec", "capacity_share", "check_incident", "dta_incidents", "incident_additional",
-           "incident_diversions", "incident_gates", "load_incident", "with_incident"]
+           "incident_diversions", "incident_gates", "load_incident", "upstream_layers", "with_incident"]
 
 
 class IncidentEvent(Spec):
@@ -209,6 +210,44 @@ def dta_incidents(spec: IncidentSpec, network: RoadNetwork) -> list[CapacityDrop
 
     check_incident(spec, network)
     return [CapacityDrop(ev.edge, ev.begin_s, ev.end_s, capacity_share(network, ev)) for ev in spec.events()]
+
+
+def upstream_layers(network: RoadNetwork, edges: set[int], hops: int, *, skip: set[int] = frozenset()
+                    ) -> list[list[int]]:  # type: ignore[assignment]
+    """The edges 1, 2, ... ``hops`` edges upstream of ``edges`` (by node: an edge ending where one of the previous
+    layer starts), each edge in its nearest layer only; ``skip`` are never entered.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    edges : set of int
+        Edge indices to start from.
+    hops : int
+        Layers, in edges.
+    skip : set of int
+        Edge indices left out (and not searched through).
+
+    Returns
+    -------
+    list of list of int
+    """
+    into: dict[int, list[int]] = {}
+    for k, h in enumerate(np.asarray(network.head)):
+        into.setdefault(int(h), []).append(k)
+    seen = set(edges) | set(skip)
+    frontier, layers = sorted(edges), []
+    for _ in range(hops):
+        layer = []
+        for e in frontier:
+            for p in into.get(int(network.tail[e]), []):
+                if p not in seen:
+                    seen.add(p)
+                    layer.append(p)
+        if not layer:
+            break
+        layers.append(layer)
+        frontier = layer
+    return layers
 
 
 def _predecessors(network: RoadNetwork, edge: int) -> list[int]:
