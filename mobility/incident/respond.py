@@ -99,20 +99,18 @@ def respond(scenario: Scenario | str | Path, incident: IncidentSpec, *, network:
     -------
     ResponseRecommendation
     """
-    from ..scenario import load_scenario_with_network
+    from .._errors import InputError
+    from ..scenario import load_scenario, load_scenario_with_network
     from ..study import compare, get_kind
     from .rank import candidate_responses, rank_responses, sumo_routes_demand
     from .spec import check_incident
     from .study import IncidentStudySpec
 
-    from .._errors import InputError
-
     say = progress or (lambda _m: None)
     path = Path(scenario) if isinstance(scenario, (str, Path)) else getattr(scenario, "source_file", None)
     if path is None:
         raise InputError("respond needs the scenario's file (its SUMO runs read it): pass its path")
-    sc, net = load_scenario_with_network(path)
-    net = network if network is not None else net
+    sc, net = (load_scenario(path), network) if network is not None else load_scenario_with_network(path)
     check_incident(incident, net, sc)
     if set(seeds) & set(check_seeds):
         raise InputError(f"check_seeds {list(check_seeds)} must differ from seeds {list(seeds)}")
