@@ -145,16 +145,50 @@ EV_ROUTES = {"west_east": ["left2A2", "A2B2", "B2C2", "C2D2", "D2E2", "E2right2"
              "north_south": ["top2C4", "C4C3", "C3C2", "C2C1", "C1C0", "C0bottom2"]}
 
 
-def run_priority(seeds: int, workers: int) -> dict:
-    """Emergency vehicles across district_peak: no priority, bluelight, pre-emption, both."""
-    path = CASES["district_peak"]
+def drawn_routes(net, n: int = 4, seed: int = 0, min_signals: int = 3) -> dict[str, list[str]]:
+    """Emergency routes on a network nobody picked them for: the free-flow cheapest routes between entry and exit
+    edges drawn with ``seed`` (an entry: an edge whose start node no other edge but its reverse ends at), kept
+    when they pass at least ``min_signals`` signals."""
+    from mobility._dta_paths import shortest_routes, turn_graph_of
+    from mobility.signals.safety import signal_models
+
+    tail, head = np.asarray(net.tail), np.asarray(net.head)
+    into: dict[int, set[int]] = {}
+    for k in range(net.n_edges):
+        into.setdefault(int(head[k]), set()).add(int(tail[k]))
+    entries = [k for k in range(net.n_edges) if into.get(int(tail[k]), set()) <= {int(head[k])}]
+    exits = [k for k in range(net.n_edges) if into.get(int(head[k]), set()) <= {int(tail[k])}]
+    turns = {(m.from_edge, m.to_edge) for mod in signal_models(net.net_file).values() for m in mod.movements.values()}
+    tg = turn_graph_of(net)
+    cost = np.asarray(net.length, dtype=float) / np.asarray(net.free_speed, dtype=float)
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[str]] = {}
+    for _ in range(200):
+        o, d = int(rng.choice(entries)), int(rng.choice(exits))
+        r = shortest_routes(tg, cost, [o], [[d]])[0]
+        if r is None:
+            continue
+        edges = [str(net.edge_ids[e]) for e in r]
+        if sum((a, b) in turns for a, b in zip(edges, edges[1:], strict=False)) >= min_signals:
+            out.setdefault(f"route{len(out)}", edges)
+        if len(out) == n:
+            break
+    return out
+
+
+def run_priority(seeds: int, workers: int, case: str = "district_peak") -> dict:
+    """Emergency vehicles across a network in its peak: no priority, bluelight, pre-emption, both. On district_peak
+    along its middle row and column (where the method was developed); elsewhere on drawn routes."""
+    path = CASES[case]
     kind = get_kind("incident")
     sc, net = load_scenario_with_network(path)
     win = sc.end_s - sc.begin_s
-    dummy = IncidentSpec(id="none", edge=EV_ROUTES["west_east"][1], begin_s=sc.begin_s, duration_s=1.0, capacity_left=0.9)
-    study = kind.resolve(IncidentStudySpec(name="district_priority", scenario=path, incident=dummy))
+    routes = EV_ROUTES if case == "district_peak" else drawn_routes(net)
+    first = next(iter(routes.values()))
+    dummy = IncidentSpec(id="none", edge=first[1], begin_s=sc.begin_s, duration_s=1.0, capacity_left=0.9)
+    study = kind.resolve(IncidentStudySpec(name=f"{case}_priority", scenario=path, incident=dummy))
     evs = [{"vehicle": f"amb_{name}_{k}", "route": r, "depart_s": round(sc.begin_s + win * (0.25 + 0.1 * k + 0.02 * j))}
-           for j, (name, r) in enumerate(EV_ROUTES.items()) for k in range(3)]
+           for j, (name, r) in enumerate(routes.items()) for k in range(3)]
     variants = {"no_priority": (False, False), "bluelight": (False, True), "preemption": (True, False),
                 "both": (True, True)}
     from mobility.incident.response import ResponsePlan
@@ -176,8 +210,8 @@ def run_priority(seeds: int, workers: int) -> dict:
                       "cross_street_delay_s": c, "cross_vs_no_priority": c / cross0 - 1.0,
                       "mean_delay_s": float(m["mean_delay_s"].sel(response=name)),
                       "preemption_violations": float(ds["preemption_violations"].sel(response=name).sum())}
-        print(f"priority {name}: {rows[name]}", flush=True)
-    return {"vehicles": len(evs), "seeds": seeds, "variants": rows}
+        print(f"priority {case} {name}: {rows[name]}", flush=True)
+    return {"case": case, "vehicles": len(evs), "routes": list(routes), "seeds": seeds, "variants": rows}
 
 
 def write(rows: list[dict], out: Path, priority: dict | None = None) -> None:
@@ -228,9 +262,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--priority-only", action="store_true", help="only the emergency-vehicle runs")
     ap.add_argument("--no-priority", action="store_true", help="leave the emergency-vehicle runs out")
+    ap.add_argument("--priority-case", default="district_peak", help="the network of the emergency-vehicle runs")
     a = ap.parse_args()
     rows: list[dict] = []
-    prio = None if a.no_priority else run_priority(a.seeds, a.workers)
+    prio = None if a.no_priority else run_priority(a.seeds, a.workers, a.priority_case)
     if a.priority_only:
         write(rows, a.out, prio)
         return

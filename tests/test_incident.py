@@ -376,3 +376,23 @@ def test_clearance_and_spill_back_grow_with_the_incident_and_vanish_without_it(t
     clear = ds["clearance_s"].sel(seed=2)
     assert float(clear.sel(response="no_incident")) == 0.0
     assert float(clear.sel(response="no_response")) >= 120.0   # minutes to clear its queue after it ends
+
+
+def test_preemption_that_starts_during_a_yellow_lets_the_yellow_run_in_full(tmp_path) -> None:
+    # RESCO grid4x4 in its peak: twelve emergency vehicles on four routes across it; some reach a signal while it
+    # shows its program's yellow (that yellow once turned red after 1 s when its movement was the one to serve)
+    from mobility.scenario import load_scenario_with_network
+
+    from .conftest import shared_path
+
+    shared_path("resco", "grid4x4")
+    sc, _ = load_scenario_with_network(ROOT / "scenarios" / "signal_control" / "resco_grid4x4.yaml")
+    routes = [["top1B3", "B3C3", "C3D3", "D3D2", "D2D1", "D1D0", "D0bottom3"],
+              ["right0D0", "D0C0", "C0B0", "B0B1", "B1B2", "B2A2", "A2A3", "A3left3"],
+              ["bottom2C0", "C0C1", "C1C2", "C2D2", "D2right2"],
+              ["right0D0", "D0D1", "D1D2", "D2C2", "C2C3", "C3top2"]]
+    plan = ResponsePlan.model_validate({"id": "ev", "incident": "none", "priority": [
+        {"vehicle": f"amb{j}_{k}", "route": r, "depart_s": 900 + 360 * k + 72 * j}
+        for j, r in enumerate(routes) for k in range(3)]})
+    ds = run_incident(sc.model_copy(update={"end_s": 2400.0}), None, plan, seed=1, workdir=tmp_path)
+    assert ds.attrs["preemptions"] >= 30 and ds.attrs["preemption_safety"] == "ok", ds.attrs["preemption_safety"][:300]

@@ -3,7 +3,8 @@ pre-emption of the signals on its route with safe clearance and recovery.
 
 Pre-emption, per signal: when the emergency vehicle's next signal is within ``detect_m``, the movement it will
 use is given green. The greens that must end go through yellow (the program's own yellow time, at least 3 s)
-and all-red (the program's, at least 1 s) first; greens that continue stay. The green is held while the vehicle
+and all-red (the program's, at least 1 s) first, and so does a yellow already showing (in full, even if its
+movement is the one to get green); greens that continue stay. The green is held while the vehicle
 approaches and crosses; then the signal returns to its program at the phase after that green (its own yellow),
 so the program's clearance follows. A second emergency vehicle reaching a signal already pre-empted for
 another movement waits for the recovery (first come, first served). What each pre-empted signal shows is read
@@ -164,7 +165,9 @@ class Preemption:
         self.program_all_red[tls] = own_red
         all_red = max(self.min_all_red_s, own_red)
         queue: list[tuple[str, float]] = []
-        ends = [i for i in range(len(current)) if current[i] in "Ggy" and target[i] not in "Gg"]
+        # greens the target does not keep end through yellow; a yellow already showing runs a full yellow too
+        # (its green may come back in the target, but only after the clearance)
+        ends = [i for i in range(len(current)) if current[i] == "y" or (current[i] in "Gg" and target[i] not in "Gg")]
         if ends:
             y = "".join("y" if i in ends else (current[i] if current[i] in "Gg" and target[i] in "Gg" else "r")
                         for i in range(len(current)))
