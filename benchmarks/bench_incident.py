@@ -214,7 +214,7 @@ def run_priority(seeds: int, workers: int, case: str = "district_peak") -> dict:
     return {"case": case, "vehicles": len(evs), "routes": list(routes), "seeds": seeds, "variants": rows}
 
 
-def write(rows: list[dict], out: Path, priority: dict | None = None) -> None:
+def write(rows: list[dict], out: Path, priority: dict | list[dict] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "incident.json.tmp"
     tmp.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "cases": rows, "priority": priority}, indent=1))
@@ -237,15 +237,17 @@ def write(rows: list[dict], out: Path, priority: dict | None = None) -> None:
         for p, v in sorted(r["per_plan"].items(), key=lambda kv: kv[1]["engine_induced_veh_h"]):
             lines.append(f"| {p} | {v['engine_induced_veh_h']:.1f} | {v['sumo_induced_veh_h']:.1f} ({v['sumo_sd']:.1f}) |")
         lines.append("")
-    if priority:
-        lines += ["## Emergency-vehicle priority (district_peak)", "",
-                  f"{priority['vehicles']} emergency vehicles across the district in its peak (middle row and middle "
-                  f"column, both ways), {priority['seeds']} seeds. Targets: travel time at least 40% below no "
-                  "priority, cross-street delay up at most 5%, no emergency vehicle stopped more than 60 s, no unsafe "
-                  "state.", "",
+    for prio in ([priority] if isinstance(priority, dict) else priority or []):
+        case = prio.get("case", "district_peak")
+        where = ("middle row and middle column, both ways: where the method was developed" if case == "district_peak"
+                 else "four routes drawn between entries and exits (set aside: not used in development)")
+        lines += [f"## Emergency-vehicle priority ({case})", "",
+                  f"{prio['vehicles']} emergency vehicles across the network in its peak ({where}), {prio['seeds']} "
+                  "seeds. Targets: travel time at least 40% below no priority, cross-street delay up at most 5%, no "
+                  "emergency vehicle stopped more than 60 s, no unsafe state.", "",
                   "| variant | emergency travel time s | vs no priority | longest stop s | cross-street delay s | "
                   "vs no priority | unsafe states |", "|---|---:|---:|---:|---:|---:|---:|"]
-        for name, v in priority["variants"].items():
+        for name, v in prio["variants"].items():
             lines.append(f"| {name} | {v['emergency_travel_time_s']:.1f} | {v['vs_no_priority']:+.0%} | "
                          f"{v['longest_stop_s']:.0f} | {v['cross_street_delay_s']:.1f} | "
                          f"{v['cross_vs_no_priority']:+.1%} | {v['preemption_violations']:.0f} |")
