@@ -431,6 +431,15 @@ def _add_incident() -> None:
 _add_incident()
 
 
+def _add_live() -> None:
+    from ._cli_live import register
+
+    register(app)
+
+
+_add_live()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -19,9 +19,10 @@ from .feeds import (
     read_parking_occupancy,
     read_stations,
 )
+from .loop import LiveResult, prediction_quality, run_live, steps_table
 from .model import Detection, LiveModel, StepReport
 from .record import RecordedFeed, record_feed
 
 __all__ = ["COLUMNS", "Detection", "FeedBatch", "FeedError", "FeedGuard", "FolderWatcher", "LiveModel",
-           "RecordedFeed", "ReplaySource", "StationTable", "StepReport", "read_feed", "read_parking_occupancy",
-           "read_stations", "record_feed"]
+           "LiveResult", "RecordedFeed", "ReplaySource", "StationTable", "StepReport", "prediction_quality", "read_feed",
+           "read_parking_occupancy", "read_stations", "record_feed", "run_live", "steps_table"]

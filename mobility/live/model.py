@@ -82,6 +82,7 @@ class StepReport:
     factors: np.ndarray
     factor_sd: np.ndarray
     seconds: dict[str, float] = field(default_factory=dict)
+    refitted: list[Detection] = field(default_factory=list)
 
 
 class LiveModel:
@@ -129,7 +130,7 @@ class LiveModel:
                  lookback_s: float = 480.0, assumed_duration_s: float = 1800.0, outlier_z: float = 5.0,
                  outlier_steps: int = 3, signals: bool | str = True, alarm_window_s: float = 180.0,
                  baseline_s: float = 900.0, assimilate_s: float = 300.0, accept_ratio: float = 0.8,
-                 capacity_levels: Sequence[float] = (0.6, 0.45, 0.3, 0.15, 0.0)) -> None:
+                 capacity_levels: Sequence[float] = (0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.1, 0.0)) -> None:
         for name, v in (("step_s", step_s), ("horizon_s", horizon_s), ("dt", dt), ("packet_veh", packet_veh)):
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
                 raise InputError(f"{name} must be a positive number, got {v!r}")
@@ -416,6 +417,11 @@ class LiveModel:
         # freeze the factors of the intervals leaving the window
         self.factors[:, self._active():] = self.x[:, None]
         secs["estimate"] = time.perf_counter() - t0
+        refitted: list[Detection] = []
+        if self.incidents and (now - self.demand0.t0) % self.assimilate_s < self.step_s / 2:
+            t0 = time.perf_counter()
+            refitted = self.refit()
+            secs["refit"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         self.run = self.load()
         self.quiet = self.run if not self.incidents else self.load(incidents=[])
@@ -425,7 +431,7 @@ class LiveModel:
         self.predictions.append((self.now_s, (ends[ahead], f_pred[ahead], v_pred[ahead])))
         rep = StepReport(self.now_s, n, used, sorted(silent_set & set(self.station_ids)), sorted(self.suspect),
                          [s for s, a_ in zip(self.station_ids, alarm, strict=True) if a_], found, self.x.copy(),
-                         np.sqrt(np.clip(np.diag(self.cov), 0, None)), secs)
+                         np.sqrt(np.clip(np.diag(self.cov), 0, None)), secs, refitted)
         self.history.append(rep)
         return rep
 
@@ -556,11 +562,24 @@ class LiveModel:
         if not scores:
             return None
         edge = max(sorted(scores), key=lambda b: scores[b])
-        # the engine's fit of its capacity left and start
+        base, best = self._fit(edge, [float(t) for t in np.linspace(self.now_s - self.lookback_s,
+                                                                        self.now_s - self.alarm_steps * self.step_s, 4)])
+        self.last_test = (base, best[0], str(net.edge_ids[edge]), best[1], best[2], len(scores))
+        return Detection(str(net.edge_ids[edge]), best[1], best[2], self.now_s, best[0] / base if base > 0 else 1.0,
+                         tuple(self.station_ids[i] for i in alarmed))
+
+    def _fit(self, edge: int, onsets: Sequence[float], others: Sequence[Detection] = ()) -> tuple[float, tuple[float, float, float]]:
+        """The engine's best capacity left (among ``capacity_levels``) and start (among ``onsets``) of an incident on
+        ``edge``, by the misfit to the feeds at the stations around it over the last ``lookback_s`` (speeds first;
+        each station's lasting bias against the model taken out): ``(misfit without it, (misfit, factor, start))``."""
+        from ..incident.spec import upstream_layers
+
+        net = self.network
         w = self.alarm_window_s
-        wins = [(t - w, t) for t in np.arange(self.now_s, self.now_s - self.lookback_s - 1e-6, -w)]
+        span = max(self.lookback_s, self.now_s - min(onsets))
+        wins = [(t - w, t) for t in np.arange(self.now_s, self.now_s - span - 1e-6, -w)]
         obs = [self.observed(*win) for win in wins]
-        base_win = (self.now_s - self.lookback_s - self.baseline_s, self.now_s - self.lookback_s)
+        base_win = (self.now_s - span - self.baseline_s, self.now_s - span)
         f_b, v_b = self.observed(*base_win)
         qf_b, qv_b = self.modelled(self.quiet if self.quiet is not None else self.run, *base_win)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -578,21 +597,39 @@ class LiveModel:
                 zf = (fo - fm) * hours / np.sqrt(np.maximum(fm * hours, 1.0) + (self.obs_sd * fm * hours) ** 2)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     zv = np.log(np.maximum(vo, 0.3) / np.maximum(vm, 0.3)) / 0.25
+                # speeds weigh most: a queue behind a lane closed on a street below its capacity slows the
+                # approaches long before the counts past it fall
                 total += float(self.flow_weight * np.nansum(np.minimum(zf[local] ** 2, 100.0))
                                + np.nansum(np.minimum(zv[local] ** 2, 100.0)))
             return total
 
         until = self.now_s + self.step_s
-        base = misfit(self.load(until_s=until))
+        others = list(others)
+        base = misfit(self.load(incidents=self.engine_incidents(others), until_s=until))
         best: tuple[float, float, float] | None = None
         for factor in self.capacity_levels:
-            for t_on in np.linspace(self.now_s - self.lookback_s, self.now_s - self.alarm_steps * self.step_s, 4):
-                inc = [*self.engine_incidents(), *self.engine_incidents(
-                    [Detection(str(net.edge_ids[edge]), factor, float(t_on), self.now_s, 0.0, ())])]
+            for t_on in onsets:
+                inc = self.engine_incidents([*others, Detection(str(net.edge_ids[edge]), factor, float(t_on),
+                                                                self.now_s, 0.0, ())])
                 sc = misfit(self.load(incidents=inc, until_s=until))
                 if best is None or sc < best[0]:
                     best = (sc, factor, float(t_on))
         assert best is not None
-        self.last_test = (base, best[0], str(net.edge_ids[edge]), best[1], best[2], len(scores))
-        return Detection(str(net.edge_ids[edge]), best[1], best[2], self.now_s, best[0] / base if base > 0 else 1.0,
-                         tuple(self.station_ids[i] for i in alarmed))
+        return base, best
+
+    def refit(self) -> list[Detection]:
+        """Fit again the capacity left of the incidents found, on the feeds since they began (their start kept);
+        the incidents whose capacity left changed.
+
+        Returns
+        -------
+        list of Detection
+        """
+        changed = []
+        for i, d in enumerate(self.incidents):
+            others = [x for j, x in enumerate(self.incidents) if j != i]
+            _, (score, factor, _) = self._fit(self.network.edge(d.edge), [d.begin_s], others)
+            if factor != d.capacity_factor:
+                self.incidents[i] = replace(d, capacity_factor=factor)
+                changed.append(self.incidents[i])
+        return changed
