@@ -55,7 +55,8 @@ def live_cmd(
     import pandas as pd
 
     from ._io import atomic_path
-    from .live.feeds import FeedError, FolderWatcher, ReplaySource, StationTable, read_feed, read_stations
+    from .live.feeds import FeedError, StationTable, read_feed, read_stations
+    from .live.sources import FolderWatcher, ReplaySource
     from .live.loop import prediction_quality, run_live, steps_table
     from .scenario import load_scenario_with_network
 

@@ -236,3 +236,16 @@ def test_loop_finds_a_lane_closed_in_sumo(tmp_path: Path) -> None:
     assert "no_response" in set(ranking["plan"]) and len(ranking) > 1
     q = res.quality()
     assert len(q) and q["geh_under_5"].between(0, 1).all()
+
+
+def test_cli_live_needs_a_station_table_for_pems(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mobility.cli import app
+
+    p = tmp_path / "pems.csv"
+    p.write_text("station,timestamp,flow,speed_mph\n400001,01/07/2026 08:00:00,40,55\n")
+    r = CliRunner().invoke(app, ["live", str(ROOT / "scenarios" / "live" / "district_commute.yaml"), "--feed", str(p),
+                                 "--prior", "scenario", "-o", str(tmp_path / "out")])
+    assert r.exit_code == 2 and "names no edge" in r.output and "--stations" in r.output
+    assert not (tmp_path / "out").exists()

@@ -34,7 +34,8 @@ __all__ = ["LiveResult", "prediction_quality", "run_live", "steps_table"]
 @dataclass
 class LiveResult:
     """What a live run did: the model (its state, history and predictions), the steps, the incidents found with
-    their response rankings (``{incident id: DataFrame}``), the records dropped (``(source, reason)``) and the
+    their response rankings (``{incident id: DataFrame}``) and the engine's loading when each was found (its state
+    then and its prediction ahead, ``at_detection``), the records dropped (``(source, reason)``) and the
     prediction quality over time."""
 
     model: LiveModel
@@ -45,6 +46,7 @@ class LiveResult:
     dropped: list[tuple[str, str]] = field(default_factory=list)
     submitted: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    at_detection: list[Any] = field(default_factory=list)
 
     def quality(self, leads_s: Iterable[float] = (900.0, 1800.0, 3600.0)) -> pd.DataFrame:
         """:func:`prediction_quality` of the run's model."""
@@ -113,7 +115,7 @@ def run_live(scenario: Scenario, source: Iterable[tuple[float, FeedBatch]], stat
     """
     from ..dta import demand_from_scenario
     from ..scenario import scenario_network
-    from .feeds import FeedGuard
+    from .sources import FeedGuard
     from .model import LiveModel
 
     t_start = time.perf_counter()
@@ -133,6 +135,7 @@ def run_live(scenario: Scenario, source: Iterable[tuple[float, FeedBatch]], stat
         secs["update"] += time.perf_counter() - t0
         out.steps.append(rep)
         out.detections += rep.detections
+        out.at_detection += [model.run for _ in rep.detections]   # the state and prediction when it was found
         for det in [*rep.detections, *rep.refitted]:
             # rank on finding it, and again when its capacity left is re-fitted by 0.1 or more
             key = (det.edge, det.begin_s)
@@ -231,8 +234,9 @@ def prediction_quality(model: LiveModel, leads_s: Iterable[float] = (900.0, 1800
                 continue
             f_obs, v_obs = model.observed(hi - window_s, hi)
             fp = f_pred[m].mean(axis=0)
-            with np.errstate(invalid="ignore"):
-                vp = np.nanmean(np.where(np.isfinite(v_pred[m]), v_pred[m], np.nan), axis=0) if v_pred[m].size else fp
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cnt = np.isfinite(v_pred[m]).sum(axis=0)
+                vp = np.where(cnt > 0, np.nansum(v_pred[m], axis=0) / np.maximum(cnt, 1), np.nan)
             ok = np.isfinite(f_obs)
             if not ok.any():
                 continue
