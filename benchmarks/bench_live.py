@@ -98,7 +98,7 @@ def run_cases(n_cases: int, res: dict, out: Path) -> None:
         edge = busy[int(g.integers(len(busy)))]
         begin = float(g.integers(20, 41)) * 60.0
         truth = IncidentSpec(id="truth", edge=edge, lanes=[0], begin_s=begin, duration_s=1800, capacity_left=0.0)
-        feed = record_feed(sc, truth, seed=seed, workdir=work / f"case{seed}", share=0.4, split_seed=seed, network=net)
+        feed = record_feed(sc, truth, seed=seed, workdir=work / f"case{seed}", share=0.4, split_seed=seed)
         src = ReplaySource([feed.path], feed.stations, step_s=60, begin_s=0, end_s=min(begin + 900, sc.end_s))
         t0 = time.perf_counter()
         out_run = run_live(sc, src, feed.stations, network=net, demand=prior)
@@ -109,7 +109,7 @@ def run_cases(n_cases: int, res: dict, out: Path) -> None:
             c.update(found_s=d.found_s, named=d.edge, found_begin_s=d.begin_s, capacity_left=d.capacity_factor)
             # the 30-minute prediction issued when it was found, on the edges not fed
             run = out_run.at_detection[0]
-            held = [e for e in feed.held_out]
+            held = feed.held_out
             pred = run["inflow_veh_h"].sel(time=slice(d.found_s, d.found_s + 1800 - 1)).mean("time")
             p = np.array([float(pred.sel(edge=e)) for e in held])
             t, _ = edge_truth(feed, held, d.found_s, d.found_s + 1800)

@@ -166,6 +166,14 @@ TimeLimitOpt = Annotated[float | None, typer.Option("--time-limit", min=0.001, h
 RetriesOpt = Annotated[int, typer.Option(min=0, max=100, help="re-runs after a crash, a killed worker or the time limit")]
 WorkdirOpt = Annotated[Path | None, typer.Option(help="keep every run under this folder; running again reuses finished runs")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
+TokenOpt = Annotated[str | None, typer.Option(envvar="MOBILITY_TOKEN", help="bearer token with plans:draft "
+                                              "(or the MOBILITY_TOKEN environment variable)")]
+
+
+def check_publish(publish: str | None, token: str | None) -> None:
+    """``--publish`` given without a token is an input error."""
+    if publish and not token:
+        raise InputError("--publish needs a token with plans:draft: --token or the MOBILITY_TOKEN environment variable")
 
 
 class CompareOptions:

@@ -17,8 +17,10 @@ from ._cli_common import (
     SeedsOpt,
     TableOpt,
     TimeLimitOpt,
+    TokenOpt,
     WorkdirOpt,
     WorkersOpt,
+    check_publish,
     compare_command,
     fail,
     parse_seeds,
@@ -80,8 +82,7 @@ def respond_cmd(
                                          "and the figure")] = Path("response"),
     publish: Annotated[str | None, typer.Option(help="submit the recommended plan as a draft to the plan service "
                                                      "at this URL")] = None,
-    token: Annotated[str | None, typer.Option(envvar="MOBILITY_TOKEN", help="bearer token with plans:draft "
-                                              "(or MOBILITY_TOKEN)")] = None,
+    token: TokenOpt = None,
     valid_from: Annotated[str | None, typer.Option("--valid-from", help="ISO 8601 time the plan may be put in "
                                                    "force from (default: now); it stays valid for the incident's "
                                                    "duration")] = None,
@@ -103,9 +104,7 @@ def respond_cmd(
 
     say = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
     try:
-        if publish and not token:
-            raise InputError("--publish needs a token with plans:draft: --token or the MOBILITY_TOKEN environment "
-                             "variable")
+        check_publish(publish, token)
         start = _valid_from(valid_from) if publish else None
         choose, check = parse_seeds(seeds), parse_seeds(check_seeds if "," in check_seeds else check_seeds + ",")
         if output.exists() and not output.is_dir():

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._cli_common import fail
+from ._cli_common import TokenOpt, check_publish, fail
 from ._errors import InputError, MobilityError
 
 
@@ -43,8 +43,7 @@ def live_cmd(
                                          "ranking_*.csv, quality.csv, dropped.csv")] = Path("live"),
     publish: Annotated[str | None, typer.Option(help="submit each incident's best-ranked plan as a draft to the "
                                                      "plan service at this URL")] = None,
-    token: Annotated[str | None, typer.Option(envvar="MOBILITY_TOKEN", help="bearer token with plans:draft "
-                                              "(or MOBILITY_TOKEN)")] = None,
+    token: TokenOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Run the live loop: every feed step the records are checked (unknown stations, negative flows, repeats,
@@ -64,9 +63,7 @@ def live_cmd(
     try:
         if prior not in ("sumo", "scenario"):
             raise InputError(f"--prior must be 'sumo' or 'scenario', got {prior!r}")
-        if publish and not token:
-            raise InputError("--publish needs a token with plans:draft: --token or the MOBILITY_TOKEN environment "
-                             "variable")
+        check_publish(publish, token)
         if not replay_speed >= 0:
             raise InputError(f"--replay-speed must be >= 0, got {replay_speed}")
         if output.exists() and not output.is_dir():

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._cli_common import CompareOptions, figure_path, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, WorkdirOpt, WorkersOpt, compare_command, fail, progress_bar, save_figure, split_words, writable  # noqa: E501
+from ._cli_common import CompareOptions, OutputOpt, PlotsOpt, QuietOpt, RetriesOpt, SchedulerOpt, SeedsOpt, TableOpt, TimeLimitOpt, TokenOpt, WorkdirOpt, WorkersOpt, check_publish, compare_command, fail, figure_path, progress_bar, save_figure, split_words, writable  # noqa: E501
 from ._errors import InputError, MobilityError
 
 signals_app = typer.Typer(no_args_is_help=True, help="Signal control: evaluate controllers, optimise and check plans.")
@@ -87,8 +87,7 @@ def optimise_cmd(
     processes: Annotated[int, typer.Option(min=1, max=4096, help="simulations run in parallel while refining")] = 2,
     time_limit_s: Annotated[float, typer.Option(min=0.1, max=3600, help="CP-SAT time limit per model, s")] = 10.0,
     publish: Annotated[str | None, typer.Option(help="submit the plans as drafts to the plan service at this URL")] = None,
-    token: Annotated[str | None, typer.Option(envvar="MOBILITY_TOKEN", help="bearer token with plans:draft "
-                                              "(or the MOBILITY_TOKEN environment variable)")] = None,
+    token: TokenOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Recommend signal plans for a scenario; write them as JSON and as a SUMO additional file.
@@ -113,8 +112,7 @@ def optimise_cmd(
     try:
         if method not in ("optimised", "fixed-time", "webster"):
             raise InputError(f"--method must be optimised, fixed-time or webster, got {method!r}")
-        if publish and not token:
-            raise InputError("--publish needs a token with plans:draft: --token or the MOBILITY_TOKEN environment variable")
+        check_publish(publish, token)
         writable(output)
         sc = load_scenario(scenario)
         sc = sc.model_copy(update={"sumo": sc.sumo.model_copy(update={"time_to_teleport_s": -1.0})})

@@ -34,7 +34,7 @@ import re
 import xml.parsers.expat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -606,8 +606,3 @@ def read_parking_occupancy(path: str | Path, *, origin: datetime | None = None) 
             raise FeedError(f"{p}:{i}: area {r[0]!r}: {occ:g} occupied of {cap:g} spaces; check the count or the capacity")
         out.append({"area": r[0].strip(), "time_s": clock(t), "occupied": occ, "capacity": cap, "source": f"{p}:{i}"})
     return pd.DataFrame(out, columns=["area", "time_s", "occupied", "capacity", "source"])
-
-
-def midnight(day: str) -> datetime:
-    """Midnight (UTC) of ``day`` (``YYYY-MM-DD``), a feed's usual time origin."""
-    return datetime.fromisoformat(day).replace(tzinfo=timezone.utc) + timedelta(0)

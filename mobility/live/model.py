@@ -129,7 +129,7 @@ class LiveModel:
                  alarm_speed_ratio: float = 0.6, alarm_flow_z: float = 3.0, alarm_steps: int = 2,
                  lookback_s: float = 480.0, assumed_duration_s: float = 1800.0, outlier_z: float = 5.0,
                  outlier_steps: int = 3, signals: bool | str = True, alarm_window_s: float = 180.0,
-                 baseline_s: float = 900.0, assimilate_s: float = 300.0, accept_ratio: float = 0.8,
+                 baseline_s: float = 900.0, assimilate_s: float = 300.0,
                  capacity_levels: Sequence[float] = (0.6, 0.5, 0.45, 0.4, 0.35, 0.3, 0.25, 0.2, 0.1, 0.0)) -> None:
         for name, v in (("step_s", step_s), ("horizon_s", horizon_s), ("dt", dt), ("packet_veh", packet_veh)):
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
@@ -145,7 +145,6 @@ class LiveModel:
         self.lookback_s, self.assumed_duration_s = lookback_s, assumed_duration_s
         self.outlier_z, self.outlier_steps, self.signals = outlier_z, outlier_steps, signals
         self.alarm_window_s, self.baseline_s, self.assimilate_s = alarm_window_s, baseline_s, assimilate_s
-        self.accept_ratio = accept_ratio
         self.capacity_levels = tuple(capacity_levels)
         self.flow_weight = 0.2
         # origins: pairs grouped by their origin edges
@@ -169,7 +168,6 @@ class LiveModel:
         self.run: xr.Dataset | None = None       # the latest loading (the estimate, and the prediction ahead)
         self.quiet: xr.Dataset | None = None      # the same without the incidents found (for alarms)
         self.history: list[StepReport] = []
-        self.last_test: tuple = ()
         self.predictions: list[tuple[float, Any]] = []   # (issued at, station flows ahead)
 
     # ---- the engine -------------------------------------------------------------------------------------------
@@ -275,8 +273,7 @@ class LiveModel:
             if r.station not in self.stations:
                 continue
             end = self.demand0.t0 + math.ceil((r.end_s - self.demand0.t0) / self.step_s - 1e-9) * self.step_s
-            flow = r.flow_veh_h
-            self.obs[(r.station, end)] = (flow, r.speed_m_s)
+            self.obs[(r.station, end)] = (r.flow_veh_h, r.speed_m_s)
             n += 1
         return n
 
@@ -564,7 +561,6 @@ class LiveModel:
         edge = max(sorted(scores), key=lambda b: scores[b])
         base, best = self._fit(edge, [float(t) for t in np.linspace(self.now_s - self.lookback_s,
                                                                         self.now_s - self.alarm_steps * self.step_s, 4)])
-        self.last_test = (base, best[0], str(net.edge_ids[edge]), best[1], best[2], len(scores))
         return Detection(str(net.edge_ids[edge]), best[1], best[2], self.now_s, best[0] / base if base > 0 else 1.0,
                          tuple(self.station_ids[i] for i in alarmed))
 

@@ -15,7 +15,6 @@ import numpy as np
 
 if TYPE_CHECKING:
     from ..incident.spec import IncidentSpec
-    from ..network import RoadNetwork
     from ..scenario import Scenario
     from .feeds import StationTable
 
@@ -37,7 +36,7 @@ class RecordedFeed:
 
 
 def record_feed(scenario: Scenario, incident: IncidentSpec | None, *, seed: int, workdir: str | Path,
-                share: float = 0.4, split_seed: int = 0, network: RoadNetwork | None = None, step_s: float = 60.0,
+                share: float = 0.4, split_seed: int = 0, step_s: float = 60.0,
                 min_flow_veh_h: float = 60.0) -> RecordedFeed:
     """Run ``scenario`` in SUMO (with ``incident`` if given) writing edge data every ``step_s``, and split the
     edges that carry traffic into fed stations (``share`` of them, drawn by ``split_seed``) and held-out ones.
@@ -54,7 +53,6 @@ def record_feed(scenario: Scenario, incident: IncidentSpec | None, *, seed: int,
         Share of the used edges that feed the loop.
     split_seed : int
         Seed of the draw of the fed edges.
-    network : RoadNetwork, optional
     step_s : float, s
         Edge-data interval.
     min_flow_veh_h : float, veh/h
@@ -66,7 +64,6 @@ def record_feed(scenario: Scenario, incident: IncidentSpec | None, *, seed: int,
     """
     from .._sumo import FILES
     from ..incident.simulate import run_incident
-    from ..scenario import scenario_network
     from ..seeds import rng
     from .feeds import StationTable
 
@@ -74,7 +71,6 @@ def record_feed(scenario: Scenario, incident: IncidentSpec | None, *, seed: int,
         raise ValueError(f"share must lie in (0, 1), got {share!r}")
     w = Path(workdir)
     w.mkdir(parents=True, exist_ok=True)
-    net = network if network is not None else scenario_network(scenario)
     sc = scenario.model_copy(update={"outputs": scenario.outputs.model_copy(update={"interval_s": step_s,
                                                                                      "edge_data": True})})
     ds = run_incident(sc, incident, seed=seed, workdir=w)
@@ -86,7 +82,6 @@ def record_feed(scenario: Scenario, incident: IncidentSpec | None, *, seed: int,
     n_fed = max(1, int(round(share * len(used))))
     fed = sorted(used[i] for i in order[:n_fed])
     held = sorted(used[i] for i in order[n_fed:])
-    del net
     return RecordedFeed(w / FILES["edges"], StationTable.for_edges(fed), held, incident, seed, ds)
 
 
