@@ -18,12 +18,14 @@ disagree with the model by more than ``outlier_z`` standard deviations for ``out
 while no incident explains it (a detector stuck or miscounting); they are flagged and left out of the update
 until they agree again.
 
-**Incidents**: every station's speed and count are compared with the model's; a station whose speed falls
-below ``alarm_speed_ratio`` of the model's, or whose count falls far below it, for ``alarm_steps`` steps is an
-alarm. The alarm's neighbourhood (the alarmed edges, the edges downstream of a slow station and upstream of a
-starved one) gives candidate incidents: an edge, the capacity left (one lane closed, or all), the time it began
-(within the last ``lookback_s``). Each is loaded on the engine; the one that explains the feeds best, if it
-explains them much better than no incident, is the incident found.
+**Incidents**: every station's speed over the last ``alarm_window_s`` is compared with the model's without
+incidents. A station is slow when that ratio, taken relative to the station's usual ratio, is below
+``alarm_speed_ratio`` and also ``alarm_speed_z`` standard deviations below its usual spread, with at least
+``alarm_min_veh`` vehicles in the window (a side street that a red light halves every few minutes raises
+nothing); a station whose count falls ``alarm_flow_z`` standard deviations below the expected is starved. An
+alarm held ``alarm_steps`` steps, or one step shorter when a station next to it on the road is alarmed too,
+calls :meth:`LiveModel._detect`: the incident is placed just past the head of the slow stations and its
+capacity left and start are fitted on the engine.
 
 **Prediction**: the engine from the window start to ``now + horizon_s`` with the corrected demand and the
 incidents found (lasting ``assumed_duration_s`` from their start unless the feeds show them longer).
@@ -50,6 +52,10 @@ if TYPE_CHECKING:
     from .feeds import StationTable
 
 __all__ = ["Detection", "LiveModel", "StepReport"]
+
+#: Weight of the counts against the speeds in an incident's fit (a queue behind a lane closed on a street below
+#: its capacity slows the approaches long before the counts past it fall).
+FLOW_WEIGHT = 0.2
 
 
 @dataclass(frozen=True)
@@ -114,19 +120,38 @@ class LiveModel:
     alarm_flow_z : float
         A station whose count is this many standard deviations below the model's is alarmed.
     alarm_steps : int
-        Steps in a row a station must be alarmed before candidates are tested.
+        Steps in a row a station must be alarmed before an incident is placed (one fewer with an alarmed
+        neighbour).
+    alarm_speed_z : float
+        How many standard deviations of its usual speed ratio a station must fall to be slow.
+    alarm_min_veh : float, veh
+        Fewest vehicles in the alarm window for a station's speed or count to raise an alarm.
+    min_speed_sd : float
+        Floor of the spread of a station's log speed ratio.
     lookback_s : float, s
         Candidate incidents began at most this long before ``now``.
     assumed_duration_s : float, s
         How long an incident is assumed to last from its start, for predictions and responses.
+    outlier_z, outlier_steps : float, int
+        A station whose count is this many standard deviations off the model this many assimilations in a row
+        (with no alarm or incident to explain it) is suspect and left out.
     signals : bool or str
         The engine's signal model (:func:`mobility.dta`).
+    alarm_window_s : float, s
+        Window of the speeds and counts an alarm is judged on.
+    baseline_s : float, s
+        Window before it that gives each station's usual ratio to the model.
+    assimilate_s : float, s
+        The filter corrects the demand every this long, on the counts of that window.
+    capacity_levels : sequence of float
+        Capacity shares left that an incident's fit tries.
     """
 
     def __init__(self, network: RoadNetwork, demand: DynamicDemand, stations: StationTable, *, step_s: float = 60.0,
                  horizon_s: float = 3600.0, dt: float = 2.0, packet_veh: float = 1.0, prior_sd: float = 0.3,
                  process_sd: float = 0.05, obs_sd: float = 0.1, active_s: float = 900.0,
-                 alarm_speed_ratio: float = 0.6, alarm_flow_z: float = 3.0, alarm_steps: int = 2,
+                 alarm_speed_ratio: float = 0.6, alarm_flow_z: float = 3.0, alarm_steps: int = 3,
+                 alarm_speed_z: float = 3.0, alarm_min_veh: float = 8.0, min_speed_sd: float = 0.1,
                  lookback_s: float = 480.0, assumed_duration_s: float = 1800.0, outlier_z: float = 5.0,
                  outlier_steps: int = 3, signals: bool | str = True, alarm_window_s: float = 180.0,
                  baseline_s: float = 900.0, assimilate_s: float = 300.0,
@@ -142,11 +167,12 @@ class LiveModel:
         self.step_s, self.horizon_s, self.dt, self.packet_veh = float(step_s), float(horizon_s), dt, packet_veh
         self.prior_sd, self.process_sd, self.obs_sd, self.active_s = prior_sd, process_sd, obs_sd, active_s
         self.alarm_speed_ratio, self.alarm_flow_z, self.alarm_steps = alarm_speed_ratio, alarm_flow_z, alarm_steps
+        self.alarm_speed_z, self.alarm_min_veh, self.min_speed_sd = alarm_speed_z, alarm_min_veh, min_speed_sd
         self.lookback_s, self.assumed_duration_s = lookback_s, assumed_duration_s
         self.outlier_z, self.outlier_steps, self.signals = outlier_z, outlier_steps, signals
         self.alarm_window_s, self.baseline_s, self.assimilate_s = alarm_window_s, baseline_s, assimilate_s
         self.capacity_levels = tuple(capacity_levels)
-        self.flow_weight = 0.2
+        self.flow_weight = FLOW_WEIGHT
         # origins: pairs grouped by their origin edges
         keys: dict[tuple[int, ...], int] = {}
         self.pair_group = np.array([keys.setdefault(tuple(o), len(keys)) for o in demand.origins], dtype=np.int64)
@@ -159,9 +185,15 @@ class LiveModel:
         self.station_ids = list(stations.edge)
         self.station_edge = np.array([network.edge(stations.edge[s]) for s in self.station_ids], dtype=np.int64)
         self.station_share = np.array([stations.lane_share.get(s, 1.0) for s in self.station_ids])
+        # stations one edge apart along a road (one's end is the other's start; not the road's other direction)
+        tails, heads = network.tail[self.station_edge], network.head[self.station_edge]
+        follows = (heads[:, None] == tails[None, :]) & (tails[:, None] != heads[None, :])
+        self.adjacent = follows | follows.T
         self.obs: dict[tuple[str, float], tuple[float, float]] = {}   # (station, end_s) -> (veh/h, m/s)
         self.incidents: list[Detection] = []
         self.alarm_count = np.zeros(len(self.station_ids), dtype=np.int64)
+        self.log_ratio: list[tuple[float, np.ndarray]] = []
+        self.last_slow = np.full(len(self.station_ids), -np.inf)
         self.outlier_count = np.zeros(len(self.station_ids), dtype=np.int64)
         self.suspect: set[str] = set()
         self.now_s = demand.t0
@@ -365,17 +397,39 @@ class LiveModel:
             hours = self.alarm_window_s / 3600.0
             expect = qf_r * np.clip(bias_f, 0.5, 2.0) * hours
             z_f = (f_r * hours - expect) / np.sqrt(np.maximum(expect, 1.0) + (self.obs_sd * expect) ** 2)
-        slow = np.isfinite(ratio_v) & (ratio_v < self.alarm_speed_ratio)
-        starved = np.isfinite(z_f) & (z_f < -self.alarm_flow_z)
+            # how unusual the speed is for this station: its log ratio to the model against the spread of that
+            # ratio over the baseline (a side street that a red light halves every few minutes is no alarm)
+            log_ratio = np.log(v_r / qv_r)
+        self.log_ratio.append((now, log_ratio))
+        past = np.array([lr for t, lr in self.log_ratio if base[0] < t <= base[1]])
+        if len(past) >= 5:
+            with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
+                __import__("warnings").simplefilter("ignore", RuntimeWarning)
+                spread = np.maximum(np.nanstd(past, axis=0), self.min_speed_sd)
+                z_v = (log_ratio - np.nanmean(past, axis=0)) / spread
+        else:
+            z_v = np.full(len(self.station_ids), np.nan)
+        self.log_ratio = [(t, lr) for t, lr in self.log_ratio if t > base[0]]
+        enough = f_r * hours >= self.alarm_min_veh
+        slow = (np.isfinite(ratio_v) & (ratio_v < self.alarm_speed_ratio) & np.isfinite(z_v)
+                & (z_v < -self.alarm_speed_z) & enough)
+        starved = np.isfinite(z_f) & (z_f < -self.alarm_flow_z) & (expect >= self.alarm_min_veh)
         alarm = (slow | starved) & trusted
         self.alarm_count = np.where(alarm, self.alarm_count + 1, 0)
+        self.last_slow = np.where(slow & trusted, now, self.last_slow)
+        # slow now or within the alarm window: the queue's extent (a station at its head flickers)
+        lately_slow = self.last_slow >= now - self.alarm_window_s
         t0 = time.perf_counter()
         found: list[Detection] = []
         explained = self._explained()
-        ready = (self.alarm_count >= self.alarm_steps) & ~explained
+        # an alarm held for alarm_steps, or one step shorter when a station next to it (one edge up or down the
+        # road) is alarmed too: a queue reaching over two stations
+        backed = (self.adjacent & (self.alarm_count > 0)[None, :]).any(axis=1)
+        ready = ((self.alarm_count >= self.alarm_steps)
+                 | ((self.alarm_count >= self.alarm_steps - 1) & backed)) & ~explained
         warm = now >= self.demand0.t0 + self.baseline_s + self.alarm_window_s
         if ready.any() and warm:
-            det = self._detect(np.flatnonzero(ready), slow, starved)
+            det = self._detect(np.flatnonzero(ready), lately_slow, starved)
             if det is not None:
                 self.incidents.append(det)
                 found.append(det)
@@ -537,7 +591,7 @@ class LiveModel:
 
         net = self.network
         passing = self._passing(self.run)
-        slow_edges = {int(self.station_edge[i]) for i in alarmed if slow[i]}
+        slow_edges = {int(self.station_edge[i]) for i in np.flatnonzero(slow)}
         starved_edges = {int(self.station_edge[i]) for i in alarmed if starved[i] and not slow[i]}
         known = {net.edge(d.edge) for d in self.incidents}
         scores: dict[int, float] = {}
