@@ -39,6 +39,8 @@ def live_cmd(
                                             "routes)")] = "sumo",
     prior_seed: Annotated[int, typer.Option("--prior-seed", help="SUMO seed of the prior's run")] = 99,
     no_respond: Annotated[bool, typer.Option("--no-respond", help="do not rank responses")] = False,
+    check: Annotated[bool, typer.Option(help="check the engine's top three responses in SUMO (the scenario with the "
+                                             "incident as found, seeds 1-2, then seed 3) before recommending one")] = True,
     output: Annotated[Path, typer.Option("--output", "-o", help="folder for steps.csv, incidents.csv, "
                                          "ranking_*.csv, quality.csv, dropped.csv")] = Path("live"),
     publish: Annotated[str | None, typer.Option(help="submit each incident's best-ranked plan as a draft to the "
@@ -50,7 +52,8 @@ def live_cmd(
     time going back, stale records are dropped and said), the engine's demand is corrected from the counts, an
     incident is looked for in the speeds and counts, and the next hour is predicted; each incident found gets
     response plans ranked on the engine from the current state (with --publish the best goes to the plan
-    service as a draft for four-eyes approval)."""
+    service as a draft for four-eyes approval). With --check (the default) the engine's three best are run in
+    SUMO and one is recommended only if it beats no response there, on a seed it was not chosen on."""
     import pandas as pd
 
     from ._io import atomic_path
@@ -127,7 +130,7 @@ def live_cmd(
 
             client = PlanClient(publish, token or "")
         try:
-            res = run_live(sc, source, table, network=net, demand=demand, respond=not no_respond, client=client,
+            res = run_live(sc, source, table, network=net, demand=demand, respond=not no_respond, check=check, client=client,
                            progress=progress, on_ranking=ranked, step_s=step, horizon_s=horizon)
         finally:
             if client is not None:
@@ -154,6 +157,8 @@ def live_cmd(
                f"{len(res.dropped)} record(s) dropped"
                + (f"; 30-min predictions: GEH < 5 at {q30['geh_under_5'].mean():.0%} of stations on average"
                   if len(q30) else ""))
+    for ident, (plan, reason) in res.recommended.items():
+        typer.echo(f"{ident}: recommended {plan} — {reason}")
     if res.submitted:
         typer.echo(f"submitted {len(res.submitted)} draft(s) to {publish}")
     typer.echo(f"written in {output}: steps.csv, incidents.csv, quality.csv, dropped.csv"

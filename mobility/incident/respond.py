@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .response import ResponsePlan
     from .spec import IncidentSpec
 
-__all__ = ["ResponseRecommendation", "plot_incident_queues", "plot_response_ranking", "ranking_table", "respond"]
+__all__ = ["ResponseRecommendation", "check_responses", "plot_incident_queues", "plot_response_ranking", "ranking_table", "respond"]
 
 #: SUMO seed of the run that gives the engine its routes (not one a comparison uses by default).
 ROUTES_SEED = 10_000
@@ -101,10 +101,8 @@ def respond(scenario: Scenario | str | Path, incident: IncidentSpec, *, network:
     """
     from .._errors import InputError
     from ..scenario import load_scenario, load_scenario_with_network
-    from ..study import compare, get_kind
     from .rank import candidate_responses, rank_responses, sumo_routes_demand
     from .spec import check_incident
-    from .study import IncidentStudySpec
 
     say = progress or (lambda _m: None)
     path = Path(scenario) if isinstance(scenario, (str, Path)) else getattr(scenario, "source_file", None)
@@ -132,48 +130,85 @@ def respond(scenario: Scenario | str | Path, incident: IncidentSpec, *, network:
         ranking = rank_responses(sc, incident, list(plans.values()), network=net, demand=demand, keep=engine)
         secs["rank"] = time.perf_counter() - t0
         say(f"ranked {len(plans)} plans on the engine in {secs['rank']:.1f} s; best {ranking['plan'][0]}")
-        best = [p for p in ranking["plan"] if p != "no_response"][:max(1, top)]
-        kind = get_kind("incident")
-        study = kind.resolve(IncidentStudySpec(name=f"{incident.id}_response", scenario=path, incident=incident))
-
-        def alts(ids: Sequence[str]) -> dict[str, Any]:
-            out: dict[str, Any] = {"no_incident": {"incident": False, "plan": None},
-                                   "no_response": {"incident": True, "plan": None}}
-            out.update({i: {"incident": True, "plan": plans[i].model_dump(mode="json")} for i in ids})
-            return out
-
         t0 = time.perf_counter()
-        say(f"SUMO: {len(best)} plans, no response and no incident on seeds {list(seeds)}")
-        checked = compare(study, alts(best), seeds=list(seeds), workers=workers, workdir=root / "choose")
-        induced = checked["induced_vehicle_hours"].mean("seed")
-        chosen = min(best, key=lambda i: float(induced.sel(response=i)))
-        none_vh = float(induced.sel(response="no_response"))
-        confirmed = None
-        if float(induced.sel(response=chosen)) >= none_vh:
-            plan, reason = plans["no_response"], (
-                f"none of the engine's top {len(best)} plans beat no response in SUMO on seeds {list(seeds)} (best "
-                f"{chosen}: {float(induced.sel(response=chosen)):.1f} against {none_vh:.1f} incident veh h)")
-        else:
-            say(f"SUMO: {chosen} against no response on check seeds {list(check_seeds)}")
-            confirmed = compare(study, alts([chosen]), seeds=list(check_seeds), workers=workers,
-                                workdir=root / "check")
-            c = confirmed["induced_vehicle_hours"].mean("seed")
-            c_plan, c_none = float(c.sel(response=chosen)), float(c.sel(response="no_response"))
-            if c_plan < c_none:
-                plan = plans[chosen]
-                reason = (f"{chosen} cuts the incident's vehicle-hours from {c_none:.1f} to {c_plan:.1f} "
-                          f"({(c_none - c_plan) / c_none:.0%}) in SUMO on check seeds {list(check_seeds)}, not those "
-                          f"it was chosen on")
-            else:
-                plan = plans["no_response"]
-                reason = (f"{chosen}, best on seeds {list(seeds)}, did not beat no response on check seeds "
-                          f"{list(check_seeds)} ({c_plan:.1f} against {c_none:.1f} incident veh h)")
+        plan, reason, checked, confirmed = check_responses(path, incident, plans, ranking, top=top, seeds=seeds,
+                                                           check_seeds=check_seeds, workers=workers,
+                                                           workdir=root, progress=say)
         secs["sumo"] = time.perf_counter() - t0
     say(reason)
     from .simulate import affected_edges
 
     return ResponseRecommendation(plan=plan, reason=reason, engine=engine, edges=affected_edges(incident, net), ranking=ranking, checked=checked, confirmed=confirmed, plans=plans,
                                   seconds=secs)
+
+
+def check_responses(scenario: str | Path, incident: IncidentSpec, plans: dict[str, ResponsePlan], ranking: pd.DataFrame,
+                    *, top: int = 3, seeds: Sequence[int] = (1, 2, 3), check_seeds: Sequence[int] = (4, 5),
+                    workers: int = 2, workdir: str | Path, progress: Callable[[str], None] | None = None
+                    ) -> tuple[ResponsePlan, str, xr.Dataset, xr.Dataset | None]:
+    """Run the ``top`` plans of an engine ranking in SUMO on ``seeds`` (with no response and no incident), pick the
+    one that adds the fewest vehicle-hours, and keep it only if it also beats no response on ``check_seeds``.
+
+    Parameters
+    ----------
+    scenario : path
+        The scenario's file (YAML or ``.sumocfg``).
+    incident : IncidentSpec
+    plans : dict of str to ResponsePlan
+        The ranked plans by id (``no_response`` among them).
+    ranking : pandas.DataFrame
+        :func:`~mobility.incident.rank.rank_responses`'s, best first.
+    top : int
+        Plans checked.
+    seeds, check_seeds : sequence of int
+        SUMO seeds the best is chosen on, and the other seeds it must beat no response on.
+    workers : int
+        SUMO runs at once.
+    workdir : path
+        Folder for the runs (``choose`` and ``check`` inside).
+    progress : callable, optional
+
+    Returns
+    -------
+    tuple
+        ``(plan, reason, checked, confirmed)``: the recommended plan (``no_response`` when none beat it), why, the
+        SUMO runs on ``seeds`` and those on ``check_seeds`` (None when no plan got that far).
+    """
+    from ..study import compare, get_kind
+    from .study import IncidentStudySpec
+
+    say = progress or (lambda _m: None)
+    root = Path(workdir)
+    best = [p for p in ranking["plan"] if p != "no_response"][:max(1, top)]
+    kind = get_kind("incident")
+    study = kind.resolve(IncidentStudySpec(name=f"{incident.id}_response", scenario=Path(scenario), incident=incident))
+
+    def alts(ids: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {"no_incident": {"incident": False, "plan": None},
+                               "no_response": {"incident": True, "plan": None}}
+        out.update({i: {"incident": True, "plan": plans[i].model_dump(mode="json")} for i in ids})
+        return out
+
+    say(f"SUMO: {len(best)} plans, no response and no incident on seeds {list(seeds)}")
+    checked = compare(study, alts(best), seeds=list(seeds), workers=workers, workdir=root / "choose")
+    induced = checked["induced_vehicle_hours"].mean("seed")
+    chosen = min(best, key=lambda i: float(induced.sel(response=i)))
+    none_vh = float(induced.sel(response="no_response"))
+    confirmed = None
+    if float(induced.sel(response=chosen)) >= none_vh:
+        return plans["no_response"], (
+            f"none of the engine's top {len(best)} plans beat no response in SUMO on seeds {list(seeds)} (best "
+            f"{chosen}: {float(induced.sel(response=chosen)):.1f} against {none_vh:.1f} incident veh h)"), checked, None
+    say(f"SUMO: {chosen} against no response on check seeds {list(check_seeds)}")
+    confirmed = compare(study, alts([chosen]), seeds=list(check_seeds), workers=workers, workdir=root / "check")
+    c = confirmed["induced_vehicle_hours"].mean("seed")
+    c_plan, c_none = float(c.sel(response=chosen)), float(c.sel(response="no_response"))
+    if c_plan < c_none:
+        return plans[chosen], (f"{chosen} cuts the incident's vehicle-hours from {c_none:.1f} to {c_plan:.1f} "
+                               f"({(c_none - c_plan) / c_none:.0%}) in SUMO on check seeds {list(check_seeds)}, not "
+                               f"those it was chosen on"), checked, confirmed
+    return plans["no_response"], (f"{chosen}, best on seeds {list(seeds)}, did not beat no response on check seeds "
+                                  f"{list(check_seeds)} ({c_plan:.1f} against {c_none:.1f} incident veh h)"), checked, confirmed
 
 
 def ranking_table(rec: ResponseRecommendation) -> pd.DataFrame:

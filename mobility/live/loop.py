@@ -47,6 +47,7 @@ class LiveResult:
     submitted: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     at_detection: list[Any] = field(default_factory=list)
+    recommended: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def quality(self, leads_s: Iterable[float] = (900.0, 1800.0, 3600.0)) -> pd.DataFrame:
         """:func:`prediction_quality` of the run's model."""
@@ -79,7 +80,8 @@ def incident_spec(det: Detection, network: RoadNetwork, duration_s: float) -> An
 
 def run_live(scenario: Scenario, source: Iterable[tuple[float, FeedBatch]], stations: StationTable, *,
              model: LiveModel | None = None, network: RoadNetwork | None = None, demand: Any = None,
-             respond: bool = True, max_signs: int = 3, client: Any = None,
+             respond: bool = True, max_signs: int = 3, check: bool = False, top: int = 3,
+             seeds: tuple[int, ...] = (1, 2), check_seeds: tuple[int, ...] = (3,), workers: int = 2, client: Any = None,
              progress: Callable[[StepReport, LiveModel], None] | None = None,
              on_ranking: Callable[[Detection, Any], None] | None = None, **model_kw: Any) -> LiveResult:
     """Run the live loop over ``source`` until it ends.
@@ -100,8 +102,17 @@ def run_live(scenario: Scenario, source: Iterable[tuple[float, FeedBatch]], stat
         Rank responses to each incident found.
     max_signs : int
         Detour signs tried per incident.
+    check : bool
+        Check the engine's ``top`` plans in SUMO (the scenario with the incident as found) on ``seeds`` and keep
+        the best only if it also beats no response on ``check_seeds``
+        (:func:`mobility.incident.respond.check_responses`); the result is in ``recommended``.
+    top : int
+    seeds, check_seeds : tuple of int
+    workers : int
+        SUMO runs at once for the check.
     client : PlanClient, optional
-        Submit each incident's best-ranked plan (if it beats no response on the engine) as a draft.
+        Submit each incident's recommended plan as a draft: the one SUMO confirmed with ``check``, else the engine's
+        best if it beats no response there (marked as not checked in SUMO).
     progress : callable, optional
         ``progress(report, model)`` after every step.
     on_ranking : callable, optional
@@ -134,6 +145,8 @@ def run_live(scenario: Scenario, source: Iterable[tuple[float, FeedBatch]], stat
         rep = model.update(now, rec, silent=guard.silent(now))
         secs["update"] += time.perf_counter() - t0
         out.steps.append(rep)
+        if progress is not None:
+            progress(rep, model)
         out.detections += rep.detections
         out.at_detection += [model.run for _ in rep.detections]   # the state and prediction when it was found
         for det in [*rep.detections, *rep.refitted]:
@@ -151,12 +164,16 @@ def run_live(scenario: Scenario, source: Iterable[tuple[float, FeedBatch]], stat
                 out.plans[spec.id] = plans
                 if on_ranking is not None:
                     on_ranking(det, ranking)
-                if client is not None:
-                    sub = _submit(client, scenario, spec, ranking, plans)
+                best = None
+                if check:
+                    t0 = time.perf_counter()
+                    best = _check(scenario, spec, plans, ranking, top, seeds, check_seeds, workers)
+                    secs["check"] = secs.get("check", 0.0) + time.perf_counter() - t0
+                    out.recommended[spec.id] = best
+                if client is not None and (best is None or best[0] != "no_response"):
+                    sub = _submit(client, scenario, spec, ranking, plans, best)
                     if sub is not None:
                         out.submitted.append(sub)
-        if progress is not None:
-            progress(rep, model)
     out.dropped = list(guard.dropped)
     secs["total"] = time.perf_counter() - t_start
     out.seconds = secs
@@ -176,17 +193,34 @@ def _rank(scenario: Scenario, model: LiveModel, det: Detection, max_signs: int) 
     return ranking, plans, spec
 
 
-def _submit(client: Any, scenario: Scenario, spec: Any, ranking: Any, plans: dict[str, Any]) -> dict[str, Any] | None:
-    """The best-ranked plan as a draft, if it beats no response on the engine."""
+def _check(scenario: Scenario, spec: Any, plans: dict[str, Any], ranking: Any, top: int, seeds: tuple[int, ...],
+           check_seeds: tuple[int, ...], workers: int) -> tuple[str, str]:
+    """The plan SUMO confirms (or ``no_response``) and why."""
+    import tempfile
+
+    from .._errors import InputError
+    from ..incident.respond import check_responses
+
+    path = getattr(scenario, "source_file", None)
+    if path is None:
+        raise InputError("checking responses in SUMO needs the scenario's file: load the scenario from a file")
+    with tempfile.TemporaryDirectory() as tmp:
+        plan, reason, _, _ = check_responses(path, spec, plans, ranking, top=top, seeds=seeds, check_seeds=check_seeds,
+                                             workers=workers, workdir=tmp)
+    return plan.id, reason
+
+
+def _submit(client: Any, scenario: Scenario, spec: Any, ranking: Any, plans: dict[str, Any],
+            checked: tuple[str, str] | None) -> dict[str, Any] | None:
+    """The recommended plan as a draft: SUMO's choice when checked, else the engine's best if it beats no response
+    there."""
     import datetime as dt
 
     from ..provenance import record
 
-    best = next((p for p in ranking["plan"] if p != "no_response"), None)
-    if best is None:
-        return None
     vh = dict(zip(ranking["plan"], ranking["induced_vehicle_hours"], strict=True))
-    if vh[best] >= vh.get("no_response", math.inf):
+    best = checked[0] if checked is not None else next((p for p in ranking["plan"] if p != "no_response"), None)
+    if best is None or best == "no_response" or (checked is None and vh[best] >= vh.get("no_response", math.inf)):
         return None
     t0 = dt.datetime.now(dt.UTC)
     t1 = t0 + dt.timedelta(seconds=spec.duration_s)
@@ -195,8 +229,9 @@ def _submit(client: Any, scenario: Scenario, spec: Any, ranking: Any, plans: dic
     provenance = {"scenario_hash": scenario.spec_hash, "scenario_name": scenario.name, "incident": spec.id,
                   **record(spec_hash=scenario.spec_hash, seeds=[])}
     return client.submit_response(plans[best], t0.isoformat(timespec="seconds"), t1.isoformat(timespec="seconds"),
-                                  kpis, provenance, comment=f"mobility live: ranked first of {len(ranking)} on the "
-                                  f"engine for {spec.id} (not checked in SUMO)")
+                                  kpis, provenance, comment=f"mobility live, {spec.id}: " + (
+                                      checked[1] if checked is not None else
+                                      f"ranked first of {len(ranking)} on the engine (not checked in SUMO)"))
 
 
 def prediction_quality(model: LiveModel, leads_s: Iterable[float] = (900.0, 1800.0, 3600.0), *,

@@ -400,7 +400,6 @@ class LiveModel:
             # how unusual the speed is for this station: its log ratio to the model against the spread of that
             # ratio over the baseline (a side street that a red light halves every few minutes is no alarm)
             log_ratio = np.log(v_r / qv_r)
-        self.log_ratio.append((now, log_ratio))
         past = np.array([lr for t, lr in self.log_ratio if base[0] < t <= base[1]])
         if len(past) >= 5:
             with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
@@ -417,6 +416,8 @@ class LiveModel:
         alarm = (slow | starved) & trusted
         self.alarm_count = np.where(alarm, self.alarm_count + 1, 0)
         self.last_slow = np.where(slow & trusted, now, self.last_slow)
+        # a station's usual ratio leaves out the steps it was slow in: a queue does not become the usual
+        self.log_ratio.append((now, np.where(self.last_slow >= now - self.alarm_window_s, np.nan, log_ratio)))
         # slow now or within the alarm window: the queue's extent (a station at its head flickers)
         lately_slow = self.last_slow >= now - self.alarm_window_s
         t0 = time.perf_counter()
@@ -637,7 +638,9 @@ class LiveModel:
             bias_f = np.clip(np.where(np.isfinite(f_b) & (qf_b > 0), f_b / qf_b, 1.0), 0.5, 2.0)
         hours = w / 3600.0
         near = {edge, *self._downstream(edge, 2), *(x for layer in upstream_layers(net, {edge}, 3) for x in layer)}
-        local = np.isin(self.station_edge, list(near))
+        # the engine queues on the closed edge itself (its bottleneck is the edge's end), a street queues before
+        # the merge into the lanes left, upstream of it: the incident edge's own station is not compared
+        local = np.isin(self.station_edge, list(near - {edge}))
 
         def misfit(ds: xr.Dataset) -> float:
             total = 0.0
