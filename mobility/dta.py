@@ -470,6 +470,7 @@ def dta(
     signal_plans: Sequence[tuple[dict[str, Any], float, float]] = (),
     max_routes: int = 8,
     vclass: str = "passenger",
+    measure_gap: bool = True,
     progress: Progress | None = None,
 ) -> xr.Dataset:
     """Dynamic network loading, or dynamic user equilibrium, of ``demand`` on ``network``.
@@ -513,6 +514,9 @@ def dta(
         Most routes per origin-destination pair.
     vclass : str
         SUMO vehicle class whose edges and turns routes use.
+    measure_gap : bool
+        With ``method="dnl"``, measure the loading's relative gap (a route search per departure interval); False
+        skips it (``gap`` NaN), for loadings whose route choice is given, as the live loop's and what-ifs are.
     progress : callable, optional
         ``progress(iteration, gap, message)`` after every loading.
 
@@ -585,8 +589,8 @@ def dta(
             break
         ld = _load(net, table, demand, shares, events, dt=dt, t_end=t_end, interval_s=interval_s, packet_veh=packet_veh)
     if method == "dnl":
-        g, _ = equilibrate(ld, demand, table, shares, tg, groups, free_tt, t_end, interval_s, 0, max_routes,
-                           swap=False)
+        g = equilibrate(ld, demand, table, shares, tg, groups, free_tt, t_end, interval_s, 0, max_routes,
+                        swap=False)[0] if measure_gap else math.nan
         gaps.append(g)
     ds = _dataset(network, demand, table, ld, net, gaps, dt=dt, interval_s=interval_s, t_end=t_end, method=method)
     ds.attrs.update(seconds=time.perf_counter() - t0, converged=int(bool(gaps) and gaps[-1] < gap), target_gap=gap)

@@ -89,6 +89,10 @@ def test_vehicles_are_conserved_at_every_step_on_a_signalised_grid() -> None:
     assert float(ds["balance_departed"][-1]) == pytest.approx(d.total_veh())
     assert float(ds["balance_arrived"][-1]) == pytest.approx(d.total_veh(), rel=1e-9)  # all out within the hour
     assert (ds["travel_time_s"].fillna(1e9) >= 0).all()
+    # the loading does not depend on measuring its gap
+    quick = dta(net, d, method="dnl", packet_veh=2.0, horizon_s=3600.0, measure_gap=False)
+    np.testing.assert_array_equal(quick["inflow_veh_h"].values, ds["inflow_veh_h"].values)
+    assert np.isnan(float(quick["gap"][-1])) and np.isfinite(float(ds["gap"][-1]))
 
 
 def test_a_fixed_time_signal_delays_as_deterministic_queueing_says() -> None:

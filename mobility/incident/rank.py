@@ -286,7 +286,8 @@ def rank_responses(scenario: Scenario, incident: IncidentSpec, plans: Sequence[R
     check_incident(incident, network, scenario)
     demand = demand if demand is not None else demand_from_scenario(scenario, network)
     window = (scenario.begin_s, scenario.end_s)
-    kw = {"method": "dnl", "dt": dt, "packet_veh": packet_veh, "horizon_s": scenario.end_s - demand.t0}
+    kw = {"method": "dnl", "dt": dt, "packet_veh": packet_veh, "horizon_s": scenario.end_s - demand.t0,
+          "measure_gap": False}
     calm = dta(network, demand, **kw)
     base = engine_vehicle_hours(calm, *window)
     if keep is not None:

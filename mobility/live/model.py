@@ -263,7 +263,7 @@ class LiveModel:
         end = max(end, d.t0 + d.n_intervals * d.interval_s)
         inc = self.engine_incidents() if incidents is None else list(incidents)
         return dta(self.network, d, method="dnl", dt=self.dt, packet_veh=self.packet_veh, interval_s=self.step_s,
-                   horizon_s=end - d.t0, signals=self.signals, incidents=inc, **kw)
+                   horizon_s=end - d.t0, signals=self.signals, incidents=inc, measure_gap=False, **kw)
 
     def station_flows(self, ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The model's flow (veh/h, times the stations' lane shares) and speed (m/s) at the stations, by the
