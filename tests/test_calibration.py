@@ -298,3 +298,26 @@ def test_a_speed_that_is_not_a_number_is_refused_on_one_line(tmp_path, body) -> 
         read_counts([path, loops], net)
     msg = str(err.value)
     assert "\n" not in msg and f"{path}:1" in msg and "speed=" in msg and "not a number" in msg, msg
+
+
+def test_an_edge_count_includes_the_vehicles_departing_on_it(tmp_path):
+    """A loop on an edge counts every vehicle passing it, those whose trip starts there too: edge data gives
+    entered + departed, and the calibration's own count of a run (and its route incidence) does the same."""
+    from mobility.calibration.routes import Trip, _incidence, simulated_counts
+
+    ed = _write(tmp_path, "ed.xml", """<meandata>
+  <interval begin="0" end="900"><edge id="1-5" entered="30" departed="4"/><edge id="5-6" entered="9"/></interval>
+</meandata>""")
+    c = read_counts(ed, _hub())
+    assert dict(zip(c.location, c.count_veh)) == {"1-5": 34, "5-6": 9}
+    trips = [Trip(10.0, ("1-5", "5-6"), np.array([10.0, 40.0])),     # departs on 1-5: counted there
+             Trip(20.0, ("3-5", "5-6"), np.array([20.0, 50.0])),
+             Trip(30.0, ("0-1", "1-5"), np.array([30.0, 60.0]))]     # enters 1-5
+    counts = counts_from_rows([dict(location=e, kind="edge", edges=(e,), begin_s=0.0, end_s=900.0, count_veh=1.0,
+                                    speed_m_s=np.nan, source="t") for e in ("1-5", "5-6")])
+    np.testing.assert_array_equal(simulated_counts(trips, counts), [2.0, 2.0])
+    A = _incidence([t.edges for t in trips], [t.entered - t.depart for t in trips], np.array([0.0, 900.0]), counts)
+    # departures spread over [0, 900): a route reaching the edge 30 s after departing passes it within the count's
+    # interval 870 / 900 of the time; one departing on it, always
+    s = 870.0 / 900.0
+    np.testing.assert_allclose(A.toarray(), [[1.0, 0.0, s], [s, s, 0.0]])

@@ -9,7 +9,9 @@ reaches, two counts for one interval) names where to fix it.
 Formats
 -------
 * SUMO edge data / meandata (``<data>`` or ``<meandata>``): ``<interval begin end>`` holding ``<edge id
-  entered=...>`` (the attribute is ``entered`` unless told, as SUMO's ``routeSampler`` reads it) and
+  entered=...>`` (the attribute is ``entered`` unless told; with ``entered``, the edge's ``departed`` is added:
+  an edge count is every vehicle that passes it, those that start their trip on it too, as a loop counts
+  them) and
   ``<edgeRelation from to count>`` (turn counts; ``entered`` or ``count``).
 * SUMO E1 output (``<detector>``): ``<interval begin end id nVehContrib speed>``; the loops' lanes come
   from their definition file (``<additional>`` with ``<inductionLoop id lane pos>``), given among the files.
@@ -189,8 +191,11 @@ def _edge_data(path: Path, elements: list, attribute: str) -> list[Row]:
         key = attribute if attribute in a else ("count" if "count" in a else None)
         if key is None:
             continue  # an edge without the counted attribute (SUMO writes empty edges on request): no count
+        n = _number(path, line, key, a.get(key), f"location {loc!r}")
+        if tag == "edge" and key == "entered" and "departed" in a:
+            n += _number(path, line, "departed", a["departed"], f"location {loc!r}")
         rows.append(dict(location=loc, kind=kind, edges=edges, begin_s=interval[0], end_s=interval[1],
-                         count_veh=_number(path, line, key, a.get(key), f"location {loc!r}"),
+                         count_veh=n,
                          speed_m_s=_speed(path, line, a, f"location {loc!r}"), source=f"{path}:{line}"))
     return rows
 
@@ -263,7 +268,8 @@ def read_counts(paths: str | Path | list[str | Path], network: Any = None, *, at
         definitions of the loops of E1 outputs.
     network : RoadNetwork, optional
     attribute : str
-        The edge-data attribute that counts vehicles (``entered``, as SUMO's routeSampler reads it).
+        The edge-data attribute that counts vehicles (``entered``, plus the edge's ``departed``: the vehicles that
+        pass the edge, as a loop on it counts them).
     definitions : list of Detector, optional
         Induction loops already known, e.g. a scenario's own (:func:`mobility.scenario_detectors`), so that
         its E1 output can be given alone.

@@ -78,10 +78,10 @@ def read_vehroutes(path: str | Path) -> list[Trip]:
 
 
 class _Passes:
-    """Entry times per edge (entered: not on the first edge), per edge including departures, per turn."""
+    """Pass times per edge (entering it, or departing on it: a count on an edge counts both, as a loop does) and
+    per turn."""
 
     def __init__(self, trips: list[Trip]):
-        ent: dict[str, list[float]] = {}
         every: dict[str, list[float]] = {}
         turn: dict[tuple[str, str], list[float]] = {}
         for t in trips:
@@ -91,14 +91,12 @@ class _Passes:
                     break
                 every.setdefault(e, []).append(tk)
                 if k:
-                    ent.setdefault(e, []).append(tk)
                     turn.setdefault((t.edges[k - 1], e), []).append(tk)
         f = lambda d: {k: np.sort(np.array(v)) for k, v in d.items()}  # noqa: E731
-        self.ent, self.every, self.turn = f(ent), f(every), f(turn)
+        self.every, self.turn = f(every), f(turn)
 
     def count(self, kind: str, edges: tuple[str, ...], b: float, e: float) -> float:
-        arr = (self.turn.get((edges[0], edges[1])) if kind == "turn" else
-               self.every.get(edges[0]) if kind == "detector" else self.ent.get(edges[0]))
+        arr = self.turn.get((edges[0], edges[1])) if kind == "turn" else self.every.get(edges[0])
         if arr is None:
             return 0.0
         return float(np.searchsorted(arr, e, "left") - np.searchsorted(arr, b, "left"))
@@ -242,19 +240,17 @@ def _incidence(routes: list[tuple[str, ...]], tau: list[np.ndarray], bins: np.nd
     import scipy.sparse as sp
 
     nb = len(bins) - 1
-    by_edge: dict[str, list[int]] = {}
     by_turn: dict[tuple[str, str], list[int]] = {}
-    by_every: dict[str, list[int]] = {}
+    by_every: dict[str, list[int]] = {}      # edge and detector counts: vehicles entering or departing
     for i, (kind, ed) in enumerate(zip(counts.kind, counts.edges, strict=True)):
-        (by_turn.setdefault((ed[0], ed[1]), []) if kind == "turn" else
-         by_every.setdefault(ed[0], []) if kind == "detector" else by_edge.setdefault(ed[0], [])).append(i)
+        (by_turn.setdefault((ed[0], ed[1]), []) if kind == "turn" else by_every.setdefault(ed[0], [])).append(i)
     R, C, V = [], [], []
     width = np.diff(bins)
     for r, (route, t) in enumerate(zip(routes, tau, strict=True)):
         for k, e in enumerate(route):
             hits = list(by_every.get(e, ()))
             if k:
-                hits += by_edge.get(e, []) + by_turn.get((route[k - 1], e), [])
+                hits += by_turn.get((route[k - 1], e), [])
             if not hits or not np.isfinite(t[k]):
                 continue
             lo, hi = bins[:-1] + t[k], bins[1:] + t[k]
