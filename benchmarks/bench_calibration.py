@@ -133,7 +133,7 @@ def _route_sampler(start, routes, counts_file: Path, work: Path, net, counts, se
     text = out.read_text().replace('type="car"', f'type="{type_id}"')
     out.write_text(text)
     sc = start.model_copy(update={"demand": RouteFileDemand(kind="files", files=[vfile, out])})
-    trips = _run(sc, 2, work / "run", net)
+    trips, _ = _run(sc, 2, work / "run")
     return simulated_counts(trips, counts), secs
 
 
@@ -154,8 +154,8 @@ def sumo_case(name: str, work: Path, start_kind: str = "pairs") -> dict:
     w = work / f"{name}-{start_kind}"
     shutil.rmtree(w, ignore_errors=True)
     w.mkdir(parents=True)
-    truth = _run(sc, 1, w / "truth", net)
-    allc = read_counts(w / "truth" / "edgedata.xml", net)
+    truth, truth_dir = _run(sc, 1, w / "truth")
+    allc = read_counts(truth_dir / "edgedata.xml", net)
     busy = sorted({loc for loc, n in zip(allc.location, allc.count_veh, strict=True) if n > 0})
     rng = np.random.default_rng(7)
     pick = set(rng.choice(busy, max(2, int(round(0.4 * len(busy)))), replace=False).tolist())

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ._cli_common import fail, figure_path, save_figure, writable
+from ._cli_common import RetriesOpt, TimeLimitOpt, WorkdirOpt, fail, figure_path, save_figure, writable
 from ._errors import InputError, MobilityError
 
 
@@ -30,6 +30,9 @@ def calibrate(
     regularisation: Annotated[float, typer.Option(min=1e-12, max=1e6, help="pull towards the prior demand")] = 0.01,
     assignment: Annotated[str, typer.Option(help="odme: gp or bfw")] = "gp",
     attribute: Annotated[str, typer.Option(help="edge-data attribute that holds the counts")] = "entered",
+    time_limit: TimeLimitOpt = None,
+    retries: RetriesOpt = 1,
+    workdir: WorkdirOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Calibrate demand to counts; print the fit (GEH < 5 share, RMSE, R2) on fitted and held-out locations."""
@@ -77,7 +80,8 @@ def calibrate(
             cs = read_counts(list(counts), net, attribute=attribute, definitions=scenario_detectors(sc))
             cal, ds = calibrate_routes(sc, cs, network=net, holdout=holdout, holdout_seed=seed or 0, seed=seed,
                                        iterations=iterations,
-                                       alternatives=alternatives, regularisation=regularisation, progress=say)
+                                       alternatives=alternatives, regularisation=regularisation, workdir=workdir,
+                                       time_limit_s=time_limit, retries=retries, progress=say)
             save_scenario(cal, output, header=f"{cal.name}: {sc.name} calibrated to {', '.join(map(str, counts))} by "
                           f"mobility {toolkit_version()} (routes, {ds.attrs['route_flows']} route flows)")
         ds.attrs["command"] = " ".join(["mobility", *sys.argv[1:]])

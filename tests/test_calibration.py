@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -193,8 +195,8 @@ def test_routes_calibration_fits_counts_in_sumo(tmp_path):
 
     sc = _short_grid(tmp_path)
     net = mb.load_network(sc.network)
-    truth = _run(sc, 1, tmp_path / "truth", net)
-    counts = read_counts(tmp_path / "truth" / "edgedata.xml", net)
+    truth, truth_dir = _run(sc, 1, tmp_path / "truth")
+    counts = read_counts(truth_dir / "edgedata.xml", net)
     # our own count of the truth run agrees with SUMO's edge data at every edge and interval
     np.testing.assert_array_equal(simulated_counts(truth, counts), counts.count_veh)
     # start from the truth's routes at half their flow: every fitted count is far off (GEH > 5 where busy)
@@ -209,7 +211,7 @@ def test_routes_calibration_fits_counts_in_sumo(tmp_path):
     assert ds.attrs["seed_fitted_share_geh5"] < 0.9
     assert ds.attrs["fitted_share_geh5"] >= 0.95, mb.calibration.format_fit(ds)
     # the report's simulated counts are the calibrated scenario's own, re-read from its SUMO run's routes
-    best = tmp_path / "cal" / f"check{ds.attrs['best_check']}" / "calibration-vehroutes.xml"
+    best = Path(ds.attrs["best_run_dir"]) / "calibration-vehroutes.xml"
     np.testing.assert_allclose(ds.simulated.values, simulated_counts(read_vehroutes(best), counts) * 4.0)
     # the calibrated scenario is a plain routes scenario that saves and loads back
     from mobility.scenario import save_scenario
@@ -321,3 +323,25 @@ def test_an_edge_count_includes_the_vehicles_departing_on_it(tmp_path):
     # interval 870 / 900 of the time; one departing on it, always
     s = 870.0 / 900.0
     np.testing.assert_allclose(A.toarray(), [[1.0, 0.0, s], [s, s, 0.0]])
+
+
+def test_routes_calibration_runs_sumo_through_the_executor(tmp_path):
+    """Its SUMO runs are the executor's: run again in the same folder, a calibration reuses the finished runs
+    (same report, SUMO not started again); a run past its time limit is stopped and named."""
+    from mobility.calibration.routes import _run, calibrate_routes
+
+    sc = _short_grid(tmp_path, end_s=900.0)
+    net = mb.load_network(sc.network)
+    truth, truth_dir = _run(sc, 1, tmp_path / "truth")
+    counts = read_counts(truth_dir / "edgedata.xml", net)
+    kw = dict(network=net, iterations=1, seed=2, workdir=tmp_path / "cal")
+    _, first = calibrate_routes(sc, counts, **kw)
+    results = sorted((tmp_path / "cal").glob("*/run-*/result.nc"))
+    assert len(results) == 2           # the seed run and the check
+    stamps = [p.stat().st_mtime_ns for p in results]
+    _, again = calibrate_routes(sc, counts, **kw)
+    assert [p.stat().st_mtime_ns for p in results] == stamps
+    np.testing.assert_array_equal(again["simulated"].values, first["simulated"].values)
+    with pytest.raises(mb.SimulationError, match="calibration run of .*time limit"):
+        calibrate_routes(sc, counts, network=net, iterations=1, workdir=tmp_path / "slow", time_limit_s=0.05,
+                         retries=0)

@@ -271,14 +271,52 @@ def _free_flow_offsets(network: Any, route: tuple[str, ...]) -> np.ndarray:
 
 
 # ---- the loop ----------------------------------------------------------------------------------------------
-def _run(scenario: Any, seed: int, workdir: Path, network: Any) -> list[Trip]:
-    from ..simulation import run_scenario
+def _run(scenario: Any, seed: int, workdir: Path, *, time_limit_s: float | None = None,
+         retries: int = 1) -> tuple[list[Trip], Path]:
+    """One SUMO run of ``scenario`` writing its vehicles' routes with exit times, through the executor: in its own
+    process, killed past ``time_limit_s``, re-run after a crash ``retries`` times, and not run again when
+    ``workdir`` already holds its finished result (the same scenario and seed: a calibration resumes). Returns the
+    vehicles and the run's folder (SUMO's files under ``work/``)."""
+    import hashlib
+    import json
+
+    from ..executor import Task, execute
 
     extra = [a for a in scenario.sumo.extra_args if not a.startswith("--vehroute-output")]
-    sc = scenario.model_copy(update={"sumo": scenario.sumo.model_copy(update={"extra_args": extra + _ARGS})})
-    workdir.mkdir(parents=True, exist_ok=True)
-    run_scenario(sc, seed=seed, workdir=workdir, network=network)
-    return read_vehroutes(workdir / VEHROUTES)
+    sc = scenario.model_copy(update={"sumo": scenario.sumo.model_copy(update={"extra_args": extra + _ARGS}),
+                                     "network": Path(scenario.network).resolve(),
+                                     "additional_files": [Path(f).resolve() for f in scenario.additional_files]})
+    if hasattr(sc.demand, "files"):
+        sc = sc.model_copy(update={"demand": sc.demand.model_copy(update={"files": [Path(f).resolve()
+                                                                                     for f in sc.demand.files]})})
+    spec = sc.model_dump(mode="json")
+    tid = "run-" + hashlib.sha256(json.dumps({"scenario": spec, "seed": int(seed)}, sort_keys=True,
+                                             default=str).encode()).hexdigest()[:12]
+    execute([Task(tid, f"calibration run of {scenario.name} (seed {seed})",
+                  {"entry": "mobility.calibration.routes:run_job", "scenario": spec, "seed": int(seed)})],
+            workdir=workdir, workers=1, time_limit_s=time_limit_s, retries=retries, fail_fast=True)
+    return read_vehroutes(workdir / tid / "work" / VEHROUTES), workdir / tid / "work"
+
+
+def run_job(job: dict[str, Any], workdir: Path) -> xr.Dataset:
+    """The executor's entry point of a calibration run: the scenario of ``job`` on its seed, in ``workdir``.
+
+    Parameters
+    ----------
+    job : dict
+        ``scenario`` (the scenario as JSON) and ``seed``.
+    workdir : path
+        The run's folder.
+
+    Returns
+    -------
+    xarray.Dataset
+        The run's results.
+    """
+    from ..scenario import Scenario
+    from ..simulation import run_scenario
+
+    return run_scenario(Scenario.model_validate(job["scenario"]), seed=int(job["seed"]), workdir=workdir)
 
 
 def routes_scenario(scenario: Any, routes: list[tuple[str, ...]], bins: np.ndarray, x: np.ndarray,
@@ -304,12 +342,46 @@ def routes_scenario(scenario: Any, routes: list[tuple[str, ...]], bins: np.ndarr
 def calibrate_routes(scenario: Any, counts: Counts, *, network: Any = None, holdout: float = 0.0,
                      holdout_seed: int = 0, iterations: int = 3, alternatives: int = 1,
                      regularisation: float = 0.01, seed: int | None = None, workdir: str | Path | None = None,
+                     time_limit_s: float | None = None, retries: int = 1,
                      progress: Callable[[str], None] | None = None) -> tuple[Any, xr.Dataset]:
     """Calibrate ``scenario``'s demand to ``counts`` as route flows; return ``(calibrated scenario, report)``.
 
     The report holds per count the observed flow, the flow simulated by the calibrated scenario
     (``simulated``) and by the scenario as given (``seed_simulated``), GEH and whether the fit saw it; per
     SUMO check its fit (``check_*``); attributes with the fit figures, the LP's status and the conflicts.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario to calibrate (any demand kind; its seed run gives the routes and the prior).
+    counts : Counts
+    network : RoadNetwork, optional
+    holdout : float
+        Share of the count locations the fit never sees (drawn by ``holdout_seed``).
+    holdout_seed : int
+    iterations : int
+        SUMO checks (each solves the LP again from the last check's counts and travel times).
+    alternatives : int
+        Extra shortest paths per origin-destination pair.
+    regularisation : float
+        Pull of the LP towards the prior.
+    seed : int, optional
+        SUMO's seed (default: the scenario's).
+    workdir : path, optional
+        Folder of the SUMO runs (``seed/``, ``check1/``...): a calibration run again with the same folder
+        reuses the runs it finished (default: a temporary folder).
+    time_limit_s : float, s, optional
+        Hard limit per SUMO run (the run and its SUMO are killed).
+    retries : int
+        Re-runs of a SUMO run that crashed, died or hit the time limit.
+    progress : callable, optional
+        ``progress(message)`` at each step.
+
+    Returns
+    -------
+    tuple
+        ``(calibrated scenario, report Dataset)``; the report's ``best_run_dir`` holds the SUMO files of the
+        check kept.
     """
     from optimise.route_flows import route_flows
 
@@ -329,7 +401,7 @@ def calibrate_routes(scenario: Any, counts: Counts, *, network: Any = None, hold
         raise CountsError(f"counts span [{counts.begin_s.min():g}, {counts.end_s.max():g}) s, outside the scenario's "
                           f"[{scenario.begin_s:g}, {scenario.end_s:g}); set the scenario's window to cover them")
     say(f"seed run of {scenario.name} (seed {sumo_seed})")
-    trips = _run(scenario, sumo_seed, work / "seed", net)
+    trips, _ = _run(scenario, sumo_seed, work / "seed", time_limit_s=time_limit_s, retries=retries)
     if not trips:
         raise CountsError(f"the scenario {scenario.name!r} inserts no vehicle; calibration needs its routes to start from")
     seed_sim = simulated_counts(trips, counts)
@@ -358,13 +430,15 @@ def calibrate_routes(scenario: Any, counts: Counts, *, network: Any = None, hold
                            [counts.location[i] for i in fit_rows], [counts.begin_s[i] for i in fit_rows])
     best: tuple[float, Any, np.ndarray, int] | None = None
     checks = []
+    run_dirs: list[Path] = []
     lp = None
     for it in range(1, iterations + 1):
         A = _incidence(routes, tau, bins, counts)
         lp = route_flows(A[fit_rows], target, prior, regularisation=regularisation)
         cal = routes_scenario(scenario, routes, bins, lp.flows)
         say(f"check {it}/{iterations}: LP {lp.status}, {len(cal.demand.flows)} route flows, running SUMO")
-        run = _run(cal, sumo_seed, work / f"check{it}", net)
+        run, run_dir = _run(cal, sumo_seed, work / f"check{it}", time_limit_s=time_limit_s, retries=retries)
+        run_dirs.append(run_dir)
         sim = simulated_counts(run, counts)
         g = geh(_hourly(sim, counts), counts.flow_veh_h)
         score = float(np.mean(g[fitted] < GEH_ACCEPT))
@@ -390,7 +464,7 @@ def calibrate_routes(scenario: Any, counts: Counts, *, network: Any = None, hold
     ds.attrs.update(method="routes", scenario=scenario.name, best_check=it_best, candidate_routes=len(routes),
                     seed_routes=len(seed_routes), route_flows=len(cal.demand.flows), lp_status=lp.status,
                     lp_solver=lp.solver, regularisation=float(regularisation), holdout=float(holdout),
-                    holdout_seed=int(holdout_seed), prior_level=level, seconds=time.perf_counter() - t0, conflicts="; ".join(conflicts),
+                    holdout_seed=int(holdout_seed), prior_level=level, best_run_dir=str(run_dirs[it_best - 1]), seconds=time.perf_counter() - t0, conflicts="; ".join(conflicts),
                     seed_fitted_share_geh5=float(np.mean(ds.seed_geh.values[fitted] < GEH_ACCEPT)),
                     counts_files=";".join(counts.files))
     return cal, stamp(ds, spec_hash=scenario.spec_hash, seeds=sumo_seed)
