@@ -9,11 +9,12 @@ benchmarks/.venv-path4gmns) start from the same matrix and counts; the fit is GE
 equilibrium flows against the counts. Sioux Falls was used while building; Chicago-Sketch (the issue's case)
 and Anaheim were only run here.
 
-**SUMO (synthetic truth).** Each scenario runs once with seed 1 (the truth); SUMO's edge data ('entered', one
-hour intervals) at 40% of the edges with traffic are the counts, a quarter of those held out (seed 3). The
+**SUMO (synthetic truth).** Each scenario runs once with seed 1 (the truth); SUMO's edge data ('entered' plus
+'departed', one hour intervals) at 40% of the edges with traffic are the counts, a quarter of those held out (seed 3). The
 start is the truth's routes with the flow of every origin-destination pair scaled by U(0.5, 1.5) (seed 7).
 The toolkit calibrates route flows (3 SUMO checks); routeSampler samples routes from the same start routes to
-the same fitted counts. Both are then simulated with seed 2 and compared at every count location.
+the same fitted counts. Both are then simulated with seed 2 and compared at every count location (GEH < 5
+share, mean GEH, RMS in veh/h).
 Targets: GEH < 5 at >= 95% of the fitted and >= 85% of the held-out locations, a fit at least as good as either
 peer, at least 3x faster than Path4GMNS's ODME. Results: benchmarks/results/calibration.{md,json}.
 """
@@ -137,6 +138,11 @@ def _route_sampler(start, routes, counts_file: Path, work: Path, net, counts, se
     return simulated_counts(trips, counts), secs
 
 
+def _rms(modelled: np.ndarray, observed: np.ndarray) -> float:
+    """Root mean square difference, veh/h (NaN for no count)."""
+    return float(np.sqrt(np.mean((modelled - observed) ** 2))) if len(observed) else float("nan")
+
+
 def _write_edge_counts(counts, path: Path) -> None:
     ivs = {}
     for loc, b, e, n in zip(counts.location, counts.begin_s, counts.end_s, counts.count_veh, strict=True):
@@ -186,14 +192,17 @@ def sumo_case(name: str, work: Path, start_kind: str = "pairs") -> dict:
            "ours_fitted_mean_geh": ds.attrs["fitted_mean_geh"], "ours_held_out_mean_geh": ds.attrs["held_out_mean_geh"],
            "seed_fitted": float(np.mean(ds.seed_geh.values[fitted] < 5)),
            "seed_held_out": float(np.mean(ds.seed_geh.values[~fitted] < 5)) if (~fitted).any() else float("nan"),
-           "seed_fitted_mean_geh": float(ds.seed_geh.values[fitted].mean()), "conflicts": ds.attrs["conflicts"]}
+           "seed_fitted_mean_geh": float(ds.seed_geh.values[fitted].mean()), "conflicts": ds.attrs["conflicts"],
+           "ours_fitted_rms": _rms(ds.simulated.values[fitted], obs[fitted]),
+           "ours_held_out_rms": _rms(ds.simulated.values[~fitted], obs[~fitted])}
     cfile = w / "fitted_counts.xml"
     _write_edge_counts(counts.select(fitted), cfile)
     try:
         sim, rs_s = _route_sampler(start, routes, cfile, w / "routesampler", net, counts, 2)
         m = sim * 3600.0 / (counts.end_s - counts.begin_s)
         out.update(rs_s=rs_s, rs_fitted=_share(m[fitted], obs[fitted]), rs_held_out=_share(m[~fitted], obs[~fitted]),
-                   rs_fitted_mean_geh=float(geh(m[fitted], obs[fitted]).mean()))
+                   rs_fitted_mean_geh=float(geh(m[fitted], obs[fitted]).mean()),
+                   rs_fitted_rms=_rms(m[fitted], obs[fitted]), rs_held_out_rms=_rms(m[~fitted], obs[~fitted]))
     except subprocess.CalledProcessError as exc:
         out["rs_error"] = (exc.stderr or "").strip().splitlines()[-1:] or ["failed"]
     return out
@@ -230,15 +239,17 @@ def table(static: list[dict], sumo_rows: list[dict]) -> str:
         lines.append("")
     if sumo_rows:
         lines += ["### Route flows checked in SUMO (synthetic truth; GEH < 5 share after simulation, mean GEH)", "",
-                  "| scenario | start | locations (fitted) | start fitted / held out | toolkit fitted / held out | toolkit mean GEH | toolkit s | routeSampler fitted / held out | routeSampler mean GEH |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| scenario | start | locations (fitted) | start fitted / held out | toolkit fitted / held out | toolkit mean GEH | toolkit RMS veh/h fitted / held out | toolkit s | routeSampler fitted / held out | routeSampler mean GEH | routeSampler RMS veh/h fitted / held out |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in sumo_rows:
             rs = (f"{_pct(r.get('rs_fitted'))} / {_pct(r.get('rs_held_out'))}" if "rs_fitted" in r else str(r.get("rs_error", "-")))
             rsg = f"{r['rs_fitted_mean_geh']:.2f}" if "rs_fitted_mean_geh" in r else "-"
+            rms = lambda a, b: f"{r[a]:.0f} / {r[b]:.0f}" if a in r else "-"  # noqa: E731
             start = {"pairs": "pairs x U(0.5, 1.5)", "half": "all x 0.5"}.get(r.get("start", "pairs"))
             lines.append(f"| {r['scenario']} | {start} | {r['count_locations']} ({r['fitted_locations']}) | {_pct(r['seed_fitted'])} / "
                          f"{_pct(r['seed_held_out'])} | {_pct(r['ours_fitted'])} / {_pct(r['ours_held_out'])} | "
-                         f"{r['ours_fitted_mean_geh']:.2f} | {r['ours_s']:.1f} | {rs} | {rsg} |")
+                         f"{r['ours_fitted_mean_geh']:.2f} | {rms('ours_fitted_rms', 'ours_held_out_rms')} | "
+                         f"{r['ours_s']:.1f} | {rs} | {rsg} | {rms('rs_fitted_rms', 'rs_held_out_rms')} |")
     return "\n".join(lines) + "\n"
 
 
