@@ -246,3 +246,45 @@ def test_cli_live_needs_a_station_table_for_pems(tmp_path: Path) -> None:
                                  "--prior", "scenario", "-o", str(tmp_path / "out")])
     assert r.exit_code == 2 and "names no edge" in r.output and "--stations" in r.output
     assert not (tmp_path / "out").exists()
+
+
+def test_loop_keeps_running_through_a_bad_feed(tmp_path: Path) -> None:
+    """A feed with an unknown station, a negative flow, a record going back in time, an hour's gap and a truncated
+    end: the loop runs to the end, says what it dropped and why, flags the silent station and keeps its state."""
+    import mobility as mb
+    from mobility.dta import DynamicDemand, dta
+    from mobility.live import run_live
+
+    sc = mb.load_scenario(ROOT / "scenarios" / "signal_control" / "grid3x3.yaml")
+    net = mb.load_network(sc.network)
+    ids = [str(e) for e in net.edge_ids]
+    o = [[net.edge(e)] for e in ids if e.startswith("left")][:3]
+    d = [[net.edge(e)] for e in ids if e.endswith(("right0", "right1", "right2"))][:3]
+    demand = DynamicDemand(o, d, np.full((3, 24), 300.0), 0.0, 300.0)
+    truth = dta(net, demand, method="dnl", dt=2.0, interval_s=60.0, horizon_s=7200.0)
+    fed = [e for e in ids if float(truth["inflow_veh_h"].sel(edge=e).mean()) > 50][:6]
+    lines = ["<meandata>"]
+    for k in range(60):                                  # an hour of minutes...
+        if 20 <= k < 40 and k != 25:
+            continue                                     # ...with a gap (minute 25 alone arrives)
+        rows = [f'<edge id="{e}" entered="{float(truth["inflow_veh_h"].sel(edge=e, time=60.0 * k)) / 60:.2f}"/>'
+                for e in fed]
+        if k == 10:
+            rows.append('<edge id="nowhere" entered="3"/>')
+            rows[0] = f'<edge id="{fed[0]}" entered="-4"/>'
+        lines.append(f'<interval begin="{60 * k}" end="{60 * (k + 1)}">' + "".join(rows) + "</interval>")
+    lines.insert(-1, '<interval begin="600" end="660">' + f'<edge id="{fed[1]}" entered="5"/></interval>')  # again
+    text = "\n".join(lines) + "\n</meandata>\n"
+    p = tmp_path / "feed.xml"
+    p.write_text(text[:-40])                            # cut off inside the last minute
+    stations = StationTable.for_edges([*fed, "nowhere"][:-1])
+    src = ReplaySource([p], StationTable.for_edges([*fed, "nowhere"]), step_s=60, begin_s=0, end_s=3600)
+    res = run_live(sc, src, stations, network=net, demand=demand, respond=False, horizon_s=600.0)
+    why = " | ".join(r for _, r in res.dropped)
+    assert "unknown station" in why and "negative flow" in why and "truncated" in why
+    assert "repeats or goes back" in why
+    assert res.model.now_s == 3600.0 and len(res.steps) == 60
+    silent = {s for r in res.steps if r.now_s == 2280.0 for s in r.silent}
+    assert set(fed) <= silent                            # ten minutes without a record after minute 25
+    assert np.all(np.isfinite(res.model.x)) and np.all(np.diag(res.model.cov) > 0)
+    assert not res.detections
