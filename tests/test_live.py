@@ -169,47 +169,63 @@ def test_replay_and_folder_watcher_give_the_records(tmp_path: Path) -> None:
     assert any(b.dropped for b in recs)
 
 
-def test_filter_recovers_a_known_demand_factor() -> None:
-    """Truth: the engine's own loading with one origin's demand 1.4 times the prior; the feed is its counts at a
-    half of the edges. The filter must move that origin's factor towards 1.4 and leave the others near 1."""
-    import pandas as pd
-
+def _engine_truth(scale_first: float) -> tuple:
+    """The engine's own loading of four origins' demand, the first scaled by ``scale_first``: the prior, the
+    network, the truth and the fed edges (half the used ones)."""
     import mobility as mb
     from mobility.dta import DynamicDemand, dta
 
     net = mb.load_network(ROOT / "networks" / "grid3x3.net.xml")
     ids = [str(e) for e in net.edge_ids]
     fringe_in = [e for e in ids if e.startswith(("left", "top", "right", "bottom"))]
-    assert len(fringe_in) >= 4
     outs = [e for e in ids if e.endswith(("left0", "left1", "left2", "right0", "right1", "right2"))]
-    o = [[net.edge(e)] for e in fringe_in[:4]]
-    pairs_o, pairs_d = [], []
-    for oe in o:
-        for de in outs[:3]:
-            pairs_o.append(oe)
-            pairs_d.append([net.edge(de)])
+    pairs_o = [[net.edge(oe)] for oe in fringe_in[:4] for _ in range(3)]
+    pairs_d = [[net.edge(de)] for _ in range(4) for de in outs[:3]]
     rates = np.full((len(pairs_o), 12), 150.0)
     prior = DynamicDemand(pairs_o, pairs_d, rates, 0.0, 300.0, [str(i) for i in range(len(pairs_o))])
     truth_rates = rates.copy()
-    truth_rates[:3] *= 1.4                    # the first origin's pairs
+    truth_rates[:3] *= scale_first            # the first origin's pairs
     truth = dta(net, DynamicDemand(pairs_o, pairs_d, truth_rates, 0.0, 300.0), method="dnl", dt=2.0, packet_veh=0.5,
                 interval_s=60.0, horizon_s=4200.0)
     used = [e for e in ids if truth["inflow_veh_h"].sel(edge=e).mean() > 50]
-    fed = used[::2]
-    stations = StationTable.for_edges(fed)
-    model = LiveModel(net, prior, stations, step_s=60.0, horizon_s=600.0, packet_veh=0.5)
-    for k in range(1, 46):
+    return net, prior, truth, used[::2]
+
+
+def _feed_engine_truth(model: LiveModel, truth, fed: list[str], steps: int, factor: dict[str, float]) -> None:
+    import pandas as pd
+
+    for k in range(1, steps + 1):
         now = 60.0 * k
         rec = pd.DataFrame([dict(station=e, edge=e, begin_s=now - 60, end_s=now,
-                                 flow_veh_h=float(truth["inflow_veh_h"].sel(edge=e, time=now - 60)),
+                                 flow_veh_h=float(truth["inflow_veh_h"].sel(edge=e, time=now - 60)) * factor.get(e, 1.0),
                                  speed_m_s=np.nan, occupancy=np.nan, lane_share=1.0, source="truth") for e in fed])
         model.update(now, rec)
+
+
+def test_filter_recovers_a_known_demand_factor() -> None:
+    """Truth: the engine's own loading with one origin's demand 1.4 times the prior; the feed is its counts at
+    half of the edges. The filter must move that origin's factor towards 1.4 and leave the others near 1."""
+    net, prior, truth, fed = _engine_truth(1.4)
+    model = LiveModel(net, prior, StationTable.for_edges(fed), step_s=60.0, horizon_s=600.0, packet_veh=0.5)
+    _feed_engine_truth(model, truth, fed, 45, {})
     g0 = int(model.pair_group[0])
     others = [g for g in range(len(model.x)) if g != g0]
     assert model.x[g0] > 1.25, model.x
     assert np.all(np.abs(model.x[others] - 1.0) < 0.15), model.x
     assert model.cov[g0, g0] < 0.3 ** 2      # more sure than the prior
     assert not model.incidents
+
+
+def test_a_detector_that_miscounts_is_flagged_and_left_out() -> None:
+    """The same truth at the prior's demand, but one detector counts three times what passes: it is flagged
+    suspect, and the demand factors stay near 1 without it."""
+    net, prior, truth, fed = _engine_truth(1.0)
+    busiest = max(fed, key=lambda e: float(truth["inflow_veh_h"].sel(edge=e).mean()))
+    model = LiveModel(net, prior, StationTable.for_edges(fed), step_s=60.0, horizon_s=600.0, packet_veh=0.5)
+    _feed_engine_truth(model, truth, fed, 45, {busiest: 3.0})
+    assert model.suspect == {busiest}
+    assert np.all(np.abs(model.x - 1.0) < 0.2), model.x
+    assert busiest not in model.history[-1].used
 
 
 def test_loop_finds_a_lane_closed_in_sumo(tmp_path: Path) -> None:

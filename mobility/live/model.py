@@ -13,10 +13,10 @@ The engine's queues, densities and route flows follow from the corrected demand:
 state is the loading of the engine up to ``now`` (a deterministic replay of the same inputs, so forking it for
 a prediction or a what-if repeats it exactly, signal timing included).
 
-**Stations not trusted**: silent ones (:meth:`~mobility.live.feeds.FeedGuard.silent`) and those whose counts
-disagree with the model by more than ``outlier_z`` standard deviations for ``outlier_steps`` steps in a row
-while no incident explains it (a detector stuck or miscounting); they are flagged and left out of the update
-until they agree again.
+**Stations not trusted**: silent ones (:meth:`~mobility.live.sources.FeedGuard.silent`); a count further from the
+model than ``outlier_z`` standard deviations of its innovation (the demand's uncertainty included) is not
+taken (the filter's innovation gate), and a station gated ``outlier_steps`` times in a row while no alarm or
+incident explains it (a detector stuck or miscounting) is flagged suspect and left out until it agrees again.
 
 **Incidents**: every station's speed over the last ``alarm_window_s`` is compared with the model's without
 incidents. A station is slow when that ratio, taken relative to the station's usual ratio, is below
@@ -447,25 +447,31 @@ class LiveModel:
             f_obs, _ = self.observed(*win)
             f_mod, _ = self.modelled(self.run, *win)
             hours = self.assimilate_s / 3600.0
-            var_m = np.maximum(f_mod * hours, 1.0) + (self.obs_sd * f_mod * hours) ** 2
-            z = (f_obs - f_mod) * hours / np.sqrt(var_m)
-            out = (np.abs(z) > self.outlier_z) & ~explained & ~alarm
-            self.outlier_count = np.where(out, self.outlier_count + 1, np.where(np.isfinite(z), 0, self.outlier_count))
-            self.suspect = {s for s, c in zip(self.station_ids, self.outlier_count, strict=True)
-                            if c >= self.outlier_steps}
-            use = (np.isfinite(f_obs) & ~alarm & ~explained & trusted
-                   & np.array([s not in self.suspect for s in self.station_ids]))
-            if use.any():
-                H = self._jacobian(self.run, win, np.flatnonzero(use))
-                y = f_obs[use] * hours
-                m = f_mod[use] * hours
-                R = np.diag(np.maximum(m, 1.0) + (self.obs_sd * m) ** 2)
-                S = H @ self.cov @ H.T + R
-                gain = self.cov @ H.T @ np.linalg.inv(S)
-                self.x = np.clip(self.x + gain @ (y - m), 0.2, 5.0)
-                self.cov = (np.eye(len(self.x)) - gain @ H) @ self.cov
-                self.cov = 0.5 * (self.cov + self.cov.T)
-                used = [s for s, u in zip(self.station_ids, use, strict=True) if u]
+            cand = np.isfinite(f_obs) & ~alarm & ~explained & trusted
+            idx = np.flatnonzero(cand)
+            if idx.size:
+                H_all = self._jacobian(self.run, win, idx)
+                y_all, m_all = f_obs[idx] * hours, f_mod[idx] * hours
+                R_all = np.maximum(m_all, 1.0) + (self.obs_sd * m_all) ** 2
+                # innovation gate: a count further from the model than outlier_z standard deviations of the
+                # innovation (the demand's uncertainty included) is not taken; held outlier_steps times, the
+                # station is suspect until it agrees again
+                z = (y_all - m_all) / np.sqrt(np.einsum("ij,jk,ik->i", H_all, self.cov, H_all) + R_all)
+                out = np.zeros(len(self.station_ids), dtype=bool)
+                out[idx] = np.abs(z) > self.outlier_z
+                self.outlier_count = np.where(out, self.outlier_count + 1,
+                                              np.where(cand, 0, self.outlier_count))
+                self.suspect = {s for s, c in zip(self.station_ids, self.outlier_count, strict=True)
+                                if c >= self.outlier_steps}
+                keep = ~out[idx] & np.array([self.station_ids[i] not in self.suspect for i in idx], dtype=bool)
+                if keep.any():
+                    H, y, m = H_all[keep], y_all[keep], m_all[keep]
+                    S = H @ self.cov @ H.T + np.diag(R_all[keep])
+                    gain = self.cov @ H.T @ np.linalg.inv(S)
+                    self.x = np.clip(self.x + gain @ (y - m), 0.2, 5.0)
+                    self.cov = (np.eye(len(self.x)) - gain @ H) @ self.cov
+                    self.cov = 0.5 * (self.cov + self.cov.T)
+                    used = [self.station_ids[i] for i in idx[keep]]
         # freeze the factors of the intervals leaving the window
         self.factors[:, self._active():] = self.x[:, None]
         secs["estimate"] = time.perf_counter() - t0
