@@ -106,6 +106,21 @@ def test_capacity_never_exceeded_and_centre_fills(small):
         assert float(ds["occupancy"].max()) <= float(ds["capacity"].max())
 
 
+def test_parking_results_are_a_live_occupancy_feed(small, tmp_path):
+    """The live loop reads the parking application's results as the occupancy feed, area by area."""
+    from mobility.live import read_parking_occupancy
+
+    _, _, runs = small
+    ds = runs["realtime"]
+    path = tmp_path / "parking.nc"
+    ds.to_netcdf(path, engine="h5netcdf")
+    occ = read_parking_occupancy(path)
+    assert len(occ) == ds["occupancy"].size
+    first = occ[occ["area"] == str(ds["area"].values[0])]
+    np.testing.assert_allclose(first["occupied"].to_numpy(), ds["occupancy"].values[0])
+    assert (occ["occupied"] <= occ["capacity"]).all()
+
+
 def test_every_parked_vehicle_counted_once(small):
     spec, d, runs = small
     for st, ds in runs.items():

@@ -563,14 +563,15 @@ def _json_values(x: Any, key: str, under: str | None, inside: bool = False) -> l
 
 
 def read_parking_occupancy(path: str | Path, *, origin: datetime | None = None) -> Any:
-    """Parking occupancy per area: a CSV ``area,timestamp,occupied[,capacity]`` (the parking application's
-    area ids).
+    """Parking occupancy per area: the parking application's results (a netCDF with ``occupancy`` on
+    ``(area, time)`` and ``capacity`` on ``area``, as :func:`mobility.parking.simulate` writes them; the first
+    seed where there are several), or a CSV ``area,timestamp,occupied[,capacity]`` with its area ids.
 
     Parameters
     ----------
     path : path
     origin : datetime, optional
-        Time 0 of the simulated clock (default: midnight of the first day).
+        Time 0 of the simulated clock for a CSV's timestamps (default: midnight of the first day).
 
     Returns
     -------
@@ -580,11 +581,14 @@ def read_parking_occupancy(path: str | Path, *, origin: datetime | None = None) 
     Raises
     ------
     FeedError
-        A missing column, a timestamp or count that is not one, a negative count, an occupancy above capacity.
+        A missing column or variable, a timestamp or count that is not one, a negative count, an occupancy above
+        capacity.
     """
     import pandas as pd
 
     p = Path(path)
+    if p.suffix.lower() == ".nc":
+        return _parking_results(p)
     rows = list(csv.reader(io.StringIO(_text(p), newline="")))
     header = [c.strip() for c in rows[0]] if rows else []
     need = ["area", "timestamp", "occupied"]
@@ -606,3 +610,31 @@ def read_parking_occupancy(path: str | Path, *, origin: datetime | None = None) 
             raise FeedError(f"{p}:{i}: area {r[0]!r}: {occ:g} occupied of {cap:g} spaces; check the count or the capacity")
         out.append({"area": r[0].strip(), "time_s": clock(t), "occupied": occ, "capacity": cap, "source": f"{p}:{i}"})
     return pd.DataFrame(out, columns=["area", "time_s", "occupied", "capacity", "source"])
+
+
+def _parking_results(p: Path) -> Any:
+    """Occupancy rows of a parking results file (``occupancy(area, time)``, ``capacity(area)``)."""
+    import pandas as pd
+    import xarray as xr
+
+    try:
+        with xr.open_dataset(p) as ds:
+            if "occupancy" not in ds or "area" not in ds["occupancy"].dims or "time" not in ds["occupancy"].dims:
+                raise FeedError(f"{p}: no 'occupancy' on (area, time); give the parking application's results file")
+            occ = ds["occupancy"]
+            for d in [d for d in occ.dims if d not in ("area", "time")]:
+                occ = occ.isel({d: 0})
+            cap = ds["capacity"] if "capacity" in ds else None
+            if cap is not None:
+                for d in [d for d in cap.dims if d != "area"]:
+                    cap = cap.isel({d: 0})
+            occ = occ.load()
+            cap_v = cap.values if cap is not None else np.full(occ.sizes["area"], np.nan)
+    except (OSError, ValueError) as exc:
+        raise FeedError(f"{p}: not a readable netCDF file ({exc})") from None
+    areas = [str(a) for a in occ["area"].values] if "area" in occ.coords else [str(i) for i in range(occ.sizes["area"])]
+    times = occ["time"].values.astype(float) if "time" in occ.coords else np.arange(occ.sizes["time"], dtype=float)
+    rows = [{"area": a, "time_s": float(t), "occupied": float(occ.values[i, k]), "capacity": float(cap_v[i]),
+             "source": f"{p}:occupancy[{a}, {t:g}]"}
+            for i, a in enumerate(areas) for k, t in enumerate(times)]
+    return pd.DataFrame(rows, columns=["area", "time_s", "occupied", "capacity", "source"])
