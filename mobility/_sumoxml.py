@@ -60,7 +60,8 @@ class _Refused(Exception):
 
 
 def walk(path: str | Path, *, kind: str, what: str, start: StartHandler | None = None,
-         end: EndHandler | None = None, max_bytes: int | None = None, max_depth: int = MAX_DEPTH) -> str:
+         end: EndHandler | None = None, text: Callable[[str], None] | None = None, max_bytes: int | None = None,
+         max_depth: int = MAX_DEPTH) -> str:
     """Stream the XML file ``path`` through expat, calling ``start(name, attrs, line)`` and ``end(name)``.
 
     Parameters
@@ -73,6 +74,8 @@ def walk(path: str | Path, *, kind: str, what: str, start: StartHandler | None =
         How the file is named in errors ("SUMO additional file", ...).
     start, end : callable, optional
         Element handlers; an :class:`~mobility.InputError` they raise propagates unchanged.
+    text : callable, optional
+        ``text(data)`` with the character data between tags.
     max_bytes : int, optional
         Overrides the kind's byte limit, bytes.
     max_depth : int
@@ -126,6 +129,8 @@ def walk(path: str | Path, *, kind: str, what: str, start: StartHandler | None =
 
     parser.StartElementHandler = on_start
     parser.EndElementHandler = on_end
+    if text is not None:
+        parser.CharacterDataHandler = text
     parser.StartDoctypeDeclHandler = no_dtd
     parser.EntityDeclHandler = no_entity
     parser.ExternalEntityRefHandler = lambda *a: 0  # type: ignore[assignment]

@@ -31,7 +31,6 @@ import io
 import json
 import math
 import re
-import xml.parsers.expat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -124,7 +123,7 @@ def read_stations(path: str | Path, network: Any = None) -> StationTable:
         share[station] = min(1.0, len(lanes) / n) if lanes and network is not None else 1.0
 
     if text.lstrip().startswith("<"):
-        elements, err = _xml(p, text)
+        elements, err = _xml(p)
         if err:
             raise FeedError(err)
         for line, tag, a, _ in elements:
@@ -176,15 +175,17 @@ def _text(p: Path) -> str:
 Element = tuple[int, str, dict[str, str], list[str]]
 
 
-def _xml(p: Path, text: str, *, texts: bool = False) -> tuple[list[Element], str]:
-    """The elements of an XML text ``(line, local tag, attributes, [text])`` read up to its end or to the first
-    error; the error (``file:line: what``) or ''."""
-    parser = xml.parsers.expat.ParserCreate()
+def _xml(p: Path, *, texts: bool = False) -> tuple[list[Element], str]:
+    """The elements of an XML feed file ``(line, local tag, attributes, [text])`` read up to its end or to the first
+    problem (:func:`mobility._sumoxml.walk`'s guards: not XML, truncated, a DTD or entity, too deep or large); the
+    problem (``file:line: what``) or ''."""
+    from .._sumoxml import walk
+
     out: list[Element] = []
     stack: list[Element] = []
 
-    def start(tag: str, attrs: dict[str, str]) -> None:
-        el = (parser.CurrentLineNumber, tag.rpartition(":")[2], {k.rpartition(":")[2]: v for k, v in attrs.items()}, [])
+    def start(tag: str, attrs: dict[str, str], line: int) -> None:
+        el = (line, tag.rpartition(":")[2], {k.rpartition(":")[2]: v for k, v in attrs.items()}, [])
         out.append(el)
         stack.append(el)
 
@@ -192,20 +193,14 @@ def _xml(p: Path, text: str, *, texts: bool = False) -> tuple[list[Element], str
         stack.pop()
 
     def chars(data: str) -> None:
-        if texts and stack:
+        if stack:
             stack[-1][3].append(data)
 
-    def entity(*_: Any) -> None:
-        raise FeedError(f"{p}:{parser.CurrentLineNumber}: XML entity declarations are not accepted in a feed")
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = chars
-    parser.EntityDeclHandler = entity
     try:
-        parser.Parse(text, True)
-    except xml.parsers.expat.ExpatError as exc:
-        return out, f"{p}:{exc.lineno}: {xml.parsers.expat.ErrorString(exc.code)} (file truncated or broken there)"
+        walk(p, kind="additional", what="feed file", start=start, end=end, text=chars if texts else None,
+             max_bytes=MAX_FEED_BYTES)
+    except InputError as exc:
+        return out, str(exc)
     return out, ""
 
 
@@ -330,8 +325,8 @@ def read_feed(path: str | Path, stations: StationTable | None = None, *, origin:
 
 
 def _sumo(p: Path, text: str, stations: StationTable | None) -> FeedBatch:
-    elements, err = _xml(p, text)
-    dropped = [(str(p), err + "; the records before it are kept")] if err else []
+    elements, err = _xml(p)
+    dropped = [(str(p), err + " (the records before it are kept)")] if err else []
     if not elements:
         raise FeedError(err or f"{p}: empty XML")
     root = elements[0][1]
@@ -445,9 +440,9 @@ def _datex(p: Path, text: str, stations: StationTable | None, clock: _Clock, int
     dropped: list[tuple[str, str]] = []
     sites: list[tuple[str, str, str | None, list[float], list[float], list[float], float]] = []
     if text.lstrip().startswith("<"):
-        elements, err = _xml(p, text, texts=True)
+        elements, err = _xml(p, texts=True)
         if err:
-            dropped.append((str(p), err + "; the complete site measurements before it are kept"))
+            dropped.append((str(p), err + " (the complete site measurements before it are kept)"))
         cur: dict[str, Any] | None = None
         for line, tag, a, body in elements:
             val = "".join(body).strip()
