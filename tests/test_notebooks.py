@@ -14,6 +14,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 #: Shorter windows and fewer seeds for the suite, injected after a notebook's cell tagged "parameters" (as
 #: papermill does): the notebooks' story is the same, the suite's time stays within CI's limit.
 QUICK = {
+    "02_assignment.ipynb": "chicago_rgap = 1e-5\nchicago_bfw_iter = 40",
     "03_signal_control.ipynb": "end_s = 900.0\nseeds = [1, 2]",
     "04_sweeps.ipynb": "end_s = 600\nlevels = [600, 1400]\nseeds = 1",
     "05_toll_plaza.ipynb": "day_s = (25200.0, 32400.0)\ncurve_s = 600.0",
