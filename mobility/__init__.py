@@ -20,7 +20,7 @@ from ._errors import (
 )
 from ._sumo import installed_versions, warn_on_version_problem
 from .assignment import assign, compare_flows
-from .calibration import calibrate_routes, estimate_od, read_counts
+from .calibration import calibrate, calibrate_routes, estimate_od, read_counts
 from .ctm import run_ctm
 from .dta import DynamicDemand, Diversion, Incident, demand_from_od, demand_from_scenario, dta
 from .network import (
@@ -80,6 +80,7 @@ __all__ = [
     "SumoVersionError",
     "SumoVersionWarning",
     "assign",
+    "calibrate",
     "calibrate_routes",
     "estimate_od",
     "read_counts",

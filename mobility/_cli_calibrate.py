@@ -36,53 +36,42 @@ def calibrate(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Calibrate demand to counts; print the fit (GEH < 5 share, RMSE, R2) on fitted and held-out locations."""
-    from .calibration import format_fit, read_counts
+    from .calibration import calibrate, format_fit
     from .provenance import toolkit_version
 
     say = (lambda _m: None) if quiet else (lambda m: typer.echo(m, err=True))
     try:
-        if method not in ("routes", "odme"):
-            raise InputError(f"--method {method!r}: choose routes or odme")
         tntp = scenario.name.endswith(".tntp")
-        if method == "odme" and not tntp:
-            raise InputError(f"--method odme works on zone networks (TNTP *_net.tntp); {scenario} is not one. "
-                             "Use --method routes for a SUMO scenario")
-        if method == "routes" and tntp:
-            raise InputError(f"--method routes calibrates a SUMO scenario; for {scenario} use --method odme")
         writable(output, suffix=".tntp" if tntp else ".yaml", what="calibrated scenarios" if not tntp else "OD matrices")
         writable(report_file, suffix=".nc", what="reports")
         figure_path(plot, map_plot)
-        if not scenario.is_file():
-            raise InputError(f"{scenario}: file not found")
-        if method == "odme":
-            from .calibration import estimate_od, od_matrix
+        if tntp:
             from .load import load_network
-            from .tntp import od_from_tntp, write_tntp_trips
 
-            net = load_network(scenario)
-            cs = read_counts(list(counts), net, attribute=attribute)
-            ds = estimate_od(net, cs, od_from_tntp(trips) if trips else None, method=assignment,
-                             regularisation=regularisation, holdout=holdout, holdout_seed=seed or 0, progress=say)
-            if ds.sizes["period"] > 1:
-                say(f"{ds.sizes['period']} periods: writing one matrix per period beside {output}")
-                for k in range(ds.sizes["period"]):
-                    write_tntp_trips(od_matrix(ds, k), output.with_name(f"{output.stem}_p{k}{output.suffix}"))
-            else:
-                write_tntp_trips(od_matrix(ds, 0), output)
+            net = load_network(scenario) if scenario.is_file() else None
         else:
-            from .calibration.routes import calibrate_routes
-            from .scenario import load_scenario_with_network, save_scenario
+            from .scenario import load_scenario_with_network
 
-            from .sumocfg import scenario_detectors
-
+            if not scenario.is_file():
+                raise InputError(f"{scenario}: file not found")
             sc, net = load_scenario_with_network(scenario)
-            # the scenario's own loops define its E1 outputs: the output file can be given alone
-            cs = read_counts(list(counts), net, attribute=attribute, definitions=scenario_detectors(sc))
-            cal, ds = calibrate_routes(sc, cs, network=net, holdout=holdout, holdout_seed=seed or 0, seed=seed,
-                                       iterations=iterations,
-                                       alternatives=alternatives, regularisation=regularisation, workdir=workdir,
-                                       time_limit_s=time_limit, retries=retries, progress=say)
-            save_scenario(cal, output, header=f"{cal.name}: {sc.name} calibrated to {', '.join(map(str, counts))} by "
+        out, ds = calibrate(scenario, list(counts), method=method, network=net, holdout=holdout, seed=seed,
+                            attribute=attribute, trips=trips, assignment=assignment, iterations=iterations,
+                            alternatives=alternatives, regularisation=regularisation, workdir=workdir,
+                            time_limit_s=time_limit, retries=retries, progress=say)
+        if method == "odme":
+            from .tntp import write_tntp_trips
+
+            if len(out) > 1:
+                say(f"{len(out)} periods: writing one matrix per period beside {output}")
+                for k, od in enumerate(out):
+                    write_tntp_trips(od, output.with_name(f"{output.stem}_p{k}{output.suffix}"))
+            else:
+                write_tntp_trips(out[0], output)
+        else:
+            from .scenario import save_scenario
+
+            save_scenario(out, output, header=f"{out.name}: {sc.name} calibrated to {', '.join(map(str, counts))} by "
                           f"mobility {toolkit_version()} (routes, {ds.attrs['route_flows']} route flows)")
         ds.attrs["command"] = " ".join(["mobility", *sys.argv[1:]])
         if report_file is not None:

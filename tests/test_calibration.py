@@ -345,3 +345,14 @@ def test_routes_calibration_runs_sumo_through_the_executor(tmp_path):
     with pytest.raises(mb.SimulationError, match="calibration run of .*time limit"):
         calibrate_routes(sc, counts, network=net, iterations=1, workdir=tmp_path / "slow", time_limit_s=0.05,
                          retries=0)
+
+
+def test_calibrate_dispatches_and_names_a_wrong_method(tmp_path):
+    """mb.calibrate picks the method from what it is given and refuses the other, naming the fix."""
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "signal_control" / "grid3x3.yaml"
+    with pytest.raises(mb.InputError, match="method odme works on zone networks"):
+        mb.calibrate(path, [], method="odme")
+    with pytest.raises(mb.InputError, match="choose routes or odme"):
+        mb.calibrate(path, [], method="spline")
+    with pytest.raises(mb.InputError, match="not found"):
+        mb.calibrate(tmp_path / "missing.yaml", [])
