@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -349,8 +350,8 @@ class LiveModel:
         if not m.any():
             m = np.zeros(len(ends), dtype=bool)
             m[min(int(np.searchsorted(ends, end_s - 1e-6)), len(ends) - 1)] = True
-        with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
-            __import__("warnings").simplefilter("ignore", RuntimeWarning)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             return f[m].mean(axis=0), np.nanmean(v[m], axis=0)
 
     # ---- one step ---------------------------------------------------------------------------------------------------
@@ -402,8 +403,8 @@ class LiveModel:
             log_ratio = np.log(v_r / qv_r)
         past = np.array([lr for t, lr in self.log_ratio if base[0] < t <= base[1]])
         if len(past) >= 5:
-            with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
-                __import__("warnings").simplefilter("ignore", RuntimeWarning)
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
                 spread = np.maximum(np.nanstd(past, axis=0), self.min_speed_sd)
                 z_v = (log_ratio - np.nanmean(past, axis=0)) / spread
         else:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..scenario import Scenario
     from .feeds import StationTable
 
-__all__ = ["RecordedFeed", "record_feed"]
+__all__ = ["RecordedFeed", "edge_truth", "record_feed"]
 
 
 @dataclass
@@ -87,7 +87,19 @@ def record_feed(scenario: Scenario, incident: IncidentSpec | None, *, seed: int,
 
 def edge_truth(feed: RecordedFeed, edges: list[str], begin_s: float, end_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Vehicles per hour that entered or departed on ``edges`` between ``begin_s`` and ``end_s`` in the recorded run,
-    and their mean speed (m/s): the truth a prediction is scored on."""
+    and their mean speed: the truth a prediction is scored on.
+
+    Parameters
+    ----------
+    feed : RecordedFeed
+    edges : list of str
+    begin_s, end_s : float, s
+
+    Returns
+    -------
+    tuple of arrays
+        Flow (veh/h) and mean speed (m/s) per edge, NaN where the run has no record.
+    """
     from .feeds import StationTable, read_feed
 
     b = read_feed(feed.path, StationTable.for_edges(edges))
