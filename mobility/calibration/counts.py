@@ -357,7 +357,20 @@ def _lane_count(network: Any, edge: str) -> int:
 
 
 def counts_from_rows(rows: list[Row], files: tuple[str, ...] = ()) -> Counts:
-    """A :class:`Counts` table from row dicts, checked for negative counts, empty and overlapping intervals."""
+    """A :class:`Counts` table from row dicts, checked for negative counts, empty and overlapping intervals.
+
+    Parameters
+    ----------
+    rows : list of dict
+        ``location``, ``kind``, ``edges``, ``begin_s``, ``end_s``, ``count_veh``, ``source`` and optionally
+        ``speed_m_s`` and ``lane_share``.
+    files : tuple of str
+        The files the rows came from.
+
+    Returns
+    -------
+    Counts
+    """
     if not rows:
         raise CountsError("no counts given")
     seen: dict[str, list[tuple[float, float, str]]] = {}

@@ -20,7 +20,16 @@ GEH_ACCEPT = 5.0
 
 
 def geh(modelled: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """GEH of hourly flows, elementwise."""
+    """GEH of hourly flows, elementwise: ``sqrt(2 (m - c)^2 / (m + c))`` (0 where both are 0).
+
+    Parameters
+    ----------
+    modelled, observed : array of float, veh/h
+
+    Returns
+    -------
+    array of float
+    """
     m = np.asarray(modelled, dtype=float)
     c = np.asarray(observed, dtype=float)
     s = m + c
@@ -43,6 +52,20 @@ def fit_dataset(counts: Counts, modelled_veh_h: np.ndarray, fitted: np.ndarray, 
     """One row per count: observed and ``what`` hourly flows, GEH, and whether the fit saw it.
 
     Attributes ``fitted_*`` and ``held_out_*`` hold the share with GEH < 5, RMSE (veh/h), R2 and mean GEH.
+
+    Parameters
+    ----------
+    counts : Counts
+    modelled_veh_h : array of float, veh/h
+        The modelled flow at every row of ``counts``.
+    fitted : array of bool
+        Whether the fit saw each row.
+    what : str
+        Name of the modelled variable (``modelled``, ``simulated``).
+
+    Returns
+    -------
+    xarray.Dataset
     """
     obs = counts.flow_veh_h
     m = np.asarray(modelled_veh_h, dtype=float)
@@ -67,12 +90,32 @@ def fit_dataset(counts: Counts, modelled_veh_h: np.ndarray, fitted: np.ndarray, 
 
 
 def fit_summary(ds: xr.Dataset) -> dict[str, float]:
-    """The fit's figures (attributes of :func:`fit_dataset`) as a plain mapping."""
+    """The fit's figures (attributes of :func:`fit_dataset`) as a plain mapping.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fit report.
+
+    Returns
+    -------
+    dict of str to float
+    """
     return {k: v for k, v in ds.attrs.items() if k.startswith(("fitted_", "held_out_"))}
 
 
 def format_fit(ds: xr.Dataset) -> str:
-    """A two-row Markdown table of the fit."""
+    """A two-row Markdown table of the fit.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fit report.
+
+    Returns
+    -------
+    str
+    """
     lines = ["| locations | counts | GEH < 5 | mean GEH | RMSE veh/h | R2 |", "|---|---:|---:|---:|---:|---:|"]
     for name in ("fitted", "held_out"):
         n = ds.attrs.get(f"{name}_n", 0)
@@ -85,7 +128,18 @@ def format_fit(ds: xr.Dataset) -> str:
 
 
 def plot_fit(ds: xr.Dataset, ax: Any = None) -> tuple[Any, Any]:
-    """Observed against modelled flows, fitted and held-out locations apart, with the GEH = 5 band."""
+    """Observed against modelled flows, fitted and held-out locations apart, with the GEH = 5 band.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fit report.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    (Figure, Axes)
+    """
     import matplotlib.pyplot as plt
 
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5.5, 5))
@@ -110,7 +164,19 @@ def plot_fit(ds: xr.Dataset, ax: Any = None) -> tuple[Any, Any]:
 
 
 def plot_geh_map(ds: xr.Dataset, network: Any, ax: Any = None) -> tuple[Any, Any]:
-    """The network in grey with each counted edge coloured by its worst GEH over the intervals."""
+    """The network in grey with each counted edge coloured by its worst GEH over the intervals.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A fit report.
+    network : RoadNetwork
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    (Figure, Axes)
+    """
     import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
 

@@ -334,7 +334,19 @@ def estimate_od(network: RoadNetwork, counts: Counts, seed: ODMatrix | None = No
 
 
 def od_matrix(ds: xr.Dataset, period: int = 0) -> ODMatrix:
-    """The estimated matrix of one period as an :class:`~mobility.ODMatrix` (veh/h)."""
+    """The estimated matrix of one period as an :class:`~mobility.ODMatrix` (veh/h).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        :func:`estimate_od`'s result.
+    period : int
+        Index of the period.
+
+    Returns
+    -------
+    ODMatrix
+    """
     return ODMatrix(np.asarray(ds["origin"].values, dtype=str), np.asarray(ds["demand"].values[period], dtype=float))
 
 

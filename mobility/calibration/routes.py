@@ -56,7 +56,16 @@ class Trip:
 
 
 def read_vehroutes(path: str | Path) -> list[Trip]:
-    """Vehicles that departed, from a SUMO vehroute output written with exit times."""
+    """Vehicles that departed, from a SUMO vehroute output written with exit times.
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    list of Trip
+    """
     out = []
     for _, el in ET.iterparse(str(path), events=("end",)):
         if el.tag != "vehicle":
@@ -103,7 +112,18 @@ class _Passes:
 
 
 def simulated_counts(trips: list[Trip], counts: Counts) -> np.ndarray:
-    """The run's count (vehicles) at every row of ``counts`` (detectors: edge passes x their lane share)."""
+    """The run's count (vehicles) at every row of ``counts`` (detectors: edge passes x their lane share).
+
+    Parameters
+    ----------
+    trips : list of Trip
+        A run's vehicles (:func:`read_vehroutes`).
+    counts : Counts
+
+    Returns
+    -------
+    array of float, veh
+    """
     p = _Passes(trips)
     return np.array([p.count(k, ed, b, e) * s for k, ed, b, e, s in
                      zip(counts.kind, counts.edges, counts.begin_s, counts.end_s, counts.lane_share, strict=True)])
