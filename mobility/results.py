@@ -316,6 +316,15 @@ def kpis(ds: xr.Dataset) -> dict[str, float | int]:
     - ``vehicles_arrived``, ``vehicles_unfinished`` (still driving at the end),
       ``vehicles_never_departed`` (never inserted), ``vehicles_stranded`` (never inserted after waiting at least
       :data:`STRANDED_AFTER_S`) and ``teleports``, always reported beside the means.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run's results.
+
+    Returns
+    -------
+    dict of str to float or int
     """
     hours = (float(ds.attrs["end_s"]) - float(ds.attrs["begin_s"])) / 3600.0
     out: dict[str, float | int] = {}
@@ -347,7 +356,18 @@ def kpis(ds: xr.Dataset) -> dict[str, float | int]:
 
 
 def save_results(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write ``ds`` to a netCDF file atomically (temporary file, then rename)."""
+    """Write ``ds`` to a netCDF file atomically (temporary file, then rename).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    path : path
+        A ``.nc`` file.
+
+    Returns
+    -------
+    Path
+    """
     path = Path(path)
     if path.suffix not in (".nc", ".nc4", ".h5"):
         raise InputError(f"{path}: results are saved as netCDF; use a .nc file name")
@@ -357,7 +377,16 @@ def save_results(ds: xr.Dataset, path: str | Path) -> Path:
 
 
 def load_results(path: str | Path) -> xr.Dataset:
-    """Read a results file written by :func:`save_results` into memory."""
+    """Read a results file written by :func:`save_results` into memory.
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    xarray.Dataset
+    """
     path = Path(path)
     if not path.is_file():
         raise missing_file(path, "results file")

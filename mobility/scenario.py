@@ -346,7 +346,21 @@ _TAGS = ("od", "routes", "random", "files")
 
 def scenario_from_dict(data: dict[str, Any], *, base_dir: str | Path | None = None, source: str = "<dict>",
                        _root: yaml.Node | None = None, source_file: Path | None = None) -> Scenario:
-    """Validate a scenario given as a dict (paths relative to ``base_dir``)."""
+    """Validate a scenario given as a dict (paths relative to ``base_dir``).
+
+    Parameters
+    ----------
+    data : dict
+        The scenario's fields.
+    base_dir : path, optional
+        The folder relative paths start from.
+    source : str
+        How errors name where the dict came from.
+
+    Returns
+    -------
+    Scenario
+    """
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario must be a mapping of fields, got {type(data).__name__}")
     sc = validate(data, Scenario, source=source, root=_root, context={"base_dir": base_dir}, error=ScenarioError,
@@ -365,6 +379,10 @@ def load_scenario(path: str | Path, *, check_network: bool = True) -> Scenario:
     check_network : bool
         Also check that the network file exists and that every edge the demand names is in it.
 
+    Returns
+    -------
+    Scenario
+
     Raises
     ------
     ScenarioError
@@ -374,13 +392,35 @@ def load_scenario(path: str | Path, *, check_network: bool = True) -> Scenario:
 
 
 def load_scenario_with_network(path: str | Path) -> tuple[Scenario, Any]:
-    """:func:`load_scenario`, also returning the :class:`~mobility.RoadNetwork` read to check it."""
+    """:func:`load_scenario`, also returning the :class:`~mobility.RoadNetwork` read to check it.
+
+    Parameters
+    ----------
+    path : path
+        The YAML file or ``.sumocfg``.
+
+    Returns
+    -------
+    tuple
+        ``(Scenario, RoadNetwork)``.
+    """
     sc, net = _load(path, check_network=True)
     return sc, net
 
 
 def scenario_network(scenario: Scenario, *, root: yaml.Node | None = None) -> Any:
-    """The scenario's :class:`~mobility.RoadNetwork`, read once, with every edge its demand names checked."""
+    """The scenario's :class:`~mobility.RoadNetwork`, read once, with every edge its demand names checked.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    root : yaml.Node, optional
+        The scenario file's YAML tree, for the line of an error.
+
+    Returns
+    -------
+    RoadNetwork
+    """
     where = scenario.source_file or scenario.name
     if not Path(scenario.network).is_file():
         line = node_line(root, ("network",)) if root is not None else None
@@ -491,6 +531,19 @@ def save_scenario(scenario: Scenario, path: str | Path, *, header: str = "") -> 
     """Write ``scenario`` as a YAML file that :func:`load_scenario` reads back to an equal spec (atomically).
 
     Paths (network, route and additional files) are written relative to the file's folder where they can be.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    path : path
+        The YAML file written.
+    header : str
+        A comment put at the top of the file.
+
+    Returns
+    -------
+    Path
+        The file written.
     """
     import os
 
