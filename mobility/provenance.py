@@ -28,7 +28,12 @@ PROVENANCE_KEYS = ("toolkit", "toolkit_version", "sumo_version", "spec_hash", "s
 
 
 def toolkit_version() -> str:
-    """The installed toolkit's version (``0+unknown`` when run from a bare source tree)."""
+    """The installed toolkit's version (``0+unknown`` when run from a bare source tree).
+
+    Returns
+    -------
+    str
+    """
     try:
         return md.version("mobility")
     except md.PackageNotFoundError:  # pragma: no cover - running from a source tree
@@ -36,14 +41,24 @@ def toolkit_version() -> str:
 
 
 def sumo_version() -> str:
-    """The installed eclipse-sumo version ('' when SUMO is not installed)."""
+    """The installed eclipse-sumo version ('' when SUMO is not installed).
+
+    Returns
+    -------
+    str
+    """
     from ._sumo import installed_versions
 
     return installed_versions().get("eclipse-sumo") or ""
 
 
 def command_line() -> str:
-    """The command that is running, as a user would type it (``mobility ...`` for the CLI)."""
+    """The command that is running, as a user would type it (``mobility ...`` for the CLI).
+
+    Returns
+    -------
+    str
+    """
     argv = list(sys.argv)
     if not argv or not argv[0]:
         return "python"
@@ -54,7 +69,22 @@ def command_line() -> str:
 
 def record(*, spec_hash: str | None = None, seeds: Sequence[int] | int | None = None, command: str | None = None,
            sumo: bool = True) -> dict[str, Any]:
-    """The provenance keys as a plain mapping (for JSON documents such as a plan's provenance)."""
+    """The provenance keys as a plain mapping (for JSON documents such as a plan's provenance).
+
+    Parameters
+    ----------
+    spec_hash : str, optional
+        Hash of what the document describes.
+    seeds : int or list of int, optional
+    command : str, optional
+        The command that made it (default: this process's command line).
+    sumo : bool
+        Record the SUMO version.
+
+    Returns
+    -------
+    dict
+    """
     out: dict[str, Any] = {"toolkit": "mobility", "toolkit_version": toolkit_version()}
     if sumo:
         out["sumo_version"] = sumo_version()
@@ -88,6 +118,11 @@ def stamp(ds: Any, *, spec_hash: str | None = None, seeds: Sequence[int] | int |
     **attrs
         Descriptive attributes of the caller (``title``, ``scenario_name``, ...); lists and mappings are
         stored as JSON so the Dataset stays netCDF-writable.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` itself.
     """
     for k, v in attrs.items():
         if v is not None:

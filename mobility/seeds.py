@@ -26,7 +26,18 @@ MAX_SEED = 2**31 - 1
 
 
 def check_seed(seed: object, *, what: str = "seed") -> int:
-    """``seed`` as an int in ``0..2**31-1``, or an InputError saying how to fix it."""
+    """``seed`` as an int in ``0..2**31-1``, or an InputError saying how to fix it.
+
+    Parameters
+    ----------
+    seed : int
+    what : str
+        How the error names the seed (an option or field).
+
+    Returns
+    -------
+    int
+    """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         raise InputError(f"{what}: give a whole number from 0 to {MAX_SEED}, got {seed!r}")
     if not 0 <= int(seed) <= MAX_SEED:
@@ -45,10 +56,32 @@ def _sequence(seed: int, names: tuple[str | int, ...]) -> np.random.SeedSequence
 
 
 def rng(seed: int, *names: str | int) -> np.random.Generator:
-    """The generator of the sub-stream ``names`` of ``seed`` (e.g. ``rng(seed, "battery", vehicle_id)``)."""
+    """The generator of the sub-stream ``names`` of ``seed`` (e.g. ``rng(seed, "battery", vehicle_id)``).
+
+    Parameters
+    ----------
+    seed : int
+    *names : str or int
+        The sub-stream's names: the same names give the same stream whatever else draws from ``seed``.
+
+    Returns
+    -------
+    numpy.random.Generator
+    """
     return np.random.default_rng(_sequence(seed, names))
 
 
 def sub_seed(seed: int, *names: str | int) -> int:
-    """A seed for a tool that takes an integer (SUMO's ``--seed``), drawn from the sub-stream ``names``."""
+    """A seed for a tool that takes an integer (SUMO's ``--seed``), drawn from the sub-stream ``names``.
+
+    Parameters
+    ----------
+    seed : int
+    *names : str or int
+
+    Returns
+    -------
+    int
+        In ``0..2**31-1``.
+    """
     return int(_sequence(seed, names).generate_state(1, np.uint32)[0] % (MAX_SEED + 1))
