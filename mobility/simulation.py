@@ -392,6 +392,11 @@ def run_scenario(
         Keep SUMO's files there; a temporary folder (removed afterwards) when omitted.
     progress : callable, optional
         ``progress(now_s, end_s)`` after each chunk of simulated time.
+
+    Returns
+    -------
+    xarray.Dataset
+        The run's results (edge data, trips, network-wide counts, KPIs), stamped with provenance.
     """
     sim = Simulation(scenario, seed=seed, backend=backend, workdir=workdir, network=network)
     try:

@@ -192,12 +192,27 @@ class StudyFileKind(StudyKind):
 
 
 def kinds() -> list[str]:
-    """Names of the study kinds."""
+    """Names of the study kinds.
+
+    Returns
+    -------
+    list of str
+    """
     return list(KINDS)
 
 
 def get_kind(name: str) -> StudyKind:
-    """The :class:`StudyKind` called ``name``."""
+    """The :class:`StudyKind` called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`kinds`.
+
+    Returns
+    -------
+    StudyKind
+    """
     if name not in KINDS:
         raise InputError(f"unknown study kind {name!r}; choose from {', '.join(KINDS)}")
     module, _, attr = KINDS[name].partition(":")
@@ -208,6 +223,15 @@ def detect_kind(path: str | Path) -> str:
     """The kind of a study file: its ``kind:`` key, else the one reader that accepts it.
 
     When no reader accepts it, raises the errors of the reader that found the fewest problems.
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    str
+        The kind's name.
     """
     from ._spec import read_mapping
     from .sumocfg import is_sumocfg
@@ -230,7 +254,18 @@ def detect_kind(path: str | Path) -> str:
 
 
 def load_study(path: str | Path, *, kind: str | None = None) -> Study:
-    """Read a study file and resolve it once (scenario, network): the :class:`Study` every step takes."""
+    """Read a study file and resolve it once (scenario, network): the :class:`Study` every step takes.
+
+    Parameters
+    ----------
+    path : path
+    kind : str, optional
+        The study's kind (default: from the file, :func:`detect_kind`).
+
+    Returns
+    -------
+    Study
+    """
     p = Path(path)
     k = get_kind(kind or detect_kind(p))
     return k.resolve(k.read(p))
@@ -324,6 +359,11 @@ def compare(study: Study, alternatives: Sequence[Any] | Mapping[str, Any] | None
         ``progress(done, total, label)`` as runs finish.
     **options
         Passed to the kind's :meth:`StudyKind.alternatives` (e.g. the signal controllers' settings).
+
+    Returns
+    -------
+    xarray.Dataset
+        The runs' KPIs on ``(<kind.dim>, seed)`` (and the kind's own variables), stamped with provenance.
     """
     import xarray as xr
 
@@ -379,7 +419,19 @@ def _kind_of(ds: xr.Dataset) -> StudyKind:
 
 def study_table(ds: xr.Dataset, *, baseline: str | None = "default") -> pd.DataFrame:
     """One row per alternative: each KPI's mean over seeds and (``<title> sd``) its spread, and the first
-    KPI's change against the kind's ``baseline`` alternative when it is in the Dataset."""
+    KPI's change against the kind's ``baseline`` alternative when it is in the Dataset.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        :func:`compare`'s.
+    baseline : str or None
+        The alternative changes are measured against (``"default"``: the kind's).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     import pandas as pd
 
     kind = _kind_of(ds)
@@ -406,7 +458,19 @@ def study_table(ds: xr.Dataset, *, baseline: str | None = "default") -> pd.DataF
 
 
 def format_table(ds: xr.Dataset, *, baseline: str | None = "default") -> str:
-    """The comparison as a Markdown table (mean +/- sd over seeds)."""
+    """The comparison as a Markdown table (mean +/- sd over seeds).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        :func:`compare`'s.
+    baseline : str or None
+        The alternative the first KPI's change is measured against (``"default"``: the kind's).
+
+    Returns
+    -------
+    str
+    """
     kind = _kind_of(ds)
     t = study_table(ds, baseline=baseline)
     cols = [c for c in kind.table if c.title in t]
@@ -424,5 +488,16 @@ def format_table(ds: xr.Dataset, *, baseline: str | None = "default") -> str:
 
 
 def study_figures(study: Study, ds: xr.Dataset) -> Iterator[tuple[str, Any]]:
-    """The kind's figures of a comparison, as ``(file name, figure)`` pairs."""
+    """The kind's figures of a comparison, as ``(file name, figure)`` pairs.
+
+    Parameters
+    ----------
+    study : Study
+    ds : xarray.Dataset
+        :func:`compare`'s.
+
+    Returns
+    -------
+    iterator of (str, Figure)
+    """
     return get_kind(study.kind).figures(study, ds)
