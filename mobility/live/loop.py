@@ -103,8 +103,8 @@ def run_live(scenario: Scenario, source: Iterable[tuple[float, FeedBatch]], stat
     max_signs : int
         Detour signs tried per incident.
     check : bool
-        Check the engine's ``top`` plans in SUMO (the scenario with the incident as found) on ``seeds`` and keep
-        the best only if it also beats no response on ``check_seeds``
+        Check ``top`` plans in SUMO (the scenario with the incident as found: the engine's best of each kind of
+        response first) on ``seeds`` and keep the best only if it also beats no response on ``check_seeds``
         (:func:`mobility.incident.respond.check_responses`); the result is in ``recommended``.
     top : int
     seeds, check_seeds : tuple of int
@@ -205,9 +205,25 @@ def _check(scenario: Scenario, spec: Any, plans: dict[str, Any], ranking: Any, t
     if path is None:
         raise InputError("checking responses in SUMO needs the scenario's file: load the scenario from a file")
     with tempfile.TemporaryDirectory() as tmp:
-        plan, reason, _, _ = check_responses(path, spec, plans, ranking, top=top, seeds=seeds, check_seeds=check_seeds,
-                                             workers=workers, workdir=tmp)
+        plan, reason, _, _ = check_responses(path, spec, plans, _one_of_each_kind(ranking, plans), top=top,
+                                             seeds=seeds, check_seeds=check_seeds, workers=workers, workdir=tmp)
     return plan.id, reason
+
+
+def _one_of_each_kind(ranking: Any, plans: dict[str, Any]) -> Any:
+    """The ranking with the best plan of each kind (detours, metering, retimed signals and their mixes) first, in
+    the engine's order, then the rest: the SUMO check then tries different responses, not the engine's three
+    nearly alike (the engine's ranking of one kind against another is the least sure part of it)."""
+    import pandas as pd
+
+    seen: set[tuple[bool, bool, bool]] = set()
+    first, rest = [], []
+    for i, name in enumerate(ranking["plan"]):
+        pl = plans[name]
+        kind = (bool(pl.detours), bool(pl.metering), bool(pl.retiming))
+        (first if kind not in seen else rest).append(i)
+        seen.add(kind)
+    return pd.concat([ranking.iloc[first], ranking.iloc[rest]]).reset_index(drop=True)
 
 
 def _submit(client: Any, scenario: Scenario, spec: Any, ranking: Any, plans: dict[str, Any],
