@@ -139,7 +139,16 @@ class SweepResult:
 
 # ---- the spec ----------------------------------------------------------------------------------
 def load_sweep(path: str | Path) -> SweepSpec:
-    """Read and check a sweep file: the base file loads, and every override is a valid value of it."""
+    """Read and check a sweep file: the base file loads, and every override is a valid value of it.
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    SweepSpec
+    """
     from ._spec import read_spec
     from .study import detect_kind
 
@@ -222,7 +231,16 @@ def _study(spec: SweepSpec, raw: dict[str, Any], params: dict[str, Any], *, wher
 
 
 def plan_runs(spec: SweepSpec) -> list[Run]:
-    """Every run of the sweep: the product of the varied values, times the seeds."""
+    """Every run of the sweep: the product of the varied values, times the seeds.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+
+    Returns
+    -------
+    list of Run
+    """
     from .study import task_id
 
     kind = _kind(spec)
@@ -303,6 +321,11 @@ def run_sweep(
         Re-runs of a run that crashed, died or hit the time limit (default: the sweep file's).
     progress : callable, optional
         ``progress(done, failed, remaining, seconds_left, event)`` after every run.
+
+    Returns
+    -------
+    xarray.Dataset
+        :func:`combine_runs`'s.
     """
     if workers is not None and not (isinstance(workers, int) and 1 <= workers <= 4096):
         raise InputError(f"workers must be a whole number in 1..4096, got {workers!r}")
@@ -379,6 +402,18 @@ def combine_runs(spec: SweepSpec, runs: Sequence[Run] | None = None, *, failed: 
 
     A run's other variables (queues over time, occupancy by area, per-vehicle values) stay in its own
     ``result.nc`` (``output/<run-id>/``, named by the ``run_id`` variable).
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    runs : list of Run, optional
+        The runs to combine (default: :func:`plan_runs`).
+    failed : dict of str to str, optional
+        Runs that failed for good, by id, with the reason (their KPIs are NaN).
+
+    Returns
+    -------
+    xarray.Dataset
     """
     import xarray as xr
 
