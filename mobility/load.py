@@ -19,6 +19,16 @@ def load_network(path: str | Path, **kwargs: Any) -> RoadNetwork:
     ``*.net.xml``/``*.net.xml.gz`` -> :func:`network_from_sumo`; ``*.osm``/``*.osm.xml`` (gzipped or not) ->
     :func:`~mobility.osm.network_from_osm` (converted once, then reused from the cache); ``*.tntp`` ->
     :func:`~mobility.tntp.network_from_tntp`.
+
+    Parameters
+    ----------
+    path : path
+    **kwargs
+        Passed to the reader.
+
+    Returns
+    -------
+    RoadNetwork
     """
     p = Path(path)
     name = p.name.lower()

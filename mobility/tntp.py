@@ -79,7 +79,15 @@ def _meta_int(meta: dict[str, str], key: str, path: Path) -> int:
 def tntp_cost_weights(folder: str | Path) -> tuple[float, float]:
     """Toll and distance weights from the ``Generalized Cost Weights`` section of ``folder/README.md``.
 
-    Returns ``(toll_weight, distance_weight)``; a missing README, section or value reads as 0.
+    Parameters
+    ----------
+    folder : path
+        The TNTP network's folder.
+
+    Returns
+    -------
+    tuple of float
+        ``(toll_weight, distance_weight)``; a missing README, section or value reads as 0.
     """
     readme = Path(folder) / "README.md"
     if not readme.is_file():
@@ -257,7 +265,17 @@ _PAIR = re.compile(r"(\d+)\s*:\s*([-+0-9.eE]+)")
 
 
 def od_from_tntp(path: str | Path) -> ODMatrix:
-    """Read a TNTP ``*_trips.tntp`` OD matrix; the total is checked against ``<TOTAL OD FLOW>``."""
+    """Read a TNTP ``*_trips.tntp`` OD matrix; the total is checked against ``<TOTAL OD FLOW>``.
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    ODMatrix
+        Flows in veh/h between the file's zones.
+    """
     path = Path(path)
     meta, data = _split_metadata(path)
     n_zones = _meta_int(meta, "NUMBER OF ZONES", path)
@@ -294,6 +312,10 @@ def od_from_tntp(path: str | Path) -> ODMatrix:
 def read_tntp_flows(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Read a ``*_flow.tntp`` solution file.
 
+    Parameters
+    ----------
+    path : path
+
     Returns
     -------
     from_node, to_node : array of int64
@@ -317,7 +339,18 @@ def read_tntp_flows(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def write_tntp_trips(od: ODMatrix, path: str | Path) -> Path:
-    """Write ``od`` as a TNTP ``*_trips.tntp`` file that :func:`od_from_tntp` reads back (atomically)."""
+    """Write ``od`` as a TNTP ``*_trips.tntp`` file that :func:`od_from_tntp` reads back (atomically).
+
+    Parameters
+    ----------
+    od : ODMatrix
+    path : path
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     from ._io import write_text_atomic
 
     flows = np.asarray(od.flows, dtype=float)
