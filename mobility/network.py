@@ -461,6 +461,27 @@ def generate_grid(
     Every inner junction gets four approaches (``attach_length_m`` stubs at the fringe) and, when
     ``signalised``, a static traffic light; fringe nodes stay unsignalised. Junction ids are netgenerate's
     (``A0``, ``B1``...), fringe nodes ``left0``, ``top2``...
+
+    Parameters
+    ----------
+    output : path
+        The ``.net.xml`` written.
+    n : int
+        Junctions per side.
+    length_m : float, m
+        Block length.
+    attach_length_m : float, m
+        Length of the fringe stubs.
+    lanes : int
+        Lanes each way.
+    speed_m_s : float, m/s
+        Speed limit.
+    signalised : bool
+        A static traffic light at every inner junction.
+
+    Returns
+    -------
+    RoadNetwork
     """
     _positive(n=n, length_m=length_m, lanes=lanes, speed_m_s=speed_m_s)
     cols = [chr(ord("A") + i) for i in range(n)]
@@ -482,7 +503,27 @@ def generate_spider(
     speed_m_s: float = 13.89,
     signalised: bool = False,
 ) -> RoadNetwork:
-    """Generate a spider-web network (``arms`` radial roads crossing ``circles`` rings) with netgenerate."""
+    """Generate a spider-web network (``arms`` radial roads crossing ``circles`` rings) with netgenerate.
+
+    Parameters
+    ----------
+    output : path
+        The ``.net.xml`` written.
+    arms, circles : int
+        Radial roads and rings.
+    space_radius_m : float, m
+        Distance between the rings.
+    lanes : int
+        Lanes each way.
+    speed_m_s : float, m/s
+        Speed limit.
+    signalised : bool
+        Traffic lights (static) at the junctions.
+
+    Returns
+    -------
+    RoadNetwork
+    """
     _positive(arms=arms, circles=circles, space_radius_m=space_radius_m, lanes=lanes, speed_m_s=speed_m_s)
     args = ["--spider", "--spider.arm-number", str(arms), "--spider.circle-number", str(circles),
             "--spider.space-radius", str(space_radius_m),
@@ -510,6 +551,25 @@ def generate_corridor(
     The arterial runs west to east through ``junctions`` signalised junctions ``J1..Jn`` spaced
     ``spacing_m`` apart, with entry/exit stubs ``W``/``E``; each junction has a cross street to
     ``N<i>`` and ``S<i>``. Edge ids read ``<from>_<to>`` (e.g. ``J1_J2``, ``N3_J3``).
+
+    Parameters
+    ----------
+    output : path
+        The ``.net.xml`` written.
+    junctions : int
+        Signalised junctions along the arterial.
+    spacing_m, approach_m, side_length_m : float, m
+        Between junctions, of the entry/exit stubs, of the cross streets.
+    main_lanes, side_lanes : int
+        Lanes each way on the arterial and on the cross streets.
+    main_speed_m_s, side_speed_m_s : float, m/s
+        Speed limits.
+    tls_type : {"static", "actuated"}
+        The signals' programs.
+
+    Returns
+    -------
+    RoadNetwork
     """
     _positive(junctions=junctions, spacing_m=spacing_m, approach_m=approach_m, side_length_m=side_length_m,
               main_lanes=main_lanes, side_lanes=side_lanes, main_speed_m_s=main_speed_m_s, side_speed_m_s=side_speed_m_s)
