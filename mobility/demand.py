@@ -29,6 +29,17 @@ def demand_windows(scenario: Scenario, begin_s: float | None, end_s: float | Non
 
     Windows end one step before the scenario's end: SUMO's last step inserts no vehicle, so demand
     scheduled later could never depart and would only inflate the loaded count.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    begin_s, end_s : float or None, s
+        The flow's window (None: the scenario's).
+
+    Yields
+    ------
+    tuple of float
+        ``(begin s, end s, scale)``.
     """
     last = scenario.end_s - scenario.step_length_s
     b = scenario.begin_s if begin_s is None else max(begin_s, scenario.begin_s)
@@ -111,7 +122,17 @@ def _depart_attrs(scenario: Scenario) -> str:
 
 def fringe_nodes(network: RoadNetwork, vclass: str | None = None) -> np.ndarray:
     """Boolean per node: the network's boundary, dead ends with at most one way in and one way out (counting
-    only the edges that admit ``vclass``, when given)."""
+    only the edges that admit ``vclass``, when given).
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    vclass : str, optional
+
+    Returns
+    -------
+    array of bool
+    """
     ok = np.ones(network.n_edges, dtype=bool) if vclass is None else allowed(network, vclass)
     indeg = np.bincount(network.head[ok], minlength=network.n_nodes)
     outdeg = np.bincount(network.tail[ok], minlength=network.n_nodes)
@@ -120,7 +141,19 @@ def fringe_nodes(network: RoadNetwork, vclass: str | None = None) -> np.ndarray:
 
 def boundary_edges(network: RoadNetwork, vclass: str = "passenger") -> tuple[np.ndarray, np.ndarray]:
     """Edges entering the network at its boundary that lead ``vclass`` into it, and edges leaving it that
-    ``vclass`` reaches (indices)."""
+    ``vclass`` reaches (indices).
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    vclass : str
+        SUMO vehicle class.
+
+    Returns
+    -------
+    tuple of arrays of int
+        ``(entering, leaving)`` edge indices.
+    """
     fringe = fringe_nodes(network, vclass)
     r = reach(network, vclass)
     return np.flatnonzero(fringe[network.tail] & r.origins), np.flatnonzero(fringe[network.head] & r.destinations)
@@ -130,7 +163,20 @@ def street_edges(network: RoadNetwork, *, min_length_m: float = 0.0, include_bou
                  vclass: str = "passenger", max_speed_m_s: float = np.inf) -> np.ndarray:
     """Indices of the edges where kerbside parking or charging sites can go: at least ``min_length_m`` long,
     a speed limit of at most ``max_speed_m_s``, a lane that admits ``vclass``, and in the set of edges that
-    class can both reach and leave; less those touching the boundary (unless ``include_boundary``)."""
+    class can both reach and leave; less those touching the boundary (unless ``include_boundary``).
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    min_length_m : float, m
+    include_boundary : bool
+    vclass : str
+    max_speed_m_s : float, m/s
+
+    Returns
+    -------
+    array of int
+    """
     keep = reach(network, vclass).core & (np.asarray(network.length) >= min_length_m)
     keep &= np.asarray(network.free_speed) <= max_speed_m_s
     if not include_boundary:
@@ -169,6 +215,18 @@ def random_trips(scenario: Scenario, network: RoadNetwork, *, report: dict | Non
     trip has a route. Draws closer than ``min_distance_m`` or joining an edge to itself are drawn again too.
     ``report`` (a dict), when given, receives the counts: trips, draws, rejected draws and the share rejected,
     and per vehicle type where its class may go.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        With random demand.
+    network : RoadNetwork
+    report : dict, optional
+
+    Returns
+    -------
+    list of tuple
+        ``(depart s, from edge, to edge, vehicle type)``.
     """
     d = scenario.demand
     assert isinstance(d, RandomDemand)
@@ -220,6 +278,17 @@ def write_routes(scenario: Scenario, network: RoadNetwork, path: str | Path, *, 
 
     For ``kind: files`` the scenario's own route files are used as they are, and the file written here
     is empty. ``report``: see :func:`random_trips`.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    network : RoadNetwork
+    path : path
+    report : dict, optional
+
+    Returns
+    -------
+    Path
     """
     d = scenario.demand
     vtypes, type_id = _vtype_xml(scenario)
@@ -261,7 +330,17 @@ def write_routes(scenario: Scenario, network: RoadNetwork, path: str | Path, *, 
 
 
 def write_zones(scenario: Scenario, path: str | Path) -> Path | None:
-    """Write the OD matrix's zones as SUMO ``<taz>`` definitions; ``None`` when there are none."""
+    """Write the OD matrix's zones as SUMO ``<taz>`` definitions; ``None`` when there are none.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    path : path
+
+    Returns
+    -------
+    Path or None
+    """
     d = scenario.demand
     if not isinstance(d, ODDemand) or not d.zones:
         return None
