@@ -166,7 +166,17 @@ class UnsafePlanError(InputError):
 
 @cached_by_file
 def signal_models(net_file: str | Path) -> dict[str, SignalModel]:
-    """The controller model of every traffic light in a SUMO network, ``{tls id: SignalModel}``."""
+    """The controller model of every traffic light in a SUMO network, ``{tls id: SignalModel}``.
+
+    Parameters
+    ----------
+    net_file : path
+        A SUMO ``.net.xml``.
+
+    Returns
+    -------
+    dict of str to SignalModel
+    """
     path = Path(net_file)
     if not path.is_file():
         raise missing_file(path, "SUMO network")
@@ -328,6 +338,19 @@ def validate_plan(plan: SignalPlan, model: SignalModel | None = None, *, min_yel
     """Every safety rule ``plan`` breaks (an empty list for a safe plan).
 
     Without ``model`` only the timing rules are checked (yellow, all-red, minimum green, cycle, offset).
+
+    Parameters
+    ----------
+    plan : SignalPlan
+    model : SignalModel, optional
+    min_yellow_s : float, s
+        Shortest yellow accepted.
+    tolerance_s : float, s
+        Slack on time comparisons.
+
+    Returns
+    -------
+    list of Violation
     """
     j = plan.junction
     out: list[Violation] = []
@@ -468,7 +491,25 @@ def _check_actuation(plan: SignalPlan, add: Callable[..., None]) -> None:
 
 
 def check_plan(plan: SignalPlan, model: SignalModel | None = None, **kwargs: Any) -> SignalPlan:
-    """Return ``plan`` if it is safe; raise :class:`UnsafePlanError` naming every violation otherwise."""
+    """Return ``plan`` if it is safe; raise :class:`UnsafePlanError` naming every violation otherwise.
+
+    Parameters
+    ----------
+    plan : SignalPlan
+    model : SignalModel, optional
+        The junction's controller model (without it, the timing rules only).
+    **kwargs
+        :func:`validate_plan`'s settings.
+
+    Returns
+    -------
+    SignalPlan
+        ``plan`` itself.
+
+    Raises
+    ------
+    UnsafePlanError
+    """
     v = validate_plan(plan, model, **kwargs)
     if v:
         raise UnsafePlanError(v)
