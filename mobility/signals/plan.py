@@ -378,6 +378,17 @@ def plans_from_net(net_file: str | Path, *, plan_id: str | None = None,
 
     ``plan_id`` defaults to SUMO's ``programID``; a phase without ``maxDur`` gets ``default_max_green_s``
     (at least its duration) as its maximum green.
+
+    Parameters
+    ----------
+    net_file : path
+        A SUMO ``.net.xml``.
+    plan_id : str, optional
+    default_max_green_s : float, s
+
+    Returns
+    -------
+    dict of str to SignalPlan
     """
     path = Path(net_file)
     root = _parse_xml(path, "SUMO network")
@@ -408,6 +419,19 @@ def plans_to_sumo(plans: Iterable[SignalPlan], path: str | Path | None = None, *
     Each plan becomes a ``tlLogic`` (``programID`` = ``<plan_id>.v<version>``) whose green phases carry
     ``minDur``/``maxDur`` and the stage names. A signal with several plans gets a ``WAUT`` that switches
     to each plan at the start of its validity period; the plan in force at midnight starts.
+
+    Parameters
+    ----------
+    plans : iterable of SignalPlan
+    path : path, optional
+        Write the XML there too.
+    provenance : str
+        A comment put at the top.
+
+    Returns
+    -------
+    str
+        The XML.
     """
     plans = list(plans)
     if not plans:
@@ -469,6 +493,14 @@ def plans_from_sumo(path: str | Path) -> list[SignalPlan]:
     """Read the plans of a SUMO additional (or network) file written by :func:`plans_to_sumo`.
 
     ``tlLogic`` elements without the toolkit's parameters are read like :func:`plans_from_net` does.
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    list of SignalPlan
     """
     path = Path(path)
     root = _parse_xml(path, "SUMO additional file")
@@ -521,14 +553,33 @@ def _actuation_from_sumo(tl: ET.Element) -> Actuation:
 
 # ---- JSON -----------------------------------------------------------------------------------------
 def save_plans(plans: Iterable[SignalPlan], path: str | Path) -> Path:
-    """Write plans as a JSON document ``{"plans": [...]}`` atomically."""
+    """Write plans as a JSON document ``{"plans": [...]}`` atomically.
+
+    Parameters
+    ----------
+    plans : iterable of SignalPlan
+    path : path
+
+    Returns
+    -------
+    Path
+    """
     doc = {"format": "mobility.signal_plans", "format_version": 1,
            "plans": [p.model_dump(mode="json") for p in plans]}
     return write_text_atomic(path, json.dumps(doc, indent=1) + "\n")
 
 
 def load_plans(path: str | Path) -> list[SignalPlan]:
-    """Read plans written by :func:`save_plans` (or a bare JSON list of plans)."""
+    """Read plans written by :func:`save_plans` (or a bare JSON list of plans).
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    list of SignalPlan
+    """
     from .._spec import read_document, validate
 
     path = Path(path)
