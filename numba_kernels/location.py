@@ -129,7 +129,7 @@ def lagrangian(wc, p, status, lam, ub, incumbent, max_iter, step0, heur_every, s
     slack_abs, slack_rel : stop once ``bound > ub - slack_abs - slack_rel * |ub|`` (the incumbent is proven)
     rho : (m,) out: site values at the best multipliers
 
-    Returns ``(bound, iterations, ub)``.
+    Returns ``(bound, iterations, ub, step)``: ``step`` is the step factor reached, to continue from.
     """
     n, m = wc.shape
     cur = lam.copy()
@@ -204,4 +204,4 @@ def lagrangian(wc, p, status, lam, ub, incumbent, max_iter, step0, heur_every, s
         t = f * (target - bound) / norm
         for i in range(n):
             cur[i] += t * g[i]
-    return best, it, ub
+    return best, it, ub, f

@@ -72,9 +72,11 @@ def mb_solver_name(solver: str | None) -> str:
 
 def mb_solve(var_lo: np.ndarray, var_hi: np.ndarray, obj: np.ndarray, row_lo: np.ndarray, row_hi: np.ndarray,
              a, n_integer: int, offset: float, solver: str, time_limit_s: float | None,
-             duals: bool = False) -> MbResult:
+             duals: bool = False, cutoff: float | None = None) -> MbResult:
     """Minimise ``obj x + offset`` s.t. ``row_lo <= a x <= row_hi``, bounds, the first ``n_integer`` integer,
-    with OR-Tools' model builder (the model goes in as one sparse matrix); ``duals`` of an LP's rows on request."""
+    with OR-Tools' model builder (the model goes in as one sparse matrix); ``duals`` of an LP's rows on request.
+    ``cutoff`` (HiGHS only): the solver prunes every node whose bound reaches it, so a MIP that finds nothing
+    below it ends INFEASIBLE."""
     from ortools.linear_solver.python import model_builder as mb
 
     model = mb.Model()
@@ -83,7 +85,10 @@ def mb_solve(var_lo: np.ndarray, var_hi: np.ndarray, obj: np.ndarray, row_lo: np
         model.helper.set_var_integrality(j, True)
     model.helper.set_objective_offset(offset)
     s = mb.Solver(solver)
-    s.set_solver_specific_parameters(_GAP.get(solver, ""))
+    params = _GAP.get(solver, "")
+    if cutoff is not None and solver == "highs" and math.isfinite(cutoff):
+        params += f",objective_bound={cutoff!r}"
+    s.set_solver_specific_parameters(params)
     if time_limit_s is not None:
         s.set_time_limit_in_seconds(float(time_limit_s))
     st = s.solve(model).name

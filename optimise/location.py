@@ -133,7 +133,16 @@ def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None, tim
     lam = wk[:, incumbent].min(axis=1).copy()
     rho = np.empty(m)
     status0 = np.zeros(m, dtype=np.int8)
-    lb, _, ub = lagrangian(wk, p, status0, lam, ub, incumbent, 20 * max(n, 100), 2.0, 50, slack_abs, slack_rel, rho)
+    # the bound gets at most half the time limit, in chunks between which the clock is read
+    deadline = math.inf if time_limit_s is None else t0 + 0.5 * time_limit_s
+    lb, step, left = -math.inf, 2.0, 20 * max(n, 100)
+    while left > 0:
+        chunk = min(left, LAGRANGIAN_CHUNK)
+        b, iters, ub, step = lagrangian(wk, p, status0, lam, ub, incumbent, chunk, step, 50, slack_abs, slack_rel,
+                                        rho)
+        lb, left = max(lb, b), left - iters
+        if iters < chunk or step < 1e-6 or time.perf_counter() > deadline:
+            break
     incumbent_sites = np.flatnonzero(incumbent)
     # proven bound when nothing beats the incumbent: its value if costs are integral, else up to the tolerance
     ub_bound = ub if integral else cut(ub)
@@ -143,7 +152,8 @@ def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None, tim
     # site status (-1 closed, 1 open, 0 free) from the site values at the best multipliers, then by probing
     inside, lift = _lifts(rho, status0, p)
     status = np.where(lb + lift > cut(ub), np.where(inside, 1, -1), 0).astype(np.int8)
-    status = _probe_sites(wk, p, lam, rho, status, ub, cut(ub), slack_abs, slack_rel)
+    probe_end = math.inf if time_limit_s is None else t0 + 0.75 * time_limit_s
+    status = _probe_sites(wk, p, lam, rho, status, ub, cut(ub), slack_abs, slack_rel, probe_end)
     forced, free = np.flatnonzero(status == 1), np.flatnonzero(status == 0)
     if len(forced) > p or len(forced) + len(free) < p:
         # no solution better than the incumbent satisfies every fixing
@@ -190,17 +200,20 @@ def _lifts(rho: np.ndarray, status: np.ndarray, p: int) -> tuple[np.ndarray, np.
     return inside, np.where(inside, next_out - rho, rho - rho[order[p - 1]])
 
 
+#: Lagrangian iterations between two looks at the clock.
+LAGRANGIAN_CHUNK = 200
+
 #: work (demand points x sites x iterations) spent probing sites before the MIP; iterations and first step per probe
 PROBE_WORK, PROBE_ITERATIONS, PROBE_STEP = 2.0e9, 300, 2.0
 
 
 def _probe_sites(wk: np.ndarray, p: int, lam: np.ndarray, rho: np.ndarray, status: np.ndarray, ub: float,
-                 cut: float, slack_abs: float, slack_rel: float) -> np.ndarray:
+                 cut: float, slack_abs: float, slack_rel: float, deadline: float = math.inf) -> np.ndarray:
     """Force each free site the other way from the relaxed solution, re-optimise the bound from the best
     multipliers over the sites not closed, and fix the site where the bound passes ``cut``. Fixings only
     describe solutions better than the incumbent, so each probe may use the ones before it; rounds repeat
     while they fix something, within :data:`PROBE_WORK`. ``lam``, ``rho``: the best multipliers and the site
-    values there."""
+    values there. Probing stops at ``deadline`` (``time.perf_counter()`` seconds) with the fixings so far."""
     from numba_kernels.location import lagrangian
 
     n = wk.shape[0]
@@ -217,21 +230,21 @@ def _probe_sites(wk: np.ndarray, p: int, lam: np.ndarray, rho: np.ndarray, statu
         for k in np.argsort(-lift, kind="mergesort"):  # most promising first: the largest estimated lift
             if st[k] != 0:
                 continue
-            if work >= PROBE_WORK:
+            if work >= PROBE_WORK or time.perf_counter() > deadline:
                 break
             trial = st.copy()
             trial[k] = -1 if inside[k] else 1
             if (trial == 1).sum() > p or (trial != -1).sum() < p:
                 bound = math.inf
             else:
-                bound, iters, _ = lagrangian(sub, p, trial, lam.copy(), ub, unused, PROBE_ITERATIONS, PROBE_STEP, 0,
+                bound, iters, _, _ = lagrangian(sub, p, trial, lam.copy(), ub, unused, PROBE_ITERATIONS, PROBE_STEP, 0,
                                              slack_abs, slack_rel, sub_rho)
                 work += float(n) * len(keep) * iters
             if bound > cut:
                 st[k] = 1 if inside[k] else -1
                 fixed += 1
         status[keep] = st
-        if not fixed or not (status == 0).any():
+        if not fixed or not (status == 0).any() or time.perf_counter() > deadline:
             break
     return status
 
@@ -358,6 +371,8 @@ def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity
         return LocationResult(sites, x, obj, float(bound), _gap(obj, bound), status, time.perf_counter() - t0)
 
     zeros, ones = np.zeros(m), np.ones(m)
+    if method == "reduce" and m * n > LP_REDUCE_MAX:
+        return _cflp_lagrangian(c, d, cap, f, solver_name, time_limit_s, t0)
     if method == "mip":
         r = solve(zeros, ones, True, solver_name, time_limit_s)
         if r.values is None:
@@ -388,6 +403,52 @@ def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity
     if best.values is None:
         raise ValueError(f"capacitated location: solver status {mip.status}")
     return result(best, "OPTIMAL" if proven else "FEASIBLE", bound)
+
+
+#: Largest ``sites x customers`` for which ``method="reduce"`` starts from the LP relaxation; past it the
+#: Lagrangian bound replaces the LP (whose solve grows to tens of seconds at 100 x 1,000).
+LP_REDUCE_MAX = 20_000
+
+
+def _cflp_lagrangian(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, solver: str,
+                     time_limit_s: float | None, t0: float) -> LocationResult:
+    """Lagrangian bound, heuristics and site fixing (:mod:`optimise._cflp`), then the strong formulation over
+    the sites left with the best solution as a cut-off."""
+    from . import _cflp
+
+    m, n = c.shape
+    limit = math.inf if time_limit_s is None else time_limit_s
+    # the Lagrangian phase gets at most a third of the time
+    deadline = t0 + min(limit / 3.0, 600.0)
+
+    def cut_of(ub: float) -> float:
+        return ub - 1e-9 * abs(ub)
+
+    red = _cflp.reduce(c, d, cap, f, deadline, cut_of)
+    best, lb = red.best, red.bound
+    status, bound = "OPTIMAL", lb
+    if not red.proven:
+        keep = np.flatnonzero(red.status != -1)
+        mk = len(keep)
+        model = _cflp_model(c[keep], d, cap[keep], f[keep])
+        lo = np.concatenate([(red.status[keep] == 1).astype(float), np.zeros(mk * n)])
+        left = None if time_limit_s is None else max(0.1, time_limit_s - (time.perf_counter() - t0))
+        mip = mb_solve(lo, np.ones(mk + mk * n), model.obj, model.row_lo, model.row_hi, model.a, mk, 0.0, solver,
+                       left, cutoff=best.cost)
+        proven = mip.status in ("OPTIMAL", "INFEASIBLE")
+        if mip.values is not None and mip.objective < best.cost:
+            y = np.zeros(m, dtype=bool)
+            y[keep] = mip.values[:mk] > 0.5
+            best = _cflp.transport(c, d, cap, f, y)
+        status = "OPTIMAL" if proven else "FEASIBLE"
+        bound = max(lb, min(cut_of(best.cost), mip.bound)) if proven else max(lb, min(mip.bound, best.cost))
+    if best.x is None:
+        best = _cflp.transport(c, d, cap, f, best.open_, need_x=True)
+    sites = tuple(int(i) for i in np.flatnonzero(best.open_))
+    obj = float(f[list(sites)].sum() + (c * best.x).sum())
+    bound = min(bound, obj)
+    return LocationResult(sites, best.x.T.copy(), obj, float(bound), _gap(obj, bound), status,
+                          time.perf_counter() - t0)
 
 
 @dataclass(frozen=True)

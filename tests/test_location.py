@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import optimise
+import optimise.location as location_module
 from mobility.orlib import read_cap, read_optima, read_pmed
 
 from .conftest import shared_path
@@ -143,7 +144,7 @@ def test_p_median_kernels_against_the_reference() -> None:
         lam = wc.min(axis=1) + 1.0
         rho = np.empty(m)
         inc = om.copy()
-        bound, _, _ = lagrangian(wc, p, status, lam, 1e9, inc, 400, 2.0, 0, 0.0, 0.0, rho)
+        bound, _, _, _ = lagrangian(wc, p, status, lam, 1e9, inc, 400, 2.0, 0, 0.0, 0.0, rho)
         assert bound == pytest.approx(reference.pmedian_bound(wc.tolist(), p, status.tolist(), lam.tolist()))
         allowed = [j for j in range(m) if status[j] != -1]
         restricted = min(reference.pmedian_cost(wc.tolist(), s) for s in itertools.combinations(allowed, p))
@@ -173,7 +174,7 @@ def _brute_cflp(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray) ->
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_capacitated_location_matches_brute_force(seed: int) -> None:
+def test_capacitated_location_matches_brute_force(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(50 + seed)
     m, n = 6, 9
     c = rng.uniform(10, 100, (m, n))
@@ -181,11 +182,71 @@ def test_capacitated_location_matches_brute_force(seed: int) -> None:
     cap = rng.integers(20, 60, m).astype(float)
     f = rng.uniform(20, 120, m)
     best = _brute_cflp(c, d, cap, f)
-    for method in ("reduce", "mip"):
-        res = optimise.capacitated_facility_location(c, d, cap, f, method=method)
+    for method in ("reduce", "mip", "lagrangian"):
+        # the Lagrangian path is the one large instances take; a zero size threshold sends this one there
+        monkeypatch.setattr(location_module, "LP_REDUCE_MAX", 0 if method == "lagrangian" else 20_000)
+        res = optimise.capacitated_facility_location(c, d, cap, f, method="mip" if method == "mip" else "reduce")
         assert res.status == "OPTIMAL" and res.objective == pytest.approx(best, rel=1e-7), method
+        assert res.bound <= best * (1 + 1e-9), method
         load = (res.assignment * d[:, None]).sum(axis=0)
         assert np.allclose(res.assignment.sum(axis=1), 1.0) and (load <= cap + 1e-6).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cflp_lagrangian_bound_is_valid_and_its_solution_optimal_on_generated_instances(seed: int) -> None:
+    from itertools import combinations
+
+    from numba_kernels.cflp import lagrangian
+    from optimise import _cflp
+    from optimise.instances import cst_instance
+
+    inst = cst_instance(7, 60, 3.0 + 2 * seed, seed)
+    c, d, cap, f = inst.cost, inst.demand, inst.capacity, inst.fixed_cost
+    m = c.shape[0]
+    # brute force over every open set that holds the demand, each priced by its transport LP
+    best = min(_cflp.transport(c, d, cap, f, np.isin(np.arange(m), s)).cost
+               for k in range(1, m + 1) for s in combinations(range(m), k))
+    lam = c.min(axis=0)
+    v, y = np.empty(m), np.zeros(m, dtype=np.bool_)
+    bound, _ = lagrangian(c, d, cap, f, float(d.sum()), np.zeros(m, np.int8), lam, best * 1.05, 2000, 2.0, 40,
+                          np.inf, v, y)
+    assert bound <= best * (1 + 1e-9)
+    assert bound >= 0.9 * best  # a real bound, not minus infinity
+    red = _cflp.reduce(c, d, cap, f, np.inf, lambda ub: ub - 1e-9 * abs(ub))
+    assert red.bound <= best * (1 + 1e-9) and red.best.cost >= best * (1 - 1e-9)
+    res = optimise.capacitated_facility_location(c, d, cap, f, method="mip")
+    assert res.objective == pytest.approx(best, rel=1e-7)
+
+
+def test_cst_instances_follow_the_recipe() -> None:
+    from optimise.instances import cst_instance
+
+    a, b = cst_instance(20, 200, 5, 3), cst_instance(20, 200, 5, 3)
+    assert np.array_equal(a.cost, b.cost) and a.name == b.name == "cst20x200-r5-s3"
+    assert a.capacity.sum() / a.demand.sum() == pytest.approx(5.0)
+    assert a.demand.min() >= 5 and a.demand.max() <= 35
+    # transport cost is proportional to demand: cost / demand is the same 10 x distance for every customer's column
+    unit = a.cost / a.demand[None, :]
+    assert (unit >= 0).all() and unit.max() <= 10 * np.sqrt(2) + 1e-9
+    assert not np.array_equal(cst_instance(20, 200, 5, 4).cost, a.cost)
+    with pytest.raises(ValueError, match="ratio"):
+        cst_instance(5, 5, 0.5, 1)
+
+
+def test_city_instance_costs_are_network_distances() -> None:
+    from optimise.instances import city_instance
+
+    inst = city_instance(side=8, m=6, seed=2)
+    n, m = inst.cost.shape
+    assert (n, m) == (64, 6) and np.isfinite(inst.cost).all() and (inst.weights >= 0).all()
+    assert np.allclose(inst.cost[inst.site_nodes, np.arange(m)], 0.0)
+    # no street is shorter than the straight line between its ends: network distance >= Euclidean distance
+    straight = np.hypot(*(inst.xy[:, None, :] - inst.xy[inst.site_nodes][None, :, :]).transpose(2, 0, 1))
+    assert (inst.cost >= straight - 1e-6).all()
+    # streets detour (factor 1 to 1.3) and the grid forces right angles: at most 1.3 x the Manhattan distance
+    manhattan = np.abs(inst.xy[:, None, :] - inst.xy[inst.site_nodes][None, :, :]).sum(axis=2)
+    assert inst.cost.max() > straight.max()
+    assert (inst.cost[manhattan > 0] / manhattan[manhattan > 0]).min() >= 0.7
 
 
 def test_p_median_under_a_time_limit_reports_a_true_bound_and_gap() -> None:

@@ -1,0 +1,152 @@
+"""Capacitated facility location kernels: the Lagrangian bound of the demand rows, by subgradient steps.
+
+Relaxing ``sum_i x_ij = 1`` with multipliers ``lam_j`` (the problem keeps the capacity rows, ``x_ij <= y_i``
+and the aggregate capacity row ``sum_i cap_i y_i >= total demand``) splits it by site: opening site ``i`` is
+worth ``v_i = f_i + min {sum_j (c_ij - lam_j) x_ij : sum_j d_j x_ij <= cap_i, 0 <= x <= 1}``, a continuous
+knapsack solved greedily, and the sites are then chosen by a covering knapsack ``min sum v_i y_i`` with
+``sum cap_i y_i >= D``. The kernels bound that knapsack by its LP relaxation, so the bound is valid (at least
+the LP relaxation of the strong formulation) and cheap; :mod:`optimise.location` uses it to prove a solution
+optimal or to fix sites before a MIP.
+
+``c`` is ``(sites, customers)``: the cost of serving all of a customer's demand from a site.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._config import njit
+
+
+@njit
+def site_values(c, d, cap, f, lam, v, share):
+    """``v[i]``: the value of opening site ``i`` at multipliers ``lam``; ``share[i, j]``: the share of customer
+    ``j`` that site ``i`` serves in that knapsack's solution."""
+    m, n = c.shape
+    ratio = np.empty(n)
+    idx = np.empty(n, np.int64)
+    for i in range(m):
+        k = 0
+        for j in range(n):
+            share[i, j] = 0.0
+            r = c[i, j] - lam[j]
+            if r < 0.0:
+                ratio[k] = r / d[j] if d[j] > 0.0 else -np.inf
+                idx[k] = j
+                k += 1
+        val = f[i]
+        room = cap[i]
+        order = np.argsort(ratio[:k])
+        for q in range(k):
+            j = idx[order[q]]
+            r = c[i, j] - lam[j]
+            if d[j] <= room:
+                s = 1.0
+            else:
+                s = room / d[j]
+            share[i, j] = s
+            val += s * r
+            room -= s * d[j]
+            if room <= 0.0:
+                break
+        v[i] = val
+
+
+@njit
+def cover_knapsack(v, cap, total, status, y):
+    """LP bound of ``min sum v_i y_i`` s.t. ``sum cap_i y_i >= total``, ``y`` 0/1 with ``status`` (1 forced
+    open, -1 closed, 0 free). ``y`` (out) is an integral choice: forced sites, free ones with ``v < 0``, then
+    the cheapest per unit of capacity until the total is covered. Returns the LP bound (``inf`` when even every
+    site not closed cannot cover ``total``)."""
+    m = v.shape[0]
+    val = 0.0
+    room = 0.0
+    for i in range(m):
+        y[i] = False
+        if status[i] == 1 or (status[i] == 0 and v[i] < 0.0):
+            y[i] = True
+            val += v[i]
+            room += cap[i]
+    if room >= total:
+        return val
+    key = np.full(m, np.inf)
+    for i in range(m):
+        if not y[i] and status[i] == 0 and cap[i] > 0.0:
+            key[i] = v[i] / cap[i]
+    order = np.argsort(key)
+    for q in range(m):
+        i = order[q]
+        if key[i] == np.inf:
+            break
+        y[i] = True
+        if room + cap[i] >= total:
+            return val + v[i] * (total - room) / cap[i]
+        val += v[i]
+        room += cap[i]
+    return np.inf
+
+
+@njit
+def lagrangian(c, d, cap, f, total, status, lam, ub, max_iter, step0, patience, cut, v_best, y_best):
+    """Subgradient optimisation of the bound from multipliers ``lam`` (on return the best ones found).
+
+    Parameters
+    ----------
+    c, d, cap, f : costs (sites, customers), demand, capacity, fixed cost
+    total : demand to cover (``d.sum()``)
+    status : int8 (sites,): 1 forced open, -1 closed, 0 free
+    ub : objective of a known solution (the step's target)
+    max_iter, step0 : iteration limit and first step factor
+    patience : the step factor halves after this many iterations without a better bound
+    cut : stop once the bound passes it (the known solution is then proven)
+    v_best, y_best : out: site values and the relaxed choice of sites at the best multipliers
+
+    Returns ``(bound, iterations)``.
+    """
+    m, n = c.shape
+    cur = lam.copy()
+    v = np.empty(m)
+    share = np.zeros((m, n))
+    y = np.zeros(m, np.bool_)
+    g = np.empty(n)
+    best = -np.inf
+    step = step0
+    stall = 0
+    it = 0
+    for it in range(1, max_iter + 1):
+        site_values(c, d, cap, f, cur, v, share)
+        kb = cover_knapsack(v, cap, total, status, y)
+        bound = kb
+        for j in range(n):
+            bound += cur[j]
+        if bound > best:
+            if bound > best + 1e-12 * abs(bound):
+                stall = 0
+            best = bound
+            lam[:] = cur
+            v_best[:] = v
+            y_best[:] = y
+        else:
+            stall += 1
+            if stall >= patience:
+                step *= 0.5
+                stall = 0
+        if best > cut or step < 1e-5 or bound == np.inf:
+            break
+        for j in range(n):
+            g[j] = 1.0
+        for i in range(m):
+            if y[i]:
+                for j in range(n):
+                    g[j] -= share[i, j]
+        norm = 0.0
+        for j in range(n):
+            norm += g[j] * g[j]
+        if norm < 1e-18:
+            break
+        t = step * (ub - bound) / norm
+        if t <= 0.0:
+            t = step * 1e-3 * abs(bound) / norm
+        for j in range(n):
+            cur[j] += t * g[j]
+    return best, it
