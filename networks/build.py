@@ -20,6 +20,9 @@ def main() -> None:
         generate_spider(HERE / "spider6x3.net.xml", arms=6, circles=3, space_radius_m=150.0),
         generate_grid(HERE / "district5x5.net.xml", n=5, length_m=250.0, attach_length_m=200.0, lanes=2,
                       speed_m_s=13.89),
+        # the city-scale charging study's town: 576 signalised junctions, 2,400 streets of one lane each way
+        generate_grid(HERE / "city24x24.net.xml", n=24, length_m=150.0, attach_length_m=100.0, lanes=1,
+                      speed_m_s=13.89),
     ]
     for net in built:
         s = net.summary()

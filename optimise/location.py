@@ -3,7 +3,10 @@
 The models go to the solver through OR-Tools' model builder as one sparse matrix. The p-median and the
 capacitated model first bound the problem (Lagrangian relaxation of the assignment rows) against a good
 solution and fix the sites that cannot be in a better one, so the MIP only decides the rest; both solve the
-OR-Library instances to their proven optima (``benchmarks/bench_location.py``).
+OR-Library instances to their proven optima (``benchmarks/bench_location.py``). The p-median MIP also stops
+each demand point's levels where serving it further would lift the Lagrangian bound past the best solution,
+and maximal covering first merges points with the same covering sites and drops dominated sites. Generated
+city-scale instances are in :mod:`optimise.instances` (``bench_location.py --scale``).
 
 - :func:`p_median`: open ``p`` sites minimising the demand-weighted distance of each demand point to its
   nearest open site;
@@ -158,8 +161,14 @@ def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None, tim
     if len(forced) > p or len(forced) + len(free) < p:
         # no solution better than the incumbent satisfies every fixing
         return _p_result(c, w, p, incumbent_sites, "OPTIMAL", ub_bound, t0)
+    # a point served at a cost above lam_i + (cut - lb) lifts the bound at lam past the cut: its levels stop there
+    reach = lam + (cut(ub) - lb) * (1.0 + 1e-12) + 1e-9 * abs(ub)
+    kept = np.concatenate([forced, free])
     left = None if time_limit_s is None else max(0.1, time_limit_s - (time.perf_counter() - t0))
-    mip = _radius_mip(wc, p, np.concatenate([forced, free]), len(forced), solver_name, left)
+    if left is not None and _radius_size(wc[:, kept], p, reach) > RADIUS_NNZ_PER_S * left:
+        # the MIP could not even be built and presolved in the time left: keep the incumbent and the bound
+        return _p_result(c, w, p, incumbent_sites, "FEASIBLE", max(lb, min(ub_bound, lb)), t0)
+    mip = _radius_mip(wc, p, kept, len(forced), solver_name, left, reach)
     better = mip.sites is not None and _p_cost(c, w, mip.sites) < ub - 1e-9 * abs(ub)
     return _p_result(c, w, p, mip.sites if better else incumbent_sites,
                      "OPTIMAL" if mip.status in ("OPTIMAL", "INFEASIBLE") else "FEASIBLE",
@@ -256,9 +265,25 @@ class _MipOutcome:
     bound: float
 
 
+#: Non-zeros of the radius formulation that building and solving it handles per second of the time limit; a
+#: time-limited solve whose MIP is bigger keeps the Lagrangian phase's solution and bound instead.
+RADIUS_NNZ_PER_S = 20_000
+
+
+def _radius_size(sub: np.ndarray, p: int, reach: np.ndarray) -> int:
+    """Non-zeros of the radius formulation over the columns of ``sub``: each point's sites up to its level cap."""
+    ms = sub.shape[1]
+    dmax = np.partition(np.where(np.isfinite(sub), sub, np.inf), ms - p, axis=1)[:, ms - p] if ms > p else \
+        np.full(sub.shape[0], np.inf)
+    dmax = np.minimum(dmax, reach)
+    return int((sub <= dmax[:, None]).sum())
+
+
 def _radius_mip(wc: np.ndarray, p: int, sites: np.ndarray, n_forced: int, solver: str,
-                time_limit_s: float | None) -> _MipOutcome:
-    """Radius formulation over ``sites`` (the first ``n_forced`` forced open); ``wc`` weighted, ``inf`` unusable."""
+                time_limit_s: float | None, reach: np.ndarray | None = None) -> _MipOutcome:
+    """Radius formulation over ``sites`` (the first ``n_forced`` forced open); ``wc`` weighted, ``inf`` unusable.
+    ``reach``: per point, the largest cost a solution worth finding may serve it at (its levels stop there; a
+    point with no site within it makes the MIP INFEASIBLE)."""
     import scipy.sparse as sp
 
     sub = wc[:, sites]
@@ -276,6 +301,10 @@ def _radius_mip(wc: np.ndarray, p: int, sites: np.ndarray, n_forced: int, solver
         dmax = d[ms - p] if ms - p < nfin else d[nfin - 1]
         if n_forced:
             dmax = min(dmax, sub[i, :n_forced].min())
+        if reach is not None:
+            if d[0] > reach[i]:
+                return _MipOutcome(None, "INFEASIBLE", math.inf)
+            dmax = min(dmax, reach[i])
         count = int(np.searchsorted(d, dmax, side="right"))
         levels, first = np.unique(d[:count], return_index=True)
         ends = np.append(first[1:], count)
@@ -338,6 +367,11 @@ def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity
         sum_j d_j x_ij <= cap_i, 0 <= x <= 1}`` (a fractional knapsack) and the bound is ``sum lam + sum_i
         min(0, v_i)``. Opening the LP's sites gives a solution (a transport LP); a site whose opening (closing)
         lifts the bound by ``v_i`` (``-v_i``) past that solution is fixed, and the MIP is solved over the rest.
+        Past :data:`LP_REDUCE_MAX` sites x customers the LP is not solved: the same bound comes from subgradient
+        steps on the multipliers (:mod:`numba_kernels.cflp`, with the aggregate capacity row), solutions from the
+        sites each relaxed problem opens (priced by a transport LP) and a local search over open sites, and the
+        final MIP (over the sites not fixed closed) gets the best solution's cost as a cut-off. That phase takes
+        at most a third of ``time_limit_s``; past the limit the best solution is returned with the bound proven.
 
     The assignment in the result is ``(customers, sites)``.
     """
@@ -499,37 +533,111 @@ def _knapsack_values(c: np.ndarray, d: np.ndarray, cap: np.ndarray, lam: np.ndar
 
 
 def maximal_covering(cost: np.ndarray, p: int, radius: float, *, weights: np.ndarray | None = None,
-                     time_limit_s: float | None = None, solver: str | None = None) -> LocationResult:
+                     time_limit_s: float | None = None, solver: str | None = None,
+                     method: str = "reduce") -> LocationResult:
     """Open ``p`` sites maximising the weight of demand points within ``radius`` of an open site
-    (Church & ReVelle 1974). The objective is the covered weight; ``assignment[i, j]`` is 1 where point ``i``
-    is covered by open site ``j`` (its nearest covering one)."""
+    (Church & ReVelle 1974).
+
+    Parameters
+    ----------
+    cost : array (demand points, candidate sites)
+        Distance or travel time; ``inf`` where a point cannot use a site.
+    p : int
+        Sites to open.
+    radius : float
+        A point is covered by a site at most this far (the unit of ``cost``).
+    weights : array (demand points,), optional
+        Demand at each point (default 1).
+    time_limit_s : float, optional
+        Past it the best solution found is returned with status FEASIBLE and its gap.
+    solver : str, optional
+        ``"HIGHS"`` or ``"SCIP"``; by default HiGHS, else SCIP.
+    method : ``"reduce"`` (default) or ``"mip"``
+        ``"mip"`` solves the classical model over every point and site. ``"reduce"`` first applies exact
+        reductions: points no site covers are dropped (they stay uncovered whatever opens), points covered by the
+        same set of sites become one point with their summed weight, and a site whose covered set lies inside
+        another site's is dropped (the other covers at least as much in any solution); when fewer than ``p``
+        sites are left they all open and the rest are filled with dropped ones.
+
+    Returns
+    -------
+    LocationResult
+        The objective is the covered weight (a maximum; ``bound`` is the best proven upper bound);
+        ``assignment[i, j]`` is 1 where point ``i`` is covered by open site ``j`` (its nearest covering one).
+    """
     import scipy.sparse as sp
 
     c, w = _p_problem(cost, p, weights)
+    if method not in ("reduce", "mip"):
+        raise ValueError(f"method must be 'reduce' or 'mip', got {method!r}")
     n, m = c.shape
     t0 = time.perf_counter()
     cover = c <= radius
-    # variables y (sites) then z (points, covered share; 0/1 at an optimum whenever y is)
-    pi, sj = np.nonzero(cover)
-    rows = np.concatenate([pi, np.arange(n), np.full(m, n)])
-    cols = np.concatenate([sj, m + np.arange(n), np.arange(m)])
-    vals = np.concatenate([-np.ones(len(pi)), np.ones(n), np.ones(m)])
-    a = sp.csr_matrix((vals, (rows, cols)), shape=(n + 1, m + n))
-    row_lo = np.append(np.full(n, -np.inf), p)
-    row_hi = np.append(np.zeros(n), p)
-    r = mb_solve(np.zeros(m + n), np.ones(m + n), np.concatenate([np.zeros(m), -w]), row_lo, row_hi, a, m, 0.0,
-                  mb_solver_name(solver), time_limit_s)
-    if r.values is None:
-        raise ValueError(f"maximal covering: solver status {r.status}")
-    sites = tuple(int(j) for j in np.flatnonzero(r.values[:m] > 0.5))
+    points, pw, sites = np.arange(n), w, np.arange(m)
+    if method == "reduce":
+        points, pw, sites = _covering_reductions(cover, w)
+    sub = sp.csr_matrix(cover[np.ix_(points, sites)]) if len(points) else sp.csr_matrix((0, len(sites)))
+    ms, ns = len(sites), len(points)
+    if ms <= p:
+        r_sites = set(int(j) for j in sites)
+        chosen = list(r_sites) + [j for j in range(m) if j not in r_sites][: p - ms]
+        status, ub = "OPTIMAL", math.inf
+    else:
+        # variables y (sites) then z (points, covered share; 0/1 at an optimum whenever y is)
+        coo = sub.tocoo()
+        rows = np.concatenate([coo.row, np.arange(ns), np.full(ms, ns)])
+        cols = np.concatenate([coo.col, ms + np.arange(ns), np.arange(ms)])
+        vals = np.concatenate([-np.ones(coo.nnz), np.ones(ns), np.ones(ms)])
+        a = sp.csr_matrix((vals, (rows, cols)), shape=(ns + 1, ms + ns))
+        row_lo = np.append(np.full(ns, -np.inf), p)
+        row_hi = np.append(np.zeros(ns), p)
+        r = mb_solve(np.zeros(ms + ns), np.ones(ms + ns), np.concatenate([np.zeros(ms), -pw]), row_lo, row_hi, a, ms,
+                     0.0, mb_solver_name(solver), time_limit_s)
+        if r.values is None:
+            raise ValueError(f"maximal covering: solver status {r.status}")
+        chosen = [int(sites[j]) for j in np.flatnonzero(r.values[:ms] > 0.5)]
+        status, ub = r.status, -r.bound
+    chosen_sites = tuple(sorted(chosen))
     assign = np.zeros((n, m))
-    for i in range(n):
-        ok = [j for j in sites if cover[i, j]]
-        if ok:
-            assign[i, min(ok, key=lambda j: c[i, j])] = 1.0
+    if chosen_sites:
+        cc = np.where(cover[:, list(chosen_sites)], c[:, list(chosen_sites)], np.inf)
+        hit = np.isfinite(cc).any(axis=1)
+        near = np.array(chosen_sites)[np.argmin(cc, axis=1)]
+        assign[np.flatnonzero(hit), near[hit]] = 1.0
     obj = float(w[assign.any(axis=1)].sum())
-    bound = max(-r.bound, obj)
-    return LocationResult(sites, assign, obj, float(bound), _gap(obj, bound), r.status, time.perf_counter() - t0)
+    bound = max(ub, obj) if status != "OPTIMAL" or math.isfinite(ub) else obj
+    return LocationResult(chosen_sites, assign, obj, float(bound), _gap(obj, bound), status, time.perf_counter() - t0)
+
+
+def _covering_reductions(cover: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact reductions of a covering problem: ``(points, weights, sites)`` kept, points with the same covering
+    sites merged into their first one (weights summed), sites whose covered set another site's contains dropped
+    (of two equal sets the first is kept)."""
+    import scipy.sparse as sp
+
+    n, m = cover.shape
+    covered = cover.any(axis=1) & (w > 0)
+    idx = np.flatnonzero(covered)
+    # identical rows: group by their packed bits
+    packed = np.packbits(cover[idx], axis=1)
+    _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+    merged_w = np.bincount(inverse.ravel(), weights=w[idx], minlength=len(first))
+    points = idx[first]
+    a = sp.csc_matrix(cover[points].astype(np.float64))
+    weight_of = merged_w
+    size = np.asarray(a.sum(axis=0)).ravel()
+    overlap = (a.T @ a).toarray()
+    dominated = np.zeros(m, dtype=bool)
+    for j in range(m):
+        if size[j] == 0:
+            dominated[j] = True
+            continue
+        holds = np.flatnonzero(overlap[j] >= size[j] - 0.5)  # sites whose set contains j's
+        for k in holds:
+            if k != j and not dominated[k] and (size[k] > size[j] or k < j):
+                dominated[j] = True
+                break
+    return points, weight_of, np.flatnonzero(~dominated)
 
 
 def greedy_p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None) -> LocationResult:

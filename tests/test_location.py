@@ -79,6 +79,23 @@ def test_maximal_covering_matches_brute_force_and_greedy_is_no_better_than_optim
     assert greedy.objective == pytest.approx(float((w * cost[:, list(greedy.sites)].min(axis=1)).sum()))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_maximal_covering_reductions_keep_the_optimum(seed: int) -> None:
+    # points on a coarse lattice repeat their covering sets, and clustered sites dominate one another
+    rng = np.random.default_rng(300 + seed)
+    pts = rng.integers(0, 6, (40, 2)).astype(float)
+    sites = np.vstack([rng.integers(0, 6, (5, 2)), rng.integers(0, 6, (4, 2)) + 0.2]).astype(float)
+    cost = np.linalg.norm(pts[:, None] - sites[None], axis=2)
+    w = rng.integers(0, 5, 40).astype(float)
+    for p in (1, 3, 5):
+        best = max(float(w[(cost[:, list(s)] <= 2.0).any(axis=1)].sum()) for s in itertools.combinations(range(9), p))
+        for method in ("reduce", "mip"):
+            res = optimise.maximal_covering(cost, p, 2.0, weights=w, method=method)
+            assert res.status == "OPTIMAL" and len(res.sites) == p, (p, method)
+            assert res.objective == pytest.approx(best) and res.bound == pytest.approx(best), (p, method)
+            assert res.objective == pytest.approx(float(w[(cost[:, list(res.sites)] <= 2.0).any(axis=1)].sum()))
+
+
 def _brute_p_median(cost: np.ndarray, p: int, w: np.ndarray) -> float:
     best = np.inf
     for s in itertools.combinations(range(cost.shape[1]), p):
