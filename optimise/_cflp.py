@@ -133,13 +133,14 @@ def _greedy_start(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray) 
 
 
 def _local_search(c, d, cap, f, best: Transport, v: np.ndarray, seen: set, deadline: float) -> Transport:
-    """Close the open sites with the highest value, open the closed ones with the lowest, and swap the two,
-    keeping each move that lowers the cost; passes repeat while one does."""
+    """First-improvement search over open sets: close any open site (highest value at the best multipliers
+    first), open one of the :data:`MOVES_PER_PASS` closed sites of lowest value, or swap between the most
+    promising of each; after an improving move the pass starts again, until none improves or ``deadline``."""
     while time.perf_counter() < deadline:
         cur = best.open_
-        outs = [i for i in np.argsort(-v, kind="mergesort") if cur[i]][:MOVES_PER_PASS]
+        outs = [i for i in np.argsort(-v, kind="mergesort") if cur[i]]
         ins = [i for i in np.argsort(v, kind="mergesort") if not cur[i]][:MOVES_PER_PASS]
-        moves = [(i, None) for i in outs] + [(None, j) for j in ins] + [(i, j) for i in outs[:3] for j in ins[:3]]
+        moves = [(i, None) for i in outs] + [(None, j) for j in ins] + [(i, j) for i in outs[:4] for j in ins[:4]]
         start = best.cost
         for out, inn in moves:
             trial = best.open_.copy()
@@ -148,12 +149,15 @@ def _local_search(c, d, cap, f, best: Transport, v: np.ndarray, seen: set, deadl
             if inn is not None:
                 trial[inn] = True
             key = tuple(np.flatnonzero(trial))
-            if key in seen or time.perf_counter() > deadline:
+            if key in seen:
                 continue
+            if time.perf_counter() > deadline:
+                return best
             seen.add(key)
             t = transport(c, d, cap, f, trial)
             if t.cost < best.cost - 1e-9 * abs(best.cost):
                 best = t
+                break
         if best.cost >= start - 1e-9 * abs(start):
             return best
     return best

@@ -209,3 +209,22 @@ def test_a_layout_is_a_plain_value() -> None:
     lay = ChargingLayout("x", (Station("a", "B1C1", 10.0, 2, 22.0),))
     assert json.loads(lay.to_json())["stations"][0] == {"site": "a", "edge": "B1C1", "pos_m": 10.0, "points": 2,
                                                         "power_kw": 22.0}
+
+
+def test_city_study_is_city_sized_and_its_tables_are_what_the_build_script_writes(tmp_path: Path,
+                                                                                    monkeypatch) -> None:
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1] / "scenarios" / "ev_charging"
+    spec = load_charging(root / "city_ev.yaml")
+    sc, net = charging_scenario(spec)
+    points, sites = demand_points(spec, sc, net), candidate_sites(spec, net)
+    assert len(points) >= 2000 and len(sites) >= 300
+    # the shipped tables are the build script's output: rebuilt into a scratch folder they are the same
+    mod_spec = importlib.util.spec_from_file_location("build_city", root / "build_city.py")
+    mod = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "HERE", tmp_path)
+    mod.main()
+    for name in ("city_demand.csv", "city_sites.csv"):
+        assert (tmp_path / name).read_text() == (root / name).read_text(), name
