@@ -31,9 +31,21 @@ __all__ = ["BoothService", "booth_capacity", "booth_service", "mg1_first_service
 
 
 def mg1_wait(lam: float, es: float, es2: float) -> float:
-    """Mean wait in queue of M/G/1 (Pollaczek-Khinchine), s: ``lam E[S^2] / (2 (1 - rho))``.
+    """Mean wait in queue of M/G/1 (Pollaczek-Khinchine): ``lam E[S^2] / (2 (1 - rho))``.
 
-    ``lam`` in vehicles per second, ``es = E[S]`` in s, ``es2 = E[S^2]`` in s^2; ``inf`` when ``rho >= 1``.
+    Parameters
+    ----------
+    lam : float
+        Arrival rate, vehicles/s.
+    es : float
+        Mean service time ``E[S]``, s.
+    es2 : float
+        Second moment of the service time ``E[S^2]``, s^2.
+
+    Returns
+    -------
+    float
+        Mean wait before service, s; ``inf`` when ``rho = lam E[S] >= 1``.
     """
     rho = lam * es
     if rho >= 1:
@@ -48,6 +60,20 @@ def mg1_first_service_wait(lam: float, es: float, es2: float, es0: float, es02: 
     (``es``, ``es2``): ``lam E[S^2] / (2 (1 - rho)) + lam (E[S0^2] - E[S^2]) / (2 (1 - rho + lam E[S0]))``
     with ``rho = lam E[S]``. At a toll booth ``S0`` is the payment alone (the car drives up to an empty booth)
     and ``S`` the payment plus the move-up behind the car ahead. ``S0 = S`` gives Pollaczek-Khinchine.
+
+    Parameters
+    ----------
+    lam : float
+        Arrival rate, vehicles/s.
+    es, es2 : float
+        Mean (s) and second moment (s^2) of the ordinary service ``S``.
+    es0, es02 : float
+        Mean (s) and second moment (s^2) of the first service ``S0``.
+
+    Returns
+    -------
+    float
+        Mean wait before service, s; ``inf`` when ``lam E[S] >= 1``.
     """
     rho = lam * es
     if rho >= 1:
@@ -68,7 +94,22 @@ def erlang_c(c: int, a: float) -> float:
 
 
 def mgc_wait(lam: float, es: float, es2: float, c: int) -> float:
-    """Mean wait in queue of M/G/c by Allen-Cunneen: ``C(c, a) E[S] / (c - a) * (1 + cv^2) / 2``, s."""
+    """Mean wait in queue of M/G/c by Allen-Cunneen: ``C(c, a) E[S] / (c - a) * (1 + cv^2) / 2``.
+
+    Parameters
+    ----------
+    lam : float
+        Arrival rate, vehicles/s.
+    es, es2 : float
+        Mean (s) and second moment (s^2) of the service time.
+    c : int
+        Servers (booths), at least 1.
+
+    Returns
+    -------
+    float
+        Mean wait before service, s; ``inf`` when the offered load ``a = lam E[S]`` reaches ``c``.
+    """
     if c < 1:
         raise InputError(f"mgc_wait: c must be >= 1, got {c}")
     a = lam * es
@@ -108,7 +149,24 @@ class BoothService:
 
 def booth_service(service: ServiceTime, *, seed: int = 1, duration_s: float = 1800.0, sigma: float = 0.0) -> BoothService:
     """Measure one MTC booth in SUMO: saturate it (arrivals at twice its capacity) and time the payment
-    stops; and the trip time to the booth of cars that find it empty (one car every 2 minutes)."""
+    stops; and the trip time to the booth of cars that find it empty (one car every 2 minutes).
+
+    Parameters
+    ----------
+    service : ServiceTime
+        The payment time distribution.
+    seed : int
+        SUMO seed.
+    duration_s : float
+        Length of the saturated run, s.
+    sigma : float
+        Driver imperfection (SUMO's Krauss ``sigma``, 0..1).
+
+    Returns
+    -------
+    BoothService
+        Payment mean, move-up time, headway, capacity (veh/h) and the free trip time to the booth.
+    """
     from .simulate import run_plaza
 
     sat = single_booth(service, 2.0 * 3600.0 / (service.mean_s + 3.0), duration_s)
@@ -135,8 +193,25 @@ def booth_capacity(kind: str, *, spec: PlazaSpec | None = None, seed: int = 1, d
     """Saturation throughput of one booth of ``kind`` (etc or mtc) in SUMO, veh/h.
 
     The booth is fed above its capacity for ``duration_s``; departures are counted between a quarter of
-    the window (the queue has built) and 90 % of it. ``spec`` supplies the ETC speed and payment times
-    (default: :class:`PlazaSpec` defaults).
+    the window (the queue has built) and 90 % of it.
+
+    Parameters
+    ----------
+    kind : ``"etc"`` or ``"mtc"``
+        The booth's kind.
+    spec : PlazaSpec, optional
+        Supplies the ETC speed and payment times (default: :class:`PlazaSpec` defaults).
+    seed : int
+        SUMO seed.
+    duration_s : float
+        Length of the saturated run, s.
+    sigma : float
+        Driver imperfection (SUMO's Krauss ``sigma``, 0..1).
+
+    Returns
+    -------
+    float
+        Departures per hour while saturated, veh/h.
     """
     from .simulate import run_plaza
 
@@ -157,7 +232,29 @@ def booth_capacity(kind: str, *, spec: PlazaSpec | None = None, seed: int = 1, d
 
 def validate_single_booth(service: ServiceTime, rhos: list[float], *, seeds: list[int], duration_s: float = 7200.0,
                           sigma: float = 0.0, measured: BoothService | None = None) -> list[dict[str, float]]:
-    """Simulated mean wait at one MTC booth against M/G/1, per utilisation (mean over ``seeds``)."""
+    """Simulated mean wait at one MTC booth against M/G/1, per utilisation (mean over ``seeds``).
+
+    Parameters
+    ----------
+    service : ServiceTime
+        The payment time distribution.
+    rhos : list of float
+        Utilisations to test (arrival rate times the mean service with the move-up), each below 1.
+    seeds : list of int
+        SUMO seeds; the simulated delay is their mean.
+    duration_s : float
+        Length of each run, s.
+    sigma : float
+        Driver imperfection (SUMO's Krauss ``sigma``, 0..1).
+    measured : BoothService, optional
+        The booth's measured service (default: measured now by :func:`booth_service`).
+
+    Returns
+    -------
+    list of dict
+        Per utilisation: ``rho``, ``flow_veh_h``, ``sim_delay_s`` (and its sd over seeds), ``mg1_delay_s`` (the
+        exceptional-first-service model, s), ``rel_error`` and the two plain Pollaczek-Khinchine variants.
+    """
     from .simulate import run_plaza
 
     bs = measured or booth_service(service, sigma=sigma)
@@ -191,6 +288,29 @@ def validate_multi_booth(service: ServiceTime, c: int, rhos: list[float], *, see
     the cars that queue (probability Erlang C). Drivers who join the shortest of ``c`` queues are not a single
     pooled queue (a car can wait at its booth while another booth falls idle), and a car arriving just
     behind one leaving the booth is slowed without queueing: both add delay the pooled model does not have.
+
+    Parameters
+    ----------
+    service : ServiceTime
+        The payment time distribution.
+    c : int
+        Booths.
+    rhos : list of float
+        Utilisations per booth to test, each below 1.
+    seeds : list of int
+        SUMO seeds; the simulated delay is their mean.
+    duration_s : float
+        Length of each run, s.
+    sigma : float
+        Driver imperfection (SUMO's Krauss ``sigma``, 0..1).
+    measured : BoothService, optional
+        The booth's measured service (default: measured now by :func:`booth_service`).
+
+    Returns
+    -------
+    list of dict
+        Per utilisation: ``rho``, ``booths``, ``flow_veh_h``, ``sim_delay_s`` (and its sd), ``mgc_delay_s`` (s)
+        and ``rel_error``.
     """
     from .simulate import run_plaza
 
