@@ -62,9 +62,29 @@ def _pk(lam: np.ndarray, es: np.ndarray, es2: np.ndarray) -> np.ndarray:
 
 def surrogate_delay(counts: tuple[int, int, int], flow_veh_h: float, penetration: float, payment: ServiceTime,
                     model: BoothModel | None = None, grid: int = 21) -> tuple[float, bool]:
-    """Mean delay per vehicle (s) of one configuration at one flow, and whether it is feasible.
+    """Mean delay per vehicle of one configuration at one flow, and whether it is feasible.
 
     The delay counts queueing at the booths and the untagged vehicles' payment time.
+
+    Parameters
+    ----------
+    counts : (int, int, int)
+        Booths of each kind: ETC, MTC, mixed.
+    flow_veh_h : float
+        Arrivals, veh/h.
+    penetration : float
+        Share of tagged (ETC) vehicles, 0..1.
+    payment : ServiceTime
+        Manual payment time distribution.
+    model : BoothModel, optional
+        ETC headway and move-up times (default: :class:`BoothModel` defaults).
+    grid : int
+        Points per axis of the search over how tagged and untagged drivers split onto mixed booths.
+
+    Returns
+    -------
+    (float, bool)
+        Mean delay per vehicle, s, and whether every booth stays below saturation.
     """
     bm = model or BoothModel()
     e, m, x = counts
@@ -115,7 +135,18 @@ def layout(counts: tuple[int, int, int]) -> tuple[BoothType, ...]:
     """Booth types rightmost first, each type spread evenly across the plaza, so that every approach lane
     leads to booths of every type and no lane carries one kind's whole flow (drivers line up for their
     side of the plaza long before it: a plaza with its ETC booths bunched on one side overloads those
-    lanes)."""
+    lanes).
+
+    Parameters
+    ----------
+    counts : (int, int, int)
+        Booths of each kind: ETC, MTC, mixed.
+
+    Returns
+    -------
+    tuple of str
+        The kind of each booth, rightmost first.
+    """
     e, m, x = counts
     n = e + m + x
     slots: list[tuple[float, int, BoothType]] = []
@@ -170,7 +201,27 @@ class TollPlazaConfig(BaseModel):
 
 def optimise_mix(spec: PlazaSpec, *, model: BoothModel | None = None, max_changes: int | None = 4,
                  max_switches: int | None = None, time_limit_s: float = 30.0) -> TollPlazaConfig:
-    """One booth configuration per demand period of ``spec``, by the surrogate and CP-SAT."""
+    """One booth configuration per demand period of ``spec``, by the surrogate and CP-SAT.
+
+    Parameters
+    ----------
+    spec : PlazaSpec
+        The plaza and its demand periods.
+    model : BoothModel, optional
+        ETC headway and move-up times (default: :class:`BoothModel` defaults).
+    max_changes : int, optional
+        Most booths whose kind changes between two consecutive periods (None: no limit).
+    max_switches : int, optional
+        Most periods at which the layout changes at all (None: no limit).
+    time_limit_s : float
+        CP-SAT time limit, s.
+
+    Returns
+    -------
+    TollPlazaConfig
+        A layout per period with its surrogate delay, the best single mix for comparison, and the solver's
+        status, objective (veh h of delay), bound and gap.
+    """
     from optimise.lane_mix import lane_mix_schedule
 
     n = len(spec.booths)

@@ -142,7 +142,20 @@ def _xml_write(path: Path, text: str) -> None:
 
 
 def build_plaza(spec: PlazaSpec, folder: str | Path) -> Path:
-    """Write ``<name>.net.xml`` (nodes, edges and connections through netconvert) into ``folder``."""
+    """Write ``<name>.net.xml`` (nodes, edges and connections through netconvert) into ``folder``.
+
+    Parameters
+    ----------
+    spec : PlazaSpec
+        The plaza's booths and geometry.
+    folder : str or Path
+        An existing folder.
+
+    Returns
+    -------
+    Path
+        The network file written.
+    """
     from .._io import atomic_path
     from .._sumo import run_tool
 
@@ -194,8 +207,20 @@ def build_plaza(spec: PlazaSpec, folder: str | Path) -> Path:
 
 def plaza_demand(spec: PlazaSpec, seed: int) -> dict[str, np.ndarray]:
     """Poisson arrivals per demand period, each vehicle tagged with probability ``etc_penetration`` and given
-    the manual payment time it needs if it stops (drawn whether or not it will): arrays ``depart_s``,
-    ``tagged`` and ``service_s``, sorted by departure."""
+    the manual payment time it needs if it stops (drawn whether or not it will).
+
+    Parameters
+    ----------
+    spec : PlazaSpec
+        The plaza and its demand periods.
+    seed : int
+        Seed of the draws (the same seed gives the same vehicles under every booth layout).
+
+    Returns
+    -------
+    dict of str to array
+        ``depart_s`` (s), ``tagged`` (bool) and ``service_s`` (s), sorted by departure.
+    """
     rng = sub_rng(seed, "tolling", "arrivals")
     times: list[np.ndarray] = []
     shares: list[np.ndarray] = []
@@ -216,7 +241,17 @@ def plaza_demand(spec: PlazaSpec, seed: int) -> dict[str, np.ndarray]:
 
 
 def load_plaza(path: str | Path) -> PlazaSpec:
-    """Read a plaza YAML file (the fields of :class:`PlazaSpec`); errors name the file and field."""
+    """Read a plaza YAML file (the fields of :class:`PlazaSpec`); errors name the file and field.
+
+    Parameters
+    ----------
+    path : str or Path
+        The plaza YAML file.
+
+    Returns
+    -------
+    PlazaSpec
+    """
     from .._spec import read_spec
 
     spec, _, _ = read_spec(path, PlazaSpec, what="plaza file", hint="PlazaSpec fields (booths, demand, ...)")
