@@ -167,7 +167,10 @@ def scale(args) -> int:
 
     recorded = json.loads(OPTIMA.read_text()) if OPTIMA.is_file() else {}
     out = ROOT / "benchmarks" / "results" / "location_scale.md"
+    # rows of instances not run now are kept from the last run, so parts can be rerun alone
     rows: list[dict] = []
+    if out.with_suffix(".json").is_file():
+        rows = json.loads(out.with_suffix(".json").read_text()).get("rows", [])
 
     def emit() -> None:
         lines = ["| instance | model | limit s | ours | status | bound | gap | s | plain MIP | plain status | plain gap "
@@ -201,6 +204,7 @@ def scale(args) -> int:
             except ValueError:  # no solution within the cap
                 plain = (float("inf"), "NO SOLUTION", float("inf"))
         plain_s = time.perf_counter() - t0
+        rows[:] = [r for r in rows if r["instance"] != name]
         rows.append({"instance": name, "model": model, "limit_s": limit, "objective": res.objective,
                      "status": res.status, "bound": res.bound, "gap": res.gap, "seconds": took,
                      "open": len(res.sites), "plain_objective": plain[0], "plain_status": plain[1],

@@ -87,7 +87,7 @@ def cover_knapsack(v, cap, total, status, y):
 
 
 @njit
-def lagrangian(c, d, cap, f, total, status, lam, ub, max_iter, step0, patience, cut, v_best, y_best):
+def lagrangian(c, d, cap, f, total, status, lam, ub, max_iter, step0, patience, cut, v_best, y_best, y_avg):
     """Subgradient optimisation of the bound from multipliers ``lam`` (on return the best ones found).
 
     Parameters
@@ -100,6 +100,8 @@ def lagrangian(c, d, cap, f, total, status, lam, ub, max_iter, step0, patience, 
     patience : the step factor halves after this many iterations without a better bound
     cut : stop once the bound passes it (the known solution is then proven)
     v_best, y_best : out: site values and the relaxed choice of sites at the best multipliers
+    y_avg : out: the relaxed choices averaged over the iterations (weight 0.1 on the newest), a primal estimate
+        that branching reads
 
     Returns ``(bound, iterations)``.
     """
@@ -116,6 +118,11 @@ def lagrangian(c, d, cap, f, total, status, lam, ub, max_iter, step0, patience, 
     for it in range(1, max_iter + 1):
         site_values(c, d, cap, f, cur, v, share)
         kb = cover_knapsack(v, cap, total, status, y)
+        for i in range(m):
+            if it == 1:
+                y_avg[i] = 1.0 if y[i] else 0.0
+            else:
+                y_avg[i] = 0.9 * y_avg[i] + (0.1 if y[i] else 0.0)
         bound = kb
         for j in range(n):
             bound += cur[j]

@@ -19,8 +19,9 @@ from ._mip import mb_solve
 
 #: Lagrangian iterations per round, the step factor's patience, and the most rounds before the MIP.
 ROUND_ITERATIONS, PATIENCE, MAX_ROUNDS = 400, 40, 12
-#: Sites tried per local-search pass in each move (the most promising by their value at the best multipliers).
-MOVES_PER_PASS = 6
+#: Sites tried per local-search pass in each move (the most promising by their value at the best multipliers),
+#: and the most open sets a local search prices (transport LPs) per round.
+MOVES_PER_PASS, MOVES_PER_ROUND = 6, 15
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Reduction:
     status: np.ndarray  # int8 per site: 1 fixed open, -1 fixed closed, 0 free
     proven: bool
     rounds: int
+    lam: np.ndarray  # the best multipliers
 
 
 def reduce(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, deadline: float, cut_of) -> Reduction:
@@ -89,7 +91,7 @@ def reduce(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, deadlin
     rounds = 0
     for rounds in range(1, MAX_ROUNDS + 1):
         b, _ = lagrangian(c, d, cap, f, total, free, lam, best.cost, ROUND_ITERATIONS, step, PATIENCE,
-                          cut_of(best.cost), v, y)
+                          cut_of(best.cost), v, y, np.empty(m))
         improved = b > lb + 1e-7 * abs(b)
         lb = max(lb, b)
         step = 0.5
@@ -100,7 +102,7 @@ def reduce(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, deadlin
             if t.cost < best.cost:
                 best = t
         if lb > cut_of(best.cost):
-            return Reduction(best, lb, free, True, rounds)
+            return Reduction(best, lb, free, True, rounds, lam)
         best = _local_search(c, d, cap, f, best, v, seen, deadline)
         if lb > cut_of(best.cost) or time.perf_counter() > deadline or not improved:
             break
@@ -115,7 +117,7 @@ def reduce(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, deadlin
             trial[i] = -1 if y[i] else 1
             if float(lam.sum()) + cover_knapsack(v, cap, total, trial, trial_y) > cut:
                 status[i] = 1 if y[i] else -1
-    return Reduction(best, lb, status, proven, rounds)
+    return Reduction(best, lb, status, proven, rounds, lam)
 
 
 def _greedy_start(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray) -> Transport:
@@ -135,8 +137,10 @@ def _greedy_start(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray) 
 def _local_search(c, d, cap, f, best: Transport, v: np.ndarray, seen: set, deadline: float) -> Transport:
     """First-improvement search over open sets: close any open site (highest value at the best multipliers
     first), open one of the :data:`MOVES_PER_PASS` closed sites of lowest value, or swap between the most
-    promising of each; after an improving move the pass starts again, until none improves or ``deadline``."""
-    while time.perf_counter() < deadline:
+    promising of each; after an improving move the pass starts again, until none improves, ``deadline``, or
+    :data:`MOVES_PER_ROUND` sets priced."""
+    priced = 0
+    while time.perf_counter() < deadline and priced < MOVES_PER_ROUND:
         cur = best.open_
         outs = [i for i in np.argsort(-v, kind="mergesort") if cur[i]]
         ins = [i for i in np.argsort(v, kind="mergesort") if not cur[i]][:MOVES_PER_PASS]
@@ -151,9 +155,10 @@ def _local_search(c, d, cap, f, best: Transport, v: np.ndarray, seen: set, deadl
             key = tuple(np.flatnonzero(trial))
             if key in seen:
                 continue
-            if time.perf_counter() > deadline:
+            if time.perf_counter() > deadline or priced >= MOVES_PER_ROUND:
                 return best
             seen.add(key)
+            priced += 1
             t = transport(c, d, cap, f, trial)
             if t.cost < best.cost - 1e-9 * abs(best.cost):
                 best = t
@@ -161,3 +166,92 @@ def _local_search(c, d, cap, f, best: Transport, v: np.ndarray, seen: set, deadl
         if best.cost >= start - 1e-9 * abs(start):
             return best
     return best
+
+
+#: Subgradient iterations per node of the branch and bound, the first step factor and its patience.
+NODE_ITERATIONS, NODE_STEP, NODE_PATIENCE = 100, 0.5, 10
+
+
+@dataclass
+class Search:
+    """Outcome of :func:`branch_and_bound`."""
+
+    best: Transport
+    bound: float
+    proven: bool
+    nodes: int
+
+
+def branch_and_bound(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, red: Reduction, deadline: float,
+                     cut_of) -> Search:
+    """Branch and bound on the sites with the Lagrangian bound at every node.
+
+    A node re-optimises the multipliers from its parent's for its forced and closed sites, prices the sites its
+    relaxed problem opens (a transport LP), fixes the free sites whose flip lifts its bound past the best
+    solution, and branches on the free site whose averaged relaxed choice is nearest one half. Nodes are taken
+    best bound first (deeper first among equals). Stops at ``deadline`` with the smallest bound of the nodes
+    left as the proven bound."""
+    from numba_kernels.cflp import cover_knapsack, lagrangian
+
+    m, n = c.shape
+    total = float(d.sum())
+    best = red.best
+    seen: set = set()
+    v, y, y_avg = np.empty(m), np.zeros(m, np.bool_), np.empty(m)
+    trial_y = np.zeros(m, np.bool_)
+    import heapq
+
+    # best first: the node with the smallest parent bound (ties: the deeper, then the newer)
+    heap: list = [(red.bound, 0, 0, red.status.copy(), red.lam.copy())]
+    count = 0
+    nodes = 0
+    while heap:
+        if time.perf_counter() > deadline:
+            return Search(best, min(heap[0][0], best.cost), False, nodes)
+        parent, _, _, status, lam = heapq.heappop(heap)
+        cut = cut_of(best.cost)
+        if parent > cut:
+            continue
+        nodes += 1
+        if (status == 0).sum() == 0:  # every site decided: the node is its transport problem
+            t = transport(c, d, cap, f, status == 1)
+            if t.cost < best.cost:
+                best = t
+            continue
+        lam = lam.copy()
+        b, _ = lagrangian(c, d, cap, f, total, status, lam, best.cost, NODE_ITERATIONS, NODE_STEP, NODE_PATIENCE, cut,
+                          v, y, y_avg)
+        b = max(b, parent)
+        if b > cut:
+            continue
+        key = tuple(np.flatnonzero(y))
+        if key not in seen:
+            seen.add(key)
+            t = transport(c, d, cap, f, y)
+            if t.cost < best.cost:
+                best = t
+                cut = cut_of(best.cost)
+                if b > cut:
+                    continue
+        status = status.copy()
+        base = float(lam.sum())
+        for i in np.flatnonzero(status == 0):
+            flip = status.copy()
+            flip[i] = -1 if y[i] else 1
+            if base + cover_knapsack(v, cap, total, flip, trial_y) > cut:
+                status[i] = 1 if y[i] else -1
+        if cover_knapsack(v, cap, total, status, trial_y) == np.inf:
+            continue  # the sites left open cannot hold the demand
+        free = np.flatnonzero(status == 0)
+        depth = -int((status != 0).sum())
+        if len(free) == 0:
+            count += 1
+            heapq.heappush(heap, (b, depth, -count, status, lam))
+            continue
+        i = int(free[np.argmin(np.abs(y_avg[free] - 0.5))])
+        for side in (1, -1):
+            child = status.copy()
+            child[i] = side
+            count += 1
+            heapq.heappush(heap, (b, depth - 1, -count, child, lam))
+    return Search(best, best.cost, True, nodes)

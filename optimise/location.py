@@ -446,8 +446,8 @@ LP_REDUCE_MAX = 20_000
 
 def _cflp_lagrangian(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, solver: str,
                      time_limit_s: float | None, t0: float) -> LocationResult:
-    """Lagrangian bound, heuristics and site fixing (:mod:`optimise._cflp`), then the strong formulation over
-    the sites left with the best solution as a cut-off."""
+    """Lagrangian bound, heuristics and site fixing, then a branch and bound on the sites with the Lagrangian
+    bound at every node (:mod:`optimise._cflp`)."""
     from . import _cflp
 
     m, n = c.shape
@@ -459,23 +459,13 @@ def _cflp_lagrangian(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarra
         return ub - 1e-9 * abs(ub)
 
     red = _cflp.reduce(c, d, cap, f, deadline, cut_of)
-    best, lb = red.best, red.bound
-    status, bound = "OPTIMAL", lb
+    best, bound, status = red.best, red.bound, "OPTIMAL"
     if not red.proven:
-        keep = np.flatnonzero(red.status != -1)
-        mk = len(keep)
-        model = _cflp_model(c[keep], d, cap[keep], f[keep])
-        lo = np.concatenate([(red.status[keep] == 1).astype(float), np.zeros(mk * n)])
-        left = None if time_limit_s is None else max(0.1, time_limit_s - (time.perf_counter() - t0))
-        mip = mb_solve(lo, np.ones(mk + mk * n), model.obj, model.row_lo, model.row_hi, model.a, mk, 0.0, solver,
-                       left, cutoff=best.cost)
-        proven = mip.status in ("OPTIMAL", "INFEASIBLE")
-        if mip.values is not None and mip.objective < best.cost:
-            y = np.zeros(m, dtype=bool)
-            y[keep] = mip.values[:mk] > 0.5
-            best = _cflp.transport(c, d, cap, f, y)
-        status = "OPTIMAL" if proven else "FEASIBLE"
-        bound = max(lb, min(cut_of(best.cost), mip.bound)) if proven else max(lb, min(mip.bound, best.cost))
+        end = t0 + limit if math.isfinite(limit) else math.inf
+        search = _cflp.branch_and_bound(c, d, cap, f, red, end, cut_of)
+        best = search.best
+        bound = max(red.bound, search.bound)
+        status = "OPTIMAL" if search.proven else "FEASIBLE"
     if best.x is None:
         best = _cflp.transport(c, d, cap, f, best.open_, need_x=True)
     sites = tuple(int(i) for i in np.flatnonzero(best.open_))
@@ -591,12 +581,18 @@ def maximal_covering(cost: np.ndarray, p: int, radius: float, *, weights: np.nda
         a = sp.csr_matrix((vals, (rows, cols)), shape=(ns + 1, ms + ns))
         row_lo = np.append(np.full(ns, -np.inf), p)
         row_hi = np.append(np.zeros(ns), p)
+        # greedy start: its cover is the MIP's cut-off, and the answer if the MIP finds nothing in time
+        greedy, greedy_w = _greedy_cover(sub.tocsc(), pw, p)
         r = mb_solve(np.zeros(ms + ns), np.ones(ms + ns), np.concatenate([np.zeros(ms), -pw]), row_lo, row_hi, a, ms,
-                     0.0, mb_solver_name(solver), time_limit_s)
-        if r.values is None:
-            raise ValueError(f"maximal covering: solver status {r.status}")
-        chosen = [int(sites[j]) for j in np.flatnonzero(r.values[:ms] > 0.5)]
-        status, ub = r.status, -r.bound
+                     0.0, mb_solver_name(solver), time_limit_s, cutoff=-greedy_w + 1e-9 * max(1.0, greedy_w))
+        if r.values is not None and -r.objective > greedy_w:
+            chosen = [int(sites[j]) for j in np.flatnonzero(r.values[:ms] > 0.5)]
+            status, ub = r.status, -r.bound
+        elif r.status in ("INFEASIBLE", "OPTIMAL"):  # nothing covers more than the greedy choice
+            chosen, status, ub = [int(sites[j]) for j in greedy], "OPTIMAL", greedy_w
+        else:  # out of time without a better cover: greedy covers at least (1 - 1/e) of the optimum
+            chosen, status = [int(sites[j]) for j in greedy], "FEASIBLE"
+            ub = min(float(pw.sum()), greedy_w / (1.0 - 1.0 / math.e), -r.bound if math.isfinite(r.bound) else math.inf)
     chosen_sites = tuple(sorted(chosen))
     assign = np.zeros((n, m))
     if chosen_sites:
@@ -607,6 +603,23 @@ def maximal_covering(cost: np.ndarray, p: int, radius: float, *, weights: np.nda
     obj = float(w[assign.any(axis=1)].sum())
     bound = max(ub, obj) if status != "OPTIMAL" or math.isfinite(ub) else obj
     return LocationResult(chosen_sites, assign, obj, float(bound), _gap(obj, bound), status, time.perf_counter() - t0)
+
+
+def _greedy_cover(a, w: np.ndarray, p: int) -> tuple[list[int], float]:
+    """``p`` columns of the 0/1 matrix ``a`` (points x sites, CSC) picked one at a time by the uncovered weight
+    they add; returns them and the weight covered."""
+    left = w.astype(float).copy()
+    chosen: list[int] = []
+    total = 0.0
+    for _ in range(p):
+        gain = a.T @ left
+        gain[chosen] = -1.0
+        j = int(np.argmax(gain))
+        chosen.append(j)
+        rows = a.indices[a.indptr[j]:a.indptr[j + 1]]
+        total += float(left[rows].sum())
+        left[rows] = 0.0
+    return chosen, total
 
 
 def _covering_reductions(cover: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -96,6 +96,22 @@ def test_maximal_covering_reductions_keep_the_optimum(seed: int) -> None:
             assert res.objective == pytest.approx(float(w[(cost[:, list(res.sites)] <= 2.0).any(axis=1)].sum()))
 
 
+def test_greedy_cover_is_within_its_guarantee_of_the_optimum() -> None:
+    import scipy.sparse as sp
+
+    from optimise.location import _greedy_cover
+
+    rng = np.random.default_rng(77)
+    for _ in range(20):
+        cover = rng.random((25, 8)) < 0.25
+        w = rng.integers(1, 9, 25).astype(float)
+        p = int(rng.integers(1, 4))
+        best = max(float(w[cover[:, list(s)].any(axis=1)].sum()) for s in itertools.combinations(range(8), p))
+        chosen, got = _greedy_cover(sp.csc_matrix(cover.astype(float)), w, p)
+        assert len(set(chosen)) == p and got == pytest.approx(float(w[cover[:, chosen].any(axis=1)].sum()))
+        assert (1 - 1 / np.e) * best - 1e-9 <= got <= best + 1e-9
+
+
 def _brute_p_median(cost: np.ndarray, p: int, w: np.ndarray) -> float:
     best = np.inf
     for s in itertools.combinations(range(cost.shape[1]), p):
@@ -226,7 +242,7 @@ def test_cflp_lagrangian_bound_is_valid_and_its_solution_optimal_on_generated_in
     lam = c.min(axis=0)
     v, y = np.empty(m), np.zeros(m, dtype=np.bool_)
     bound, _ = lagrangian(c, d, cap, f, float(d.sum()), np.zeros(m, np.int8), lam, best * 1.05, 2000, 2.0, 40,
-                          np.inf, v, y)
+                          np.inf, v, y, np.empty(m))
     assert bound <= best * (1 + 1e-9)
     assert bound >= 0.9 * best  # a real bound, not minus infinity
     red = _cflp.reduce(c, d, cap, f, np.inf, lambda ub: ub - 1e-9 * abs(ub))
