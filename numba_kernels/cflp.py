@@ -157,3 +157,96 @@ def lagrangian(c, d, cap, f, total, status, lam, ub, max_iter, step0, patience, 
         for j in range(n):
             cur[j] += t * g[j]
     return best, it
+
+
+@njit
+def cover_knapsack_exact(v, cap, total, status, max_nodes):
+    """``min sum v_i y_i`` s.t. ``sum cap_i y_i >= total``, ``y`` 0/1 with ``status``, by depth-first branch and
+    bound over the items of positive value (sorted by value per unit of capacity; LP bound at each node). Items
+    forced open or of value <= 0 are always in. Returns the optimum, or the LP bound when ``max_nodes`` nodes do
+    not finish the search (still a valid lower bound), and ``inf`` when nothing covers ``total``."""
+    m = v.shape[0]
+    base = 0.0
+    need = total
+    k = 0
+    idx = np.empty(m, np.int64)
+    key = np.empty(m)
+    for i in range(m):
+        if status[i] == 1 or (status[i] == 0 and v[i] <= 0.0):
+            base += v[i]
+            need -= cap[i]
+        elif status[i] == 0 and cap[i] > 0.0:
+            idx[k] = i
+            key[k] = v[i] / cap[i]
+            k += 1
+    if need <= 0.0:
+        return base
+    order = np.argsort(key[:k])
+    vv = np.empty(k)
+    cc = np.empty(k)
+    room = 0.0
+    for q in range(k):
+        vv[q] = v[idx[order[q]]]
+        cc[q] = cap[idx[order[q]]]
+        room += cc[q]
+    if room < need:
+        return np.inf
+    # greedy integral solution to start from: items in ratio order until covered
+    acc = 0.0
+    val = 0.0
+    for q in range(k):
+        acc += cc[q]
+        val += vv[q]
+        if acc >= need:
+            break
+    best = val
+    stack_q = np.empty(2 * k + 2, np.int64)
+    stack_r = np.empty(2 * k + 2)
+    stack_v = np.empty(2 * k + 2)
+    # depth-first over (next item, still needed, value so far); each item taken or skipped
+    top = 0
+    stack_q[0] = 0
+    stack_r[0] = need
+    stack_v[0] = 0.0
+    nodes = 0
+    lp_root = np.inf
+    while top >= 0:
+        q = stack_q[top]
+        r = stack_r[top]
+        cur = stack_v[top]
+        top -= 1
+        nodes += 1
+        if nodes > max_nodes:
+            break
+        if r <= 0.0:
+            if cur < best:
+                best = cur
+            continue
+        # LP bound of the rest
+        bnd = cur
+        rr = r
+        feas = False
+        for t in range(q, k):
+            if cc[t] >= rr:
+                bnd += vv[t] * rr / cc[t]
+                feas = True
+                break
+            bnd += vv[t]
+            rr -= cc[t]
+        if nodes == 1:
+            lp_root = bnd
+        if not feas or bnd >= best - 1e-12 * abs(best):
+            continue
+        # skip item q (pushed first), take item q (explored first)
+        if q + 1 <= k:
+            top += 1
+            stack_q[top] = q + 1
+            stack_r[top] = r
+            stack_v[top] = cur
+            top += 1
+            stack_q[top] = q + 1
+            stack_r[top] = r - cc[q]
+            stack_v[top] = cur + vv[q]
+    if nodes > max_nodes:
+        return base + min(lp_root, best)
+    return base + best

@@ -170,6 +170,11 @@ def _local_search(c, d, cap, f, best: Transport, v: np.ndarray, seen: set, deadl
 
 #: Subgradient iterations per node of the branch and bound, the first step factor and its patience.
 NODE_ITERATIONS, NODE_STEP, NODE_PATIENCE = 100, 0.5, 10
+#: The relaxed sites of the first this many nodes are priced (a transport LP each), then those of every
+#: :data:`PRICE_EVERY`-th node: once a good solution is known, pricing rarely finds a better one.
+PRICE_ALL_NODES, PRICE_EVERY = 50, 4
+#: Search nodes of the exact covering knapsack at a branch-and-bound node (past them its LP bound is used).
+KNAPSACK_NODES = 20_000
 
 
 @dataclass
@@ -191,7 +196,7 @@ def branch_and_bound(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarra
     solution, and branches on the free site whose averaged relaxed choice is nearest one half. Nodes are taken
     best bound first (deeper first among equals). Stops at ``deadline`` with the smallest bound of the nodes
     left as the proven bound."""
-    from numba_kernels.cflp import cover_knapsack, lagrangian
+    from numba_kernels.cflp import cover_knapsack, cover_knapsack_exact, lagrangian
 
     m, n = c.shape
     total = float(d.sum())
@@ -221,11 +226,12 @@ def branch_and_bound(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarra
         lam = lam.copy()
         b, _ = lagrangian(c, d, cap, f, total, status, lam, best.cost, NODE_ITERATIONS, NODE_STEP, NODE_PATIENCE, cut,
                           v, y, y_avg)
-        b = max(b, parent)
+        # the sites' choice as a 0/1 covering knapsack, not its LP: a stronger bound at the same multipliers
+        b = max(b, parent, float(lam.sum()) + cover_knapsack_exact(v, cap, total, status, KNAPSACK_NODES))
         if b > cut:
             continue
         key = tuple(np.flatnonzero(y))
-        if key not in seen:
+        if key not in seen and (nodes <= PRICE_ALL_NODES or nodes % PRICE_EVERY == 0):
             seen.add(key)
             t = transport(c, d, cap, f, y)
             if t.cost < best.cost:
