@@ -547,7 +547,10 @@ def maximal_covering(cost: np.ndarray, p: int, radius: float, *, weights: np.nda
         reductions: points no site covers are dropped (they stay uncovered whatever opens), points covered by the
         same set of sites become one point with their summed weight, and a site whose covered set lies inside
         another site's is dropped (the other covers at least as much in any solution); when fewer than ``p``
-        sites are left they all open and the rest are filled with dropped ones.
+        sites are left they all open and the rest are filled with dropped ones. Then a Lagrangian bound of the
+        coverage rows (subgradient steps, within a quarter of the time limit) and the covers its steps pick,
+        improved by swaps (:mod:`optimise._covering`): where the bound meets the best cover no MIP is built;
+        otherwise the MIP only looks for a better cover than it.
 
     Returns
     -------
@@ -583,16 +586,28 @@ def maximal_covering(cost: np.ndarray, p: int, radius: float, *, weights: np.nda
         row_hi = np.append(np.zeros(ns), p)
         # greedy start: its cover is the MIP's cut-off, and the answer if the MIP finds nothing in time
         greedy, greedy_w = _greedy_cover(sub.tocsc(), pw, p)
-        r = mb_solve(np.zeros(ms + ns), np.ones(ms + ns), np.concatenate([np.zeros(ms), -pw]), row_lo, row_hi, a, ms,
-                     0.0, mb_solver_name(solver), time_limit_s, cutoff=-greedy_w + 1e-9 * max(1.0, greedy_w))
+        lag_bound = float(pw.sum())
+        if method == "reduce":  # the Lagrangian bound and its covers, within a quarter of the time limit
+            from ._covering import lagrangian_cover
+
+            quarter = math.inf if time_limit_s is None else t0 + 0.25 * time_limit_s
+            greedy, greedy_w, lag_bound = lagrangian_cover(sub.tocsc(), pw, p, greedy, min(quarter, t0 + 60.0))
+            lag_bound = min(lag_bound, float(pw.sum()))
+        if lag_bound <= greedy_w * (1 + 1e-9) + 1e-9:  # the bound meets the cover: proven without a MIP
+            r = MbResult("INFEASIBLE", math.inf, math.inf, None)
+        else:
+            left = None if time_limit_s is None else max(0.1, time_limit_s - (time.perf_counter() - t0))
+            r = mb_solve(np.zeros(ms + ns), np.ones(ms + ns), np.concatenate([np.zeros(ms), -pw]), row_lo, row_hi, a, ms,
+                         0.0, mb_solver_name(solver), left,
+                         cutoff=-greedy_w + 1e-9 * max(1.0, greedy_w) if method == "reduce" else None)
         if r.values is not None and -r.objective > greedy_w:
             chosen = [int(sites[j]) for j in np.flatnonzero(r.values[:ms] > 0.5)]
-            status, ub = r.status, -r.bound
-        elif r.status in ("INFEASIBLE", "OPTIMAL"):  # nothing covers more than the greedy choice
+            status, ub = r.status, min(-r.bound, lag_bound)
+        elif r.status in ("INFEASIBLE", "OPTIMAL"):  # nothing covers more than the start
             chosen, status, ub = [int(sites[j]) for j in greedy], "OPTIMAL", greedy_w
-        else:  # out of time without a better cover: greedy covers at least (1 - 1/e) of the optimum
+        else:  # out of time without a better cover; greedy alone covers at least (1 - 1/e) of the optimum
             chosen, status = [int(sites[j]) for j in greedy], "FEASIBLE"
-            ub = min(float(pw.sum()), greedy_w / (1.0 - 1.0 / math.e), -r.bound if math.isfinite(r.bound) else math.inf)
+            ub = min(lag_bound, greedy_w / (1.0 - 1.0 / math.e), -r.bound if math.isfinite(r.bound) else math.inf)
     chosen_sites = tuple(sorted(chosen))
     assign = np.zeros((n, m))
     if chosen_sites:
