@@ -271,7 +271,24 @@ def webster_plans(
 
     Each junction is timed on its own: cycle ``(1.5 L + 5) / (1 - Y)`` and greens in proportion to the
     stage critical ratios (see :func:`optimise.signal_timing.critical_ratios`); offsets stay 0.
-    ``problem`` is passed to :func:`timing_problem`.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The signalised scenario.
+    flows : MovementFlows, optional
+        Movement flows per signal and period, veh/h (default: measured from the scenario's demand).
+    base : dict of str to SignalPlan, optional
+        Current plans by signal id (default: the network's own programs).
+    cycle_bounds_s : (float, float)
+        Shortest and longest cycle, s.
+    **problem
+        Passed to :func:`timing_problem` (saturation flow, lost time, ...).
+
+    Returns
+    -------
+    list of SignalPlan
+        One plan per signal and period.
     """
     from optimise.signal_timing import webster_timing
 
@@ -380,6 +397,42 @@ def optimise_plans(
     alone. ``cycle_scale`` fixes each group's cycle at that multiple of its optimum (used to explore
     around it); ``base_cycle`` fixes it at the longest cycle of the group's current plans (the
     splits and offsets are still optimised). Each plan's ``metadata`` holds the model's status, objective, bound, gap and solve time.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The signalised scenario.
+    flows : MovementFlows, optional
+        Movement flows per signal and period, veh/h (default: measured from the scenario's demand).
+    base : dict of str to SignalPlan, optional
+        Current plans by signal id (default: the network's own programs).
+    network : RoadNetwork, optional
+        The scenario's network, if already loaded.
+    cycle_bounds_s : (float, float)
+        Shortest and longest cycle, s.
+    cycle_scale, base_cycle
+        Fix each group's cycle (see above).
+    coordinate : bool
+        Coordinate neighbouring junctions (shared cycle, offsets).
+    min_coordination_flow_veh_h : float
+        Least flow on a link between two signals for them to be coordinated, veh/h.
+    max_coordination_length_m : float
+        Longest link between two coordinated signals, m.
+    time_limit_s : float
+        CP-SAT time limit per junction group, s.
+    seed : int
+        CP-SAT seed.
+    name : str
+        Name given to the plans.
+    max_critical_ratio : float
+        Junctions at or above this critical flow ratio keep their current plan.
+    **problem
+        Passed to :func:`timing_problem`.
+
+    Returns
+    -------
+    list of SignalPlan
+        One plan per signal and period; kept ones say why in ``metadata``.
     """
     from optimise.signal_timing import CoordinationLink, critical_ratios, optimise_timing
 
@@ -458,7 +511,20 @@ def optimise_plans(
 
 
 def write_plan_files(plans: Sequence[SignalPlan], stem: str | Path) -> tuple[Path, Path]:
-    """Write ``<stem>.json`` and ``<stem>.add.xml``; returns both paths."""
+    """Write ``<stem>.json`` and ``<stem>.add.xml`` (atomically).
+
+    Parameters
+    ----------
+    plans : sequence of SignalPlan
+        The plans to write.
+    stem : str or Path
+        Path without suffix.
+
+    Returns
+    -------
+    (Path, Path)
+        The JSON file and the SUMO additional file.
+    """
     from .plan import plans_to_sumo, save_plans
 
     stem = Path(stem)
