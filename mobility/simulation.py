@@ -83,7 +83,24 @@ def sumo_args(scenario: Scenario, workdir: str | Path, *, seed: int, net_file: P
     """SUMO command-line options (without the binary) for ``scenario``, with outputs in ``workdir``.
 
     The demand and output-definition files must already exist in ``workdir`` (see :class:`Simulation`).
-    ``additional_files`` replaces the scenario's (the copies whose outputs are written in ``workdir``).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario to run.
+    workdir : str or Path
+        Folder holding the run's demand and output-definition files; outputs are written there.
+    seed : int
+        SUMO's random seed.
+    net_file : Path, optional
+        Network to use instead of the scenario's.
+    additional_files : list of Path, optional
+        Replace the scenario's additional files (the copies whose outputs are written in ``workdir``).
+
+    Returns
+    -------
+    list of str
+        SUMO options, without the binary.
     """
     w = Path(workdir)
     s = scenario

@@ -222,8 +222,20 @@ def _assemble(ds: Any, spec: PlazaSpec, demand: dict[str, np.ndarray], booth_of:
 
 
 def period_delays(ds: Any, spec: PlazaSpec) -> Any:
-    """Mean delay per vehicle (time loss + payment + insertion delay, s) by demand period and payment kind,
-    as a Dataset on ``period``: ``delay_s``, ``delay_tagged_s``, ``delay_untagged_s``, ``vehicles``."""
+    """Mean delay per vehicle (time loss + payment + insertion delay) by demand period and payment kind.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One plaza run (:func:`run_plaza`), with its per-trip variables.
+    spec : PlazaSpec
+        The plaza, for its demand periods.
+
+    Returns
+    -------
+    xarray.Dataset
+        On ``period``: ``delay_s``, ``delay_tagged_s``, ``delay_untagged_s`` (s) and ``vehicles``.
+    """
     import xarray as xr
 
     dep = ds["trip_depart"].values

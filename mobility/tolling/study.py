@@ -127,8 +127,29 @@ def compare_mixes(spec: PlazaSpec | Study, mixes: Mapping[str, Schedule | None],
     ``mixes`` maps a name to a schedule (``[(start_s, booths), ...]``) or ``None`` for the plaza's own booths.
     A Dataset with dims ``mix``, ``seed`` and ``period``: ``delay_s`` (mean over the day),
     ``period_delay_s``, ``period_delay_tagged_s``, ``period_delay_untagged_s`` (on ``period``), ``arrived``,
-    ``left_over`` (still queued or never inserted at the end), ``max_approach_queue``. ``processes`` is the
-    older name of ``workers``.
+    ``left_over`` (still queued or never inserted at the end), ``max_approach_queue``.
+
+    Parameters
+    ----------
+    spec : PlazaSpec or Study
+        The plaza (or a tolling study).
+    mixes : mapping of str to schedule or None
+        Name to ``[(start_s, booths), ...]``, or ``None`` for the plaza's own booths.
+    seeds : sequence of int
+        SUMO seeds; every mix runs on each.
+    workers : int
+        Simulations in parallel (one process each); ``processes`` is its older name.
+    workdir : str or Path, optional
+        Keep every run under this folder; running again reuses finished runs.
+    progress : callable, optional
+        Called with (done, total, what) after each run.
+    **executor
+        Passed to :func:`mobility.compare` (``time_limit_s``, ``retries``, ``client``).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``mix``, ``seed`` and ``period``, with the variables above.
     """
     if not mixes:
         raise InputError("compare_mixes: give at least one mix")
