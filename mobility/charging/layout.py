@@ -177,7 +177,22 @@ def access_costs(network, points: list[DemandPoint], sites: list[CandidateSite])
     """Driving distance (m) from each demand point (the end of its edge) to each site, on the shortest
     paths over the streets cars may use (numba kernels, one tree per distinct demand node). A site no path
     reaches costs ten times the longest distance that exists, so the models stay finite and never choose it
-    for that point while another is reachable."""
+    for that point while another is reachable.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The study's street network.
+    points : list of DemandPoint
+        Where charging demand arises, with its weight (charging events per hour).
+    sites : list of CandidateSite
+        Candidate kerbside sites.
+
+    Returns
+    -------
+    array (demand points, sites)
+        Driving distance, m.
+    """
     from .._paths import costs_from
 
     ei = network.edge_index
@@ -195,7 +210,22 @@ def access_costs(network, points: list[DemandPoint], sites: list[CandidateSite])
 
 def allocate_points(total: int, shares: np.ndarray, max_points: np.ndarray) -> np.ndarray:
     """Split ``total`` points over stations in proportion to ``shares`` (largest remainder), at least one
-    and at most ``max_points`` each."""
+    and at most ``max_points`` each.
+
+    Parameters
+    ----------
+    total : int
+        Charging points to place.
+    shares : array (stations,)
+        Demand each station serves (any non-negative weights; all zero splits evenly).
+    max_points : array (stations,)
+        Most points each station may hold.
+
+    Returns
+    -------
+    array of int (stations,)
+        Points per station, summing to ``total``.
+    """
     k = len(shares)
     if total < k:
         raise InputError(f"{total} charging points cannot equip {k} stations; give at least one point per station")
@@ -233,6 +263,34 @@ def optimal_layout(method: str, network, points: list[DemandPoint], sites: list[
       ``point_capacity`` demand units), demand split between them, minimising fixed cost + weighted distance.
 
     ``total_points`` are then split over the stations by the demand each serves.
+
+    Parameters
+    ----------
+    method : ``"pmedian"``, ``"cover"`` or ``"capacitated"``
+        The location model.
+    network : RoadNetwork
+        The study's street network.
+    points : list of DemandPoint
+        Where charging demand arises, with its weight (charging events per hour).
+    sites : list of CandidateSite
+        Candidate kerbside sites.
+    total_points : int
+        Charging points to place.
+    p : int, optional
+        Stations to open (``pmedian`` and ``cover``).
+    radius_m : float, optional
+        Covering distance, m (``cover``).
+    point_capacity : float, optional
+        Demand one charging point serves (``capacitated``; default the total demand over ``total_points``).
+    time_limit_s : float, optional
+        Solver time limit, s; past it the best layout found is used and the report says FEASIBLE with its gap.
+    name : str, optional
+        The layout's name (default ``<method>_p<stations>``).
+
+    Returns
+    -------
+    ChargingLayout
+        Stations and points, with the solver's status, objective, bound and gap in ``report``.
     """
     import optimise
 
@@ -267,7 +325,27 @@ def optimal_layout(method: str, network, points: list[DemandPoint], sites: list[
 
 def greedy_layout(network, points: list[DemandPoint], sites: list[CandidateSite], *, total_points: int,
                   p: int, name: str | None = None) -> ChargingLayout:
-    """Greedy p-median baseline, points split by demand served."""
+    """Greedy p-median baseline, points split by demand served.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The study's street network.
+    points : list of DemandPoint
+        Where charging demand arises, with its weight (charging events per hour).
+    sites : list of CandidateSite
+        Candidate kerbside sites.
+    total_points : int
+        Charging points to place.
+    p : int
+        Stations to open.
+    name : str, optional
+        The layout's name (default ``greedy_p<p>``).
+
+    Returns
+    -------
+    ChargingLayout
+    """
     import optimise
 
     cost = access_costs(network, points, sites)
@@ -282,7 +360,25 @@ def greedy_layout(network, points: list[DemandPoint], sites: list[CandidateSite]
 def random_layout(sites: list[CandidateSite], *, total_points: int, p: int, seed: int,
                   name: str | None = None) -> ChargingLayout:
     """Baseline in the manner of SUMO's ``distributeChargingStations.py``: ``p`` candidate kerbside sites drawn
-    at random (seeded), the points spread evenly over them."""
+    at random (seeded), the points spread evenly over them.
+
+    Parameters
+    ----------
+    sites : list of CandidateSite
+        Candidate kerbside sites.
+    total_points : int
+        Charging points to place.
+    p : int
+        Stations to open.
+    seed : int
+        Seed of the draw.
+    name : str, optional
+        The layout's name (default ``random_p<p>_s<seed>``).
+
+    Returns
+    -------
+    ChargingLayout
+    """
     if not 1 <= p <= len(sites):
         raise InputError(f"p must be between 1 and the number of candidate sites ({len(sites)}), got {p}")
     rng = sub_rng(seed, "charging", "random layout")
