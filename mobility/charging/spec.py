@@ -74,7 +74,17 @@ class ChargingSpec(Spec):
 
 
 def load_charging(path: str | Path) -> ChargingSpec:
-    """Read a charging study file; errors name the file and the field."""
+    """Read a charging study file; errors name the file and the field.
+
+    Parameters
+    ----------
+    path : str or Path
+        The study YAML (fields of :class:`ChargingSpec`).
+
+    Returns
+    -------
+    ChargingSpec
+    """
     from .._spec import read_study
 
     return read_study(path, ChargingSpec, what="charging file", hint="ChargingSpec fields (scenario, initial_soc, ...)")
@@ -88,7 +98,18 @@ def own_ev_type(scenario: Any, ev_type: str) -> bool:
 
 
 def charging_scenario(spec: ChargingSpec):
-    """The traffic scenario with its EV type equipped with a battery device and the energy model."""
+    """The traffic scenario with its EV type equipped with a battery device and the energy model.
+
+    Parameters
+    ----------
+    spec : ChargingSpec
+        The study.
+
+    Returns
+    -------
+    (Scenario, RoadNetwork)
+        The equipped scenario and its network.
+    """
     from ..scenario import load_scenario_with_network
 
     sc, net = load_scenario_with_network(spec.scenario)

@@ -120,8 +120,22 @@ def points_of(study: Study) -> list[Any]:
 
 def build_layouts(spec: ChargingSpec | Study, words: Sequence[str | ChargingLayout], *, points: int | None = None
                   ) -> list[ChargingLayout]:
-    """Layouts from files, ``optimal:<method>:k=v,...``, ``greedy:p=N`` or ``random:p=N,seed=S`` words
-    (``points`` charging points each unless a word says ``points=N``; default the study's)."""
+    """Layouts from files, ``optimal:<method>:k=v,...``, ``greedy:p=N`` or ``random:p=N,seed=S`` words.
+
+    Parameters
+    ----------
+    spec : ChargingSpec or Study
+        The charging study.
+    words : sequence of str or ChargingLayout
+        Layout words, layout files, or layouts already built (kept as they are).
+    points : int, optional
+        Charging points in each layout unless a word says ``points=N`` (default the study's).
+
+    Returns
+    -------
+    list of ChargingLayout
+        One per word, in order.
+    """
     study = as_study(spec, "charging")
     net, sites = study.network, sites_of(study)
     out = [w if isinstance(w, ChargingLayout) else
@@ -150,8 +164,29 @@ def compare_layouts(spec: ChargingSpec | Study, layouts: Sequence[ChargingLayout
 
     Returns a Dataset with dims ``layout`` and ``seed`` for the KPIs, ``station`` (every station of every
     layout, NaN where a layout has none) for ``points``, ``energy_kwh``, and ``time`` for ``occupied`` and
-    ``utilisation``; station coordinates ``edge``, ``x``, ``y`` for maps. ``executor`` takes
-    :func:`mobility.compare`'s ``client``, ``time_limit_s`` and ``retries``.
+    ``utilisation``; station coordinates ``edge``, ``x``, ``y`` for maps.
+
+    Parameters
+    ----------
+    spec : ChargingSpec or Study
+        The charging study.
+    layouts : sequence of ChargingLayout
+        The layouts to compare.
+    seeds : sequence of int
+        SUMO seeds; every layout runs on each.
+    workers : int
+        Simulations in parallel (one process each).
+    workdir : str or Path, optional
+        Keep every run under this folder; running again reuses finished runs.
+    progress : callable, optional
+        Called with (done, total, what) after each run.
+    **executor
+        :func:`mobility.compare`'s ``client``, ``time_limit_s`` and ``retries``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The variables above.
     """
     if not layouts:
         raise InputError("give at least one layout")
@@ -163,10 +198,30 @@ def compare_layouts(spec: ChargingSpec | Study, layouts: Sequence[ChargingLayout
 
 
 def comparison_table(ds: xr.Dataset) -> pd.DataFrame:
-    """One row per layout: the KPIs' mean over seeds (and, in ``<kpi> sd`` columns, their spread)."""
+    """One row per layout: the KPIs' mean over seeds (and, in ``<kpi> sd`` columns, their spread).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A comparison (:func:`compare_layouts`).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     return study_table(ds, baseline=None)
 
 
 def format_table(ds: xr.Dataset) -> str:
-    """The comparison as a Markdown table (mean +/- sd over seeds)."""
+    """The comparison as a Markdown table (mean +/- sd over seeds).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A comparison (:func:`compare_layouts`).
+
+    Returns
+    -------
+    str
+    """
     return _format(ds, baseline=None)
