@@ -33,7 +33,19 @@ from ._vclass import _BIT, VCLASSES, _bit, mask_of
 
 
 def allowed(network: RoadNetwork, vclass: str = "passenger") -> np.ndarray:
-    """Boolean per edge: some lane of the edge admits ``vclass``."""
+    """Boolean per edge: some lane of the edge admits ``vclass``.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The network, with its lanes' permissions.
+    vclass : str
+        SUMO vehicle class.
+
+    Returns
+    -------
+    array of bool (edges,)
+    """
     m = network.extra.get("vclass")
     if m is None:
         return np.ones(network.n_edges, dtype=bool)
@@ -41,7 +53,19 @@ def allowed(network: RoadNetwork, vclass: str = "passenger") -> np.ndarray:
 
 
 def lane_index(network: RoadNetwork, vclass: str = "passenger") -> np.ndarray:
-    """Per edge, the rightmost lane that admits ``vclass`` (SUMO lane index), or -1 where none does."""
+    """Per edge, the rightmost lane that admits ``vclass`` (SUMO lane index), or -1 where none does.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The network, with its lanes' permissions.
+    vclass : str
+        SUMO vehicle class.
+
+    Returns
+    -------
+    array of int (edges,)
+    """
     lanes = network.extra.get("lane_vclass")
     if lanes is None:
         return np.where(allowed(network, vclass), 0, -1)
@@ -173,7 +197,24 @@ def check_route(network: RoadNetwork, edges: Iterable[str], vclass: str = "passe
 def check_place(network: RoadNetwork, edge: str, vclass: str = "passenger", *, connected: bool = True) -> str | None:
     """Why ``vclass`` cannot stop on ``edge`` (a sentence), or ``None`` when it can: the edge must have a lane
     that admits the class and, when ``connected``, lie in the class's largest strongly connected set of edges
-    (so that every vehicle can reach it and drive on)."""
+    (so that every vehicle can reach it and drive on).
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The network.
+    edge : str
+        Edge id.
+    vclass : str
+        SUMO vehicle class.
+    connected : bool
+        Also require the edge to be reachable and leavable.
+
+    Returns
+    -------
+    str or None
+        The reason, or None.
+    """
     e = network.edge_index.get(edge)
     if e is None:
         return f"unknown edge {edge!r} (not in the network {network.name})"
