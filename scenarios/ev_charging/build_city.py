@@ -1,4 +1,4 @@
-"""Build the tables of the city-scale EV charging study (``city_ev.yaml``) on ``networks/city24x24.net.xml``.
+"""Build the tables of the city-scale EV charging study (``city_ev.yaml``) on ``networks/city24x24.net.xml.gz``.
 
 Run from the repository root after ``python networks/build.py``:  python scenarios/ev_charging/build_city.py
 
@@ -21,7 +21,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-NETWORK = ROOT / "networks" / "city24x24.net.xml"
+NETWORK = ROOT / "networks" / "city24x24.net.xml.gz"
 SEED = 2024
 SITES = 300
 EV_TRIPS_H = 900.0  # the traffic scenario's EVs per hour, shared out over the demand points
