@@ -1,10 +1,11 @@
-"""Capacitated facility location at scale: a Lagrangian bound, Lagrangian heuristics, site fixing, then the MIP.
+"""Capacitated facility location at scale: a Lagrangian bound, Lagrangian heuristics, site fixing, then a branch
+and bound on the sites.
 
 The bound relaxes the demand rows (:mod:`numba_kernels.cflp`): no LP of the strong formulation is solved, which
 at 100 sites x 1,000 customers already takes HiGHS tens of seconds. Solutions come from the sites the relaxed
 problems open, each priced by a transport LP, then improved by closing, opening and swapping the sites the
 multipliers point at. Sites whose opening (closing) provably lifts the bound past the best solution are fixed,
-and the strong formulation is solved over the sites left, with the best solution's value as a cut-off.
+and :func:`branch_and_bound` decides the rest with the same bound at every node.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from ._mip import mb_solve
 
-#: Lagrangian iterations per round, the step factor's patience, and the most rounds before the MIP.
+#: Lagrangian iterations per round, the step factor's patience, and the most rounds before the branch and bound.
 ROUND_ITERATIONS, PATIENCE, MAX_ROUNDS = 400, 40, 12
 #: Sites tried per local-search pass in each move (the most promising by their value at the best multipliers),
 #: and the most open sets a local search prices (transport LPs) per round.
@@ -62,7 +63,7 @@ def transport(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, open
 
 @dataclass
 class Reduction:
-    """What the Lagrangian phase leaves for the MIP."""
+    """What the Lagrangian phase leaves for the branch and bound."""
 
     best: Transport
     bound: float
@@ -76,7 +77,7 @@ def reduce(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, deadlin
     """Bound, heuristics and fixing within ``deadline`` (``time.perf_counter()`` seconds).
 
     ``cut_of(ub)``: a bound above it proves ``ub`` optimal."""
-    from numba_kernels.cflp import cover_knapsack, lagrangian
+    from numba_kernels.cflp import lagrangian
 
     m, n = c.shape
     total = float(d.sum())
@@ -108,16 +109,25 @@ def reduce(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, deadlin
             break
     cut = cut_of(best.cost)
     proven = lb > cut
-    status = free.copy()
-    if not proven:
-        # lift of the bound when a site is forced the other way from the relaxed choice
-        trial_y = np.zeros(m, np.bool_)
-        for i in range(m):
-            trial = free.copy()
-            trial[i] = -1 if y[i] else 1
-            if float(lam.sum()) + cover_knapsack(v, cap, total, trial, trial_y) > cut:
-                status[i] = 1 if y[i] else -1
+    status = free if proven else fix_sites(v, cap, total, float(lam.sum()), free, y, cut)
     return Reduction(best, lb, status, proven, rounds, lam)
+
+
+def fix_sites(v: np.ndarray, cap: np.ndarray, total: float, lam_sum: float, status: np.ndarray, y: np.ndarray,
+              cut: float) -> np.ndarray:
+    """Fix each free site whose flip from the relaxed choice ``y`` lifts the bound (``lam_sum`` plus the covering
+    knapsack's LP over the site values ``v``) past ``cut``: no better solution has it the other way. Fixings
+    only describe better solutions, so each test uses the ones before it. Returns the new status."""
+    from numba_kernels.cflp import cover_knapsack
+
+    status = status.copy()
+    scratch = np.zeros(len(v), np.bool_)
+    for i in np.flatnonzero(status == 0):
+        flip = status.copy()
+        flip[i] = -1 if y[i] else 1
+        if lam_sum + cover_knapsack(v, cap, total, flip, scratch) > cut:
+            status[i] = 1 if y[i] else -1
+    return status
 
 
 def _greedy_start(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray) -> Transport:
@@ -198,7 +208,7 @@ def branch_and_bound(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarra
     left as the proven bound."""
     from numba_kernels.cflp import cover_knapsack, cover_knapsack_exact, lagrangian
 
-    m, n = c.shape
+    m = c.shape[0]
     total = float(d.sum())
     best = red.best
     seen: set = set()
@@ -239,13 +249,7 @@ def branch_and_bound(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarra
                 cut = cut_of(best.cost)
                 if b > cut:
                     continue
-        status = status.copy()
-        base = float(lam.sum())
-        for i in np.flatnonzero(status == 0):
-            flip = status.copy()
-            flip[i] = -1 if y[i] else 1
-            if base + cover_knapsack(v, cap, total, flip, trial_y) > cut:
-                status[i] = 1 if y[i] else -1
+        status = fix_sites(v, cap, total, float(lam.sum()), status, y, cut)
         if cover_knapsack(v, cap, total, status, trial_y) == np.inf:
             continue  # the sites left open cannot hold the demand
         free = np.flatnonzero(status == 0)

@@ -46,7 +46,7 @@ def lagrangian_cover(a, w: np.ndarray, p: int, start: list[int], deadline: float
         The best sites, the weight they cover, and the upper bound on any cover of ``p`` sites.
     """
     at = a.T.tocsr()
-    n, m = a.shape
+    m = a.shape[1]
     best_sites, best_val = list(start), _cover_weight(a, w, start)
     mu = w * 0.5
     bound = math.inf

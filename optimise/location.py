@@ -167,7 +167,7 @@ def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None, tim
     left = None if time_limit_s is None else max(0.1, time_limit_s - (time.perf_counter() - t0))
     if left is not None and _radius_size(wc[:, kept], p, reach) > RADIUS_NNZ_PER_S * left:
         # the MIP could not even be built and presolved in the time left: keep the incumbent and the bound
-        return _p_result(c, w, p, incumbent_sites, "FEASIBLE", max(lb, min(ub_bound, lb)), t0)
+        return _p_result(c, w, p, incumbent_sites, "FEASIBLE", lb, t0)
     mip = _radius_mip(wc, p, kept, len(forced), solver_name, left, reach)
     better = mip.sites is not None and _p_cost(c, w, mip.sites) < ub - 1e-9 * abs(ub)
     return _p_result(c, w, p, mip.sites if better else incumbent_sites,
@@ -369,9 +369,10 @@ def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity
         lifts the bound by ``v_i`` (``-v_i``) past that solution is fixed, and the MIP is solved over the rest.
         Past :data:`LP_REDUCE_MAX` sites x customers the LP is not solved: the same bound comes from subgradient
         steps on the multipliers (:mod:`numba_kernels.cflp`, with the aggregate capacity row), solutions from the
-        sites each relaxed problem opens (priced by a transport LP) and a local search over open sites, and the
-        final MIP (over the sites not fixed closed) gets the best solution's cost as a cut-off. That phase takes
-        at most a third of ``time_limit_s``; past the limit the best solution is returned with the bound proven.
+        sites each relaxed problem opens (priced by a transport LP) and a local search over open sites, and a
+        best-first branch and bound on the sites (:mod:`optimise._cflp`) replaces the MIP, with that bound and an
+        exact covering knapsack at every node. The first phase takes at most a third of ``time_limit_s``; past
+        the limit the best solution is returned with the smallest bound of the nodes left.
 
     The assignment in the result is ``(customers, sites)``.
     """
@@ -406,7 +407,7 @@ def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity
 
     zeros, ones = np.zeros(m), np.ones(m)
     if method == "reduce" and m * n > LP_REDUCE_MAX:
-        return _cflp_lagrangian(c, d, cap, f, solver_name, time_limit_s, t0)
+        return _cflp_lagrangian(c, d, cap, f, time_limit_s, t0)
     if method == "mip":
         r = solve(zeros, ones, True, solver_name, time_limit_s)
         if r.values is None:
@@ -444,13 +445,12 @@ def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity
 LP_REDUCE_MAX = 20_000
 
 
-def _cflp_lagrangian(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, solver: str,
-                     time_limit_s: float | None, t0: float) -> LocationResult:
+def _cflp_lagrangian(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, time_limit_s: float | None,
+                     t0: float) -> LocationResult:
     """Lagrangian bound, heuristics and site fixing, then a branch and bound on the sites with the Lagrangian
     bound at every node (:mod:`optimise._cflp`)."""
     from . import _cflp
 
-    m, n = c.shape
     limit = math.inf if time_limit_s is None else time_limit_s
     # the Lagrangian phase gets at most a third of the time
     deadline = t0 + min(limit / 3.0, 600.0)
