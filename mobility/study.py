@@ -46,6 +46,7 @@ KINDS: dict[str, str] = {
     "charging": "mobility.charging.study:KIND",
     "tolling": "mobility.tolling.study:KIND",
     "incident": "mobility.incident.study:KIND",
+    "transit": "mobility.transit.study:KIND",
 }
 #: Progress of a comparison: (runs done, runs in all, last event).
 Progress = Callable[[int, int, str], None]

@@ -30,6 +30,8 @@ signal states only when they change.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +40,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .._errors import InputError
-from .._io import session_tempdir
 from .plan import (
     GREEN,
     Actuation,
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     from ..scenario import Scenario
 
 __all__ = ["CONTROLLERS", "AdaptiveController", "AdaptiveSettings", "sumo_actuated", "controller_payload", "run_controlled",
-           "watchdog_limits"]
+           "with_programs"]
 
 ControllerName = Literal["fixed", "actuated", "webster", "greedy", "maxpressure", "adaptive", "optimised"]
 CONTROLLERS: tuple[str, ...] = ("fixed", "actuated", "webster", "greedy", "maxpressure", "adaptive", "optimised")
@@ -101,7 +102,7 @@ class AdaptiveSettings:
         program holds, and take it again when they have cleared (:class:`~mobility.signals.adaptive.Watchdog`).
     watchdog_limits : dict of str to float, veh, optional
         Per junction, the load at which it falls back: what the city's program holds
-        (:func:`watchdog_limits` measures it). Junctions not given: ``watchdog_storage_share`` of the storage
+        (:func:`~mobility.signals.adaptive.watchdog_limits` measures it). Junctions not given: ``watchdog_storage_share`` of the storage
         of their approach lanes.
     watchdog_storage_share : float
         See ``watchdog_limits``.
@@ -144,36 +145,6 @@ class AdaptiveSettings:
                              "(0, 1) and watchdog_window_s > 0")
         if self.watchdog_limits is not None and any(not (v > 0) for v in self.watchdog_limits.values()):
             raise InputError("AdaptiveSettings: watchdog_limits must be positive numbers of vehicles")
-
-
-def watchdog_limits(study: Any, *, seed: int = 900_000, margin: float = 1.25, slack_veh: float = 5.0,
-                    processes: int = 1) -> dict[str, float]:
-    """What the program the city runs holds at each junction: the largest queue on its approaches (halting
-    vehicles, per output interval) in a run of that program, times ``margin``, plus ``slack_veh``.
-
-    Parameters
-    ----------
-    study : Study or Scenario
-        The signals study (or its scenario).
-    seed : int
-        SUMO seed of the reference run (a tuning seed, never an evaluation's).
-    margin : float
-    slack_veh : float, veh
-    processes : int
-
-    Returns
-    -------
-    dict of str to float, veh
-        The adaptive controller's watchdog limits (:attr:`AdaptiveSettings.watchdog_limits`).
-    """
-    from ..study import Study, compare, get_kind
-
-    st = study if isinstance(study, Study) else get_kind("signals").resolve(study)
-    ds = compare(st, {"current": controller_payload("fixed")}, seeds=[seed], workers=processes)
-    if "queue" not in ds:
-        return {}
-    peak = ds["queue"].sel(controller="current").max(("seed", "time"))
-    return {str(j): float(margin * v + slack_veh) for j, v in zip(peak["junction"].values, peak.values, strict=True)}
 
 
 def sumo_actuated(plans: Mapping[str, SignalPlan]) -> list[SignalPlan]:
@@ -567,6 +538,39 @@ def _model_plans(plans: Sequence[SignalPlan], models: dict[str, SignalModel], ne
         check_plan(p, models[p.junction])
 
 
+def with_programs(scenario: Scenario, controller: str, plans: Sequence[SignalPlan] | None, folder: Path,
+                  models: dict[str, SignalModel]) -> Scenario:
+    """``scenario`` with the programs ``controller`` runs in SUMO: ``plans`` (checked for safety first) for
+    ``fixed``, SUMO's actuated control on the current programs for ``actuated``; files written in ``folder``.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    controller : str
+        One of :data:`CONTROLLERS` (the adaptive ones add no file).
+    plans : list of SignalPlan, optional
+    folder : Path
+        Where the additional file goes.
+    models : dict of str to SignalModel
+        The network's signals (:func:`~mobility.signals.safety.signal_models`).
+
+    Returns
+    -------
+    Scenario
+    """
+    extra: list[Path] = []
+    net_file = Path(scenario.network)
+    if controller == "fixed" and plans:
+        _model_plans(plans, models, net_file)
+        extra.append(folder / "plans.add.xml")
+        plans_to_sumo(plans, extra[-1], provenance=f"mobility signal plans for {scenario.name}")
+    elif controller == "actuated":
+        extra.append(folder / "actuated.add.xml")
+        plans_to_sumo(sumo_actuated(current_plans(scenario, default_max_green_s=50.0)), extra[-1],
+                      provenance=f"SUMO actuated control on the programs of {scenario.name}")
+    return scenario.model_copy(update={"additional_files": [*scenario.additional_files, *extra]}) if extra else scenario
+
+
 def controller_payload(controller: str | None, *, plans: Sequence[Any] | None = None,
                        settings: AdaptiveSettings | None = None, backend: str = "libsumo") -> dict[str, Any]:
     """What a worker needs to run one controller: its name, fixed-time plans (as JSON), adaptive rules."""
@@ -614,17 +618,10 @@ def run_controlled(
         raise InputError("plans= is only used with controller='fixed'")
     net_file = Path(scenario.network)
     models = signal_models(net_file)
-    extra: list[Path] = []
-    folder = session_tempdir("mobility-signals-")
-    if controller == "fixed" and plans:
-        _model_plans(plans, models, net_file)
-        extra.append(folder / "plans.add.xml")
-        plans_to_sumo(plans, extra[-1], provenance=f"mobility signal plans for {scenario.name}")
-    elif controller == "actuated":
-        extra.append(folder / "actuated.add.xml")
-        plans_to_sumo(sumo_actuated(current_plans(scenario, default_max_green_s=50.0)), extra[-1],
-                      provenance=f"SUMO actuated control on the programs of {scenario.name}")
-    sc = scenario.model_copy(update={"additional_files": [*scenario.additional_files, *extra]}) if extra else scenario
+    own = workdir is None  # plan files go into the run's folder (kept with it), else into one removed after the run
+    folder = Path(tempfile.mkdtemp(prefix="mobility-signals-")) if own else Path(workdir)  # type: ignore[arg-type]
+    folder.mkdir(parents=True, exist_ok=True)
+    sc = with_programs(scenario, controller, plans, folder, models)
     sim = Simulation(sc, seed=seed, workdir=workdir, network=network, backend=backend)
     log: list[tuple[float, str, str]] = []
     watch = None
@@ -645,6 +642,8 @@ def run_controlled(
         ds = sim.results()
     finally:
         sim.cleanup()
+        if own:
+            shutil.rmtree(folder, ignore_errors=True)
     ds = _with_queues(ds, models)
     ds.attrs["controller"] = controller
     if plans:

@@ -41,7 +41,7 @@ __all__ = ["Movement", "SignalModel", "UnsafePlanError", "Violation", "check_pla
            "signal_models", "validate_plan", "validity_overlaps"]
 
 ViolationKind = Literal["link_count", "conflict", "yellow", "all_red", "min_green", "cycle", "offset", "coverage",
-                        "overlap", "actuation"]
+                        "overlap", "actuation", "max_red"]
 
 
 @dataclass(frozen=True)
@@ -542,12 +542,13 @@ def overlapping_plans(plans: list[SignalPlan]) -> list[Violation]:
 
 
 def check_states(log: list[tuple[float, str]], model: SignalModel, *, min_yellow_s: float = 3.0,
-                 min_clear_s: float = 0.0) -> list[Violation]:
+                 min_clear_s: float = 0.0, min_green_s: float = 0.0, max_red_s: float | None = None) -> list[Violation]:
     """Check the states a signal showed over time, as a conflict monitor would: no two conflicting movements
     green at once (a permissive ``g`` beside a protected conflict yields and is allowed where SUMO's program
     has it that way: only two protected ``G`` in conflict are refused), every green ends through yellow of at
     least ``min_yellow_s``, and a movement in conflict with one that just lost its yellow gets green no sooner
-    than ``min_clear_s`` after.
+    than ``min_clear_s`` after; every green that ends lasted at least ``min_green_s``, and no red that ends
+    lasted longer than ``max_red_s``.
 
     Parameters
     ----------
@@ -557,6 +558,10 @@ def check_states(log: list[tuple[float, str]], model: SignalModel, *, min_yellow
     min_yellow_s : float, s
     min_clear_s : float, s
         All-red the conflicting movements get after a yellow.
+    min_green_s : float, s
+        Shortest green a movement may get (a green still showing at the end of the log is not judged).
+    max_red_s : float, s, optional
+        Longest red (from the end of its yellow to its next green) a movement may wait.
 
     Returns
     -------
@@ -567,6 +572,7 @@ def check_states(log: list[tuple[float, str]], model: SignalModel, *, min_yellow
     n = model.n_links
     yellow_since: list[float | None] = [None] * n
     red_since: list[float | None] = [None] * n
+    green_since: list[float | None] = [None] * n
     prev = None
     for t, state in log:
         if len(state) < n:
@@ -596,6 +602,15 @@ def check_states(log: list[tuple[float, str]], model: SignalModel, *, min_yellow
                         out.append(Violation("all_red", model.tls, None, (j, i),
                                              f"{t:g} s: movement {i} gets green {t - red_since[j]:g} s after "
                                              f"conflicting movement {j} lost its yellow (< {min_clear_s:g} s)"))
+            if s in "Gg" and p is not None and p not in "Gg":
+                if max_red_s is not None and red_since[i] is not None and t - red_since[i] > max_red_s + 1e-9:
+                    out.append(Violation("max_red", model.tls, None, (i,), f"{t:g} s: movement {i} waited "
+                                         f"{t - red_since[i]:g} s on red (> {max_red_s:g} s)"))
+                green_since[i] = t
+            if p is not None and p in "Gg" and s not in "Gg" and green_since[i] is not None \
+                    and t - green_since[i] < min_green_s - 1e-9:
+                out.append(Violation("min_green", model.tls, None, (i,), f"{t:g} s: movement {i}'s green lasted "
+                                     f"{t - green_since[i]:g} s (< {min_green_s:g} s)"))
             if s == "y" and p != "y":
                 yellow_since[i] = t
             if p == "y" and s in "rs":

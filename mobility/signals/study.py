@@ -115,7 +115,7 @@ class SignalsStudy(StudyKind):
                 # the watchdog's limits: what the city's program holds, measured once on a tuning seed
                 from dataclasses import replace
 
-                from .control import watchdog_limits
+                from .adaptive import watchdog_limits
 
                 rules = replace(settings or AdaptiveSettings(), watchdog_limits=watchdog_limits(study, processes=1))
             out[c] = controller_payload(run_as, plans=plans.get(c), settings=rules, backend=backend)
