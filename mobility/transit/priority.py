@@ -270,6 +270,8 @@ class _Program:
     durations: np.ndarray
     min_green: np.ndarray
     static: bool
+    own_min: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    own_max: np.ndarray = field(default_factory=lambda: np.zeros(0))
     phase: int = -1
     phase_start: float = 0.0
     ext_used: float = 0.0
@@ -331,7 +333,9 @@ class ProgramPriority:
             static = int(getattr(logic, "type", 0)) == 0
             durs = np.array([float(ph.duration) for ph in logic.phases])
             mins = np.array([max(settings.min_green_s, 0.0 if static else float(ph.minDur)) for ph in logic.phases])
-            self.programs[t] = _Program(t, [ph.state for ph in logic.phases], durs, mins, static)
+            own_min = durs if static else np.array([float(ph.minDur) for ph in logic.phases])
+            own_max = durs if static else np.array([float(ph.maxDur) for ph in logic.phases])
+            self.programs[t] = _Program(t, [ph.state for ph in logic.phases], durs, mins, static, own_min, own_max)
 
     def start(self, now: float, res: dict[str, Any]) -> None:
         """Note each program's phase and cycle position at the start (``res``: the signals' subscription results)."""
@@ -339,8 +343,8 @@ class ProgramPriority:
 
         for t, p in self.programs.items():
             ph = int(res[t][tc.TL_CURRENT_PHASE])
-            p.phase, p.phase_start = ph, now
             rem = float(res[t][tc.TL_NEXT_SWITCH]) - now
+            p.phase, p.phase_start = ph, now - (float(p.durations[ph]) - rem)
             p.x0 = float(p.durations[:ph].sum() + p.durations[ph] - rem)
             p.t0 = now
             self.red_since[t] = np.full(len(p.states[0]), now)
@@ -360,7 +364,9 @@ class ProgramPriority:
                 for i, (a, b) in enumerate(zip(prev, state, strict=False)):
                     if _is_green(a) and not _is_green(b):
                         self.red_since[t][i] = now
-                p.phase, p.phase_start, p.ext_used, p.ext_from = ph, now, 0.0, None
+                # the phase began where SUMO says (its switch time), which may be a step before it is seen here
+                start = nxt_switch - float(p.durations[ph]) if p.static else now
+                p.phase, p.phase_start, p.ext_used, p.ext_from = ph, min(start, now), 0.0, None
             reqs = tracker.served(t)
             if not reqs:
                 if p.ext_from is not None:  # the bus has passed: the extended green ends at its planned end
@@ -400,6 +406,18 @@ class ProgramPriority:
                     p.dirty = True
                     self.events.append((now, t, r.vehicle, "early-green"))
 
+    def drift_s(self, now: float) -> dict[str, float]:
+        """How far each fixed-time program is from its own cycle position, s (0: back in step; + ahead)."""
+        out = {}
+        for t, p in self.programs.items():
+            C = p.cycle
+            if not p.static or C <= 0 or p.phase < 0:
+                continue
+            x_act = float(p.durations[:p.phase].sum()) + (now - p.phase_start)
+            x_nom = (p.x0 + now - p.t0) % C
+            out[t] = float((x_act - x_nom + 0.5 * C) % C - 0.5 * C)
+        return out
+
     def _red_room(self, p: _Program, t: str, ph: int, now: float, remaining: float) -> float:
         """Longest extension of phase ``ph`` that keeps every red movement within ``max_red_s``."""
         room = np.inf
@@ -418,9 +436,9 @@ class ProgramPriority:
             p.dirty = False
             return
         x_nom = (p.x0 + now - p.t0) % C
-        x_act = float(p.durations[:p.phase].sum())
+        x_act = float(p.durations[:p.phase].sum()) + (now - p.phase_start)
         delta = (x_act - x_nom + 0.5 * C) % C - 0.5 * C   # > 0: the program is ahead of its cycle
-        if abs(delta) < self.step_s:
+        if abs(delta) < 0.5 * self.step_s:
             p.dirty = False
             return
         if not p.green(p.phase):
@@ -430,8 +448,8 @@ class ProgramPriority:
             new = d + min(delta, 0.5 * d)
         else:
             new = d - min(-delta, max(d - float(p.min_green[p.phase]), 0.0))
-        if abs(new - d) >= self.step_s:
-            self.api.trafficlight.setPhaseDuration(p.tls, new)
+        if abs(new - d) >= 0.5 * self.step_s:  # SUMO takes the time left in the phase
+            self.api.trafficlight.setPhaseDuration(p.tls, max(new - (now - p.phase_start), self.step_s))
             self.events.append((now, p.tls, "", "recovery"))
 
 

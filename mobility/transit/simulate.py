@@ -179,17 +179,14 @@ def run_transit(study: TransitSpec | Study, option: str, *, seed: int, workdir: 
             bounds = {}
             if prog is not None:
                 for t, p in prog.programs.items():
-                    mins = np.where(p.durations > 0, np.minimum(p.durations, p.min_green) if p.static else p.min_green,
-                                    0.0)
-                    maxs = p.durations if p.static else np.array(
-                        [float(ph.maxDur) for ph in next(lg for lg in api.trafficlight.getAllProgramLogics(t)
-                                                         if lg.programID == api.trafficlight.getProgram(t)).phases])
+                    mins, maxs = p.own_min, p.own_max
                     g, red = program_bounds(p.states, mins, maxs)
                     bounds[t] = (min(g, spec.priority.min_green_s), max(red, spec.priority.max_red_s))
             else:
                 for jn in ctl.junctions:
                     bounds[jn.id] = (adaptive.min_green_s, jn.max_red_s + max(jn.yellow) + max(jn.all_red) + 2 * dt)
         events = prog.events if prog is not None else ctl.events
+        drift = prog.drift_s(now) if prog is not None else {}
         ds = sim.results()
         stops = read_stop_output(wd / "stops.xml")
         violations = []
@@ -200,7 +197,10 @@ def run_transit(study: TransitSpec | Study, option: str, *, seed: int, workdir: 
     finally:
         if own:
             shutil.rmtree(wd, ignore_errors=True)
-    return _dataset(ds, net, spec, trips, tracker, stops, traj, sc, option, controller, seed, events, violations)
+    out = _dataset(ds, net, spec, trips, tracker, stops, traj, sc, option, controller, seed, events, violations)
+    out["cycle_drift_s"] = ((), max((abs(v) for v in drift.values()), default=0.0),
+                            {"units": "s", "long_name": "largest distance of a fixed-time program from its cycle at the end"})
+    return out
 
 
 def _min_yellow(log: list[tuple[float, str]]) -> float:
@@ -334,5 +334,6 @@ def _dataset(ds: xr.Dataset, net: Any, spec: TransitSpec, trips: list[BusTrip], 
         out[name] = ((), v, {"units": u, "long_name": ln})
     out.attrs.update(ds.attrs)
     out.attrs.update(line_signals=json.dumps(_signal_positions(net, trips)), priority=option, controller=controller, seed=int(seed), transit_study=spec.name,
-                     violations="; ".join(str(v) for v in violations[:20]))
+                     violations="; ".join(str(v) for v in violations[:20]),
+                     priority_log=json.dumps([[t, j, v, e] for t, j, v, e in sorted(tracker.log + events)[:5000]]))
     return out

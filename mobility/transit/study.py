@@ -92,7 +92,13 @@ class TransitStudy(StudyFileKind):
         for v in ("line", "stop"):
             if v in ds:
                 ds[v] = ds[v].isel({d: 0 for d in ("priority", "seed") if d in ds[v].dims}, drop=True)
-        ds.attrs.update(transit_study=study.name, controller=study.spec.controller)
+        import json
+
+        from .simulate import _signal_positions
+
+        trips = bus_trips(study.spec, study.network, seed=study.scenario.seed, end_s=study.scenario.end_s)
+        ds.attrs.update(transit_study=study.name, controller=study.spec.controller,
+                        line_signals=json.dumps(_signal_positions(study.network, trips)))
         return ds
 
     def figures(self, study: Study, ds: xr.Dataset) -> Iterator[tuple[str, Any]]:

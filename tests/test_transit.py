@@ -1,0 +1,162 @@
+"""Buses and transit signal priority: a bus on an empty corridor keeps its timetable with priority, every state
+priority shows passes the safety validator (fixed, actuated and adaptive control), conflicting requests are
+served first come first served, a fixed-time program recovers its cycle, and bad lines give one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from mobility._errors import InputError
+from mobility.signals.safety import check_states, signal_models
+from mobility.transit import PrioritySettings, Request, load_transit, run_transit
+from mobility.transit.priority import BusTracker, next_tls
+
+ROOT = Path(__file__).resolve().parents[1]
+CORRIDOR = ROOT / "networks" / "corridor5.net.xml"
+GRID = ROOT / "networks" / "grid3x3.net.xml"
+
+
+def _scenario(tmp: Path, net: Path, *, end_s: float = 900, flows: list | None = None) -> Path:
+    """A scenario on ``net`` with next to no other traffic (one car an hour) unless ``flows`` are given."""
+    sc = {"name": "empty", "network": str(net), "begin_s": 0, "end_s": end_s, "seed": 1,
+          "demand": {"kind": "routes", "flows": flows or [{"edges": ["top0A2", "A2left2"] if net == GRID
+                                                           else ["N1_J1", "J1_S1"], "flow_veh_h": 1}]},
+          "outputs": {"interval_s": 300}}
+    p = tmp / "scenario.yaml"
+    p.write_text(yaml.safe_dump(sc))
+    return p
+
+
+def _study(tmp: Path, scenario: Path, lines: list[dict], **extra) -> Path:
+    p = tmp / "transit.yaml"
+    p.write_text(yaml.safe_dump({"name": "t", "scenario": str(scenario), "lines": lines, **extra}, sort_keys=False))
+    return p
+
+
+EAST = ["W_J1", "J1_J2", "J2_J3", "J3_J4", "J4_J5", "J5_E"]
+
+
+def _line(**kw) -> dict:
+    line = {"id": "B", "route": EAST, "stops": [{"id": f"s{k}", "edge": e, "pos_m": 60} for k, e in enumerate(EAST[1:])],
+            "departures_s": [30.0], "dwell_s": 15.0, "slack": 0.0}
+    line.update(kw)
+    return line
+
+
+def test_single_bus_keeps_the_timetable_with_priority(tmp_path):
+    line = _line()
+    line["bus"] = {"sigma": 0.0}  # a driver without dawdling: the running times are known
+    spec = load_transit(_study(tmp_path, _scenario(tmp_path, CORRIDOR), [line]))
+    with_tsp = run_transit(spec, "both", seed=3)
+    without = run_transit(spec, "none", seed=3)
+    sched = np.diff(with_tsp["scheduled_arrival_s"].values[0])
+    run = np.diff(with_tsp["arrival_s"].values[0])
+    assert np.isfinite(run).all()
+    # stop to stop, the timetable is the free-flow running time with braking and starting at each stop and
+    # the dwell: priority keeps it (the junctions' internal lanes add about a second each)
+    assert np.abs(run - sched).max() <= 2.0, run - sched
+    # without priority the fixed-time signals stop the bus: it falls behind between stops
+    assert (np.diff(without["arrival_s"].values[0]) - sched).max() > 10.0
+    assert float(with_tsp["bus_signal_delay_s"]) < 0.25 * float(without["bus_signal_delay_s"])
+    assert float(with_tsp["safety_violations"]) == 0
+
+
+def test_program_recovers_its_cycle_after_priority(tmp_path):
+    sc = _scenario(tmp_path, CORRIDOR, end_s=900)
+    spec = load_transit(_study(tmp_path, sc, [_line()]))
+    back = run_transit(spec, "both", seed=3)
+    assert float(back["priority_actions"]) > 0
+    assert float(back["cycle_drift_s"]) < 1.0
+    spec_off = load_transit(_study(tmp_path, sc, [_line()], priority={"recovery": False}))
+    off = run_transit(spec_off, "both", seed=3)
+    assert float(off["cycle_drift_s"]) >= 1.0  # without recovery the program stays shifted
+
+
+@pytest.mark.parametrize("controller", ["fixed", "actuated", "adaptive"])
+def test_priority_never_shows_an_unsafe_state(tmp_path, controller):
+    flows = [{"edges": EAST, "flow_veh_h": 700}, {"edges": ["E_J5", "J5_J4", "J4_J3", "J3_J2", "J2_J1", "J1_W"],
+                                                 "flow_veh_h": 600}]
+    flows += [{"edges": [f"N{k}_J{k}", f"J{k}_S{k}"], "flow_veh_h": 150} for k in range(1, 6)]
+    sc = _scenario(tmp_path, CORRIDOR, end_s=900, flows=flows)
+    line = _line(departures_s=None, headway_s=120, begin_s=20, end_s=700)
+    spec = load_transit(_study(tmp_path, sc, [line], controller=controller))
+    ds = run_transit(spec, "both", seed=5)
+    assert float(ds["priority_actions"]) > 0
+    assert float(ds["safety_violations"]) == 0, ds.attrs["violations"]
+
+
+def test_the_validator_sees_cut_greens_and_long_reds():
+    model = signal_models(CORRIDOR)["J2"]
+    a, y, b, y2 = "rrrGGGgrrrGGGg", "rrryyyyrrryyyy", "GGgrrrrGGgrrrr", "yyyrrrryyyrrrr"
+    ok = [(0.0, a), (42.0, y), (45.0, b), (87.0, y2), (90.0, a)]
+    assert check_states(ok, model, min_green_s=8.0, max_red_s=60.0) == []
+    cut = [(0.0, a), (42.0, y), (45.0, b), (49.0, y2), (52.0, a)]
+    assert any(v.kind == "min_green" for v in check_states(cut, model, min_green_s=8.0))
+    long = [(0.0, a), (42.0, y), (45.0, b), (187.0, y2), (190.0, a)]
+    assert any(v.kind == "max_red" for v in check_states(long, model, max_red_s=120.0))
+
+
+def test_conflicting_requests_first_come_first_served(tmp_path):
+    sc = _scenario(tmp_path, GRID, end_s=400)
+    west = {"id": "W", "route": ["left1A1", "A1B1", "B1C1", "C1right1"], "stops": [{"id": "w1", "edge": "B1C1", "pos_m": 50}],
+            "departures_s": [100.0], "dwell_s": 10.0}
+    north = {"id": "N", "route": ["top1B2", "B2B1", "B1B0", "B0bottom1"], "stops": [{"id": "n1", "edge": "B1B0", "pos_m": 50}],
+             "departures_s": [104.0], "dwell_s": 10.0}
+    spec = load_transit(_study(tmp_path, sc, [west, north]))
+    ds = run_transit(spec, "both", seed=1)
+    log = [e for e in json.loads(ds.attrs["priority_log"]) if e[1] == "B1"]
+    checkin = {v: t for t, _, v, e in log if e == "checkin"}
+    checkout = {v: t for t, _, v, e in log if e == "checkout"}
+    assert set(checkin) == {"W.0", "N.0"} and checkin["W.0"] < checkin["N.0"] < checkout["W.0"]
+    # while the first bus is checked in, no action is taken for the second (its movement conflicts)
+    acts = [(t, v) for t, _, v, e in log if e in ("extension", "early-green")]
+    assert not [t for t, v in acts if v == "N.0" and t < checkout["W.0"]]
+    assert [t for t, v in acts if v == "W.0"]
+    assert float(ds["safety_violations"]) == 0
+
+
+def test_served_order_rule():
+    tr = BusTracker(None, [], PrioritySettings(), "both")
+    tr.requests["J"] = {"b": Request("b", "J", 1, 10.0, 0.0, 0.0), "a": Request("a", "J", 2, 10.0, 30.0, 0.0),
+                        "c": Request("c", "J", 3, 5.0, -50.0, 0.0)}
+    assert [r.vehicle for r in tr.served("J")] == ["c", "a", "b"]  # earliest check-in, then the later bus
+
+
+def test_next_tls_reads_both_backends():
+    assert next_tls((("J1", 11, 231.2, "G"),)) == ("J1", 11, 231.2)
+    assert next_tls(()) is None
+
+    class R:
+        def getString(self):
+            return "TraCINextTLSDataVectorWrapped[TraCINextTLSData(cluster_a,b,3,12.5,r),]"
+
+    assert next_tls(R()) == ("cluster_a,b", 3, 12.5)
+
+
+def test_timetable_going_back_is_refused(tmp_path):
+    line = _line()
+    line["stops"][2]["time_s"] = 100
+    for k, s in enumerate(line["stops"]):
+        s["time_s"] = [60, 120, 100, 200, 260][k]
+    with pytest.raises(InputError) as e:
+        load_transit(_study(tmp_path, _scenario(tmp_path, CORRIDOR), [line]))
+    msg = str(e.value)
+    assert "transit.yaml:" in msg and "s2" in msg and "increase" in msg and "\n" not in msg.strip()
+
+
+def test_line_through_an_edge_buses_may_not_use(tmp_path):
+    text = CORRIDOR.read_text()
+    text = text.replace('<lane id="J2_J3_0" index="0"', '<lane id="J2_J3_0" index="0" disallow="bus"')
+    text = text.replace('<lane id="J2_J3_1" index="1"', '<lane id="J2_J3_1" index="1" disallow="bus"')
+    net = tmp_path / "nobus.net.xml"
+    net.write_text(text)
+    spec = load_transit(_study(tmp_path, _scenario(tmp_path, net), [_line()]))
+    with pytest.raises(InputError) as e:
+        run_transit(spec, "none", seed=1)
+    msg = str(e.value)
+    assert "transit.yaml:" in msg and "J2_J3" in msg and "line B" in msg and "bus" in msg
