@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["costs_from", "costs_to", "edge_point", "walking_costs"]
+__all__ = ["costs_from", "costs_to", "edge_costs", "edge_point", "walking_costs"]
 
 
 def _run(indptr: np.ndarray, head: np.ndarray, weight: np.ndarray, zone_count: int, sources: np.ndarray) -> np.ndarray:
@@ -45,6 +45,17 @@ def costs_to(network, targets: np.ndarray, weight: np.ndarray | None = None, *,
     w = _drive(network, weight, vclass)
     indptr, head, wr = _csr(network.head, network.tail, np.asarray(w, dtype=float), network.n_nodes)
     return _run(indptr, head, wr, network.zone_count, targets)
+
+
+def edge_costs(network, weight: np.ndarray | None = None, *, vclass: str = "passenger") -> np.ndarray:
+    """``(edges, edges)``: cost of driving from the end of edge ``e`` to the end of edge ``f`` (the weights of
+    the edges after ``e`` up to and including ``f``) by the turns ``vclass`` may make; ``inf`` where it cannot,
+    0 on the diagonal."""
+    from .access import turn_graph
+
+    g = turn_graph(network, vclass).tocsr()
+    w = np.asarray(network.length if weight is None else weight, dtype=float)
+    return _run(g.indptr, g.indices, w[g.indices], 0, np.arange(network.n_edges))
 
 
 def walking_costs(network, origins: np.ndarray) -> np.ndarray:

@@ -440,6 +440,15 @@ def _add_live() -> None:
 _add_live()
 
 
+def _add_transit() -> None:
+    from ._cli_transit import transit_app
+
+    app.add_typer(transit_app, name="transit")
+
+
+_add_transit()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -47,6 +47,7 @@ KINDS: dict[str, str] = {
     "tolling": "mobility.tolling.study:KIND",
     "incident": "mobility.incident.study:KIND",
     "transit": "mobility.transit.study:KIND",
+    "taxi": "mobility.transit.taxi:KIND",
 }
 #: Progress of a comparison: (runs done, runs in all, last event).
 Progress = Callable[[int, int, str], None]
