@@ -160,3 +160,69 @@ def test_line_through_an_edge_buses_may_not_use(tmp_path):
         run_transit(spec, "none", seed=1)
     msg = str(e.value)
     assert "transit.yaml:" in msg and "J2_J3" in msg and "line B" in msg and "bus" in msg
+
+
+# -- GTFS through SUMO's gtfs2pt.py ----------------------------------------------------------------------------
+
+_OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6">
+ <node id="1" lat="50.0000" lon="8.0000"/><node id="2" lat="50.0020" lon="8.0000"/>
+ <node id="3" lat="50.0040" lon="8.0000"/><node id="4" lat="50.0060" lon="8.0000"/>
+ <node id="5" lat="50.0020" lon="8.0030"/>
+ <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><tag k="highway" v="secondary"/></way>
+ <way id="11"><nd ref="2"/><nd ref="5"/><tag k="highway" v="residential"/></way>
+</osm>"""
+
+
+def _feed(folder: Path, third_stop_lon: str = "8.00005") -> Path:
+    folder.mkdir()
+    tables = {
+        "agency.txt": "agency_id,agency_name,agency_url,agency_timezone\nA,Agency,http://x,Europe/Berlin\n",
+        "stops.txt": "stop_id,stop_name,stop_lat,stop_lon\nS1,One,50.0005,8.00005\nS2,Two,50.0025,8.00005\n"
+                     f"S3,Three,50.0045,{third_stop_lon}\n",
+        "routes.txt": "route_id,agency_id,route_short_name,route_long_name,route_type\nR1,A,1,Line one,3\n",
+        "trips.txt": "route_id,service_id,trip_id,direction_id\nR1,WK,T1,0\nR1,WK,T2,0\n",
+        "stop_times.txt": "trip_id,arrival_time,departure_time,stop_id,stop_sequence\nT1,08:00:00,08:00:00,S1,1\n"
+                          "T1,08:01:00,08:01:20,S2,2\nT1,08:02:30,08:02:30,S3,3\nT2,08:10:00,08:10:00,S1,1\n"
+                          "T2,08:11:00,08:11:20,S2,2\nT2,08:12:30,08:12:30,S3,3\n",
+        "calendar.txt": "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
+                        "WK,1,1,1,1,1,1,1,20260101,20271231\n",
+        "calendar_dates.txt": "service_id,date,exception_type\nWK,20261225,2\n",
+    }
+    for name, text in tables.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def _gtfs_study(tmp_path: Path, feed: Path) -> Path:
+    import mobility as mb
+
+    mb.network_from_osm(_write(tmp_path / "tiny.osm", _OSM), output=tmp_path / "tiny.net.xml")
+    sc = _scenario(tmp_path, tmp_path / "tiny.net.xml", flows=[{"edges": ["10#0"], "flow_veh_h": 1}])
+    return _study(tmp_path, sc, [], gtfs={"feed": str(feed), "date": "20261207", "offset_s": 28700})
+
+
+def _write(p: Path, text: str) -> Path:
+    p.write_text(text)
+    return p
+
+
+def test_gtfs_feed_becomes_bus_lines(tmp_path):
+    from mobility.study import load_study
+
+    st = load_study(_gtfs_study(tmp_path, _feed(tmp_path / "feed")), kind="transit")
+    (line,) = st.spec.lines
+    assert [s.id for s in line.stops] == ["gtfs_S1", "gtfs_S2", "gtfs_S3"]
+    assert [s.time_s for s in line.stops] == [0.0, 60.0, 150.0]   # the feed's arrivals after the first stop
+    assert line.departures_s == [100.0, 700.0]  # 08:00 and 08:10, less gtfs.offset_s
+    ds = run_transit(st, "none", seed=1)
+    assert np.isfinite(ds["arrival_s"].values).all()
+
+
+def test_gtfs_stop_off_the_network_is_named(tmp_path):
+    from mobility.study import load_study
+
+    with pytest.raises(InputError) as e:
+        load_study(_gtfs_study(tmp_path, _feed(tmp_path / "feed", third_stop_lon="8.0200")), kind="transit")
+    msg = str(e.value)
+    assert "stops.txt:4: stop S3" in msg and "off the network" in msg and "\n" not in msg

@@ -114,6 +114,8 @@ class GtfsSource(Spec):
     max_stop_distance_m: float = Field(50.0, gt=0, le=1000, description="a stop further than this from a street "
                                        "buses may use is off the network (an error)")
     dwell_s: float = Field(20.0, ge=0, le=3600)
+    offset_s: float = Field(0.0, ge=0, le=86400 * 2, description="feed time of day at the scenario's time 0, s "
+                            "(e.g. 25200: the scenario starts at 07:00)")
 
 
 class PrioritySettings(Spec):
