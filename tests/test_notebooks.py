@@ -22,6 +22,8 @@ QUICK = {
     "10_incident_command.ipynb": "end_s = 1200.0\nincident_begin_s, incident_duration_s = 300.0, 600.0\ntop = 1\n"
                                  "seeds, check_seeds = [1], [2]",
     "11_live_operations.ipynb": "replay_end_s = 2100.0\nprior = 'scenario'",
+    "12_buses_and_taxis.ipynb": "end_s = 1200.0\nseeds = [1]\ntaxi_sizes = [12]\ntaxi_seeds = [1]\n"
+                                "taxi_end_s = 1200.0",
 }
 
 

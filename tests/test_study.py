@@ -47,7 +47,7 @@ def parking(tmp_path_factory):
 
 
 def test_every_kind_declares_the_study_shape() -> None:
-    assert set(kinds()) == {"signals", "parking", "charging", "tolling", "incident"}
+    assert set(kinds()) == {"signals", "parking", "charging", "tolling", "incident", "transit", "taxi"}
     for name in kinds():
         k = get_kind(name)
         assert k.name == name and k.dim and k.table and k.default_alternatives

@@ -30,7 +30,7 @@ maximum red (for a group, one pass through its stages at maximum green bounds ev
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,7 +40,7 @@ from .safety import SignalModel
 if TYPE_CHECKING:
     from ..network import RoadNetwork
 
-__all__ = ["Watchdog", "feeder_lanes", "junction_groups", "watchdog_limits"]
+__all__ = ["Watchdog", "feeder_lanes", "junction_groups"]
 
 
 def feeder_lanes(net: RoadNetwork, approaches: dict[str, list[int]], reach_m: float) -> dict[str, list[int]]:
@@ -223,34 +223,3 @@ class Watchdog:
             self.events.append((now, self.ids[j], "fallback" if fallback else "resume"))
         if not fallback:
             self.calm_since[self.groups[group]] = np.nan
-
-
-def watchdog_limits(study: Any, *, seed: int = 900_000, margin: float = 1.25, slack_veh: float = 5.0,
-                    processes: int = 1) -> dict[str, float]:
-    """What the program the city runs holds at each junction: the largest queue on its approaches (halting
-    vehicles, per output interval) in a run of that program, times ``margin``, plus ``slack_veh``.
-
-    Parameters
-    ----------
-    study : Study or Scenario
-        The signals study (or its scenario).
-    seed : int
-        SUMO seed of the reference run (a tuning seed, never an evaluation's).
-    margin : float
-    slack_veh : float, veh
-    processes : int
-
-    Returns
-    -------
-    dict of str to float, veh
-        The adaptive controller's watchdog limits (:attr:`AdaptiveSettings.watchdog_limits`).
-    """
-    from ..study import Study, compare, get_kind
-    from .control import controller_payload
-
-    st = study if isinstance(study, Study) else get_kind("signals").resolve(study)
-    ds = compare(st, {"current": controller_payload("fixed")}, seeds=[seed], workers=processes)
-    if "queue" not in ds:
-        return {}
-    peak = ds["queue"].sel(controller="current").max(("seed", "time"))
-    return {str(j): float(margin * v + slack_veh) for j, v in zip(peak["junction"].values, peak.values, strict=True)}

@@ -102,7 +102,7 @@ class AdaptiveSettings:
         program holds, and take it again when they have cleared (:class:`~mobility.signals.adaptive.Watchdog`).
     watchdog_limits : dict of str to float, veh, optional
         Per junction, the load at which it falls back: what the city's program holds
-        (:func:`~mobility.signals.adaptive.watchdog_limits` measures it). Junctions not given: ``watchdog_storage_share`` of the storage
+        (:func:`~mobility.signals.study.watchdog_limits` measures it). Junctions not given: ``watchdog_storage_share`` of the storage
         of their approach lanes.
     watchdog_storage_share : float
         See ``watchdog_limits``.

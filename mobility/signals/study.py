@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from ..scenario import Scenario
 
-__all__ = ["KIND", "SignalsStudy"]
+__all__ = ["KIND", "SignalsStudy", "watchdog_limits"]
 
 #: Definition of the delay every signal comparison reports.
 DELAY_DEFINITION = ("RESCO: sum(timeLoss + departDelay) / (trips + never departed); never-departed vehicles wait "
@@ -114,8 +114,6 @@ class SignalsStudy(StudyKind):
             if c == "adaptive" and (settings is None or (settings.watchdog and settings.watchdog_limits is None)):
                 # the watchdog's limits: what the city's program holds, measured once on a tuning seed
                 from dataclasses import replace
-
-                from .adaptive import watchdog_limits
 
                 rules = replace(settings or AdaptiveSettings(), watchdog_limits=watchdog_limits(study, processes=1))
             out[c] = controller_payload(run_as, plans=plans.get(c), settings=rules, backend=backend)
@@ -209,3 +207,33 @@ class SignalsStudy(StudyKind):
 
 
 KIND = SignalsStudy()
+
+
+def watchdog_limits(study: Any, *, seed: int = 900_000, margin: float = 1.25, slack_veh: float = 5.0,
+                    processes: int = 1) -> dict[str, float]:
+    """What the program the city runs holds at each junction: the largest queue on its approaches (halting
+    vehicles, per output interval) in a run of that program, times ``margin``, plus ``slack_veh``.
+
+    Parameters
+    ----------
+    study : Study or Scenario
+        The signals study (or its scenario).
+    seed : int
+        SUMO seed of the reference run (a tuning seed, never an evaluation's).
+    margin : float
+    slack_veh : float, veh
+    processes : int
+
+    Returns
+    -------
+    dict of str to float, veh
+        The adaptive controller's watchdog limits (:attr:`AdaptiveSettings.watchdog_limits`).
+    """
+    from ..study import Study, compare, get_kind
+
+    st = study if isinstance(study, Study) else get_kind("signals").resolve(study)
+    ds = compare(st, {"current": controller_payload("fixed")}, seeds=[seed], workers=processes)
+    if "queue" not in ds:
+        return {}
+    peak = ds["queue"].sel(controller="current").max(("seed", "time"))
+    return {str(j): float(margin * v + slack_veh) for j, v in zip(peak["junction"].values, peak.values, strict=True)}
