@@ -226,3 +226,21 @@ def test_gtfs_stop_off_the_network_is_named(tmp_path):
         load_study(_gtfs_study(tmp_path, _feed(tmp_path / "feed", third_stop_lon="8.0200")), kind="transit")
     msg = str(e.value)
     assert "stops.txt:4: stop S3" in msg and "off the network" in msg and "\n" not in msg
+
+
+def test_electric_bus_energy_balance_and_opportunity_charging(tmp_path):
+    line = _line(departures_s=[30.0])
+    line["bus"] = {"electric": True, "battery_kwh": 100, "initial_soc": 0.5}
+    sc = _scenario(tmp_path, CORRIDOR)
+    plain = run_transit(load_transit(_study(tmp_path, sc, [line])), "none", seed=3)
+    used = float(plain["trip_energy_kwh"][0])
+    assert 0.5 < used < 10.0  # about 2 kWh/km for a 13 t bus over 1.5 km with its heating on
+    # no charger: the battery ends at its start less the net energy drawn
+    assert float(plain["trip_final_soc"][0]) == pytest.approx(0.5 - used / 100.0, abs=1e-4)
+    assert float(plain["trip_charged_kwh"][0]) == pytest.approx(0.0, abs=1e-6)
+    charged = run_transit(load_transit(_study(tmp_path, sc, [line], chargers=[{"stop": "s2", "power_kw": 300}])),
+                          "none", seed=3)
+    got = float(charged["trip_charged_kwh"][0])
+    # charged while it dwells (15 s) at the 300 kW charger: more than nothing, at most power x dwell
+    assert 0.1 < got <= 300 * 15 / 3600 + 1e-6
+    assert float(charged["trip_final_soc"][0]) > float(plain["trip_final_soc"][0])

@@ -397,8 +397,12 @@ class ProgramPriority:
             elif self.early and p.green(ph):
                 floor = float(p.min_green[ph])
                 if elapsed + 1e-9 >= floor:
-                    if p.advance_safe(ph) and remaining > self.step_s:
-                        tl.setPhase(t, (ph + 1) % len(p.states))
+                    # a fixed-time phase about to end anyway is left alone; an actuated one always gives its
+                    # next possible switch here, so it is ended whenever its minimum green has passed
+                    if p.advance_safe(ph) and (remaining > self.step_s or not p.static):
+                        nxt = (ph + 1) % len(p.states)
+                        tl.setPhase(t, nxt)
+                        tl.setPhaseDuration(t, float(p.durations[nxt]))  # an actuated program would skip it
                         p.dirty = True
                         self.events.append((now, t, r.vehicle, "early-green"))
                 elif remaining > floor - elapsed + 1e-9:

@@ -20,7 +20,7 @@ import numpy as np
 from .._errors import InputError
 from .._io import write_text_atomic
 from .priority import PRIORITY_OPTIONS, BusTracker, PriorityAdaptive, ProgramPriority, StateLog
-from .spec import BusTrip, TransitSpec, bus_trips, transit_scenario
+from .spec import BusTrip, TransitSpec, bus_chargers, bus_trips, transit_scenario
 from .sumo import read_stop_output, transit_additional
 
 if TYPE_CHECKING:
@@ -128,7 +128,8 @@ def run_transit(study: TransitSpec | Study, option: str, *, seed: int, workdir: 
     try:
         models = signal_models(sc.network)
         sc = with_programs(sc, controller, plans, wd, models)
-        add = write_text_atomic(wd / "transit.add.xml", transit_additional(trips))
+        chargers = bus_chargers(spec, net, trips)
+        add = write_text_atomic(wd / "transit.add.xml", transit_additional(trips, chargers))
         sc = sc.model_copy(update={
             "additional_files": [*sc.additional_files, add.resolve()],
             "outputs": sc.outputs.model_copy(update={"trips": True}),
@@ -189,6 +190,7 @@ def run_transit(study: TransitSpec | Study, option: str, *, seed: int, workdir: 
         drift = prog.drift_s(now) if prog is not None else {}
         ds = sim.results()
         stops = read_stop_output(wd / "stops.xml")
+        battery = _battery(wd / "tripinfo.xml", {t.id: t for t in trips if t.bus.electric})
         violations = []
         for t in tls_ids:
             mg, mr = bounds.get(t, (0.0, None))
@@ -198,9 +200,51 @@ def run_transit(study: TransitSpec | Study, option: str, *, seed: int, workdir: 
         if own:
             shutil.rmtree(wd, ignore_errors=True)
     out = _dataset(ds, net, spec, trips, tracker, stops, traj, sc, option, controller, seed, events, violations)
+    if battery:
+        _add_energy(out, trips, battery)
     out["cycle_drift_s"] = ((), max((abs(v) for v in drift.values()), default=0.0),
                             {"units": "s", "long_name": "largest distance of a fixed-time program from its cycle at the end"})
     return out
+
+
+def _battery(path: Path, trips: dict[str, BusTrip]) -> dict[str, dict[str, float]]:
+    """The battery device's totals of the electric buses, from the tripinfo output."""
+    from ..results import iter_tripinfo
+
+    out: dict[str, dict[str, float]] = {}
+    if not trips:
+        return out
+    for vid, _, kids in iter_tripinfo(path):
+        b = kids.get("battery")
+        if vid in trips and b is not None:
+            out[vid] = {"final": float(b["actualBatteryCapacity"]), "capacity": trips[vid].bus.battery_kwh * 1000.0,
+                        "consumed": float(b["totalEnergyConsumed"]), "regen": float(b["totalEnergyRegenerated"])}
+    return out
+
+
+def _add_energy(out: xr.Dataset, trips: list[BusTrip], battery: dict[str, dict[str, float]]) -> None:
+    """Per trip energy used and charged and the state of charge at the end; fleet summaries."""
+    used = np.full(len(trips), np.nan)
+    charged = np.full(len(trips), np.nan)
+    soc = np.full(len(trips), np.nan)
+    for k, t in enumerate(trips):
+        b = battery.get(t.id)
+        if b is None:
+            continue
+        start = t.soc0 * b["capacity"]
+        used[k] = (b["consumed"] - b["regen"]) / 1000.0
+        charged[k] = max(b["final"] - start + b["consumed"] - b["regen"], 0.0) / 1000.0
+        soc[k] = b["final"] / b["capacity"]
+    out["trip_energy_kwh"] = ("trip", used, {"units": "kWh", "long_name": "net energy drawn from the battery"})
+    out["trip_charged_kwh"] = ("trip", charged, {"units": "kWh", "long_name": "energy charged at stops"})
+    out["trip_final_soc"] = ("trip", soc, {"units": "1", "long_name": "state of charge at the end"})
+    fin = np.isfinite(soc)
+    for name, v, u, ln in (("bus_energy_kwh", float(np.nanmean(used)) if fin.any() else np.nan, "kWh", "mean net energy per trip"),
+                           ("bus_charged_kwh", float(np.nanmean(charged)) if fin.any() else np.nan, "kWh",
+                            "mean energy charged per trip"),
+                           ("bus_min_final_soc", float(np.nanmin(soc)) if fin.any() else np.nan, "1",
+                            "lowest state of charge at a trip's end")):
+        out[name] = ((), v, {"units": u, "long_name": ln})
 
 
 def _min_yellow(log: list[tuple[float, str]]) -> float:

@@ -30,7 +30,7 @@ from .._errors import InputError
 from .._spec import Dist, Spec, node_line, read_document
 from ..seeds import rng as sub_rng
 
-__all__ = ["BusTrip", "BusType", "GtfsSource", "LineSpec", "PrioritySettings", "ScheduledStop", "StopSpec",
+__all__ = ["BusTrip", "BusType", "ChargerSpec", "GtfsSource", "LineSpec", "PrioritySettings", "ScheduledStop", "StopSpec",
            "TransitSpec", "bus_trips", "line_stops", "load_transit", "transit_scenario"]
 
 _ID = r"^[A-Za-z0-9_.\-:#]+$"
@@ -57,6 +57,13 @@ class BusType(Spec):
     sigma: float = Field(0.3, ge=0, le=1, description="Krauss driver imperfection")
     electric: bool = Field(False, description="battery bus (SUMO's battery device; charges at charging stations)")
     battery_kwh: float = Field(300.0, gt=0, le=2000)
+    initial_soc: float = Field(0.9, ge=0, le=1, description="state of charge leaving the depot (depot charging)")
+    mass_kg: float = Field(13000.0, gt=0, le=60000)
+    energy_model: dict[str, str] = Field(
+        default_factory=lambda: {"frontSurfaceArea": "7.5", "airDragCoefficient": "0.6", "rollDragCoefficient": "0.01",
+                                 "constantPowerIntake": "4000", "propulsionEfficiency": "0.9",
+                                 "recuperationEfficiency": "0.6", "radialDragCoefficient": "0.5"},
+        description="SUMO Energy model parameters of an electric bus (heating and air conditioning in constantPowerIntake)")
 
 
 class LineSpec(Spec):
@@ -105,6 +112,14 @@ class LineSpec(Spec):
         return self
 
 
+class ChargerSpec(Spec):
+    """An opportunity charger at a bus stop (a SUMO ``chargingStation`` over the stop)."""
+
+    stop: str = Field(pattern=_ID, max_length=200)
+    power_kw: float = Field(300.0, gt=0, le=2000)
+    efficiency: float = Field(0.95, gt=0, le=1)
+
+
 class GtfsSource(Spec):
     """A GTFS feed imported with SUMO's ``gtfs2pt.py`` on the scenario's network (which must be geo-referenced)."""
 
@@ -149,6 +164,9 @@ class TransitSpec(Spec):
     lines: list[LineSpec] = Field(default_factory=list, max_length=1000)
     gtfs: GtfsSource | None = None
     priority: PrioritySettings = Field(default_factory=PrioritySettings)
+    chargers: list[ChargerSpec] = Field(default_factory=list, description="opportunity chargers at stops")
+    charging_layout: Path | None = Field(None, description="a charging layout (mobility charging optimise -o ...): "
+                                         "every stop on an edge with a station gets a charger of its power")
     source_file: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
@@ -243,6 +261,38 @@ class BusTrip:
     passengers: float
     hold: bool
     bus: BusType
+    soc0: float = 1.0
+
+
+def bus_chargers(spec: TransitSpec, net: Any, trips: list[BusTrip]) -> dict[str, ChargerSpec]:
+    """The opportunity chargers by stop id: the study's ``chargers``, and a charger at every stop on an edge of
+    ``charging_layout`` (its station's points times their power).
+
+    Parameters
+    ----------
+    spec : TransitSpec
+    net : RoadNetwork
+    trips : list of BusTrip
+
+    Returns
+    -------
+    dict of str to ChargerSpec
+    """
+    stops = {s.id: s for t in trips for s in t.stops}
+    out: dict[str, ChargerSpec] = {}
+    for i, c in enumerate(spec.chargers):
+        if c.stop not in stops:
+            raise InputError(f"{where(spec, ('chargers', i, 'stop'))}: charger at stop {c.stop!r}, which no line serves")
+        out[c.stop] = c
+    if spec.charging_layout is not None:
+        from ..charging.layout import load_layout
+
+        layout = load_layout(spec.charging_layout)
+        for st in layout.stations:
+            for s in stops.values():
+                if s.edge == st.edge and s.id not in out:
+                    out[s.id] = ChargerSpec(stop=s.id, power_kw=min(st.power_kw * st.points, 2000.0))
+    return out
 
 
 def line_stops(spec: TransitSpec, net: Any, li: int) -> tuple[ScheduledStop, ...]:
@@ -359,6 +409,7 @@ def bus_trips(spec: TransitSpec, net: Any, *, seed: int, end_s: float) -> list[B
             p = ln.passengers
             load = float(p.draw(gp)) if isinstance(p, Dist) else (float(p) if p is not None else np.nan)
             trips.append(BusTrip(f"{ln.id}.{k}", ln.id, float(dep), tuple(ln.route), stops,
-                                 tuple(float(dep) + s.offset_s for s in stops), dwells, load, ln.hold, ln.bus))
+                                 tuple(float(dep) + s.offset_s for s in stops), dwells, load, ln.hold, ln.bus,
+                                 ln.bus.initial_soc))
     trips.sort(key=lambda t: (t.depart_s, t.id))
     return trips

@@ -51,6 +51,9 @@ class TransitStudy(StudyFileKind):
         return transit_scenario(spec)
 
     def resolve(self, spec: TransitSpec) -> Study:
+        if spec.gtfs is not None and not spec.gtfs.feed.is_absolute() and spec.source_file is not None:
+            spec = spec.model_copy(update={"gtfs": spec.gtfs.model_copy(
+                update={"feed": spec.source_file.parent / spec.gtfs.feed})})
         sc, net = transit_scenario(spec)
         if spec.gtfs is not None:
             from .gtfs import gtfs_lines

@@ -12,7 +12,7 @@ from xml.sax.saxutils import quoteattr as q
 
 import numpy as np
 
-from .spec import BusTrip
+from .spec import BusTrip, ChargerSpec
 
 __all__ = ["bus_type_id", "read_stop_output", "transit_additional"]
 
@@ -32,13 +32,15 @@ def bus_type_id(line: str) -> str:
     return f"mobility_bus_{line}"
 
 
-def transit_additional(trips: list[BusTrip]) -> str:
-    """SUMO additional XML with the bus stops, one bus type per line and every trip.
+def transit_additional(trips: list[BusTrip], chargers: dict[str, ChargerSpec] | None = None) -> str:
+    """SUMO additional XML with the bus stops, their chargers, one bus type per line and every trip.
 
     Parameters
     ----------
     trips : list of BusTrip
         From :func:`~mobility.transit.spec.bus_trips`.
+    chargers : dict of str to ChargerSpec, optional
+        Opportunity chargers by stop id (:func:`~mobility.transit.spec.bus_chargers`).
 
     Returns
     -------
@@ -47,6 +49,7 @@ def transit_additional(trips: list[BusTrip]) -> str:
     """
     rows = ["<additional>"]
     seen: set[str] = set()
+    stop_of = {s.id: s for t in trips for s in t.stops}
     for t in trips:
         for s in t.stops:
             if s.id in seen:
@@ -54,21 +57,26 @@ def transit_additional(trips: list[BusTrip]) -> str:
             seen.add(s.id)
             rows.append(f'    <busStop id={q(s.id)} lane={q(f"{s.edge}_{s.lane}")} startPos="{s.start_m:.2f}" '
                         f'endPos="{s.end_m:.2f}" friendlyPos="true"/>')
+    for c in (chargers or {}).values():
+        s = stop_of[c.stop]
+        rows.append(f'    <chargingStation id={q("cs_" + s.id)} lane={q(f"{s.edge}_{s.lane}")} startPos="{s.start_m:.2f}" '
+                    f'endPos="{s.end_m:.2f}" power="{c.power_kw * 1000:g}" efficiency="{c.efficiency:g}" friendlyPos="true"/>')
     typed: set[str] = set()
     for t in trips:
         if t.line in typed:
             continue
         typed.add(t.line)
         b = t.bus
-        battery = ""
-        if b.electric:
-            battery = (f'>\n        <param key="has.battery.device" value="true"/>\n'
-                       f'        <param key="device.battery.capacity" value="{b.battery_kwh * 1000:g}"/>\n'
-                       f'        <param key="device.battery.chargeLevel" value="{b.battery_kwh * 1000:g}"/>\n    </vType')
-        rows.append(f'    <vType id={q(bus_type_id(t.line))} vClass="bus" length="{b.length_m:g}" minGap="2.5" '
-                    f'maxSpeed="{b.max_speed_m_s:g}" accel="{b.accel_m_s2:g}" decel="{b.decel_m_s2:g}" '
-                    f'sigma="{b.sigma:g}" speedFactor="1" speedDev="0.05" guiShape="bus" color="0,0.6,1"'
-                    + (f' emissionClass="Energy/unknown"{battery}>' if b.electric else "/>"))
+        head = (f'    <vType id={q(bus_type_id(t.line))} vClass="bus" length="{b.length_m:g}" minGap="2.5" '
+                f'maxSpeed="{b.max_speed_m_s:g}" accel="{b.accel_m_s2:g}" decel="{b.decel_m_s2:g}" '
+                f'sigma="{b.sigma:g}" speedFactor="1" speedDev="0.05" guiShape="bus" color="0,0.6,1"')
+        if not b.electric:
+            rows.append(head + "/>")
+            continue
+        rows.append(head + f' emissionClass="Energy/unknown" mass="{b.mass_kg:g}">')
+        params = {"has.battery.device": "true", "device.battery.capacity": f"{b.battery_kwh * 1000:g}", **b.energy_model}
+        rows += [f'        <param key={q(k)} value={q(v)}/>' for k, v in params.items()]
+        rows.append("    </vType>")
     for t in trips:
         rows.append(f'    <vehicle id={q(t.id)} type={q(bus_type_id(t.line))} depart="{t.depart_s:.1f}" line={q(t.line)} '
                     'departLane="best" departSpeed="0" departPos="base">')
@@ -78,6 +86,8 @@ def transit_additional(trips: list[BusTrip]) -> str:
             rows.append(f'        <stop busStop={q(s.id)} duration="{dw:.1f}" arrival="{arr:.1f}"{until}/>')
         if np.isfinite(t.passengers):
             rows.append(f'        <param key="passengers" value="{t.passengers:g}"/>')
+        if t.bus.electric:
+            rows.append(f'        <param key="device.battery.chargeLevel" value="{t.soc0 * t.bus.battery_kwh * 1000:.1f}"/>')
         rows.append("    </vehicle>")
     rows.append("</additional>")
     return "\n".join(rows) + "\n"
