@@ -152,6 +152,35 @@ def cases() -> list[Case]:
         "missing scenario file": {"scenario": "nowhere.yaml"},
     }.items():
         out.append(Case("parking", name, {"p.yaml": _dump({**park, **over}), **support}, ["scenario", "validate", "p.yaml"]))
+    # transit and taxi studies: the errors their issue names, and a few more
+    bus_support = {"traffic.yaml": _dump(_abs(_load("scenarios/signal_control/corridor5.yaml")))}
+    bus = {**_load("scenarios/transit/corridor5_bus.yaml"), "scenario": "traffic.yaml"}
+    line0 = bus["lines"][0]
+    for name, over in {
+        "timetable going back": {"lines": [{**line0, "stops": [{**s, "time_s": t} for s, t in
+                                                               zip(line0["stops"], [60, 120, 100, 200, 260], strict=True)]}]},
+        "stop off the route": {"lines": [{**line0, "stops": [{**line0["stops"][0], "edge": "N1_J1"}]}]},
+        "stop beyond its edge": {"lines": [{**line0, "stops": [{**line0["stops"][0], "pos_m": 1e6}]}]},
+        "unknown route edge": {"lines": [{**line0, "route": ["W_J1", "NOPE"]}]},
+        "route with a gap": {"lines": [{**line0, "route": ["W_J1", "J2_J3"]}]},
+        "headway and departures": {"lines": [{**line0, "departures_s": [10.0]}]},
+        "negative headway": {"lines": [{**line0, "headway_s": -5}]},
+        "huge dwell": {"lines": [{**line0, "dwell_s": 1e9}]},
+        "no lines": {"lines": []},
+        "checkin nan": {"priority": {"checkin_m": float("nan")}},
+        "unknown controller": {"controller": "magic"},
+        "charger at an unknown stop": {"chargers": [{"stop": "nowhere"}]},
+    }.items():
+        out.append(Case("transit", name, {"t.yaml": _dump({**bus, **over}), **bus_support}, ["scenario", "validate", "t.yaml"]))
+    taxi = {**_load("scenarios/transit/district_taxi.yaml"), "scenario": "traffic.yaml"}
+    for name, over in {
+        "no taxis": {"fleet_size": 0},
+        "unknown depot": {"depots": ["NOPE"]},
+        "no requests": {"requests": {**taxi["requests"], "per_h": 0}},
+        "pickups too far apart": {"requests": {**taxi["requests"], "min_distance_m": 1e7}},
+        "missing request table": {"requests": "nowhere.csv"},
+    }.items():
+        out.append(Case("taxi", name, {"x.yaml": _dump({**taxi, **over}), **support}, ["scenario", "validate", "x.yaml"]))
     ev_traffic = _abs(_load("scenarios/ev_charging/district.yaml"))
     ev_support = {"traffic.yaml": _dump(ev_traffic)}
     ev = {**_load("scenarios/ev_charging/district_ev.yaml"), "scenario": "traffic.yaml"}

@@ -23,7 +23,8 @@ def test_the_corpus_is_large_and_covers_every_kind() -> None:
     kinds = collections.Counter(c.kind for c in cases())
     assert sum(kinds.values()) >= 300
     assert set(kinds) >= {"scenario", "parking", "charging", "plaza", "sweep", "option", "tntp", "plans", "layout",
-                          "schedule", "network", "csv", "orlib", "counts", "sumocfg", "additional", "routes"}
+                          "schedule", "network", "csv", "orlib", "counts", "sumocfg", "additional", "routes",
+                          "transit", "taxi"}
 
 
 @pytest.fixture(scope="module")

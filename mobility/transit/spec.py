@@ -317,8 +317,9 @@ def line_stops(spec: TransitSpec, net: Any, li: int) -> tuple[ScheduledStop, ...
     ln = spec.lines[li]
     why = check_route(net, ln.route, "bus")
     if why is not None:
-        raise InputError(f"{where(spec, ('lines', li, 'route'))}: line {ln.id}: {why}; a bus line may only use "
-                         "edges whose lanes allow vehicle class bus")
+        fix = ("list the edges in driving order, each reachable from the one before by a turn buses may make"
+               if "turn" in why else "a bus line may only use edges of the network whose lanes allow vehicle class bus")
+        raise InputError(f"{where(spec, ('lines', li, 'route'))}: line {ln.id}: {why}; {fix}")
     ei = net.edge_index
     length = np.asarray(net.length, dtype=float)
     speed = np.minimum(np.asarray(net.free_speed, dtype=float), ln.bus.max_speed_m_s)

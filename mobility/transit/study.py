@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import InputError
 from ..study import Column, Study, StudyFileKind
 from .priority import PRIORITY_OPTIONS
-from .spec import TransitSpec, bus_trips, transit_scenario
+from .spec import TransitSpec, bus_chargers, bus_trips, transit_scenario
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -64,6 +64,7 @@ class TransitStudy(StudyFileKind):
 
     def describe(self, study: Study) -> str:
         trips = bus_trips(study.spec, study.network, seed=study.scenario.seed, end_s=study.scenario.end_s)
+        bus_chargers(study.spec, study.network, trips)  # chargers at stops the lines serve
         return (f"transit study {study.name}: scenario {study.scenario.name}, controller {study.spec.controller}, "
                 f"{len(study.spec.lines)} lines, {len(trips)} bus trips")
 

@@ -119,6 +119,9 @@ def ride_requests(spec: TaxiSpec, net: Any, seed: int) -> list[RideRequest]:
     from ..demand import street_edges
 
     if isinstance(spec.requests, Path):
+        if not spec.requests.is_file():
+            raise InputError(f"{spec.source_file or spec.name}: field 'requests': request table not found: {spec.requests}; "
+                             "give a CSV table id, depart_s, from, to (relative to the study file) or requests to draw")
         out = []
         for line, r in read_csv_rows(spec.requests, ("id", "depart_s", "from", "to")):
             why = check_trip(net, r["from"], r["to"], "taxi")
