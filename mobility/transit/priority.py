@@ -6,7 +6,8 @@ signal gives it priority by one of the actions the study compares:
 
 ``extension``
     the bus's movement is green: the green is held until the bus is expected at the stop line, at most
-    ``max_extension_s`` per green, and never so long that a waiting movement's red passes ``max_red_s``;
+    ``max_extension_s`` per green, and never so long that a waiting movement's red passes ``max_red_s``; a bus
+    that could not reach the line within that gets no extension (it would only delay the others);
 ``early-green``
     the bus's movement is red: the green stages before its own are cut to their minimum green (``min_green_s``,
     or the program's ``minDur`` where longer), each through its full yellow and all-red;
@@ -385,9 +386,10 @@ class ProgramPriority:
                     continue
                 need = r.eta_s() + 2.0 * self.step_s
                 if need > remaining and p.ext_used < self.settings.max_extension_s:
-                    add = min(need - remaining, self.settings.max_extension_s - p.ext_used)
-                    add = min(add, self._red_room(p, t, ph, now, remaining))
-                    if add >= self.step_s:
+                    room = min(self.settings.max_extension_s - p.ext_used, self._red_room(p, t, ph, now, remaining))
+                    add = need - remaining
+                    # a green held for a bus that cannot reach the line in time only delays the others
+                    if self.step_s <= add <= room:
                         if p.ext_from is None:
                             p.ext_from = nxt_switch
                         p.ext_used += add
@@ -482,7 +484,8 @@ class PriorityAdaptive(AdaptiveController):
                 return forced
             k = jn.stage
             if jn.link_served[k, r.link]:
-                if self.extension and now - jn.since < float(jn.max_green[k]) + self.priority_settings.max_extension_s:
+                limit = float(jn.max_green[k]) + self.priority_settings.max_extension_s
+                if self.extension and now - jn.since + r.eta_s() <= limit:  # held only if the bus makes it
                     self.events.append((now, jn.id, r.vehicle, "extension"))
                     return k
             elif self.early:
