@@ -19,6 +19,7 @@ QUICK = {
     "04_sweeps.ipynb": "end_s = 600\nlevels = [600, 1400]\nseeds = 1",
     "05_toll_plaza.ipynb": "day_s = (25200.0, 32400.0)\ncurve_s = 600.0",
     "06_ev_charging.ipynb": "seeds = [1]",
+    "09_calibration.ipynb": "seeds = [1]",
     "10_incident_command.ipynb": "end_s = 1200.0\nincident_begin_s, incident_duration_s = 300.0, 600.0\ntop = 1\n"
                                  "seeds, check_seeds = [1], [2]",
     "11_live_operations.ipynb": "replay_end_s = 2100.0\nprior = 'scenario'",

@@ -244,3 +244,47 @@ def test_electric_bus_energy_balance_and_opportunity_charging(tmp_path):
     # charged while it dwells (15 s) at the 300 kW charger: more than nothing, at most power x dwell
     assert 0.1 < got <= 300 * 15 / 3600 + 1e-6
     assert float(charged["trip_final_soc"][0]) > float(plain["trip_final_soc"][0])
+
+
+# -- taxi fleets ------------------------------------------------------------------------------------------------
+
+TAXI = ROOT / "scenarios" / "transit" / "district_taxi.yaml"
+
+
+def _taxi_study(tmp_path: Path, **over):
+    from mobility.study import load_study
+
+    data = yaml.safe_load(TAXI.read_text())
+    data.update(scenario=str(TAXI.parent / data["scenario"]), **over)
+    p = tmp_path / "taxi.yaml"
+    p.write_text(yaml.safe_dump(data))
+    st = load_study(p)
+    return type(st)(st.kind, st.spec, st.scenario.model_copy(update={"end_s": 900.0}), st.network)
+
+
+def test_assignment_dispatch_serves_every_request_a_big_fleet_can(tmp_path):
+    from mobility.transit.taxi import run_taxi
+
+    st = _taxi_study(tmp_path, fleet_size=12, requests={"per_h": 60, "begin_s": 0, "end_s": 600, "min_distance_m": 500})
+    ds = run_taxi(st, "assignment", seed=2)
+    n = ds.sizes["request"]
+    assert n > 3 and int(ds["unserved"]) == 0 and bool(ds["served"].all())
+    # a waiting time is at least the time to the next dispatch and at most the window
+    assert float(ds["waiting_s"].min()) >= 0 and float(ds["waiting_s"].max()) < 900
+    assert 0 < float(ds["occupied_share"]) <= 1
+
+
+def test_electric_taxis_charge_at_the_layout(tmp_path):
+    from mobility.transit.taxi import run_taxi
+
+    electric = {"battery_kwh": 20, "initial_soc": {"kind": "uniform", "low": 0.1, "high": 0.15}, "threshold_soc": 0.2,
+                "target_soc": 0.3, "charging_study": str(ROOT / "scenarios" / "ev_charging" / "district_ev.yaml"),
+                "layout_word": "optimal:pmedian:p=4"}
+    st = _taxi_study(tmp_path, fleet_size=4, electric=electric,
+                     requests={"per_h": 60, "begin_s": 300, "end_s": 600, "min_distance_m": 500})
+    ds = run_taxi(st, "assignment", seed=1)
+    assert float(ds["charging_visits"]) >= 3          # every taxi starts below the threshold
+    assert float(ds["depleted_taxis"]) == 0
+    assert float(ds["mean_final_soc"]) > 0.15         # above what any taxi started with
+    with pytest.raises(InputError, match="needs dispatcher 'assignment'"):
+        run_taxi(st, "greedy", seed=1)

@@ -27,18 +27,18 @@ from typing import TYPE_CHECKING, Any, Literal
 from xml.sax.saxutils import quoteattr as q
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .._errors import InputError
 from .._io import write_text_atomic
-from .._spec import Spec, read_csv_rows
+from .._spec import Dist, Spec, read_csv_rows
 from ..seeds import rng as sub_rng
 from ..study import Column, Study, StudyFileKind
 
 if TYPE_CHECKING:
     import xarray as xr
 
-__all__ = ["DISPATCHERS", "KIND", "RequestGen", "RideRequest", "TaxiSpec", "TaxiStudy", "fleet_size_sweep",
+__all__ = ["DISPATCHERS", "KIND", "ElectricFleet", "RequestGen", "RideRequest", "TaxiSpec", "TaxiStudy", "fleet_size_sweep",
            "load_taxi", "ride_requests", "run_taxi", "smallest_fleet"]
 
 #: SUMO's dispatch algorithms and the toolkit's own (``assignment``).
@@ -57,6 +57,37 @@ class RequestGen(Spec):
     min_distance_m: float = Field(500.0, ge=0, description="straight-line distance between pickup and drop-off")
 
 
+class ElectricFleet(Spec):
+    """Battery taxis that charge at a charging layout's stations (only the ``assignment`` dispatcher plans charging).
+
+    The layout is a layout file (``mobility charging optimise -o LAYOUT.json``), or a charging study and a layout
+    word (``optimal:pmedian:p=4``, ``greedy:p=4``, ``random:p=4,seed=1``) built from it once per run.
+    """
+
+    battery_kwh: float = Field(50.0, gt=0, le=500)
+    initial_soc: Dist = Field(default_factory=lambda: Dist(kind="uniform", low=0.3, high=0.9))
+    threshold_soc: float = Field(0.2, gt=0, lt=1, description="an idle taxi below this goes to charge")
+    target_soc: float = Field(0.8, gt=0, le=1, description="it charges up to this...")
+    max_charge_s: float = Field(3600.0, gt=0, description="...or for at most this long")
+    layout: Path | None = Field(None, description="charging layout file")
+    charging_study: Path | None = Field(None, description="or a charging study (relative to this file)...")
+    layout_word: str = Field("optimal:pmedian:p=4", description="...and the layout to build from it")
+    mass_kg: float = Field(1800.0, gt=0)
+    energy_model: dict[str, str] = Field(
+        default_factory=lambda: {"frontSurfaceArea": "2.6", "airDragCoefficient": "0.35", "rollDragCoefficient": "0.01",
+                                 "constantPowerIntake": "300", "propulsionEfficiency": "0.9",
+                                 "recuperationEfficiency": "0.6", "radialDragCoefficient": "0.5"})
+
+    @model_validator(mode="after")
+    def _check(self) -> ElectricFleet:
+        self.initial_soc.check_within(0.0, 1.0, "initial_soc (a state of charge)")
+        if (self.layout is None) == (self.charging_study is None):
+            raise ValueError("give a charging layout file (layout) or a charging study (charging_study), one of them")
+        if not self.target_soc > self.threshold_soc:
+            raise ValueError(f"target_soc {self.target_soc:g} must be above threshold_soc {self.threshold_soc:g}")
+        return self
+
+
 class TaxiSpec(Spec):
     """A taxi fleet study (see the module docstring)."""
 
@@ -72,6 +103,7 @@ class TaxiSpec(Spec):
     dispatch_period_s: float = Field(30.0, gt=0, le=3600, description="how often open requests are dispatched")
     waiting_target_s: float = Field(300.0, gt=0, description="the fleet is large enough when the mean wait is at most this")
     sizes: list[int] = Field(default_factory=lambda: [5, 10, 15, 20, 25, 30], description="fleet sizes a sweep tries")
+    electric: ElectricFleet | None = None
     source_file: Path | None = Field(None, exclude=True)
 
 
@@ -88,7 +120,19 @@ def load_taxi(path: str | Path) -> TaxiSpec:
     """
     from .._spec import read_study
 
-    return read_study(path, TaxiSpec, what="taxi file", hint="TaxiSpec fields (scenario, fleet_size, requests, ...)")
+    return _resolved(read_study(path, TaxiSpec, what="taxi file", hint="TaxiSpec fields (scenario, fleet_size, requests, ...)"))
+
+
+def _resolved(spec: TaxiSpec) -> TaxiSpec:
+    """The electric fleet's layout paths relative to the study file."""
+    ev, src = spec.electric, spec.source_file
+    if ev is None or src is None:
+        return spec
+    fix = {k: src.parent / v for k in ("layout", "charging_study") if (v := getattr(ev, k)) is not None and not v.is_absolute()}
+    for k, v in fix.items():
+        if not v.is_file():
+            raise InputError(f"{src}: field 'electric.{k}': file not found: {v}; paths are relative to the study file")
+    return spec.model_copy(update={"electric": ev.model_copy(update=fix)}) if fix else spec
 
 
 @dataclass(frozen=True)
@@ -192,12 +236,21 @@ def taxi_additional(spec: TaxiSpec, net: Any, requests: list[RideRequest], size:
     -------
     str
     """
+    ev = spec.electric
+    battery = (f' emissionClass="Energy/unknown" mass="{ev.mass_kg:g}"' if ev else "")
     rows = ["<additional>",
-            f'    <vType id="{TAXI_TYPE}" vClass="taxi" personCapacity="{spec.seats}" color="1,0.85,0">',
-            '        <param key="has.taxi.device" value="true"/>', "    </vType>"]
+            f'    <vType id="{TAXI_TYPE}" vClass="taxi" personCapacity="{spec.seats}" color="1,0.85,0"{battery}>',
+            '        <param key="has.taxi.device" value="true"/>']
+    if ev is not None:
+        params = {"has.battery.device": "true", "device.battery.capacity": f"{ev.battery_kwh * 1000:g}", **ev.energy_model}
+        rows += [f'        <param key={q(k)} value={q(v)}/>' for k, v in params.items()]
+    rows.append("    </vType>")
+    g = sub_rng(seed, "taxi", "battery")
     for i, e in enumerate(_depots(spec, net, size, seed)):
+        charge = (f'<param key="device.battery.chargeLevel" value="{ev.initial_soc.draw(g) * ev.battery_kwh * 1000:.1f}"/>'
+                  if ev is not None else "")
         rows.append(f'    <vehicle id="taxi{i}" type="{TAXI_TYPE}" depart="0" line="taxi" departPos="random_free">'
-                    f'<route edges={q(e)}/></vehicle>')
+                    f'<route edges={q(e)}/>{charge}</vehicle>')
     for r in requests:
         rows.append(f'    <person id={q(r.id)} depart="{r.depart_s:.1f}"><ride from={q(r.origin)} to={q(r.destination)} '
                     'lines="taxi"/></person>')
@@ -217,9 +270,15 @@ class AssignmentDispatcher:
     age_weight : float
         Weight of a request's waiting so far against pickup drive time (0: pure pickup-time minimisation,
         which serves the most requests per hour when the fleet is short).
+    electric : ElectricFleet, optional
+        Battery taxis: an idle taxi below ``threshold_soc`` is sent to charge (and not dispatched) until it
+        reaches ``target_soc`` or its charging time is up.
+    stations : list of Station
+        The charging layout's stations (electric fleets).
     """
 
-    def __init__(self, api: Any, net: Any, taxis: Sequence[str], *, age_weight: float = 0.0) -> None:
+    def __init__(self, api: Any, net: Any, taxis: Sequence[str], *, age_weight: float = 0.0,
+                 electric: ElectricFleet | None = None, stations: Sequence[Any] = ()) -> None:
         import traci.constants as tc
 
         from .._paths import edge_costs
@@ -240,6 +299,12 @@ class AssignmentDispatcher:
         np.fill_diagonal(self.edge_tt, loop)
         self.taxis = list(taxis)
         self.age_weight = float(age_weight)
+        self.electric = electric
+        self.stations = list(stations)
+        self.charge: dict[str, float] = {}
+        self.charging: dict[str, tuple[int, float]] = {}
+        self.visits = 0
+        self.depleted: set[str] = set()
         self.solves: list[tuple[float, int, int, str]] = []
         self._vars = [tc.VAR_ROAD_ID, tc.VAR_LANEPOSITION]
         self._subscribed: set[str] = set()
@@ -247,6 +312,8 @@ class AssignmentDispatcher:
     def subscribe(self, vid: str) -> None:
         """Follow taxi ``vid`` (call when it departs)."""
         self.api.vehicle.subscribe(vid, self._vars)
+        if self.electric is not None:
+            self.api.vehicle.subscribeParameterWithKey(vid, "device.battery.chargeLevel")
         self._subscribed.add(vid)
 
     def dispatch(self, now: float) -> None:
@@ -258,11 +325,16 @@ class AssignmentDispatcher:
         api = self.api
         open_res = list(api.person.getTaxiReservations(3))   # new or seen before, not yet dispatched
         if not open_res:
-            return
-        idle = [v for v in api.vehicle.getTaxiFleet(0) if v in self._subscribed]
-        if not idle:
+            if self.electric is not None:
+                self._battery(now, api.vehicle.getAllSubscriptionResults(),
+                              [v for v in api.vehicle.getTaxiFleet(0) if v in self._subscribed])
             return
         pos = api.vehicle.getAllSubscriptionResults()
+        idle = [v for v in api.vehicle.getTaxiFleet(0) if v in self._subscribed]
+        if self.electric is not None:
+            idle = self._battery(now, pos, idle)
+        if not idle:
+            return
         ei = self.net.edge_index
         cost = np.full((len(open_res), len(idle)), np.inf)
         ages = np.array([now - float(r.reservationTime) for r in open_res])
@@ -290,6 +362,90 @@ class AssignmentDispatcher:
         for i, j in enumerate(sol.lot.tolist()):
             if j >= 0:
                 api.vehicle.dispatchTaxi(idle[j], [open_res[i].id])
+
+
+    def _pickup_cost(self, road: str, lane_pos: float, edge: str, pos_m: float) -> float:
+        """Drive time from ``lane_pos`` on ``road`` to ``pos_m`` on ``edge`` (turn by turn), s."""
+        ei = self.net.edge_index
+        e, f = ei.get(road), ei[edge]
+        if e is None:
+            return np.inf
+        if f == e and pos_m >= lane_pos:
+            return (pos_m - lane_pos) / self.speed[e]
+        rest = (float(self.net.length[e]) - lane_pos) / self.speed[e]
+        return max(rest + self.edge_tt[e, f] - self.tt[f] + pos_m / self.speed[f], 0.0)
+
+    def _battery(self, now: float, pos: dict[str, Any], idle: list[str]) -> list[str]:
+        """Read the taxis' charge, send low idle taxis to charge; the idle taxis that may be dispatched."""
+        import traci.constants as tc
+        from traci.exceptions import TraCIException
+
+        ev = self.electric
+        assert ev is not None
+        cap = ev.battery_kwh * 1000.0
+        for v, r in pos.items():
+            if v in self._subscribed and tc.VAR_PARAMETER_WITH_KEY in r:
+                self.charge[v] = float(r[tc.VAR_PARAMETER_WITH_KEY][1])
+                if self.charge[v] <= 0.01 * cap:
+                    self.depleted.add(v)
+        for v, (_, until) in list(self.charging.items()):
+            if self.charge.get(v, 0.0) >= ev.target_soc * cap or now >= until:
+                del self.charging[v]
+        load = np.bincount([k for k, _ in self.charging.values()], minlength=len(self.stations))
+        free = []
+        for v in idle:
+            if v in self.charging:
+                continue
+            if self.charge.get(v, cap) >= ev.threshold_soc * cap or not self.stations:
+                free.append(v)
+                continue
+            road, lane_pos = str(pos[v][tc.VAR_ROAD_ID]), float(pos[v][tc.VAR_LANEPOSITION])
+            cost = np.array([self._pickup_cost(road, lane_pos, st.edge, st.pos_m) for st in self.stations])
+            cost = np.where(load < np.array([st.points for st in self.stations]), cost, cost + 1e6)
+            k = int(np.argmin(cost))
+            if not np.isfinite(cost[k]):
+                continue
+            st = self.stations[k]
+            need = max(ev.target_soc * cap - self.charge.get(v, 0.0), 0.0)
+            duration = float(np.clip(need / (st.power_kw * 1000.0 * 0.95) * 3600.0, 300.0, ev.max_charge_s))
+            try:
+                route = self.api.simulation.findRoute(road, st.edge, vType=TAXI_TYPE)
+                if not route.edges:
+                    continue
+                self.api.vehicle.setRoute(v, list(route.edges))
+                self.api.vehicle.setParkingAreaStop(v, st.parking_id, duration=duration)
+                self.api.vehicle.resume(v)
+            except TraCIException:
+                continue  # on a junction or too close to stop: next period
+            self.charging[v] = (k, now + float(cost[k] % 1e6) + duration)
+            load[k] += 1
+            self.visits += 1
+        return free
+
+
+def taxi_layout(spec: TaxiSpec, net: Any) -> Any:
+    """The charging layout an electric fleet charges at (a layout file, or one built from a charging study).
+
+    Parameters
+    ----------
+    spec : TaxiSpec
+    net : RoadNetwork
+
+    Returns
+    -------
+    ChargingLayout or None
+        None for a fleet without batteries.
+    """
+    ev = spec.electric
+    if ev is None:
+        return None
+    from ..charging.layout import load_layout
+
+    if ev.layout is not None:
+        return load_layout(ev.layout)
+    from ..charging import build_layouts, load_charging
+
+    return build_layouts(load_charging(ev.charging_study), [ev.layout_word])[0]
 
 
 def run_taxi(study: TaxiSpec | Study, dispatcher: str, *, seed: int, size: int | None = None,
@@ -330,6 +486,9 @@ def run_taxi(study: TaxiSpec | Study, dispatcher: str, *, seed: int, size: int |
         sc, net = load_scenario_with_network(study.scenario)
         spec = study
     n = int(size if size is not None else spec.fleet_size)
+    if spec.electric is not None and dispatcher != "assignment":
+        raise InputError(f"{spec.source_file or spec.name}: an electric fleet needs dispatcher 'assignment' (SUMO's "
+                         f"dispatch algorithms do not plan charging), not {dispatcher!r}")
     sc = sc.with_seed(seed)
     reqs = ride_requests(spec, net, seed)
     own = workdir is None
@@ -337,18 +496,24 @@ def run_taxi(study: TaxiSpec | Study, dispatcher: str, *, seed: int, size: int |
     wd.mkdir(parents=True, exist_ok=True)
     try:
         add = write_text_atomic(wd / "taxi.add.xml", taxi_additional(spec, net, reqs, n, seed))
+        layout = taxi_layout(spec, net)
+        adds = [add.resolve()]
+        if layout is not None:
+            adds.insert(0, write_text_atomic(wd / "chargers.add.xml", layout.to_additional(net)).resolve())
         args = ["--device.taxi.dispatch-algorithm", "traci" if dispatcher == "assignment" else dispatcher,
                 "--device.taxi.dispatch-period", f"{spec.dispatch_period_s:g}"]
         sc = sc.model_copy(update={
-            "additional_files": [*sc.additional_files, add.resolve()],
+            "additional_files": [*sc.additional_files, *adds],
             "outputs": sc.outputs.model_copy(update={"trips": True}),
             "sumo": sc.sumo.model_copy(update={"extra_args": [*sc.sumo.extra_args, *args]})})
         taxis = [f"taxi{i}" for i in range(n)]
+        ctl = None
         sim = Simulation(sc, backend=backend, workdir=wd, network=net)  # type: ignore[arg-type]
         with sim:
             if dispatcher == "assignment":
                 api = sim.api
-                ctl = AssignmentDispatcher(api, net, taxis)
+                ctl = AssignmentDispatcher(api, net, taxis, electric=spec.electric,
+                                           stations=layout.stations if layout is not None else ())
                 api.simulation.subscribe([tc.VAR_DEPARTED_VEHICLES_IDS])
                 period = max(1, round(spec.dispatch_period_s / sc.step_length_s))
                 k, now = 0, sim.time
@@ -382,7 +547,7 @@ def run_taxi(study: TaxiSpec | Study, dispatcher: str, *, seed: int, size: int |
             shutil.rmtree(wd, ignore_errors=True)
     ids = [r.id for r in reqs]
     w = np.array([waits.get(i, (np.nan, False))[0] for i in ids])
-    served = np.array([waits.get(i, (np.nan, False))[1] for i in ids])
+    served = np.array([waits.get(i, (np.nan, False))[1] for i in ids], dtype=bool)
     ds = xr.Dataset({
         "waiting_s": ("request", w, {"units": "s", "long_name": "wait from request to pickup (unserved: to the end)"}),
         "served": ("request", served, {"units": "1", "long_name": "picked up before the end"}),
@@ -396,6 +561,12 @@ def run_taxi(study: TaxiSpec | Study, dispatcher: str, *, seed: int, size: int |
             ("empty_km", (driven - occupied) / 1000.0, "km", "fleet distance without a customer"),
             ("occupied_share", occupied / driven if driven > 0 else np.nan, "1", "share of distance with a customer"),
             ("customers_per_taxi", customers / n, "1", "customers per taxi"),
+            ("charging_visits", float(ctl.visits) if ctl is not None and spec.electric else np.nan, "1",
+             "taxis sent to charge"),
+            ("depleted_taxis", float(len(ctl.depleted)) if ctl is not None and spec.electric else np.nan, "1",
+             "taxis whose battery ran down to 1%"),
+            ("mean_final_soc", float(np.mean(list(ctl.charge.values())) / (spec.electric.battery_kwh * 1000.0))
+             if ctl is not None and spec.electric and ctl.charge else np.nan, "1", "mean state of charge at the end"),
             ("fleet_size", float(n), "1", "taxis")):
         ds[name] = ((), v, {"units": u, "long_name": ln})
     ds.attrs.update(dispatcher=dispatcher, seed=int(seed), taxi_study=spec.name)
@@ -437,6 +608,10 @@ class TaxiStudy(StudyFileKind):
         from ..scenario import load_scenario_with_network
 
         return load_scenario_with_network(spec.scenario)
+
+    def resolve(self, spec: TaxiSpec) -> Study:
+        spec = _resolved(spec)
+        return Study(self.name, spec, *self.scenario_of(spec))
 
     def describe(self, study: Study) -> str:
         reqs = ride_requests(study.spec, study.network, study.scenario.seed)
