@@ -75,7 +75,20 @@ def lane_index(network: RoadNetwork, vclass: str = "passenger") -> np.ndarray:
 
 def turn_graph(network: RoadNetwork, vclass: str = "passenger"):
     """The edge-to-edge graph of ``vclass`` as a scipy CSR matrix (E x E): turns it may make between edges it
-    may use."""
+    may use.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The network, with its turns and their permissions.
+    vclass : str
+        SUMO vehicle class.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of int8, shape (edges, edges)
+        1 where the class may turn from the row's edge into the column's.
+    """
     import scipy.sparse as sp
 
     E = network.n_edges
@@ -166,7 +179,18 @@ _REACH: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def reach(network: RoadNetwork, vclass: str = "passenger") -> Reach:
-    """The :class:`Reach` of ``vclass`` on ``network`` (computed once per network object and class)."""
+    """The :class:`Reach` of ``vclass`` on ``network`` (computed once per network object and class).
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    vclass : str
+        SUMO vehicle class.
+
+    Returns
+    -------
+    Reach
+    """
     _bit(vclass)
     per = _REACH.setdefault(network, {})
     if vclass not in per:
@@ -175,7 +199,21 @@ def reach(network: RoadNetwork, vclass: str = "passenger") -> Reach:
 
 
 def check_route(network: RoadNetwork, edges: Iterable[str], vclass: str = "passenger") -> str | None:
-    """Why ``vclass`` cannot drive the route ``edges`` (a sentence), or ``None`` when it can."""
+    """Why ``vclass`` cannot drive the route ``edges`` (a sentence), or ``None`` when it can.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    edges : iterable of str
+        Edge ids in driving order.
+    vclass : str
+        SUMO vehicle class.
+
+    Returns
+    -------
+    str or None
+        The reason (unknown edge, an edge no lane of which admits the class, a turn it may not make), or None.
+    """
     ei = network.edge_index
     r = reach(network, vclass)
     ok, g = r.allowed, r.graph
@@ -228,7 +266,21 @@ def check_place(network: RoadNetwork, edge: str, vclass: str = "passenger", *, c
 
 
 def check_trip(network: RoadNetwork, origin: str, destination: str, vclass: str = "passenger") -> str | None:
-    """Why ``vclass`` cannot drive from edge ``origin`` to edge ``destination``, or ``None`` when it can."""
+    """Why ``vclass`` cannot drive from edge ``origin`` to edge ``destination``, or ``None`` when it can.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    origin, destination : str
+        Edge ids.
+    vclass : str
+        SUMO vehicle class.
+
+    Returns
+    -------
+    str or None
+        The reason, or None.
+    """
     ei = network.edge_index
     for what, eid in (("origin", origin), ("destination", destination)):
         if eid not in ei:

@@ -85,7 +85,22 @@ class _Seeker:
 
 def parking_additional(areas: list[ParkingArea], trips: list[Seeker], *, sigma: float = 0.5, speed_dev: float = 0.1
                        ) -> str:
-    """SUMO additional XML: the parking areas, the seekers' vehicle type and their trips."""
+    """SUMO additional XML: the parking areas, the seekers' vehicle type and their trips.
+
+    Parameters
+    ----------
+    areas : list of ParkingArea
+    trips : list of Seeker
+    sigma : float
+        Driver imperfection (Krauss sigma) of the seekers.
+    speed_dev : float
+        Spread of the seekers' speed factor.
+
+    Returns
+    -------
+    str
+        The file's text.
+    """
     lines = ["<additional>"]
     for a in areas:
         lane = f"{a.edge}_{a.lane}"
@@ -162,6 +177,23 @@ def run_parking(spec: ParkingSpec | Study, strategy: str, *, seed: int, workdir:
     ``mean_cruising_m``, ``mean_walking_m``, ``mean_delay_s`` (all vehicles), ``reroutes_mean`` ...;
     ``occupancy(area, time)`` (mean vehicles parked per ``bin_s``), ``peak_occupancy(area)``,
     ``capacity(area)``; per seeker (``vehicle``): ``search_time_s``, ``cruising_m``, ``walking_m``.
+
+    Parameters
+    ----------
+    spec : ParkingSpec or Study
+    strategy : str
+        ``none``, ``static``, ``realtime`` or ``optimised``.
+    seed : int
+        SUMO seed; it also draws the seekers and who complies.
+    workdir : str or Path, optional
+        Folder for SUMO's files (a temporary one when omitted).
+    backend : {"libsumo", "traci"}
+    bin_s : float, s
+        Interval of the occupancy series.
+
+    Returns
+    -------
+    xarray.Dataset
     """
     from traci import constants as tc
 
@@ -558,6 +590,16 @@ def stop_output_parkings(path: str | Path) -> list[tuple[str, str, float, float]
 
     The studies write the stops that ended (``ended`` is then the time the space was left); a stop output
     written with ``--stop-output.write-unfinished`` also lists the stops still in progress (``ended`` -1).
+
+    Parameters
+    ----------
+    path : str or Path
+        SUMO's ``--stop-output`` file.
+
+    Returns
+    -------
+    list of tuple
+        ``(vehicle, parkingArea, started s, ended s)``.
     """
     out = []
     for _, el in ET.iterparse(path):

@@ -101,7 +101,17 @@ class ParkingSpec(_Spec):
 
 
 def load_parking(path: str | Path) -> ParkingSpec:
-    """Read a parking study file; errors name the file and the field."""
+    """Read a parking study file; errors name the file and the field.
+
+    Parameters
+    ----------
+    path : str or Path
+        The parking study's YAML file.
+
+    Returns
+    -------
+    ParkingSpec
+    """
     from .._spec import read_study
 
     return read_study(path, ParkingSpec, what="parking file", hint="ParkingSpec fields (scenario, areas, seekers, ...)")
@@ -147,7 +157,18 @@ def _where(spec: ParkingSpec) -> str:
 
 
 def parking_areas(spec: ParkingSpec, network) -> list[ParkingArea]:
-    """The study's parking areas (lots first, then kerbside areas in edge order)."""
+    """The study's parking areas (lots first, then kerbside areas in edge order).
+
+    Parameters
+    ----------
+    spec : ParkingSpec
+    network : RoadNetwork
+        The study's network.
+
+    Returns
+    -------
+    list of ParkingArea
+    """
     a = spec.areas
     if isinstance(a, Path):
         return _areas_table(a, network)
@@ -209,7 +230,19 @@ def _areas_table(path: Path, network) -> list[ParkingArea]:
 
 
 def seekers(spec: ParkingSpec, network, seed: int) -> list[Seeker]:
-    """The parking-seeking trips of one run: the study's table, or drawn with ``seed``."""
+    """The parking-seeking trips of one run: the study's table, or drawn with ``seed``.
+
+    Parameters
+    ----------
+    spec : ParkingSpec
+    network : RoadNetwork
+    seed : int
+        The run's seed (generated trips only).
+
+    Returns
+    -------
+    list of Seeker
+    """
     s = spec.seekers
     if isinstance(s, Path):
         return _seekers_table(s, network)

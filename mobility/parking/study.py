@@ -99,6 +99,22 @@ def compare_strategies(spec: ParkingSpec | Study, strategies: Sequence[str] = ST
     ``mean_cruising_m``, ``mean_walking_m``, ``failed_parkings``, ...), ``area`` and ``time`` for
     ``occupancy``, and ``vehicle`` for the per-seeker values (NaN where a seed has no such vehicle).
     ``executor`` takes :func:`mobility.compare`'s ``client``, ``time_limit_s`` and ``retries``.
+
+    Parameters
+    ----------
+    spec : ParkingSpec or Study
+    strategies : list of str
+    seeds : list of int
+    workers : int
+        Processes.
+    workdir : str or Path, optional
+        Keep the runs here (a rerun reuses the finished ones).
+    progress : callable, optional
+        ``(runs done, runs in all, last event)``.
+
+    Returns
+    -------
+    xarray.Dataset
     """
     return compare(as_study(spec, "parking"), list(strategies), seeds=seeds, workers=workers, workdir=workdir,
                    progress=progress, **executor)
@@ -106,10 +122,31 @@ def compare_strategies(spec: ParkingSpec | Study, strategies: Sequence[str] = ST
 
 def comparison_table(ds: xr.Dataset, *, baseline: str | None = "none") -> pd.DataFrame:
     """One row per strategy: the KPIs' mean over seeds (``<kpi> sd``: spread), and the search time's
-    change against ``baseline`` when that strategy is in the Dataset."""
+    change against ``baseline`` when that strategy is in the Dataset.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        From :func:`compare_strategies`.
+    baseline : str, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     return study_table(ds, baseline=baseline)
 
 
 def format_table(ds: xr.Dataset, *, baseline: str | None = "none") -> str:
-    """The comparison as a Markdown table (mean +/- sd over seeds)."""
+    """The comparison as a Markdown table (mean +/- sd over seeds).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+    baseline : str, optional
+
+    Returns
+    -------
+    str
+    """
     return _format(ds, baseline=baseline)

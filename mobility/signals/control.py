@@ -605,9 +605,17 @@ def run_controlled(
         Rules of the adaptive controllers.
     keep_log : bool
         Add the adaptive controller's state log (``signal_log_*`` variables).
+    network : RoadNetwork, optional
+        The scenario's network, if already loaded.
+    workdir : str or Path, optional
+        Folder for SUMO's files and the plan files (kept); a temporary one, removed after the run, when omitted.
+    backend : {"libsumo", "traci"}
 
-    The Dataset gets ``attrs["controller"]`` and, for every signal, the mean number of halting
-    vehicles on its approaches per edge-data interval (``tls_queue`` on ``(tls, time)``).
+    Returns
+    -------
+    xarray.Dataset
+        The run's results with ``attrs["controller"]`` and, for every signal, the mean number of halting
+        vehicles on its approaches per edge-data interval (``tls_queue`` on ``(junction, time)``).
     """
     from ..simulation import Simulation
 
