@@ -52,6 +52,18 @@ def plot_network(
         Without values, edges are drawn in one colour.
     label : str, optional
         Colour-bar label; by default the DataArray's ``long_name`` and ``units``.
+    ax : matplotlib Axes, optional
+    cmap : str
+        Matplotlib colour map.
+    linewidth : float
+        Edge line width, points.
+    vmin, vmax : float, optional
+        Colour scale limits.
+
+    Returns
+    -------
+    tuple
+        ``(figure, axes)``.
     """
     from matplotlib.collections import LineCollection
 
@@ -95,7 +107,20 @@ def plot_network(
 
 
 def plot_vehicles(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
-    """Time series of vehicles in the network, waiting to depart, and halting."""
+    """Time series of vehicles in the network, waiting to depart, and halting.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run's results (``network_running`` over ``sim_time``).
+    ax : matplotlib Axes, optional
+        Draw here (default: a new figure).
+
+    Returns
+    -------
+    tuple
+        ``(figure, axes)``.
+    """
     if "network_running" not in ds or ds.sizes.get("sim_time", 0) == 0:
         raise InputError("the Dataset has no network time series (network_running over sim_time) to plot")
     import matplotlib as mpl
@@ -118,6 +143,17 @@ def plot_convergence(results: Any, *, ax: Axes | None = None) -> tuple[Figure, A
     """Relative gap against wall time for one or more :func:`mobility.assign` Datasets (log scale).
 
     ``results`` is a Dataset, a list of them, or a dict label -> Dataset (default label: the method).
+
+    Parameters
+    ----------
+    results : xarray.Dataset, list or dict of them
+        :func:`mobility.assign` results.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    tuple
+        ``(figure, axes)``.
     """
     import xarray as xr
 
@@ -230,7 +266,21 @@ def _need_layouts(ds: xr.Dataset, var: str) -> None:
 
 def plot_charging_layouts(ds: xr.Dataset, network: RoadNetwork, *, axes: Any = None) -> tuple[Figure, Any]:
     """The layouts side by side on the network: one panel each, a circle per station, its area by the
-    charging points in use on average (seed mean), its colour by the station's utilisation."""
+    charging points in use on average (seed mean), its colour by the station's utilisation.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A charging comparison (dims ``layout``, ``seed``, ``station``).
+    network : RoadNetwork
+    axes : array of matplotlib Axes, optional
+        One per layout (default: a new figure).
+
+    Returns
+    -------
+    tuple
+        ``(figure, axes)``.
+    """
     import matplotlib as mpl
     import matplotlib.pyplot as plt
 
@@ -267,7 +317,20 @@ def plot_charging_layouts(ds: xr.Dataset, network: RoadNetwork, *, axes: Any = N
 
 
 def plot_charging_utilisation(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
-    """Charging points in use over time, all stations of a layout together (seed mean, band: min-max)."""
+    """Charging points in use over time, all stations of a layout together (seed mean, band: min-max).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A charging comparison.
+    ax : matplotlib Axes, optional
+        Draw here (default: a new figure).
+
+    Returns
+    -------
+    tuple
+        ``(figure, axes)``.
+    """
     import matplotlib as mpl
 
     _need_layouts(ds, "occupied")
@@ -291,7 +354,20 @@ def plot_charging_utilisation(ds: xr.Dataset, *, ax: Axes | None = None) -> tupl
 
 def plot_charging_waiting(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
     """Per layout: mean and 95th-percentile wait for a free charger, and the mean access detour (seed means;
-    dots: each seed)."""
+    dots: each seed).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A charging comparison.
+    ax : matplotlib Axes, optional
+        Draw here (default: a new figure).
+
+    Returns
+    -------
+    tuple
+        ``(figure, axes)``.
+    """
     import matplotlib as mpl
 
     _need_layouts(ds, "wait_mean_s")
@@ -322,7 +398,20 @@ def _need_strategies(ds: xr.Dataset, var: str) -> None:
 
 def plot_parking_occupancy(ds: xr.Dataset, *, axes: Any = None) -> tuple[Figure, Any]:
     """Occupancy over time, one panel per strategy: each off-street lot and all kerbside spaces together, as a
-    share of their capacity (seed mean; band: min-max over seeds)."""
+    share of their capacity (seed mean; band: min-max over seeds).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A parking comparison.
+    axes : array of matplotlib Axes, optional
+        One per strategy.
+
+    Returns
+    -------
+    tuple
+        ``(figure, axes)``.
+    """
     import matplotlib as mpl
     import matplotlib.pyplot as plt
 
@@ -367,7 +456,20 @@ def plot_parking_occupancy(ds: xr.Dataset, *, axes: Any = None) -> tuple[Figure,
 
 def plot_search_times(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Figure, Axes]:
     """Distribution of search times (decision point to parked) per strategy: the share of parked drivers
-    who found a space within t seconds, all seeds pooled; the legend gives each strategy's mean."""
+    who found a space within t seconds, all seeds pooled; the legend gives each strategy's mean.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A parking comparison.
+    ax : matplotlib Axes, optional
+        Draw here (default: a new figure).
+
+    Returns
+    -------
+    tuple
+        ``(figure, axes)``.
+    """
     import matplotlib as mpl
 
     _need_strategies(ds, "search_time_s")
@@ -395,7 +497,23 @@ def plot_parking_map(ds: xr.Dataset, network: RoadNetwork, *, time_s: float | No
                      ) -> tuple[Figure, Any]:
     """Where it is full: one panel per strategy, a marker per parking area (square: lot, circle: kerbside),
     its size by capacity and its colour by occupancy (seed mean) in the bin starting at ``time_s``
-    (default: the bin with the most vehicles parked)."""
+    (default: the bin with the most vehicles parked).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A parking comparison.
+    network : RoadNetwork
+    time_s : float, s, optional
+        Start of the occupancy bin shown.
+    axes : array of matplotlib Axes, optional
+        One per strategy.
+
+    Returns
+    -------
+    tuple
+        ``(figure, axes)``.
+    """
     import matplotlib.pyplot as plt
 
     _need_strategies(ds, "occupancy")
