@@ -196,6 +196,20 @@ def compare_flows(ds: xr.Dataset, from_node: np.ndarray, to_node: np.ndarray, vo
     """Compare an assignment with reference link volumes keyed by end nodes (e.g. a TNTP ``*_flow.tntp``).
 
     Returns the largest and mean absolute difference; parallel links are compared as their sum.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        An assignment's results (:func:`mobility.assign`).
+    from_node, to_node : array of int
+        End nodes of the reference links (the source's node numbers).
+    volume : array of float
+        Reference volumes.
+
+    Returns
+    -------
+    dict of str to float
+        ``max_abs_diff``, ``mean_abs_diff`` (volume units) and ``links`` compared.
     """
     ours: dict[tuple[str, str], float] = {}
     for f, t, x in zip(ds.from_node.values, ds.to_node.values, ds.flow.values):

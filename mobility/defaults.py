@@ -35,7 +35,17 @@ __all__ = ["central_node", "charging_study", "parking_study", "traffic_scenario"
 
 
 def central_node(network: RoadNetwork) -> str:
-    """The junction of the cars' connected street network nearest the median of its junctions."""
+    """The junction of the cars' connected street network nearest the median of its junctions.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+
+    Returns
+    -------
+    str
+        Node id.
+    """
     core = reach(network, "passenger").core
     if not core.any():
         raise InputError(f"{network.name}: no street that cars can drive in every direction; is this a road network?")
@@ -60,7 +70,25 @@ def _kerb(network: RoadNetwork) -> dict[str, Any]:
 
 def traffic_scenario(network: RoadNetwork, network_file: str, *, name: str, end_s: float, seed: int = 42,
                      ev_share: float | None = None) -> dict[str, Any]:
-    """A background-traffic scenario for ``network`` (see the module's documentation)."""
+    """A background-traffic scenario for ``network`` (see the module's documentation).
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    network_file : str
+        The network's file name, as the scenario names it.
+    name : str
+    end_s : float, s
+        End of the simulated window.
+    seed : int
+    ev_share : float, optional
+        Share of electric vehicles (a charging study's traffic).
+
+    Returns
+    -------
+    dict
+        The scenario file's fields.
+    """
     ins, outs = boundary_edges(network)
     where = "fringe" if min(ins.size, outs.size) >= 4 else "all"
     rate = float(np.clip(round(0.5 * int(reach(network).core.sum()), -1), 100, 600))
@@ -79,7 +107,23 @@ def traffic_scenario(network: RoadNetwork, network_file: str, *, name: str, end_
 
 def parking_study(network: RoadNetwork, *, name: str, scenario_file: str, centre: str | None = None
                   ) -> dict[str, Any]:
-    """A parking study on ``network`` (see the module's documentation)."""
+    """A parking study on ``network`` (see the module's documentation).
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    name : str
+        Study name.
+    scenario_file : str
+        The traffic scenario's file name, as the study names it.
+    centre : str, optional
+        Junction drivers head for (default: :func:`central_node`).
+
+    Returns
+    -------
+    dict
+        The study file's fields.
+    """
     if centre is None:
         centre = central_node(network)
     elif centre not in network.node_index:
@@ -107,7 +151,21 @@ def parking_study(network: RoadNetwork, *, name: str, scenario_file: str, centre
 
 
 def charging_study(network: RoadNetwork, *, name: str, scenario_file: str) -> dict[str, Any]:
-    """An EV charging study on ``network`` (see the module's documentation)."""
+    """An EV charging study on ``network`` (see the module's documentation).
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    name : str
+        Study name.
+    scenario_file : str
+        The traffic scenario's file name, as the study names it.
+
+    Returns
+    -------
+    dict
+        The study file's fields.
+    """
     return {
         "name": name, "description": f"EV charging layouts on {network.name}",
         "scenario": scenario_file, "ev_type": "ev",
@@ -122,7 +180,24 @@ def charging_study(network: RoadNetwork, *, name: str, scenario_file: str) -> di
 def write_study(kind: str, network_file: str | Path, output: str | Path, *, centre: str | None = None,
                 force: bool = False) -> tuple[Path, Path]:
     """Write a ``kind`` (parking or charging) study for ``network_file`` at ``output`` and its traffic scenario
-    beside it (``<stem>_traffic.yaml``); return both paths. Existing files are kept unless ``force``."""
+    beside it (``<stem>_traffic.yaml``); return both paths. Existing files are kept unless ``force``.
+
+    Parameters
+    ----------
+    kind : {"parking", "charging"}
+    network_file : str or Path
+    output : str or Path
+        The study file to write.
+    centre : str, optional
+        Parking: the junction drivers head for.
+    force : bool
+        Overwrite existing files.
+
+    Returns
+    -------
+    tuple of Path
+        ``(study file, traffic scenario file)``.
+    """
     from .load import load_network
 
     out = Path(output)

@@ -41,7 +41,18 @@ def _count(value: int, what: str, path: Path) -> int:
 
 
 def read_pmed(path: str | Path) -> tuple[np.ndarray, int]:
-    """``(cost, p)``: the ``n x n`` shortest-path distance matrix and the number of medians."""
+    """``(cost, p)``: the ``n x n`` shortest-path distance matrix and the number of medians.
+
+    Parameters
+    ----------
+    path : str or Path
+        An OR-Library ``pmedN.txt`` file.
+
+    Returns
+    -------
+    tuple
+        ``(cost array (n, n), p)``.
+    """
     from numba_kernels.aon import shortest_costs
 
     p_ = Path(path)
@@ -77,7 +88,17 @@ def read_pmed(path: str | Path) -> tuple[np.ndarray, int]:
 
 
 def read_cap(path: str | Path) -> dict[str, np.ndarray]:
-    """``capacity``, ``fixed_cost`` (warehouses), ``demand`` (customers), ``cost`` (warehouses x customers)."""
+    """``capacity``, ``fixed_cost`` (warehouses), ``demand`` (customers), ``cost`` (warehouses x customers).
+
+    Parameters
+    ----------
+    path : str or Path
+        An OR-Library ``capNNN.txt`` file.
+
+    Returns
+    -------
+    dict of str to array
+    """
     p_ = Path(path)
     tok = _numbers(p_)
     try:
@@ -100,7 +121,17 @@ def read_cap(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def read_optima(path: str | Path) -> dict[str, float]:
-    """Instance name -> proven optimal value."""
+    """Instance name -> proven optimal value.
+
+    Parameters
+    ----------
+    path : str or Path
+        OR-Library's table of optimal values (``pmedopt.txt`` or ``capopt.txt``).
+
+    Returns
+    -------
+    dict of str to float
+    """
     p_ = Path(path)
     if not p_.is_file():
         raise InputError(f"{p_}: OR-Library file not found")

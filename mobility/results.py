@@ -43,7 +43,17 @@ def _iter(path: Path, tag: str) -> Any:
 
 def iter_tripinfo(path: str | Path) -> Any:
     """``(vehicle id, tripinfo attributes, {child tag: attributes})`` for every vehicle in SUMO's tripinfo
-    output (children: ``battery``, ``emissions``, ...), streamed."""
+    output (children: ``battery``, ``emissions``, ...), streamed.
+
+    Parameters
+    ----------
+    path : str or Path
+        SUMO's ``--tripinfo-output`` file.
+
+    Returns
+    -------
+    iterator of tuple
+    """
     p = Path(path)
     if not p.is_file():
         raise SimulationError(f"SUMO wrote no {p.name} in {p.parent}")
@@ -221,7 +231,23 @@ def dataset_from_outputs(
     backend: str = "libsumo",
     command: str = "",
 ) -> xr.Dataset:
-    """Build the results Dataset from the SUMO output files in ``workdir``."""
+    """Build the results Dataset from the SUMO output files in ``workdir``.
+
+    Parameters
+    ----------
+    workdir : str or Path
+        The run's folder.
+    scenario : Scenario
+    network : RoadNetwork
+    backend : str
+        Recorded in the provenance.
+    command : str
+        Recorded in the provenance.
+
+    Returns
+    -------
+    xarray.Dataset
+    """
     from ._sumo import FILES
 
     w = Path(workdir)
