@@ -32,7 +32,13 @@ SUMO_DISTRIBUTIONS = ("eclipse-sumo", "libsumo", "traci", "sumolib")
 
 
 def installed_versions() -> dict[str, str | None]:
-    """Installed version of each SUMO distribution (``None`` where it is not installed)."""
+    """Installed version of each SUMO distribution (``None`` where it is not installed).
+
+    Returns
+    -------
+    dict of str to str or None
+        ``{distribution: version}`` for eclipse-sumo, libsumo, traci and sumolib.
+    """
     out: dict[str, str | None] = {}
     for name in SUMO_DISTRIBUTIONS:
         try:

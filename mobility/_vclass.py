@@ -29,7 +29,17 @@ def _bit(vclass: str) -> np.uint64:
 
 
 def mask_of(classes: Iterable[str]) -> np.uint64:
-    """Bit mask of a set of SUMO vehicle class names (unknown and deprecated names are ignored)."""
+    """Bit mask of a set of SUMO vehicle class names (unknown and deprecated names are ignored).
+
+    Parameters
+    ----------
+    classes : iterable of str
+        SUMO vehicle class names.
+
+    Returns
+    -------
+    numpy.uint64
+    """
     m = np.uint64(0)
     for c in classes:
         b = _BIT.get(c)

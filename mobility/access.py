@@ -300,7 +300,14 @@ def check_route_files(network: RoadNetwork, files: Iterable[str | Path]) -> None
     """Check that every vehicle, trip and flow of SUMO route files can drive its route with its type's vehicle
     class; raise :class:`DemandError` naming the file, line and first vehicle that cannot (before SUMO starts,
     which would otherwise stop mid-run with "has no valid route"). Types defined outside these files are not
-    known here and their vehicles are not checked; trips between zones or junctions are left to SUMO."""
+    known here and their vehicles are not checked; trips between zones or junctions are left to SUMO.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+    files : iterable of str or Path
+        SUMO route files.
+    """
     from ._errors import DemandError, InputError
     from ._sumoxml import walk
 

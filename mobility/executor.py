@@ -68,12 +68,32 @@ class Outcome:
 
 
 def is_finished(run_dir: Path) -> bool:
-    """A run is finished when its result file exists (written last, atomically)."""
+    """A run is finished when its result file exists (written last, atomically).
+
+    Parameters
+    ----------
+    run_dir : Path
+        The run's folder.
+
+    Returns
+    -------
+    bool
+    """
     return (Path(run_dir) / RESULT_FILE).is_file()
 
 
 def load_result(run_dir: Path) -> Any:
-    """The result Dataset of a finished run (loaded into memory, the file closed)."""
+    """The result Dataset of a finished run (loaded into memory, the file closed).
+
+    Parameters
+    ----------
+    run_dir : Path
+        The run's folder.
+
+    Returns
+    -------
+    xarray.Dataset
+    """
     import xarray as xr
 
     with xr.open_dataset(Path(run_dir) / RESULT_FILE, engine="h5netcdf") as d:
@@ -82,7 +102,13 @@ def load_result(run_dir: Path) -> Any:
 
 # ---- one run, in the worker process ----------------------------------------------------------
 def run_task(job: dict[str, Any]) -> None:
-    """Run one job in this process: ``run.json``, the run's files and, last and atomically, ``result.nc``."""
+    """Run one job in this process: ``run.json``, the run's files and, last and atomically, ``result.nc``.
+
+    Parameters
+    ----------
+    job : dict
+        The task's job (what :func:`mobility.study.run_job` runs), with its folder.
+    """
     import importlib
 
     import numpy as np
@@ -338,6 +364,11 @@ def execute(tasks: Sequence[Task], *, workdir: str | Path, workers: int = 2, cli
     fail_fast : bool
         Stop every other run as soon as one has failed for good, and raise: an InputError as it is,
         anything else as a SimulationError naming the run.
+
+    Returns
+    -------
+    Outcome
+        The finished, failed and skipped runs.
     """
     ids = [t.id for t in tasks]
     if len(set(ids)) != len(ids):

@@ -465,7 +465,14 @@ def _load(path: str | Path, *, check_network: bool) -> tuple[Scenario, Any]:
 
 
 def check_demand_against_network(scenario: Scenario, network: Any) -> None:
-    """Raise :class:`DemandError` when demand names an edge the network lacks or a route is broken."""
+    """Raise :class:`DemandError` when demand names an edge the network lacks or a route is broken.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    network : RoadNetwork
+        The scenario's network.
+    """
     d = scenario.demand
     known = network.edge_index
 

@@ -391,7 +391,23 @@ def random_layout(sites: list[CandidateSite], *, total_points: int, p: int, seed
 def layout_from_spec(text: str, network, points: list[DemandPoint], sites: list[CandidateSite], *,
                      total_points: int) -> ChargingLayout:
     """A layout from a command-line word: a file path, ``optimal:<method>[:k=v,...]``,
-    ``greedy[:p=N]`` or ``random[:p=N,seed=S]`` (``points=N`` overrides the total points)."""
+    ``greedy[:p=N]`` or ``random[:p=N,seed=S]`` (``points=N`` overrides the total points).
+
+    Parameters
+    ----------
+    text : str
+        The word.
+    network : RoadNetwork
+    points : list of DemandPoint
+        The study's charging demand.
+    sites : list of CandidateSite
+    total_points : int
+        Charging points to place (unless the word says ``points=N``).
+
+    Returns
+    -------
+    ChargingLayout
+    """
     head, _, rest = text.partition(":")
     if head not in ("optimal", "greedy", "random"):
         return load_layout(text, sites)

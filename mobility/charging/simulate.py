@@ -81,6 +81,22 @@ def run_charging(spec: ChargingSpec | Study, layout: ChargingLayout, *, seed: in
     ``detour_mean_m``, ``detour_p95_m``, ``wait_mean_s``, ``wait_p95_s``, ``energy_delivered_kwh``,
     ``energy_balance_error``...), ``points(station)``, ``energy_kwh(station)``, ``occupied(station, time)``
     (mean charging points in use per ``bin_s``) and ``utilisation(station, time)``.
+
+    Parameters
+    ----------
+    spec : ChargingSpec or Study
+    layout : ChargingLayout
+    seed : int
+        SUMO seed; it also draws the batteries.
+    workdir : str or Path, optional
+        Folder for SUMO's files (a temporary one when omitted).
+    backend : {"libsumo", "traci"}
+    bin_s : float, s
+        Interval of the occupancy series.
+
+    Returns
+    -------
+    xarray.Dataset
     """
     from traci import constants as tc
 

@@ -152,7 +152,19 @@ class DemandPoint:
 def candidate_sites(spec: ChargingSpec, network, vclass: str = "passenger") -> list[CandidateSite]:
     """The study's candidate sites, generated along edges or read from its CSV table
     (columns ``id, edge, pos_m, power_kw, max_points, cost``), on streets the EVs' class ``vclass`` may
-    use and can both reach and leave."""
+    use and can both reach and leave.
+
+    Parameters
+    ----------
+    spec : ChargingSpec
+    network : RoadNetwork
+    vclass : str
+        SUMO vehicle class of the EVs.
+
+    Returns
+    -------
+    list of CandidateSite
+    """
     from ..access import check_place
 
     c = spec.candidates
@@ -194,7 +206,19 @@ def candidate_sites(spec: ChargingSpec, network, vclass: str = "passenger") -> l
 
 def demand_points(spec: ChargingSpec, scenario, network) -> list[DemandPoint]:
     """Charging demand: the study's table (columns ``edge, weight``), or the scenario's trip ends weighted
-    by their flow (vehicles per hour) times the EV share."""
+    by their flow (vehicles per hour) times the EV share.
+
+    Parameters
+    ----------
+    spec : ChargingSpec
+    scenario : Scenario
+        The study's traffic scenario.
+    network : RoadNetwork
+
+    Returns
+    -------
+    list of DemandPoint
+    """
     d = spec.demand
     if isinstance(d, Path):
         out = []

@@ -11,7 +11,19 @@ from .store import SCOPES, STATES, AuditCheck, PlanStore, Token
 __all__ = ["SCOPES", "STATES", "AuditCheck", "PlanClient", "PlanStore", "ServiceError", "Token", "create_app"]
 
 
-def create_app(db):
+def create_app(db):  # noqa: ANN001, ANN201  (FastAPI is imported on first use)
+    """The plan service (a FastAPI app) over the SQLite file ``db``, created if absent.
+
+    Parameters
+    ----------
+    db : str, Path or PlanStore
+        The store's SQLite file, or a store already open.
+
+    Returns
+    -------
+    fastapi.FastAPI
+        Serve it with uvicorn (``mobility serve`` does).
+    """
     from .app import create_app as _create
 
     return _create(db)

@@ -44,7 +44,17 @@ def _clearance_state(cur: str, nxt: str, *, yellow: bool) -> str:
 
 
 def phase_states(plan: SignalPlan) -> list[tuple[str, float, Stage | None]]:
-    """SUMO phases of ``plan``: ``(state, duration_s, stage)`` with ``stage`` None for clearance phases."""
+    """SUMO phases of ``plan``: ``(state, duration_s, stage)`` with ``stage`` None for clearance phases.
+
+    Parameters
+    ----------
+    plan : SignalPlan
+
+    Returns
+    -------
+    list of tuple
+        ``(SUMO state, duration s, stage or None)`` in cycle order.
+    """
     greens = [_green_state(plan, st) for st in plan.stages]
     phases: list[tuple[str, float, Stage | None]] = []
     for k, st in enumerate(plan.stages):

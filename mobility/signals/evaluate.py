@@ -80,6 +80,32 @@ def recommend_plans(
     candidate's measured delay, and the delay of the network's current plans on the same seeds
     (``current_mean_delay_s``, ``improvement_vs_current``): a negative improvement means the model
     found nothing better than today's plans.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    tuning_seeds : list of int, optional
+        Seeds the candidates are measured on.
+    saturations_veh_h : list of float, veh/h
+        Saturation flows tried first.
+    cycle_scales : list of float
+        Cycle multipliers tried on the best.
+    max_rounds : int
+        Steps beyond the edge of the values tried.
+    processes : int
+        Simulations run in parallel.
+    time_limit_s : float, s
+        CP-SAT time limit per solve.
+    progress : callable, optional
+    keep_current_groups : bool
+        Try each coordinated group back on its current plans (step 4).
+    **options
+        Passed to :func:`~mobility.signals.timing.optimise_plans`.
+
+    Returns
+    -------
+    list of SignalPlan
+        One per signal, the measured candidates in the metadata.
     """
     from .timing import movement_flows, optimise_plans
 
@@ -256,6 +282,11 @@ def evaluate(
         ``progress(done, total, label)`` after each simulation.
     **executor
         :func:`mobility.compare`'s ``client``, ``time_limit_s``, ``retries`` and ``workdir``.
+
+    Returns
+    -------
+    xarray.Dataset
+        KPIs with dims ``controller`` and ``seed``.
     """
     from ..study import compare
 
@@ -267,7 +298,18 @@ def evaluate(
 
 def summary_table(ds: xr.Dataset) -> list[dict[str, Any]]:
     """One row per controller: seed means (and the delay's standard deviation) of every KPI of the signal
-    study's table (:func:`mobility.study_table` gives the same as a DataFrame)."""
+    study's table (:func:`mobility.study_table` gives the same as a DataFrame).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        From :func:`evaluate` or :func:`mobility.compare` on a signals study.
+
+    Returns
+    -------
+    list of dict
+        One row per controller.
+    """
     from ..study import get_kind
 
     rows = []

@@ -115,6 +115,14 @@ def movement_flows(
     scenario : Scenario
     periods : list of (start_s, end_s), optional
         Default :func:`demand_periods`.
+    network : RoadNetwork, optional
+        The scenario's network, if already loaded.
+    models : dict of str to SignalModel, optional
+        The network's signals, if already read.
+
+    Returns
+    -------
+    MovementFlows
     """
     from ..demand import write_routes, write_zones
     from ..load import load_network

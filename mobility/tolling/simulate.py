@@ -78,6 +78,30 @@ def run_plaza(
     ``schedule`` switches the booth types during the run: ``[(start_s, booths), ...]`` (a
     :meth:`TollPlazaConfig.schedule`); booth lanes then admit both vehicle kinds in SUMO and the booth
     choice keeps each kind to the booths it may use at the moment it decides.
+
+    Parameters
+    ----------
+    spec : PlazaSpec
+    seed : int
+        SUMO seed and the demand's seed.
+    drain_s : float, s
+        Simulated time after the last period, for queues to clear.
+    interval_s : float, s
+        Interval of the booth series.
+    sigma : float
+        Driver imperfection (Krauss sigma).
+    speed_dev : float
+        Spread of the speed factor.
+    schedule : list of (start_s, booths), optional
+        Booth types over the day.
+    reach : int
+        A driver chooses among the allowed booths within this many lanes of its own.
+    workdir : str or Path, optional
+        Folder for SUMO's files (a temporary one when omitted).
+
+    Returns
+    -------
+    xarray.Dataset
     """
 
     from .._io import session_tempdir
