@@ -57,7 +57,8 @@ def serve(
         app = create_app(store)
     except MobilityError as exc:
         raise fail(exc) from None
-    typer.echo(f"plan service on http://{host}:{port} (database {db.resolve()}; OpenAPI at /openapi.json)", err=True)
+    typer.echo(f"plan service on http://{host}:{port} (database {db.resolve()}; OpenAPI at /openapi.json; the screen at "
+               f"http://{host}:{port}/screen)", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level == "debug")
 
 

@@ -145,6 +145,7 @@ class PlanSummary(BaseModel):
     versions: int
     latest_version: int | None
     published_version: int | None
+    latest_state: Literal["draft", "approved", "published", "retired"] | None = None
 
 
 class IntersectionSummary(BaseModel):
@@ -152,6 +153,21 @@ class IntersectionSummary(BaseModel):
     source: str
     updated_at: str
     n_links: int
+    position: list[float] | None = Field(None, description="[x, y] in the network's coordinates, m")
+
+
+class Caller(BaseModel):
+    subject: str
+    scopes: list[str]
+    expires_at: str | None
+
+
+class AuditVerification(BaseModel):
+    ok: bool
+    records: int
+    head: str = Field(description="hash of the last record (the chain's head)")
+    first_bad_seq: int | None
+    problem: str
 
 
 class AuditRecord(BaseModel):
@@ -428,4 +444,18 @@ def create_app(db: str | Path | PlanStore) -> FastAPI:
               _: Token = need("audit:read")) -> list[dict[str, Any]]:
         return store.audit(after_seq, limit)
 
+    @app.get("/whoami", tags=["service"], response_model=Caller, responses=_ERRORS)
+    def whoami(tok: Token = need("plans:read")) -> dict[str, Any]:
+        """The caller of this token: its subject, scopes and expiry (what a screen may show)."""
+        return {"subject": tok.subject, "scopes": sorted(tok.scopes), "expires_at": tok.expires_at}
+
+    @app.get("/audit/verify", tags=["audit"], response_model=AuditVerification, responses=_ERRORS)
+    def audit_verify(_: Token = need("audit:read")) -> dict[str, Any]:
+        """Recompute the audit log's hash chain: whether it is intact, its head hash, the first record that is not."""
+        c = store.verify_audit()
+        return {"ok": c.ok, "records": c.records, "head": c.head, "first_bad_seq": c.first_bad_seq, "problem": c.problem}
+
+    from .screen import add_screen
+
+    add_screen(app)
     return app

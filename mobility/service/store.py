@@ -311,8 +311,12 @@ class PlanStore(ResponsesMixin):
     def intersections(self) -> list[dict[str, Any]]:
         with self._read() as db:
             rows = db.execute("SELECT id, source, updated_at, model FROM intersections ORDER BY id").fetchall()
-        return [{"id": r["id"], "source": r["source"], "updated_at": r["updated_at"],
-                 "n_links": json.loads(r["model"])["n_links"]} for r in rows]
+        out = []
+        for r in rows:
+            model = json.loads(r["model"])
+            out.append({"id": r["id"], "source": r["source"], "updated_at": r["updated_at"], "n_links": model["n_links"],
+                        "position": model.get("position")})
+        return out
 
     # ---- plans and versions -------------------------------------------------------------------
     @staticmethod
@@ -384,10 +388,13 @@ class PlanStore(ResponsesMixin):
     def plans(self) -> list[dict[str, Any]]:
         with self._read() as db:
             rows = db.execute("SELECT p.*, COUNT(v.id) AS n, MAX(v.number) AS latest, "
-                              "MAX(CASE WHEN v.state='published' THEN v.number END) AS published "
+                              "MAX(CASE WHEN v.state='published' THEN v.number END) AS published, "
+                              "(SELECT v2.state FROM versions v2 WHERE v2.plan = p.id ORDER BY v2.number DESC LIMIT 1) "
+                              "AS latest_state "
                               "FROM plans p LEFT JOIN versions v ON v.plan = p.id GROUP BY p.id ORDER BY p.id").fetchall()
         return [{"plan": r["id"], "junction": r["junction"], "name": r["name"], "created_at": r["created_at"],
-                 "versions": r["n"], "latest_version": r["latest"], "published_version": r["published"]} for r in rows]
+                 "versions": r["n"], "latest_version": r["latest"], "published_version": r["published"],
+                 "latest_state": r["latest_state"]} for r in rows]
 
     def versions(self, *, plan: int | None = None, state: str | None = None, updated_since: str | None = None,
                  junction: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:

@@ -88,6 +88,8 @@ class SignalModel:
         ``foes[i, j]``: the movements cross or merge.
     yields : bool array (n_links, n_links)
         ``yields[i, j]``: movement ``i`` must give way to ``j`` when both are green.
+    position : tuple of float, m, optional
+        Where the signal stands (mean of its junctions' coordinates in the network), for maps.
     """
 
     tls: str
@@ -95,6 +97,7 @@ class SignalModel:
     movements: dict[int, Movement]
     foes: np.ndarray = field(repr=False)
     yields: np.ndarray = field(repr=False)
+    position: tuple[float, float] | None = None
 
     def label(self, i: int) -> str:
         m = self.movements.get(i)
@@ -109,7 +112,8 @@ class SignalModel:
                                "lane_pairs": [list(p) for p in m.lane_pairs],
                                **({"approach_deg": m.approach_deg} if np.isfinite(m.approach_deg) else {})}
                               for _, m in sorted(self.movements.items())],
-                "foes": pairs(self.foes), "yields": pairs(self.yields)}
+                "foes": pairs(self.foes), "yields": pairs(self.yields),
+                **({"position": [round(self.position[0], 2), round(self.position[1], 2)]} if self.position else {})}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SignalModel:
@@ -125,7 +129,9 @@ class SignalModel:
                                                tuple(tuple(p) for p in m.get("lane_pairs", [])),
                                                float(m.get("approach_deg", float("nan"))))
                      for m in d["movements"]}
-        return cls(tls=str(d["tls"]), n_links=n, movements=movements, **mats)
+        pos = d.get("position")
+        return cls(tls=str(d["tls"]), n_links=n, movements=movements, **mats,
+                   position=(float(pos[0]), float(pos[1])) if pos else None)
 
     def incoming_lanes(self) -> list[str]:
         """Approach lanes, in signal-index order of their first movement."""
@@ -206,7 +212,7 @@ def signal_models(net_file: str | Path) -> dict[str, SignalModel]:
             elif tag == "junction":
                 reqs = {int(r.get("index", -1)): (r.get("foes", ""), r.get("response", "")) for r in el.iter("request")}
                 junctions[el.get("id", "")] = {"int": el.get("intLanes", "").split(), "inc": el.get("incLanes", "").split(),
-                                               "req": reqs}
+                                               "req": reqs, "xy": (_coord(el.get("x")), _coord(el.get("y")))}
                 el.clear()
             elif tag == "tlLogic":
                 ph = el.find("phase")
@@ -276,8 +282,19 @@ def signal_models(net_file: str | Path) -> dict[str, SignalModel]:
                         if resp and len(resp) > rb and resp[len(resp) - 1 - rb] == "1":
                             yields[i, j] = True
         foes |= foes.T
-        models[tls] = SignalModel(tls=tls, n_links=n, movements=movements, foes=foes, yields=yields)
+        xy = np.array([junctions[nd]["xy"] for nd in {m.node for m in movements.values()} if nd in junctions]).reshape(-1, 2)
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        position = (float(xy[:, 0].mean()), float(xy[:, 1].mean())) if len(xy) else None
+        models[tls] = SignalModel(tls=tls, n_links=n, movements=movements, foes=foes, yields=yields, position=position)
     return models
+
+
+def _coord(text: str | None) -> float:
+    """A junction coordinate, NaN where it is missing or not a number (it only places the signal on maps)."""
+    try:
+        return float(text) if text is not None else float("nan")
+    except ValueError:
+        return float("nan")
 
 
 def _end_heading(shape: str) -> float:
