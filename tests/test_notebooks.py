@@ -15,16 +15,17 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 #: papermill does): the notebooks' story is the same, the suite's time stays within CI's limit.
 QUICK = {
     "02_assignment.ipynb": "chicago_rgap = 1e-5\nchicago_bfw_iter = 40",
-    "03_signal_control.ipynb": "end_s = 900.0\nseeds = [1, 2]",
+    "03_signal_control.ipynb": "end_s = 900.0\nseeds = [1]",
     "04_sweeps.ipynb": "end_s = 600\nlevels = [600, 1400]\nseeds = 1",
-    "05_toll_plaza.ipynb": "day_s = (25200.0, 32400.0)\ncurve_s = 600.0",
+    "05_toll_plaza.ipynb": "day_s = (32400.0, 36000.0)\ncurve_s = 600.0",
     "06_ev_charging.ipynb": "seeds = [1]",
+    "07_parking_guidance.ipynb": "end_s = 3000.0",
     "09_calibration.ipynb": "seeds = [1]",
     "10_incident_command.ipynb": "end_s = 1200.0\nincident_begin_s, incident_duration_s = 300.0, 600.0\ntop = 1\n"
                                  "seeds, check_seeds = [1], [2]",
     "11_live_operations.ipynb": "replay_end_s = 2100.0\nprior = 'scenario'",
-    "12_buses_and_taxis.ipynb": "end_s = 1200.0\nseeds = [1]\ntaxi_sizes = [12]\ntaxi_seeds = [1]\n"
-                                "taxi_end_s = 1200.0",
+    "12_buses_and_taxis.ipynb": "end_s = 900.0\nseeds = [1]\noptions = ['none', 'early-green']\ntaxi_sizes = [12]\n"
+                                "taxi_seeds = [1]\ntaxi_end_s = 900.0",
 }
 
 
