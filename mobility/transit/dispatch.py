@@ -90,23 +90,13 @@ class AssignmentDispatcher:
             idle = self._battery(now, pos, idle)
         if not idle:
             return
-        ei = self.net.edge_index
         cost = np.full((len(open_res), len(idle)), np.inf)
         ages = np.array([now - float(r.reservationTime) for r in open_res])
         for j, v in enumerate(idle):
-            road = str(pos[v][tc.VAR_ROAD_ID])
-            e = ei.get(road)
-            if e is None:  # on a junction: it will be on an edge next step
-                continue
-            rest = (float(self.net.length[e]) - float(pos[v][tc.VAR_LANEPOSITION])) / self.speed[e]
+            road, lane_pos = str(pos[v][tc.VAR_ROAD_ID]), float(pos[v][tc.VAR_LANEPOSITION])
             for i, r in enumerate(open_res):
-                f = ei.get(r.fromEdge)
-                if f is None:
-                    continue
-                if f == e and float(r.departPos) >= float(pos[v][tc.VAR_LANEPOSITION]):
-                    cost[i, j] = (float(r.departPos) - float(pos[v][tc.VAR_LANEPOSITION])) / self.speed[e]
-                else:
-                    cost[i, j] = max(rest + self.edge_tt[e, f] - self.tt[f] + float(r.departPos) / self.speed[f], 0.0)
+                if r.fromEdge in self.net.edge_index:  # inf for a taxi on a junction: next period
+                    cost[i, j] = self._pickup_cost(road, lane_pos, r.fromEdge, float(r.departPos))
         cost += self.age_weight * (ages.max() - ages)[:, None]
         finite = np.isfinite(cost)
         if not finite.any():

@@ -367,9 +367,8 @@ def line_stops(spec: TransitSpec, net: Any, li: int) -> tuple[ScheduledStop, ...
                 break
         t_run += t_here - prev_t_pos
         prev_t_pos = t_here
-        penalty += v / (2 * ln.bus.decel_m_s2) + (v / (2 * ln.bus.accel_m_s2) if si > 0 else 0.0)
-        if si == 0:
-            penalty = v / (2 * ln.bus.decel_m_s2) + v / (2 * ln.bus.accel_m_s2)  # from the depot start at rest
+        # braking to this stop, and starting from rest before it (the depot, or the previous stop)
+        penalty += v / (2 * ln.bus.decel_m_s2) + v / (2 * ln.bus.accel_m_s2)
         offset = s.time_s if s.time_s is not None else (t_run + penalty) * (1.0 + ln.slack) + dwell_sum
         dw = s.dwell_s if s.dwell_s is not None else ln.dwell_s
         dwell_sum += float(dw if isinstance(dw, float | int) else (dw.mean if dw.mean is not None else
