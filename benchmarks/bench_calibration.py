@@ -227,7 +227,7 @@ def _pct(v):
 def table(static: list[dict], sumo_rows: list[dict]) -> str:
     lines = []
     if static:
-        lines += ["### Static ODME (TNTP; counts on 40% of links, 60% held out; GEH < 5 share)", "",
+        lines += ["## Static ODME (TNTP; counts on 40% of links, 60% held out; GEH < 5 share)", "",
                   "| network | seed fitted / held out | toolkit fitted / held out | toolkit s | Path4GMNS fitted / held out | Path4GMNS s (UE + ODME) | speed-up |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for r in static:
@@ -238,7 +238,7 @@ def table(static: list[dict], sumo_rows: list[dict]) -> str:
                          f"{_pct(r['ours_fitted'])} / {_pct(r['ours_held_out'])} | {r['ours_s']:.1f} | {p4} | {p4s} | {ratio} |")
         lines.append("")
     if sumo_rows:
-        lines += ["### Route flows checked in SUMO (synthetic truth; GEH < 5 share after simulation, mean GEH)", "",
+        lines += ["## Route flows checked in SUMO (synthetic truth; GEH < 5 share after simulation, mean GEH)", "",
                   "| scenario | start | locations (fitted) | start fitted / held out | toolkit fitted / held out | toolkit mean GEH | toolkit RMS veh/h fitted / held out | toolkit s | routeSampler fitted / held out | routeSampler mean GEH | routeSampler RMS veh/h fitted / held out |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in sumo_rows:

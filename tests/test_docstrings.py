@@ -9,27 +9,12 @@ new may join it.
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
 from pathlib import Path
 
-import mobility
+from mobility._api import public_api
 
 DEBT = Path(__file__).with_name("docstring_debt.txt")
-
-
-def _public() -> dict[str, object]:
-    names = ["mobility"] + [f"mobility.{m.name}" for m in pkgutil.iter_modules(mobility.__path__)
-                            if not m.name.startswith("_")]
-    out: dict[str, object] = {}
-    for name in names:
-        mod = importlib.import_module(name)
-        for attr in getattr(mod, "__all__", []):
-            obj = getattr(mod, attr, None)
-            if inspect.isfunction(obj) or inspect.isclass(obj):
-                out.setdefault(f"{obj.__module__}.{obj.__qualname__}", obj)
-    return out
 
 
 def _lacks(obj: object) -> list[str]:
@@ -51,7 +36,7 @@ def _lacks(obj: object) -> list[str]:
 
 def test_public_functions_document_parameters_and_returns() -> None:
     debt = {line.split()[0] for line in DEBT.read_text().splitlines() if line.strip() and not line.startswith("#")}
-    lacking = {name: lacks for name, obj in _public().items() if (lacks := _lacks(obj))}
+    lacking = {name: lacks for name, obj in public_api().items() if (lacks := _lacks(obj))}
     new = sorted(set(lacking) - debt)
     paid = sorted(debt - set(lacking))
     assert not new, "public functions without numpydoc Parameters/Returns:\n" + "\n".join(
