@@ -98,6 +98,20 @@ def _sign_in(driver, url: str, token: str) -> None:
     driver.find_element(By.CSS_SELECTOR, "#signin-form button").click()
 
 
+def _signed_in(site, who: str = "reader"):
+    """The page signed in with ``who``'s token and its map drawn (each test can run alone, in any order)."""
+    from selenium.webdriver.common.by import By
+
+    d = site["driver"]
+    if d.execute_script("return document.body && document.body.dataset.ready") and \
+            d.find_element(By.ID, "main").is_displayed() and site.get("who") == who:
+        return d
+    _sign_in(d, site["server"].url, site["tokens"][who])
+    _wait(lambda: d.execute_script("return document.body.dataset.ready"), what="the map")
+    site["who"] = who
+    return d
+
+
 def _errors(driver) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
@@ -114,6 +128,7 @@ def test_without_a_valid_token_the_page_shows_sign_in_and_no_data(site) -> None:
     from selenium.webdriver.common.by import By
 
     d = site["driver"]
+    site["who"] = None
     d.get(site["server"].url + "/screen")
     assert d.find_element(By.ID, "signin").is_displayed() and not d.find_element(By.ID, "main").is_displayed()
     _sign_in(d, site["server"].url, "not-a-token")
@@ -132,6 +147,7 @@ def test_map_shows_every_junction_by_plan_state_without_console_errors(site) -> 
     d, url = site["driver"], site["server"].url
     _sign_in(d, url, site["tokens"]["reader"])
     _wait(lambda: d.execute_script("return document.body.dataset.ready"), what="the map")
+    site["who"] = "reader"
     circles = d.find_elements(By.CSS_SELECTOR, "#map circle")
     states = {c.get_attribute("data-junction"): c.get_attribute("data-state") for c in circles}
     api = httpx.get(url + "/intersections", headers={"Authorization": "Bearer " + site["tokens"]["reader"]}).json()
@@ -148,7 +164,7 @@ def test_map_shows_every_junction_by_plan_state_without_console_errors(site) -> 
 def test_junction_timeline_matches_the_plans_stage_times(site) -> None:
     from selenium.webdriver.common.by import By
 
-    d = site["driver"]
+    d = _signed_in(site)
     d.find_element(By.CSS_SELECTOR, '#map circle[data-junction="J1"]').click()
     box = _wait(lambda: d.find_elements(By.CSS_SELECTOR, '#detail-body .version[data-version="1"]'), what="J1's versions")[0]
     plan = site["plans"]["J1"]
@@ -170,7 +186,7 @@ def test_junction_timeline_matches_the_plans_stage_times(site) -> None:
 def test_a_new_publication_appears_without_reload(site) -> None:
     from selenium.webdriver.common.by import By
 
-    d, ids = site["driver"], site["ids"]
+    d, ids = _signed_in(site), site["ids"]
     marker = d.execute_script("window.__noReload = 1; return window.__noReload")
     bob = PlanClient(site["server"].url, site["tokens"]["bob"])
     bob.approve(ids["J3"], 1)
@@ -183,7 +199,7 @@ def test_a_new_publication_appears_without_reload(site) -> None:
 def test_an_id_holding_markup_is_shown_as_text(site) -> None:
     from selenium.webdriver.common.by import By
 
-    d = site["driver"]
+    d = _signed_in(site)
     c = d.find_element(By.CSS_SELECTOR, "#map circle[data-junction]:not([data-junction^='J'])")
     assert c.get_attribute("data-junction") == HOSTILE
     d.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", c)
@@ -196,9 +212,10 @@ def test_an_id_holding_markup_is_shown_as_text(site) -> None:
 def test_audit_view_shows_an_intact_chain_and_its_head(site) -> None:
     from selenium.webdriver.common.by import By
 
-    d, url = site["driver"], site["server"].url
+    d, url = _signed_in(site), site["server"].url
     assert "audit:read" in d.find_element(By.ID, "audit-status").text  # the reader's token may not read it
     _sign_in(d, url, site["tokens"]["alice"])
+    site["who"] = "alice"
     head = _wait(lambda: d.find_elements(By.ID, "audit-head"), what="the audit view")[0].text
     check = httpx.get(url + "/audit/verify", headers={"Authorization": "Bearer " + site["tokens"]["alice"]}).json()
     assert check["ok"] and head == check["head"]
