@@ -61,3 +61,14 @@ def test_benchmark_pages_include_every_results_table(tmp_path) -> None:
         page = (tmp_path / "benchmarks" / f"{name}.md").read_text()
         rel = re.search(r"\{include\} (\S+)", page).group(1)
         assert (tmp_path / "benchmarks" / rel).resolve() == (ROOT / "benchmarks" / "results" / f"{name}.md")
+
+
+def test_guide_pages_hold_every_readme_section_once(tmp_path) -> None:
+    ext = _ext()
+    names = ext._guide_pages(tmp_path)
+    heads = ext.readme_sections()
+    assert len(names) == len(heads) - len(ext.STARTED) and set(ext.STARTED) <= set(heads)
+    starts = [re.search(r':start-after: "(.*)"', (tmp_path / "guide" / f"{n}.md").read_text()).group(1) for n in names]
+    assert starts == [h for h in heads if h not in ext.STARTED]  # in the README's order, none twice
+    getting_started = (ROOT / "docs" / "getting_started.md").read_text()
+    assert f'"{ext.STARTED[0]}"' in getting_started and f'"{heads[len(ext.STARTED)]}"' in getting_started

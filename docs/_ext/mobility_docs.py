@@ -1,6 +1,7 @@
-"""Sphinx extension for the toolkit's site: API pages from the public API, the CLI reference, benchmark pages.
+"""Sphinx extension for the toolkit's site: API pages from the public API, the guide from the README's sections,
+the CLI reference, benchmark pages.
 
-The pages it writes (``api/``, ``cli/``, ``benchmarks/``) are generated at each build from the code and from
+The pages it writes (``api/``, ``guide/``, ``cli/``, ``benchmarks/``) are generated at each build from the code and from
 ``benchmarks/results/``; they are not kept in the repository.
 """
 
@@ -91,6 +92,43 @@ def _cli_page(docs: Path = DOCS) -> None:
     _write(docs / "cli" / "index.md", "\n".join(lines))
 
 
+def readme_sections(readme: Path = ROOT / "README.md") -> list[str]:
+    """The README's ``## `` headings outside code blocks, in order."""
+    out, fenced = [], False
+    for line in readme.read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("## "):
+            out.append(line)
+    return out
+
+
+#: The README sections the getting-started page holds; the guide has a page for each of the others.
+STARTED = ("## Two commands", "## The documentation site")
+
+
+def _guide_pages(docs: Path = DOCS) -> list[str]:
+    """One guide page per README section (after getting started), each included from the README itself."""
+    text = (ROOT / "README.md").read_text()
+    heads = readme_sections()
+    twice = [h for h in heads if text.count(h) > 1]
+    if twice:
+        raise ValueError(f"README.md: the heading(s) {twice} also appear elsewhere in the file; the guide pages "
+                         "include the README section by section and need each heading once")
+    out = []
+    for k, head in enumerate(heads):
+        if head in STARTED:
+            continue
+        title = head[3:].strip()
+        slug = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
+        name = f"{k:02d}_{slug}"
+        opts = [f':start-after: "{head}"'] + ([f':end-before: "{heads[k + 1]}"'] if k + 1 < len(heads) else [])
+        _write(docs / "guide" / f"{name}.md", "\n".join([f"# {title}", "", "```{include} ../../README.md", *opts,
+                                                         "```", ""]))
+        out.append(name)
+    return out
+
+
 def _benchmark_pages(docs: Path = DOCS) -> list[str]:
     """One page per results table in ``benchmarks/results/``."""
     out = []
@@ -103,6 +141,7 @@ def _benchmark_pages(docs: Path = DOCS) -> list[str]:
 
 def _generate(app_) -> None:
     _api_pages()
+    _guide_pages()
     _cli_page()
     _benchmark_pages()
 
