@@ -18,12 +18,14 @@ from mobility.charging import (
     Station,
     access_costs,
     allocate_points,
+    CheapSitesWarning,
     build_layouts,
     candidate_sites,
     charging_scenario,
     demand_points,
     load_charging,
     load_layout,
+    optimal_layout,
     run_charging,
 )
 from mobility.cli import app
@@ -228,3 +230,22 @@ def test_city_study_is_city_sized_and_its_tables_are_what_the_build_script_write
     mod.main()
     for name in ("city_demand.csv", "city_sites.csv"):
         assert (tmp_path / name).read_text() == (root / name).read_text(), name
+
+
+def test_capacitated_layout_weighs_site_cost_against_access_in_one_unit(study) -> None:
+    """Negligible site costs barely count (a warning names the unit); costs in that unit open fewer sites."""
+    import dataclasses
+    import warnings
+
+    _, _, net, sites, points = study
+    with pytest.warns(CheapSitesWarning, match="charging events/h x metres"):
+        cheap = optimal_layout("capacitated", net, points, sites, total_points=40, time_limit_s=30)
+    cost = access_costs(net, points, sites)
+    w = np.array([p.weight for p in points])
+    typical = float(np.median(cost.min(axis=1) * w))
+    priced = [dataclasses.replace(s, cost=20 * typical) for s in sites]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CheapSitesWarning)
+        dear = optimal_layout("capacitated", net, points, priced, total_points=40, time_limit_s=30)
+    assert 1 <= len(dear.stations) < len(cheap.stations)
+    assert dear.report["objective"] >= 20 * typical * len(dear.stations)  # the fixed costs are in the objective

@@ -10,6 +10,7 @@
 from .study import build_layouts, compare_layouts, comparison_table, format_table
 from .layout import (
     ChargingLayout,
+    CheapSitesWarning,
     Station,
     access_costs,
     allocate_points,
@@ -33,7 +34,7 @@ from .spec import (
 )
 from .trips import od_round_trips
 
-__all__ = ["CandidateEdges", "CandidateSite", "ChargingLayout", "ChargingSpec", "DemandPoint", "Dist", "Station",
+__all__ = ["CandidateEdges", "CandidateSite", "ChargingLayout", "ChargingSpec", "CheapSitesWarning", "DemandPoint", "Dist", "Station",
            "access_costs", "allocate_points", "build_layouts", "candidate_sites", "charging_scenario",
            "compare_layouts", "comparison_table", "demand_points", "format_table", "greedy_layout",
            "layout_from_spec", "load_charging", "load_layout", "od_round_trips", "optimal_layout", "random_layout",

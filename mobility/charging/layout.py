@@ -23,7 +23,7 @@ from ..seeds import rng as sub_rng
 from .._io import write_text_atomic
 from .spec import CandidateSite, DemandPoint
 
-__all__ = ["ChargingLayout", "Station", "access_costs", "allocate_points", "greedy_layout", "layout_from_spec",
+__all__ = ["ChargingLayout", "CheapSitesWarning", "Station", "access_costs", "allocate_points", "greedy_layout", "layout_from_spec",
            "load_layout", "optimal_layout", "random_layout"]
 
 #: Kerbside length of one charging space, m.
@@ -261,6 +261,8 @@ def optimal_layout(method: str, network, points: list[DemandPoint], sites: list[
     - ``cover``: ``p`` stations covering the most demand within ``radius_m``;
     - ``capacitated``: sites with fixed costs (the sites' ``cost``) and capacities (``max_points`` x
       ``point_capacity`` demand units), demand split between them, minimising fixed cost + weighted distance.
+      Both terms are in charging events/h x metres: a site's ``cost`` is the access it must save to be worth
+      opening (a :class:`CheapSitesWarning` says when negligible costs open nearly every site).
 
     ``total_points`` are then split over the stations by the demand each serves.
 
@@ -315,12 +317,39 @@ def optimal_layout(method: str, network, points: list[DemandPoint], sites: list[
         served = res.assignment.T @ w
         need = np.maximum(1, np.ceil(served[chosen] / per_point - 1e-9)).astype(int)
         total_points = max(total_points, int(need.sum()))
+        _warn_cheap_sites(res.objective, np.array([s.cost for s in sites]), chosen)
     else:
         raise InputError(f"unknown layout method {method!r}; use pmedian, cover or capacitated")
     pts = allocate_points(total_points, _by_demand(cost, w, chosen), mx[chosen])
     report = {"status": res.status, "objective": res.objective, "bound": res.bound, "gap": res.gap,
               "solve_time_s": res.solve_time_s, "p": len(chosen)}
     return ChargingLayout(name or f"{method}_p{len(chosen)}", _stations(sites, chosen, pts), method, report)
+
+
+def _warn_cheap_sites(objective: float, fixed: np.ndarray, chosen: list[int]) -> None:
+    """Warn when the sites' fixed costs barely count in the capacitated model's objective.
+
+    The two terms share one unit, charging events/h x metres: a site cost of 1 (the default) weighs as much as one
+    event an hour driving 1 m further, so the layout opens every site that shortens anyone's drive. Planners meaning
+    money need the site's cost in that unit (what one event an hour driving a kilometre further is worth, per km,
+    against the site's price).
+    """
+    opened = float(fixed[chosen].sum())
+    access = objective - opened
+    if len(chosen) < 2 or access <= 0 or opened >= 0.01 * access:
+        return
+    import warnings
+
+    warnings.warn(
+        f"the capacitated layout opened {len(chosen)} of {len(fixed)} candidate sites, and their fixed costs are "
+        f"{100 * opened / access:.2g}% of the access cost they are weighed against (charging events/h x metres: "
+        f"{access:,.0f}); they barely count. Give the sites' cost in that unit (the access a site must save to be "
+        "worth opening) in the study's candidates or sites table, or use optimal:pmedian with p stations",
+        CheapSitesWarning, stacklevel=3)
+
+
+class CheapSitesWarning(UserWarning):
+    """A capacitated layout opened most candidate sites because their fixed cost is negligible."""
 
 
 def greedy_layout(network, points: list[DemandPoint], sites: list[CandidateSite], *, total_points: int,

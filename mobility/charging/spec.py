@@ -30,7 +30,8 @@ class CandidateEdges(Spec):
     min_length_m: float = Field(100.0, gt=0, description="edges at least this long get a site at their middle")
     max_points: int = Field(6, ge=1, le=1000, description="charging points a site may hold")
     power_kw: float = Field(50.0, gt=0, le=2000, description="kW per charging point")
-    cost: float = Field(1.0, ge=0, description="fixed cost of opening a site")
+    cost: float = Field(1.0, ge=0, description="fixed cost of opening a site (the capacitated layout), in its access "
+                        "cost's unit: charging events/h x metres (1,000 = one event an hour driving 1 km further)")
     max_speed_m_s: float = Field(16.7, gt=0, le=100, description="only streets with a speed limit up to this "
                                  "(16.7 m/s = 60 km/h: no kerbside sites on arterials and motorways)")
     include_boundary: bool = Field(False, description="also edges that touch a dead-end node")
