@@ -85,6 +85,10 @@ def assign(
 
     Parameters
     ----------
+    network : RoadNetwork
+        The road network, with capacities and free-flow times (BPR link costs).
+    demand : ODMatrix
+        Trips per hour between zones (the network's zone node ids).
     method : {"gp", "bfw", "cfw", "fw"}
         ``gp`` (default) reaches very small gaps fast; the Frank-Wolfe family is there for comparison.
     rgap : float

@@ -144,6 +144,8 @@ def run_ctm(
 
     Parameters
     ----------
+    network : RoadNetwork
+        The road network (lengths, lanes, speeds and capacities of its edges).
     inflow : mapping edge id -> veh/h
         Demand entering at each source edge; a number, or a sequence of values per ``period_s`` period
         (the last one holds to the end).
@@ -151,8 +153,12 @@ def run_ctm(
         Simulated time.
     dt_s : float, optional
         Time step; default the largest step that gives every edge at least one cell, capped at 5 s.
+    period_s : float, s
+        Length of one demand period of ``inflow``.
     turning : mapping (from edge, to edge) -> fraction, optional
         Turning fractions; edges not listed split in proportion to the capacity of their successors.
+    jam_density_veh_km_lane : float, veh/km per lane
+        Jam density of every cell; with the capacity and free-flow speed it sets the backward wave speed.
     record_every_s : float
         Interval of the recorded states.
 

@@ -364,6 +364,8 @@ def execute(tasks: Sequence[Task], *, workdir: str | Path, workers: int = 2, cli
     fail_fast : bool
         Stop every other run as soon as one has failed for good, and raise: an InputError as it is,
         anything else as a SimulationError naming the run.
+    preload : list of str
+        Modules the local worker processes import once, before any run (a study kind's own modules).
 
     Returns
     -------

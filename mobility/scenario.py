@@ -356,6 +356,8 @@ def scenario_from_dict(data: dict[str, Any], *, base_dir: str | Path | None = No
         The folder relative paths start from.
     source : str
         How errors name where the dict came from.
+    source_file : Path, optional
+        The file the dict was read from, kept on the scenario (``source_file``) for messages and relative paths.
 
     Returns
     -------

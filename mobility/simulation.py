@@ -409,6 +409,10 @@ def run_scenario(
         Keep SUMO's files there; a temporary folder (removed afterwards) when omitted.
     progress : callable, optional
         ``progress(now_s, end_s)`` after each chunk of simulated time.
+    network : RoadNetwork, optional
+        The scenario's network, if already loaded (saves reading it again).
+    command : str, optional
+        The command line recorded in the results' provenance (default: this process's).
 
     Returns
     -------

@@ -321,6 +321,8 @@ def run_sweep(
         Re-runs of a run that crashed, died or hit the time limit (default: the sweep file's).
     progress : callable, optional
         ``progress(done, failed, remaining, seconds_left, event)`` after every run.
+    only_missing : bool
+        Skip runs whose result exists (resume an interrupted sweep); False runs them all again.
 
     Returns
     -------

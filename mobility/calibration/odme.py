@@ -200,8 +200,18 @@ def estimate_od(network: RoadNetwork, counts: Counts, seed: ODMatrix | None = No
         The assignment the estimate is consistent with.
     regularisation : float
         ``mu``: weight of the pull towards the seed against the fit to counts (> 0; small values fit the counts closer).
-    holdout, holdout_seed :
+    rgap : float
+        Relative gap each equilibrium assignment inside the estimate is solved to.
+    max_outer : int
+        Most outer iterations (a fit to counts, then an assignment) per period.
+    tol : float
+        Stop when an outer iteration improves the objective by less than this share.
+    holdout, holdout_seed : float, int
         Share of the locations the fit never sees, drawn by the seed; reported apart.
+    b, power : float, optional
+        BPR parameters for networks that do not carry their own (TNTP networks do).
+    progress : callable, optional
+        ``progress(message)`` after each outer iteration.
 
     Returns
     -------

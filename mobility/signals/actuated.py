@@ -358,6 +358,8 @@ def recommend_actuated(
         SUMO runs in parallel, one process each.
     time_limit_s : float, s
         CP-SAT and MAXBAND time limit per group.
+    network : RoadNetwork, optional
+        The scenario's network, if already loaded (saves reading it again).
     progress : callable, optional
         ``progress(done, total, label)`` after each SUMO run.
 

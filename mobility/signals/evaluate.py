@@ -280,6 +280,9 @@ def evaluate(
         controllers of your own that run as fixed time).
     progress : callable, optional
         ``progress(done, total, label)`` after each simulation.
+    optimise_options : dict, optional
+        Options of :func:`recommend_actuated` for the ``optimised`` controller (``training_seeds``,
+        ``check_seeds``, ``passages_s``, ``time_limit_s``...), and of Webster's plans for ``webster``.
     **executor
         :func:`mobility.compare`'s ``client``, ``time_limit_s``, ``retries`` and ``workdir``.
 

@@ -138,7 +138,9 @@ def compare_mixes(spec: PlazaSpec | Study, mixes: Mapping[str, Schedule | None],
     seeds : sequence of int
         SUMO seeds; every mix runs on each.
     workers : int
-        Simulations in parallel (one process each); ``processes`` is its older name.
+        Simulations in parallel (one process each).
+    processes : int, optional
+        The older name of ``workers``; when given, it wins.
     workdir : str or Path, optional
         Keep every run under this folder; running again reuses finished runs.
     progress : callable, optional
