@@ -77,7 +77,9 @@ def execute_notebook(path: Path, out: Path | None = None, *, quick: bool = False
     t0 = time.perf_counter()
     client = NotebookClient(nb, timeout=timeout_s, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
+    # the kernel draws inline (figures kept in the notebook) whatever MPLBACKEND the caller runs under (Agg in CI)
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    client.execute(env=env)
     wall = time.perf_counter() - t0
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     if out is not None:

@@ -64,6 +64,25 @@ def test_single_bus_keeps_the_timetable_with_priority(tmp_path):
     assert (np.diff(without["arrival_s"].values[0]) - sched).max() > 10.0
     assert float(with_tsp["bus_signal_delay_s"]) < 0.25 * float(without["bus_signal_delay_s"])
     assert float(with_tsp["safety_violations"]) == 0
+    # what each signal showed the line: its five junctions, at the ends of the route's edges
+    from mobility import network_from_sumo
+
+    net = network_from_sumo(CORRIDOR)
+    ends = np.cumsum([float(net.length[net.edge_index[e]]) for e in EAST[:-1]])
+    assert list(without["line_signal_pos_m"].values) == pytest.approx(list(ends), abs=0.1)
+    shown = without["signal_shown"].values
+    # a fixed-time program without priority repeats every cycle (90 s), and stops the line part of it
+    assert (shown[:, 90:] == shown[:, :-90]).all()
+    assert all(0.3 < np.mean(row < 2) < 0.7 for row in shown)
+    # where the bus stands within 30 m of a stop line between two samples, the signal showed it red or amber
+    pos, ts = without["route_pos_m"].values[0], without["ts_time"].values
+    waiting = 0
+    for k in range(1, pos.size):
+        for j, y in enumerate(ends):
+            if np.isfinite(pos[k]) and pos[k] == pos[k - 1] and y - 30 < pos[k] < y:
+                waiting += 1
+                assert (shown[j, int(ts[k - 1]):int(ts[k])] < 2).any(), (j, ts[k])
+    assert waiting > 0
 
 
 def test_program_recovers_its_cycle_after_priority(tmp_path):

@@ -31,7 +31,7 @@ def _pick(ds: xr.Dataset, priority: str | None, seed: int | None) -> xr.Dataset:
 def plot_time_space(ds: xr.Dataset, *, line: str | None = None, priority: str | None = None, seed: int | None = None,
                     ax: Axes | None = None) -> tuple[Figure, Axes]:
     """Time-space diagram of one line's buses: distance along the route against time, its stops (dashed) and
-    signals (solid grey).
+    signals, each drawn at its position red and amber while it stopped the line's movement.
 
     Parameters
     ----------
@@ -66,13 +66,27 @@ def plot_time_space(ds: xr.Dataset, *, line: str | None = None, priority: str | 
     sp = d["stop_pos_m"].values[rows[0]]
     for y in sp[np.isfinite(sp)]:
         ax.axhline(y, ls="--", lw=0.6, color="C1")
-    signals = json.loads(str(ds.attrs.get("line_signals", "{}"))).get(line, [])
-    for y in signals:
-        ax.axhline(y, lw=0.6, color="0.6")
+    if "signal_shown" in d:  # each signal's reds and ambers for the line's movement, as bands at its position
+        t_s = d["sig_time"].values / 60.0
+        for k in np.flatnonzero(d["line_signal_line"].values.astype(str) == line):
+            y, shown = float(d["line_signal_pos_m"].values[k]), d["signal_shown"].values[k]
+            ax.axhline(y, lw=0.6, color="0.75")
+            for code, colour in ((0, "C3"), (1, "orange")):
+                for a, b in _runs(shown == code):
+                    ax.hlines(y, t_s[a], t_s[min(b, t_s.size - 1)], colors=colour, lw=3)
+    else:
+        for y in json.loads(str(ds.attrs.get("line_signals", "{}"))).get(line, []):
+            ax.axhline(y, lw=0.6, color="0.6")
     ax.set_xlabel("time (min)")
     ax.set_ylabel("distance along the route (m)")
     ax.set_title(f"line {line}" + (f", priority {d.attrs.get('priority', priority)}" if priority else ""))
     return fig, ax
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Start and end (exclusive) index of each run of True in ``mask``."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
 def plot_bunching(ds: xr.Dataset, *, ax: Axes | None = None) -> tuple[Figure, Axes]:

@@ -200,6 +200,15 @@ def run_transit(study: TransitSpec | Study, option: str, *, seed: int, workdir: 
         if own:
             shutil.rmtree(wd, ignore_errors=True)
     out = _dataset(ds, net, spec, trips, tracker, stops, traj, sc, option, controller, seed, events, violations)
+    links = _line_signal_links(net, trips, models)
+    times, shown = _signal_states(links, slog.states, sc.begin_s, sc.end_s, dt)
+    out = out.assign_coords(line_signal=[f"{ln}@{tls}:{i}" for ln, _, tls, i in links], sig_time=times)
+    out["line_signal_line"] = ("line_signal", np.array([ln for ln, *_ in links], dtype=str),
+                               {"units": "1", "long_name": "line passing the signal"})
+    out["line_signal_pos_m"] = ("line_signal", np.array([p for _, p, *_ in links], dtype=float),
+                                {"units": "m", "long_name": "signal's distance along the line's route"})
+    out["signal_shown"] = (("line_signal", "sig_time"), shown,
+                           {"units": "1", "long_name": "what the signal showed the line's movement: 0 red, 1 amber, 2 green"})
     if battery:
         _add_energy(out, trips, battery)
     out["cycle_drift_s"] = ((), max((abs(v) for v in drift.values()), default=0.0),
@@ -271,6 +280,44 @@ def _signal_positions(net: Any, trips: list[BusTrip]) -> dict[str, list[float]]:
                 got.append(round(pos, 1))
         out[t.line] = got
     return out
+
+
+def _line_signal_links(net: Any, trips: list[BusTrip], models: dict[str, Any]) -> list[tuple[str, float, str, int]]:
+    """Each signal a line passes: ``(line, distance along its route m, tls, signal index of the line's movement)``."""
+    by_pair = {(m.from_edge, m.to_edge): (t, m.index) for t, model in sorted(models.items())
+               for m in model.movements.values() if not m.pedestrian}
+    out, seen = [], set()
+    for t in trips:
+        if t.line in seen:
+            continue
+        seen.add(t.line)
+        pos = 0.0
+        for a, b in zip(t.route[:-1], t.route[1:]):
+            pos += float(net.length[net.edge_index[a]])
+            if (a, b) in by_pair:
+                out.append((t.line, round(pos, 1), *by_pair[(a, b)]))
+    return out
+
+
+#: What the time-space diagram draws of a signal index: SUMO's state letters to red (0), amber (1), green (2).
+_SHOWN = {"r": 0, "y": 1, "Y": 1, "u": 1}
+
+
+def _signal_states(links: list[tuple[str, float, str, int]], states: dict[str, list[tuple[float, str]]],
+                   begin_s: float, end_s: float, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """What each line's signal showed the line's movement in each second ``[t, t + 1)``: (line signal, second)
+    of 0/1/2. A state logged at ``t`` (``StateLog``) was shown in the step ``(t - dt, t]``."""
+    times = begin_s + np.arange(int(np.floor(end_s - begin_s)), dtype=float)  # the seconds [begin_s, end_s)
+    out = np.full((len(links), times.size), 2, dtype=np.int8)
+    for k, (_, _, tls, idx) in enumerate(links):
+        log = states.get(tls, [])
+        if not log:
+            continue
+        at = np.array([t for t, _ in log])
+        codes = np.array([_SHOWN.get(st[idx], 2) if idx < len(st) else 2 for _, st in log], dtype=np.int8)
+        j = np.searchsorted(at, times + dt + 1e-9, side="right") - 1
+        out[k] = codes[np.maximum(j, 0)]
+    return times, out
 
 
 def _dataset(ds: xr.Dataset, net: Any, spec: TransitSpec, trips: list[BusTrip], tracker: BusTracker,
