@@ -94,6 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=1800.0, help="longest a notebook cell may run, s")
     ap.add_argument("--out", type=Path, default=DOCS / "_build" / "html", help="where the site goes")
     args = ap.parse_args(argv)
+    import importlib.util
+
+    missing = [m for m in ("sphinx", "myst_nb", "furo", "nbclient", "ipykernel") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(f"docs/build.py: missing {', '.join(missing)}; install the documentation extras first: "
+              f"{sys.executable} -m pip install -e \".[docs]\"", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     print("story notebooks:", flush=True)
     stories(args.quick, args.executed, args.force, args.jobs, args.timeout)
