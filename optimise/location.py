@@ -84,6 +84,8 @@ def p_median(cost: np.ndarray, p: int, *, weights: np.ndarray | None = None, tim
         Past it the best solution found is returned with status FEASIBLE and its gap.
     solver : str, optional
         MIP solver, ``"HIGHS"`` or ``"SCIP"``; by default HiGHS, else SCIP.
+    max_open : int, optional
+        At most this many open sites (a budget): a row ``sum_i y_i <= max_open``, solved as ``method="mip"``.
     method : ``"reduce"`` (default) or ``"mip"``
         ``"mip"`` solves the radius formulation (below) over every site. ``"reduce"`` first finds a good
         solution (greedy, then swaps) and the Lagrangian bound of the assignment rows (equal to the LP bound;
@@ -349,7 +351,7 @@ def _radius_mip(wc: np.ndarray, p: int, sites: np.ndarray, n_forced: int, solver
 
 def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity: np.ndarray, fixed_cost: np.ndarray,
                                   *, time_limit_s: float | None = None, solver: str | None = None,
-                                  method: str = "reduce") -> LocationResult:
+                                  method: str = "reduce", max_open: int | None = None) -> LocationResult:
     """Open sites and split demand between them at least total cost, to a proven optimum.
 
     Parameters
@@ -389,9 +391,14 @@ def capacitated_facility_location(cost: np.ndarray, demand: np.ndarray, capacity
         raise ValueError(f"total demand {d.sum():g} exceeds total capacity {cap.sum():g}")
     if method not in ("reduce", "mip"):
         raise ValueError(f"method must be 'reduce' or 'mip', got {method!r}")
+    if max_open is not None:
+        if not 1 <= max_open <= m or (top := np.sort(cap)[::-1][:max_open].sum()) < d.sum() - 1e-9:
+            raise ValueError(f"max_open={max_open}: 1..{m} sites whose capacities hold the total demand {d.sum():g} "
+                             "are needed; allow more sites")
+        method = "mip"
     t0 = time.perf_counter()
     solver_name = mb_solver_name(solver)
-    model = _cflp_model(c, d, cap, f)
+    model = _cflp_model(c, d, cap, f, max_open)
 
     def solve(lo: np.ndarray, hi: np.ndarray, integer: bool, name: str, limit: float | None = None) -> MbResult:
         return mb_solve(np.concatenate([lo, np.zeros(m * n)]), np.concatenate([hi, np.ones(m * n)]), model.obj,
@@ -483,9 +490,9 @@ class _Lp:
     a: object
 
 
-def _cflp_model(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray) -> _Lp:
+def _cflp_model(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, max_open: int | None = None) -> _Lp:
     """Strong formulation; variables ``y`` (sites) then ``x[i, j]`` at ``m + i n + j``; rows: demand (n),
-    capacity (m), ``x_ij <= y_i`` (m n)."""
+    capacity (m), ``x_ij <= y_i`` (m n), and ``sum y <= max_open`` when given."""
     import scipy.sparse as sp
 
     m, n = c.shape
@@ -496,9 +503,14 @@ def _cflp_model(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray) ->
                            n + m + np.arange(m * n), n + m + np.arange(m * n)])  # x <= y
     cols = np.concatenate([x.ravel(), x.ravel(), np.arange(m), x.ravel(), site])
     vals = np.concatenate([np.ones(m * n), np.tile(d, m), -cap, np.ones(m * n), -np.ones(m * n)])
-    a = sp.csr_matrix((vals, (rows, cols)), shape=(n + m + m * n, m + m * n))
+    n_rows = n + m + m * n
     row_lo = np.concatenate([np.ones(n), np.full(m + m * n, -np.inf)])
     row_hi = np.concatenate([np.ones(n), np.zeros(m + m * n)])
+    if max_open is not None:  # sum_i y_i <= max_open
+        rows, cols, vals = (np.concatenate([a, b]) for a, b in ((rows, np.full(m, n_rows)), (cols, np.arange(m)),
+                                                                 (vals, np.ones(m))))
+        row_lo, row_hi, n_rows = np.append(row_lo, -np.inf), np.append(row_hi, float(max_open)), n_rows + 1
+    a = sp.csr_matrix((vals, (rows, cols)), shape=(n_rows, m + m * n))
     return _Lp(np.concatenate([f, c.ravel()]), row_lo, row_hi, a)
 
 

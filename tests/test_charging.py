@@ -249,3 +249,8 @@ def test_capacitated_layout_weighs_site_cost_against_access_in_one_unit(study) -
         dear = optimal_layout("capacitated", net, points, priced, total_points=40, time_limit_s=30)
     assert 1 <= len(dear.stations) < len(cheap.stations)
     assert dear.report["objective"] >= 20 * typical * len(dear.stations)  # the fixed costs are in the objective
+    # or a budget of stations: optimal:capacitated:p=4 opens at most 4, at an access cost no better than free
+    spec = study[0]
+    four = build_layouts(spec, ["optimal:capacitated:p=4"])[0]
+    assert 1 <= len(four.stations) <= 4 and four.report["status"] == "OPTIMAL"
+    assert four.report["objective"] >= cheap.report["objective"] - 1e-6

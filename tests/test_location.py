@@ -184,13 +184,14 @@ def test_p_median_kernels_against_the_reference() -> None:
         assert bound <= restricted + 1e-9
 
 
-def _brute_cflp(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray) -> float:
-    """Every subset of sites, demand split by a transport LP (scipy's linprog, independent of OR-Tools)."""
+def _brute_cflp(c: np.ndarray, d: np.ndarray, cap: np.ndarray, f: np.ndarray, max_open: int | None = None) -> float:
+    """Every subset of sites (of at most ``max_open``), demand split by a transport LP (scipy's linprog,
+    independent of OR-Tools)."""
     from scipy.optimize import linprog
 
     m, n = c.shape
     best = np.inf
-    for r in range(1, m + 1):
+    for r in range(1, (max_open or m) + 1):
         for s in itertools.combinations(range(m), r):
             if cap[list(s)].sum() < d.sum():
                 continue
@@ -223,6 +224,29 @@ def test_capacitated_location_matches_brute_force(seed: int, monkeypatch: pytest
         assert res.bound <= best * (1 + 1e-9), method
         load = (res.assignment * d[:, None]).sum(axis=0)
         assert np.allclose(res.assignment.sum(axis=1), 1.0) and (load <= cap + 1e-6).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_capacitated_location_with_a_budget_of_sites_matches_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(70 + seed)
+    m, n = 6, 9
+    c = rng.uniform(10, 100, (m, n))
+    d = rng.integers(5, 20, n).astype(float)
+    cap = rng.integers(40, 90, m).astype(float)
+    f = rng.uniform(1, 5, m)  # cheap sites: unconstrained, most of them open
+    free = optimise.capacitated_facility_location(c, d, cap, f)
+    tight = 0
+    for k in range(int(np.ceil(d.sum() / cap.max())), m + 1):
+        if np.sort(cap)[::-1][:k].sum() < d.sum():
+            continue
+        res = optimise.capacitated_facility_location(c, d, cap, f, max_open=k)
+        best = _brute_cflp(c, d, cap, f, max_open=k)
+        assert res.status == "OPTIMAL" and res.objective == pytest.approx(best, rel=1e-7), k
+        assert len(res.sites) <= k and res.bound <= best * (1 + 1e-9)
+        tight += len(free.sites) > k
+    assert tight >= 1  # the budget binds on at least one k
+    with pytest.raises(ValueError, match="allow more sites"):
+        optimise.capacitated_facility_location(c, d, np.full(m, d.sum() / 3), f, max_open=2)
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -254,7 +254,7 @@ def _by_demand(cost: np.ndarray, w: np.ndarray, chosen: list[int]) -> np.ndarray
 def optimal_layout(method: str, network, points: list[DemandPoint], sites: list[CandidateSite], *,
                    total_points: int, p: int | None = None, radius_m: float | None = None,
                    point_capacity: float | None = None, time_limit_s: float | None = 60.0,
-                   name: str | None = None) -> ChargingLayout:
+                   name: str | None = None, max_open: int | None = None) -> ChargingLayout:
     """An OR-Tools layout.
 
     - ``pmedian``: ``p`` stations minimising the demand-weighted access distance;
@@ -288,6 +288,8 @@ def optimal_layout(method: str, network, points: list[DemandPoint], sites: list[
         Solver time limit, s; past it the best layout found is used and the report says FEASIBLE with its gap.
     name : str, optional
         The layout's name (default ``<method>_p<stations>``).
+    max_open : int, optional
+        At most this many stations (``capacitated``; the layout word's ``p=N``): a budget of stations.
 
     Returns
     -------
@@ -311,13 +313,18 @@ def optimal_layout(method: str, network, points: list[DemandPoint], sites: list[
     elif method == "capacitated":
         per_point = point_capacity if point_capacity is not None else w.sum() / total_points
         cap = mx * per_point
-        res = optimise.capacitated_facility_location((cost * w[:, None]).T, w, cap,
-                                                     np.array([s.cost for s in sites]), time_limit_s=time_limit_s)
+        try:
+            res = optimise.capacitated_facility_location((cost * w[:, None]).T, w, cap,
+                                                         np.array([s.cost for s in sites]), time_limit_s=time_limit_s,
+                                                         max_open=max_open)
+        except ValueError as exc:
+            raise InputError(f"capacitated layout: {exc}") from None
         chosen = list(res.sites)
         served = res.assignment.T @ w
         need = np.maximum(1, np.ceil(served[chosen] / per_point - 1e-9)).astype(int)
         total_points = max(total_points, int(need.sum()))
-        _warn_cheap_sites(res.objective, np.array([s.cost for s in sites]), chosen)
+        if max_open is None:  # with a budget of stations, cheap sites are what the budget is for
+            _warn_cheap_sites(res.objective, np.array([s.cost for s in sites]), chosen)
     else:
         raise InputError(f"unknown layout method {method!r}; use pmedian, cover or capacitated")
     pts = allocate_points(total_points, _by_demand(cost, w, chosen), mx[chosen])
@@ -464,7 +471,8 @@ def layout_from_spec(text: str, network, points: list[DemandPoint], sites: list[
     if head == "optimal":
         return optimal_layout(method, network, points, sites, total_points=total, p=p, radius_m=opts.get("radius_m"),
                               point_capacity=opts.get("point_capacity"),
-                              time_limit_s=opts.get("time_limit_s", 60.0))
+                              time_limit_s=opts.get("time_limit_s", 60.0),
+                              max_open=p if method == "capacitated" and "p" in opts else None)
     if head == "greedy":
         return greedy_layout(network, points, sites, total_points=total, p=p)
     return random_layout(sites, total_points=total, p=p, seed=int(opts.get("seed", 1)))
