@@ -28,10 +28,10 @@ def _run(path: Path, out: Path, quick: bool, timeout_s: float) -> tuple[str, flo
     from mobility._notebooks import execute_notebook
 
     try:
-        _, errors, wall = execute_notebook(path, out, quick=quick, timeout_s=timeout_s)
+        _, wall = execute_notebook(path, out, quick=quick, timeout_s=timeout_s)
     except Exception as exc:  # noqa: BLE001 - reported with the notebook's name, the build stops
         return path.name, 0.0, f"{type(exc).__name__}: {str(exc)[-2000:]}"
-    return path.name, wall, "; ".join(f"{e.get('ename')}: {e.get('evalue')}" for e in errors)
+    return path.name, wall, ""
 
 
 def _absent(path: Path, need: Path, out: Path) -> None:

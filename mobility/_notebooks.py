@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Public benchmark data beside the repository (``MOBILITY_SHARED`` names another parent folder).
+#: Public benchmark data beside the repository (``MOBILITY_SHARED`` names another parent folder); the tests read it
+#: from here too.
 SHARED = Path(os.environ.get("MOBILITY_SHARED", ROOT.parent / "shared")) / "benchmarks"
 
 
@@ -53,11 +54,13 @@ def execute_notebook(path: Path, out: Path | None = None, *, quick: bool = False
 
     Returns
     -------
-    tuple of (nbformat.NotebookNode, list of dict, float)
-        The executed notebook, the error outputs of its cells (empty when it ran clean), and the wall time, s.
+    tuple of (nbformat.NotebookNode, float)
+        The executed notebook and the wall time, s.
 
     Raises
     ------
+    nbclient.exceptions.CellExecutionError
+        When a cell raises (the notebook is not written).
     ValueError
         When ``quick`` is asked of a notebook with quick parameters but no cell tagged ``parameters``.
     """
@@ -81,11 +84,10 @@ def execute_notebook(path: Path, out: Path | None = None, *, quick: bool = False
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     client.execute(env=env)
     wall = time.perf_counter() - t0
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     if out is not None:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".tmp")
         nbformat.write(nb, tmp)
         os.replace(tmp, out)
-    return nb, errors, wall
+    return nb, wall

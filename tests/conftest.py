@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
 import pytest
 
+from mobility._notebooks import SHARED  # ../shared/benchmarks, or MOBILITY_SHARED's benchmarks folder
+
 matplotlib.use("Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MOBILITY_SHARED", ROOT.parent / "shared")) / "benchmarks"
 
 
 def networks_script(name: str):

@@ -70,5 +70,9 @@ def test_guide_pages_hold_every_readme_section_once(tmp_path) -> None:
     assert len(names) == len(heads) - len(ext.STARTED) and set(ext.STARTED) <= set(heads)
     starts = [re.search(r':start-after: "(.*)"', (tmp_path / "guide" / f"{n}.md").read_text()).group(1) for n in names]
     assert starts == [h for h in heads if h not in ext.STARTED]  # in the README's order, none twice
+    # known sections: the guide has signal control and the cluster, never a line from inside a code block
+    assert {"## Signal control", "## Running on a cluster"} <= set(starts) and "## Two commands" not in starts
+    assert not any(h.startswith("## ") and h[3:].startswith("#") for h in starts)
+    assert any(n.endswith("_signal_control") for n in names)
     getting_started = (ROOT / "docs" / "getting_started.md").read_text()
     assert f'"{ext.STARTED[0]}"' in getting_started and f'"{heads[len(ext.STARTED)]}"' in getting_started

@@ -24,5 +24,4 @@ def test_notebook_runs(path: Path) -> None:
     need = needs_shared(path)
     if need is not None:
         shared_path(need.name)  # skips, with the reason, when ../shared/benchmarks is absent
-    _, errors, _ = execute_notebook(path, EXECUTED / path.name, quick=True)
-    assert not errors, f"{path.name}: " + "; ".join(f"{e.get('ename')}: {e.get('evalue')}" for e in errors)
+    execute_notebook(path, EXECUTED / path.name, quick=True)  # a cell that raises fails the test with its traceback

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -66,17 +65,13 @@ def plot_time_space(ds: xr.Dataset, *, line: str | None = None, priority: str | 
     sp = d["stop_pos_m"].values[rows[0]]
     for y in sp[np.isfinite(sp)]:
         ax.axhline(y, ls="--", lw=0.6, color="C1")
-    if "signal_shown" in d:  # each signal's reds and ambers for the line's movement, as bands at its position
-        t_s = d["sig_time"].values / 60.0
-        for k in np.flatnonzero(d["line_signal_line"].values.astype(str) == line):
-            y, shown = float(d["line_signal_pos_m"].values[k]), d["signal_shown"].values[k]
-            ax.axhline(y, lw=0.6, color="0.75")
-            for code, colour in ((0, "C3"), (1, "orange")):
-                for a, b in _runs(shown == code):
-                    ax.hlines(y, t_s[a], t_s[min(b, t_s.size - 1)], colors=colour, lw=3)
-    else:
-        for y in json.loads(str(ds.attrs.get("line_signals", "{}"))).get(line, []):
-            ax.axhline(y, lw=0.6, color="0.6")
+    t_s = d["sig_time"].values / 60.0  # each signal's reds and ambers for the line's movement, at its position
+    for k in np.flatnonzero(d["line_signal_line"].values.astype(str) == line):
+        y, shown = float(d["line_signal_pos_m"].values[k]), d["signal_shown"].values[k]
+        ax.axhline(y, lw=0.6, color="0.75")
+        for code, colour in ((0, "C3"), (1, "orange")):
+            for a, b in _runs(shown == code):
+                ax.hlines(y, t_s[a], t_s[min(b, t_s.size - 1)], colors=colour, lw=3)
     ax.set_xlabel("time (min)")
     ax.set_ylabel("distance along the route (m)")
     ax.set_title(f"line {line}" + (f", priority {d.attrs.get('priority', priority)}" if priority else ""))

@@ -265,23 +265,6 @@ def _min_yellow(log: list[tuple[float, str]]) -> float:
     return max(short, 1.0)
 
 
-def _signal_positions(net: Any, trips: list[BusTrip]) -> dict[str, list[float]]:
-    """Per line, the distance along its route of each signal it passes, m."""
-    out: dict[str, list[float]] = {}
-    sig = net.node_signalised
-    for t in trips:
-        if t.line in out:
-            continue
-        pos, got = 0.0, []
-        for e_id in t.route[:-1]:
-            e = net.edge_index[e_id]
-            pos += float(net.length[e])
-            if sig is not None and bool(sig[net.head[e]]):
-                got.append(round(pos, 1))
-        out[t.line] = got
-    return out
-
-
 def _line_signal_links(net: Any, trips: list[BusTrip], models: dict[str, Any]) -> list[tuple[str, float, str, int]]:
     """Each signal a line passes: ``(line, distance along its route m, tls, signal index of the line's movement)``."""
     by_pair = {(m.from_edge, m.to_edge): (t, m.index) for t, model in sorted(models.items())
@@ -424,7 +407,7 @@ def _dataset(ds: xr.Dataset, net: Any, spec: TransitSpec, trips: list[BusTrip], 
     for name, (v, u, ln) in scal.items():
         out[name] = ((), v, {"units": u, "long_name": ln})
     out.attrs.update(ds.attrs)
-    out.attrs.update(line_signals=json.dumps(_signal_positions(net, trips)), priority=option, controller=controller, seed=int(seed), transit_study=spec.name,
+    out.attrs.update(priority=option, controller=controller, seed=int(seed), transit_study=spec.name,
                      violations="; ".join(str(v) for v in violations[:20]),
                      priority_log=json.dumps([[t, j, v, e] for t, j, v, e in sorted(tracker.log + events)[:5000]]))
     return out

@@ -93,16 +93,10 @@ class TransitStudy(StudyFileKind):
         return run_transit(study, alternative["priority"], seed=seed, workdir=workdir, payload=alternative["controller"])
 
     def finish(self, study: Study, alternatives: Mapping[str, Any], ds: xr.Dataset) -> xr.Dataset:
-        for v in ("line", "stop"):
+        for v in ("line", "stop", "line_signal_line", "line_signal_pos_m"):  # the same in every run
             if v in ds:
                 ds[v] = ds[v].isel({d: 0 for d in ("priority", "seed") if d in ds[v].dims}, drop=True)
-        import json
-
-        from .simulate import _signal_positions
-
-        trips = bus_trips(study.spec, study.network, seed=study.scenario.seed, end_s=study.scenario.end_s)
-        ds.attrs.update(transit_study=study.name, controller=study.spec.controller,
-                        line_signals=json.dumps(_signal_positions(study.network, trips)))
+        ds.attrs.update(transit_study=study.name, controller=study.spec.controller)
         return ds
 
     def figures(self, study: Study, ds: xr.Dataset) -> Iterator[tuple[str, Any]]:
